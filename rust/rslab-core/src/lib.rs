@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+//! rslab's pure allocator logic.
+//!
+//! Everything here is `no_std`, free of kernel dependencies and of `unsafe`,
+//! so that the very same files are compiled into the kernel module (see
+//! `src/rslab.rs`, which includes them with `#[path]`) and into this host
+//! crate, where `cargo test` exercises them quickly.
+//!
+//! The module list below must match the one in `src/rslab.rs`.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod buddy;
+pub mod parse;

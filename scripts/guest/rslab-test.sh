@@ -1,0 +1,45 @@
+#!/bin/sh
+# Runs inside a test VM (busybox sh on riscv64, virtme-ng's shell on x86_64).
+# Loads rslab (its KUnit suites run at load), prints each suite's KTAP results
+# between markers for the host to parse, and checks load/unload behaviour.
+# Every check prints "RSLAB-CHECK ok|fail <name>"; the host counts them.
+#
+# Usage: rslab-test.sh /path/to/rslab.ko SUITE...
+ko=$1
+shift
+
+check() {
+	name=$1
+	shift
+	if "$@"; then echo "RSLAB-CHECK ok $name"; else echo "RSLAB-CHECK fail $name"; fi
+}
+
+grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
+
+echo "RSLAB-GUEST nproc=$(nproc) kernel=$(uname -r) arch=$(uname -m)"
+check guest_has_two_cpus test "$(nproc)" = 2
+
+check insmod insmod "$ko"
+for s in "$@"; do
+	f=/sys/kernel/debug/kunit/$s/results
+	if [ -r "$f" ]; then
+		echo "RSLAB-KTAP-BEGIN $s"
+		cat "$f"
+		echo "RSLAB-KTAP-END $s"
+	fi
+done
+echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
+check version_readable test -s /sys/kernel/rslab/version
+check rmmod rmmod rslab
+check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
+check insmod_again insmod "$ko"
+check version_after_reload test -s /sys/kernel/rslab/version
+check rmmod_again rmmod rslab
+# Anything the kernel complained about during the run fails it.
+if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|rslab: .*(leak|corrupt)' >/tmp/rslab-complaints; then
+	cat /tmp/rslab-complaints
+	echo "RSLAB-CHECK fail kernel_log_clean"
+else
+	echo "RSLAB-CHECK ok kernel_log_clean"
+fi
+echo "RSLAB-GUEST done"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Run every rslab test and end with "N passed, N failed":
+#   1. host: cargo test of the pure logic under rust/ (built by the root's
+#      rustc, the kernel's version);
+#   2. per arch (RSLAB_ARCHES, default "riscv64 x86_64"): build the test kernel
+#      (cached) and rslab.ko with CLIPPY=1 (a warning fails the build check),
+#      boot it, load rslab so its KUnit suites run, and count the results as
+#      parsed by the kernel's tools/testing/kunit/kunit.py, plus the guest's
+#      load/unload checks.
+# Console logs: out/<arch>/test.log. Exit status 0 only if nothing failed.
+. "$(dirname "$0")/lib.sh"
+
+arches=${RSLAB_ARCHES:-riscv64 x86_64}
+passed=0 failed=0 skipped=0
+start=$SECONDS
+
+count() { # label, "P F S"
+	read -r p f s <<<"$2"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	log "$1: $p passed, $f failed, $s skipped"
+}
+
+# Make sure the toolchain root exists before anything runs in it.
+in_root true
+
+# 1. Host crate.
+mkdir -p "$RSLAB_OUT"
+if in_root cargo test --manifest-path "$RSLAB_TOP/rust/Cargo.toml" >"$RSLAB_OUT/cargo-test.log" 2>&1; then :; fi
+cat "$RSLAB_OUT/cargo-test.log" >&2
+res=$(awk '/^test result:/ { gsub(";", ""); p += $4; f += $6; s += $8 } END { print p+0, f+0, s+0 }' \
+	"$RSLAB_OUT/cargo-test.log")
+if ! grep -q '^test result:' "$RSLAB_OUT/cargo-test.log"; then res="0 1 0"; fi
+count "host (cargo test)" "$res"
+
+# rustfmt, with the kernel's .rustfmt.toml.
+if in_root "$RSLAB_TOP/scripts/check.sh" --fmt-only >"$RSLAB_OUT/rustfmt.log" 2>&1; then
+	count "rustfmt" "1 0 0"
+else
+	cat "$RSLAB_OUT/rustfmt.log" >&2
+	count "rustfmt" "0 1 0"
+fi
+
+# The suites the module must run, straight from the sources.
+suites=$(grep -ho 'kunit_tests([a-z0-9_]*)' "$RSLAB_TOP"/kunit/*.rs | sed 's/kunit_tests(\(.*\))/\1/' | sort -u)
+ksrc=$(in_root "$RSLAB_TOP/scripts/kernel.sh" --source)
+
+# 2. Each arch.
+for arch in $arches; do
+	out="$RSLAB_OUT/$arch"
+	mkdir -p "$out"
+	if ! in_root "$RSLAB_TOP/scripts/kernel.sh" "$arch" >/dev/null; then
+		count "$arch" "0 1 0"
+		continue
+	fi
+	if ! ko=$(in_root "$RSLAB_TOP/scripts/module.sh" "$arch" CLIPPY=1 2>"$out/module-build.log"); then
+		cat "$out/module-build.log" >&2
+		count "$arch (module build)" "0 1 0"
+		continue
+	fi
+	if grep -E '^(warning|error)' "$out/module-build.log" >&2; then
+		count "$arch (module build: clippy/rustc warnings)" "0 1 0"
+	else
+		count "$arch (module build, clippy clean)" "1 0 0"
+	fi
+	log "$arch: booting the test kernel (console log: $out/test.log)"
+	vm_start=$SECONDS
+	# shellcheck disable=SC2086
+	in_root "$RSLAB_TOP/scripts/vm.sh" "$arch" "$out/test.log" "$ko" \
+		"$RSLAB_TOP/scripts/guest/rslab-test.sh" $suites || log "$arch: the VM exited with status $?"
+	log "$arch: VM run took $((SECONDS - vm_start)) s"
+	# shellcheck disable=SC2086
+	in_root python3 "$RSLAB_TOP/scripts/kunit-results.py" --kunit-py "$ksrc/tools/testing/kunit/kunit.py" \
+		--label "$arch" "$out/test.log" $suites >"$out/results.txt" || true
+	cat "$out/results.txt" >&2
+	res=$(tail -n1 "$out/results.txt" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped/\1 \2 \3/p')
+	[ -n "$res" ] || res="0 1 0"
+	if [ "$(echo "$res" | cut -d' ' -f2)" != 0 ]; then
+		log "$arch: failures; last lines of $out/test.log:"
+		tail -n 60 "$out/test.log" >&2
+	fi
+	count "$arch (KUnit + guest checks)" "$res"
+done
+
+log "all tests took $((SECONDS - start)) s"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

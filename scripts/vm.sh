@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Boot a test kernel for ARCH, run a guest script with rslab.ko, power off.
+# The whole console goes to LOG; the boot has a timeout (RSLAB_TIMEOUT, s).
+#
+#   riscv64: qemu-system-riscv64 -M virt -smp 2 (TCG) with OpenSBI and an
+#            initramfs of busybox-static:riscv64 + rslab.ko + the script.
+#   x86_64:  virtme-ng (vng) with 2 CPUs; KVM only if a short probe boots a
+#            kernel with it (RSLAB_KVM=auto, the default; 0 = never, 1 = always),
+#            TCG otherwise.
+#
+# Usage: scripts/vm.sh ARCH LOG KO GUEST_SCRIPT [ARGS...]
+. "$(dirname "$0")/lib.sh"
+
+if ! rslab_direct; then exec "$RSLAB_TOP/scripts/in-root.sh" "$0" "$@"; fi
+
+arch=$1 log=$2 ko=$3 script=$4
+shift 4
+timeout=${RSLAB_TIMEOUT:-900}
+mem=${RSLAB_MEM:-2G}
+kb=$("$RSLAB_TOP/scripts/kernel.sh" "$arch")
+mkdir -p "$(dirname "$log")"
+: >"$log"
+
+quote() { printf '%q ' "$@"; }
+
+# Prints "kvm" if this machine's KVM boots our x86_64 kernel, else "tcg".
+# Result cached per kernel build for this run's output dir.
+kvm_probe() {
+	local cache="$RSLAB_OUT/kvm-probe-$(basename "$kb")"
+	case "${RSLAB_KVM:-auto}" in 0) echo tcg; return ;; 1) echo kvm; return ;; esac
+	[ -f "$cache" ] && { cat "$cache"; return; }
+	local r=tcg
+	if [ -w /dev/kvm ]; then
+		if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256M -nographic -no-reboot \
+			-kernel "$kb/arch/x86/boot/bzImage" -append "console=ttyS0 panic=-1" 2>&1 |
+			grep -q -m1 'Linux version'; then
+			r=kvm
+		fi
+	fi
+	echo "$r" >"$cache"
+	echo "$r"
+}
+
+rc=0
+case "$arch" in
+riscv64)
+	ird="$RSLAB_OUT/riscv64/initramfs"
+	rm -rf "$ird"
+	mkdir -p "$ird"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
+	bbdeb=$(ls /debs/busybox-static_*_riscv64.deb | head -n1)
+	dpkg-deb -x "$bbdeb" "$ird/.bb"
+	cp "$(find "$ird/.bb" -path "*bin/busybox" -type f | head -n1)" "$ird/bin/busybox"
+	rm -rf "$ird/.bb"
+	cp "$ko" "$ird/rslab.ko"
+	cp "$script" "$ird/guest.sh"
+	cat >"$ird/init" <<-INIT
+	#!/bin/busybox sh
+	/bin/busybox --install -s
+	export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+	mount -t proc proc /proc
+	mount -t sysfs sysfs /sys
+	mount -t devtmpfs devtmpfs /dev
+	mount -t tmpfs tmpfs /tmp
+	sh /guest.sh /rslab.ko $(quote "$@")
+	echo "RSLAB-GUEST exit \$?"
+	poweroff -f
+	INIT
+	chmod +x "$ird/init"
+	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/riscv64/initramfs.cpio.gz"
+	echo "[rslab] vm: riscv64 TCG, 2 CPUs, $mem" >>"$log"
+	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp 2 -m "$mem" \
+		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
+		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/riscv64/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}" \
+		-no-reboot -nographic -monitor none </dev/null >>"$log" 2>&1 || rc=$?
+	;;
+x86_64)
+	accel=$(kvm_probe)
+	opts=(--disable-kvm)
+	[ "$accel" = kvm ] && opts=()
+	echo "[rslab] vm: x86_64 $(echo "$accel" | tr a-z A-Z), 2 CPUs, $mem" >>"$log"
+	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
+	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus 2 --memory "$mem" \
+		--append "oops=panic panic=-1" \
+		--exec "sh $(quote "$script" "$ko" "$@")" </dev/null >>"$log" 2>&1 || rc=$?
+	;;
+*) die "unknown ARCH '$arch'" ;;
+esac
+[ $rc = 124 ] && echo "[rslab] vm: TIMEOUT after ${timeout}s" >>"$log"
+exit $rc

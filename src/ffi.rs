@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Declarations of the one-line C wrappers in `src/helpers.c`.
+
+use kernel::{bindings, ffi::c_ulong};
+
+// `struct page` holds an empty struct (`mm_mm_cid` on some configs), which
+// the lint flags; only pointers to it cross the boundary, which is sound.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    /// `page_to_pfn()`.
+    pub(crate) fn rslab_page_to_pfn(page: *mut bindings::page) -> c_ulong;
+    /// `__override_init_fs()`: resolve paths in the current kthread from the
+    /// userspace init's root (kthreads live in nullfs since Linux 7.x).
+    pub(crate) fn rslab_override_init_fs() -> *mut bindings::fs_struct;
+    /// `__revert_init_fs()`.
+    pub(crate) fn rslab_revert_init_fs(old: *mut bindings::fs_struct);
+}

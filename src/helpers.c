@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One-line wrappers for static inlines and macros that the kernel crate does
+ * not expose to Rust. No logic lives here: see src/ffi.rs for their Rust
+ * declarations and src/ for everything else.
+ */
+#include <linux/fs_struct.h>
+#include <linux/mm.h>
+
+unsigned long rslab_page_to_pfn(struct page *page);
+struct fs_struct *rslab_override_init_fs(void);
+void rslab_revert_init_fs(struct fs_struct *old);
+
+unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
+struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
+void rslab_revert_init_fs(struct fs_struct *old) { __revert_init_fs(old); }
