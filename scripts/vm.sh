@@ -82,7 +82,8 @@ x86_64)
 	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
 	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus 2 --memory "$mem" \
 		--append "oops=panic panic=-1" \
-		--exec "sh $(quote "$script" "$ko" "$@")" </dev/null >>"$log" 2>&1 || rc=$?
+		--exec "sh $(quote "$script" "$ko" "$@")" </dev/null 2>&1 | cat >>"$log" || rc=$?
+	# (Through a pipe: QEMU reopens a file on stdout with truncation.)
 	;;
 *) die "unknown ARCH '$arch'" ;;
 esac

@@ -8,7 +8,8 @@ use core::fmt::Write;
 use kernel::prelude::*;
 
 /// The allocator's pure logic, shared with the host crate under `rust/`,
-/// where `cargo test` exercises it. The list must match that crate's lib.rs.
+/// where `cargo test` exercises it: each of its modules, once the kernel
+/// side uses it.
 #[path = "../rust/rslab-core/src"]
 pub mod logic {
     pub mod buddy;

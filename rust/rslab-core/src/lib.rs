@@ -6,10 +6,12 @@
 //! `src/rslab.rs`, which includes them with `#[path]`) and into this host
 //! crate, where `cargo test` exercises them quickly.
 //!
-//! The module list below must match the one in `src/rslab.rs`.
+//! `src/rslab.rs` includes each module here as the kernel side starts using it.
 
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod buddy;
+pub mod freearea;
 pub mod parse;
+pub mod rand;
