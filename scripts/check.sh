@@ -20,6 +20,7 @@ else
 	rustfmt --edition 2021 --config-path "$ksrc/.rustfmt.toml" --check $files
 fi
 [ -n "$fmt_only" ] && exit 0
+rm -f "$RSLAB_OUT/$arch/module/src/rslab.o"
 out=$("$RSLAB_TOP/scripts/module.sh" "$arch" CLIPPY=1 2>&1 >/dev/null) || { echo "$out"; exit 1; }
 if echo "$out" | grep -E '^(warning|error)'; then echo "$out"; exit 1; fi
 echo "rustfmt and clippy clean"

@@ -29,6 +29,10 @@ source_dir() {
 	fi
 	dir="$RSLAB_CACHE/src/$RSLAB_KSRC_PKG-$ver"
 	if [ ! -e "$dir/.complete" ]; then
+		exec 7>"$RSLAB_CACHE/.source.lock"
+		flock 7
+	fi
+	if [ ! -e "$dir/.complete" ]; then
 		log "extracting $RSLAB_KSRC_PKG $ver into $dir"
 		rm -rf "$dir" "$dir.tmp"
 		mkdir -p "$dir.tmp"
@@ -85,6 +89,11 @@ build() {
 	b=$(build_dir "$arch")
 	ka=$(karch "$arch")
 	[ -e "$b/.complete" ] && { echo "$b"; return; }
+	# One builder per arch at a time; whoever waited finds the tree built.
+	mkdir -p "$RSLAB_CACHE/build"
+	exec 8>"$RSLAB_CACHE/build/.lock-$arch"
+	flock 8
+	[ -e "$b/.complete" ] && { echo "$b"; return; }
 	log "building the $arch kernel in $b (cold: several minutes)"
 	mkdir -p "$b"
 	rm -f "$b/.complete"
@@ -111,6 +120,10 @@ build() {
 	fi
 	log "$arch kernel built in $((SECONDS - start)) s"
 	touch "$b/.complete"
+	# Superseded build trees of this arch only take disk space.
+	for old in "$RSLAB_CACHE/build/$arch-"*; do
+		[ "$old" = "$b" ] || rm -rf "$old"
+	done
 	echo "$b"
 }
 

@@ -52,6 +52,8 @@ for arch in $arches; do
 		count "$arch" "0 1 0"
 		continue
 	fi
+	# Rebuild the Rust object, so that every warning is printed again.
+	rm -f "$out/module/src/rslab.o"
 	if ! ko=$(in_root "$RSLAB_TOP/scripts/module.sh" "$arch" CLIPPY=1 2>"$out/module-build.log"); then
 		cat "$out/module-build.log" >&2
 		count "$arch (module build)" "0 1 0"

@@ -18,6 +18,12 @@ fi
 [ -e "$ROOT/.complete" ] && exit 0
 [ "$(id -u)" = 0 ] || die "making the toolchain root needs root (mmdebstrap, chroot)"
 
+# One builder at a time; whoever waited finds the root made.
+mkdir -p "$RSLAB_CACHE"
+exec 9>"$RSLAB_CACHE/.toolchain.lock"
+flock 9
+[ -e "$ROOT/.complete" ] && exit 0
+
 if ! command -v mmdebstrap >/dev/null; then
 	log "installing mmdebstrap on the host (from the host's own suite)"
 	retry apt-get update -qq
@@ -83,4 +89,8 @@ mkdir -p "$tmp/var/cache/rslab"
 chroot "$tmp" sh -c 'rustc --version; bindgen --version; clang --version | head -n1' | sed 's/^/[rslab] root: /' >&2
 touch "$tmp/.complete"
 mv "$tmp" "$ROOT"
+# Superseded roots only take disk space.
+for old in "$RSLAB_CACHE"/root-*; do
+	[ "$old" = "$ROOT" ] || rm -rf "$old"
+done
 log "toolchain root ready: $ROOT"

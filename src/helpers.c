@@ -10,7 +10,13 @@
 unsigned long rslab_page_to_pfn(struct page *page);
 struct fs_struct *rslab_override_init_fs(void);
 void rslab_revert_init_fs(struct fs_struct *old);
+void rslab_preempt_disable(void);
+void rslab_preempt_enable(void);
+void *rslab_page_address(struct page *page);
 
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
 void rslab_revert_init_fs(struct fs_struct *old) { __revert_init_fs(old); }
+void rslab_preempt_disable(void) { preempt_disable(); }
+void rslab_preempt_enable(void) { preempt_enable(); }
+void *rslab_page_address(struct page *page) { return page_address(page); }

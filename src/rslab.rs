@@ -13,15 +13,26 @@ use kernel::prelude::*;
 #[path = "../rust/rslab-core/src"]
 pub mod logic {
     pub mod buddy;
+    pub mod freearea;
     pub mod parse;
+    pub mod pcp;
+    pub mod rand;
 }
 
+mod cpu;
+mod cpuhp;
 mod ffi;
+mod kthread;
+pub mod pool;
+pub mod pool_sysfs;
+mod shrinker;
+mod stats;
 pub mod sysfs;
 
 #[path = "../kunit"]
 mod kunit {
     mod logic;
+    mod pool;
     mod sysfs;
     pub(crate) mod vfs;
 }
@@ -44,20 +55,42 @@ static TOP_ATTRS: [sysfs::Attr<Top>; 1] = [sysfs::Attr::ro(c"version", |_, e| {
     writeln!(e, "{VERSION}").map_err(|_| EINVAL)
 })];
 
-struct Rslab {
+/// What the module holds. Fields drop in order: the pool before the
+/// hotplug state, and the pool's sysfs directory before its parent.
+struct Loaded {
+    _pool: pool_sysfs::PoolHandle,
+    _hotplug: cpuhp::State<pool::Pool>,
     _top: sysfs::Dir<Top>,
+}
+
+struct Rslab {
+    loaded: Option<Loaded>,
 }
 
 impl kernel::Module for Rslab {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let top = sysfs::Dir::new::<Top>(sysfs::Parent::Kernel, c"rslab", Top, &TOP_ATTRS)?;
+        let hotplug = cpuhp::State::register(c"rslab:dead")?;
+        let pool = pool::Pool::new(pool::Config::default())?;
+        let pool = pool_sysfs::PoolHandle::new(pool, c"pool", Some(&top))?;
         pr_info!("rslab {VERSION} loaded\n");
-        Ok(Rslab { _top: top })
+        Ok(Rslab {
+            loaded: Some(Loaded {
+                _pool: pool,
+                _hotplug: hotplug,
+                _top: top,
+            }),
+        })
     }
 }
 
 impl Drop for Rslab {
     fn drop(&mut self) {
-        pr_info!("rslab unloaded\n");
+        drop(self.loaded.take());
+        // Every page taken from the kernel should be back by now.
+        pr_info!(
+            "rslab unloaded, {} pages still taken from the kernel\n",
+            pool::backing_pages()
+        );
     }
 }

@@ -32,8 +32,11 @@ echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
 check version_readable test -s /sys/kernel/rslab/version
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
+# The module counts pages taken from the kernel and given back.
+check unload_returned_every_page sh -c 'dmesg | grep -q "rslab unloaded, 0 pages still taken from the kernel"'
 check insmod_again insmod "$ko"
 check version_after_reload test -s /sys/kernel/rslab/version
+
 check rmmod_again rmmod rslab
 # Anything the kernel complained about during the run fails it.
 if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|rslab: .*(leak|corrupt)' >/tmp/rslab-complaints; then

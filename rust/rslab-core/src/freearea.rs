@@ -24,12 +24,10 @@ pub enum PageState {
     Tail = 0,
     /// Heads a free block on `free_area[order]` (`PageBuddy`).
     Free = 1,
-    /// Heads a block handed out by the buddy allocator (to a user, or sitting
-    /// on a per-CPU list: see [`PageState::Pcp`]).
+    /// Heads a block handed out by the free areas: to a user, or to a
+    /// per-CPU list (which the free areas do not tell apart, as the kernel's
+    /// buddy allocator does not).
     Allocated = 2,
-    /// Heads a block held on a per-CPU list: allocated as far as the free
-    /// areas are concerned, free as far as the pool's users are.
-    Pcp = 3,
 }
 
 /// Per-page metadata (the pool's own `struct page` fields).
@@ -67,27 +65,54 @@ pub trait Pages {
     fn nr_slots(&self) -> u32;
 }
 
-/// What a consistency walk found wrong (the first thing).
+/// What a consistency walk found wrong (the first thing). `idx` is the page
+/// index and `order` the order where it was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckError {
     /// A free list link does not point back, or leaves the chunks.
-    BrokenLink { order: u32, idx: u32 },
+    BrokenLink {
+        /// The list's order.
+        order: u32,
+        /// The page.
+        idx: u32,
+    },
     /// A page on `free_area[order]` is not a free head of that order.
-    WrongListEntry { order: u32, idx: u32 },
+    WrongListEntry {
+        /// The list's order.
+        order: u32,
+        /// The page.
+        idx: u32,
+    },
     /// `nr_free[order]` differs from the length of the list.
     NrFree {
+        /// The list's order.
         order: u32,
+        /// Pages found on the list.
         counted: usize,
+        /// `nr_free[order]`.
         recorded: usize,
     },
     /// A block is not aligned to its order or runs past its chunk.
-    Misaligned { idx: u32, order: u32 },
+    Misaligned {
+        /// The block's first page.
+        idx: u32,
+        /// The block's order.
+        order: u32,
+    },
     /// A page inside a block is not a tail, or a chunk has a gap.
-    BadBlock { idx: u32 },
+    BadBlock {
+        /// The page.
+        idx: u32,
+    },
     /// A free block and its free buddy of the same order were not merged.
-    Unmerged { idx: u32, order: u32 },
+    Unmerged {
+        /// The block's first page.
+        idx: u32,
+        /// The block's order.
+        order: u32,
+    },
     /// Free blocks exist that are on no list.
-    Unlisted { idx: u32 },
+    Unlisted,
 }
 
 /// What a consistency walk counted.
@@ -97,9 +122,7 @@ pub struct Census {
     pub pages: usize,
     /// Pages in free blocks.
     pub free: usize,
-    /// Pages in blocks on per-CPU lists.
-    pub pcp: usize,
-    /// Pages in allocated blocks.
+    /// Pages in allocated blocks (held by users or per-CPU lists).
     pub allocated: usize,
     /// Chunks.
     pub chunks: usize,
@@ -230,7 +253,7 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
                 continue;
             }
             self.unlink(p, idx, current);
-            for (half, o) in crate::buddy::expand(idx as usize, order, current) {
+            for (half, o) in super::buddy::expand(idx as usize, order, current) {
                 self.push(p, half as u32, o);
             }
             *p.meta_mut(idx) = PageMeta {
@@ -258,14 +281,14 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
         let mut merges = 0;
         *p.meta_mut(idx) = PageMeta::EMPTY;
         while order < chunk_order {
-            let buddy = base + crate::buddy::buddy_pfn(off, order) as u32;
+            let buddy = base + super::buddy::buddy_pfn(off, order) as u32;
             let b = *p.meta(buddy);
             if b.state != PageState::Free || u32::from(b.order) != order {
                 break;
             }
             self.unlink(p, buddy, order);
             *p.meta_mut(buddy) = PageMeta::EMPTY;
-            off = crate::buddy::combined_pfn(off, order);
+            off = super::buddy::combined_pfn(off, order);
             order += 1;
             merges += 1;
         }
@@ -328,7 +351,7 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
                 if m.state == PageState::Tail {
                     return Err(CheckError::BadBlock { idx });
                 }
-                if order > chunk_order || !crate::buddy::is_aligned(off as usize, order) {
+                if order > chunk_order || !super::buddy::is_aligned(off as usize, order) {
                     return Err(CheckError::Misaligned { idx, order });
                 }
                 for t in 1..(1u32 << order) {
@@ -342,14 +365,13 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
                         c.free += n;
                         free_heads += 1;
                         if order < chunk_order {
-                            let b = base + crate::buddy::buddy_pfn(off as usize, order) as u32;
+                            let b = base + super::buddy::buddy_pfn(off as usize, order) as u32;
                             let bm = p.meta(b);
                             if bm.state == PageState::Free && u32::from(bm.order) == order {
                                 return Err(CheckError::Unmerged { idx, order });
                             }
                         }
                     }
-                    PageState::Pcp => c.pcp += n,
                     PageState::Allocated => c.allocated += n,
                     PageState::Tail => unreachable!(),
                 }
@@ -357,7 +379,7 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
             }
         }
         if free_heads != listed || c.free != self.free_pages() {
-            return Err(CheckError::Unlisted { idx: NIL });
+            return Err(CheckError::Unlisted);
         }
         Ok(c)
     }

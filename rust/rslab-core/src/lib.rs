@@ -10,8 +10,10 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod buddy;
 pub mod freearea;
 pub mod parse;
+pub mod pcp;
 pub mod rand;

@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit: the page pool.
+//!
+//! Tests that look at one CPU's lists run their body on a kthread bound to
+//! that CPU, so that the task cannot migrate between its operations.
+
+use crate::{
+    cpu, kthread,
+    kunit::vfs,
+    logic::{buddy, rand::XorShift64},
+    pool::{self, Config, Gfp, Pool, RawBlock, Stat, Watermarks, CHUNK_PAGES, MAX_ORDER},
+    pool_sysfs::PoolHandle,
+    sysfs::Dir,
+};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
+
+/// A pool that keeps every chunk it takes (high watermark out of reach),
+/// grows only when it cannot serve a request (low 0), with `batch`.
+fn keeping_pool(batch: u32) -> Result<Arc<Pool>> {
+    Pool::new(Config {
+        batch,
+        wmark: Watermarks {
+            min: 0,
+            low: 0,
+            high: usize::MAX,
+        },
+        ..Config::default()
+    })
+}
+
+/// A pool that grows before it runs dry and gives chunks back as soon as
+/// more than 64 pages stay free without them; with a chunk in it, it is not
+/// "below its high watermark", so its lists tune freely.
+fn eager_pool(batch: u32) -> Result<Arc<Pool>> {
+    Pool::new(Config {
+        batch,
+        wmark: Watermarks {
+            min: 0,
+            low: 64,
+            high: 64,
+        },
+        ..Config::default()
+    })
+}
+
+/// The pool's census, or `Err` after printing what the walk found wrong.
+fn census(p: &Pool) -> Result<pool::Census> {
+    p.check().map_err(|e| {
+        pr_err!("kunit: consistency check failed: {e:?}\n");
+        EINVAL
+    })
+}
+
+/// The value of an `Option`, or `Err(ENOMEM)` naming the expression.
+macro_rules! some {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => {
+                pr_err!(
+                    "kunit: {}:{}: {} is None\n",
+                    file!(),
+                    line!(),
+                    stringify!($e)
+                );
+                return Err(ENOMEM);
+            }
+        }
+    };
+}
+
+/// Runs `f` on a kthread bound to `cpu`; returns what `f` returned.
+fn on_cpu(cpu: usize, f: impl Fn() -> Result + Sync) -> Result {
+    let failed = AtomicBool::new(false);
+    kthread::run_on_cpus(&[cpu], &|_| {
+        if f().is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    })?;
+    if failed.load(Ordering::Relaxed) {
+        Err(EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
+/// `Err(EINVAL)` with a message when `cond` does not hold (for code that
+/// cannot use KUnit's `assert!`: helpers and kthreads).
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            pr_err!("kunit: {}:{}: {}\n", file!(), line!(), format_args!($($msg)+));
+            return Err(EINVAL);
+        }
+    };
+}
+
+/// Fills `b` with a pattern naming it, so that a page handed out twice
+/// shows up as a pattern overwritten by another owner.
+fn stamp(p: &Pool, b: RawBlock, tag: u64) {
+    let words = (PAGE_SIZE << b.order()) / 8;
+    let base = p.addr(b).cast::<u64>();
+    for i in [0, words / 2, words - 1] {
+        // SAFETY: the block is ours, `words` long, mapped and aligned.
+        unsafe { base.add(i).write(tag) };
+    }
+}
+
+fn stamped(p: &Pool, b: RawBlock, tag: u64) -> bool {
+    let words = (PAGE_SIZE << b.order()) / 8;
+    let base = p.addr(b).cast::<u64>();
+    [0, words / 2, words - 1].iter().all(|&i| {
+        // SAFETY: as in `stamp`.
+        unsafe { base.add(i).read() == tag }
+    })
+}
+
+#[kunit_tests(rslab_pool)]
+mod tests {
+    use super::*;
+
+    /// Every order-0 page of a chunk allocated, freed in random order: the
+    /// chunk is one MAX_PAGE_ORDER block again.
+    #[test]
+    fn a_chunk_merges_back_whole_after_random_frees() -> Result {
+        let p = keeping_pool(31)?;
+        let first = some!(p.alloc(0, Gfp::KERNEL));
+        p.free(first);
+        assert_eq!(p.stat(Stat::Grow), 1);
+        assert_eq!(p.stat(Stat::OrderFallback), 0);
+        assert_eq!(p.total_pages(), CHUNK_PAGES);
+        p.fail_next_backing(u32::MAX);
+        let mut blocks = KVec::new();
+        while let Some(b) = p.alloc(0, Gfp::KERNEL) {
+            blocks.push(b, GFP_KERNEL)?;
+        }
+        assert_eq!(blocks.len(), CHUNK_PAGES);
+        assert_eq!(census(&p)?.in_use, CHUNK_PAGES);
+        XorShift64::new(0x5eed).shuffle(&mut blocks);
+        for b in blocks.drain_all() {
+            p.free(b);
+        }
+        for c in 0..cpu::nr_cpu_ids() {
+            p.drain_cpu(c);
+        }
+        let nr_free = p.buddyinfo();
+        assert_eq!(nr_free[MAX_ORDER as usize], 1);
+        assert_eq!(nr_free.iter().sum::<usize>(), 1);
+        census(&p)?;
+        Ok(())
+    }
+
+    /// Blocks of every order are aligned to their size, physically and
+    /// virtually, and lie inside the pool's chunks.
+    #[test]
+    fn blocks_are_aligned_to_their_order() -> Result {
+        let p = keeping_pool(31)?;
+        let mut held = KVec::new();
+        for round in 0..2 {
+            for order in 0..=MAX_ORDER {
+                let b = some!(p.alloc(order, Gfp::KERNEL));
+                assert_eq!(b.order(), order);
+                assert!(buddy::is_aligned(p.pfn(b), order));
+                assert_eq!(p.addr(b) as usize % (PAGE_SIZE << order), 0);
+                if round == 0 {
+                    held.push(b, GFP_KERNEL)?;
+                } else {
+                    p.free(b);
+                }
+            }
+        }
+        for b in held.drain_all() {
+            p.free(b);
+        }
+        assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
+    /// An empty list is refilled with `batch` blocks in one go under the
+    /// zone lock; the following allocations are served by the list.
+    #[test]
+    fn refill_takes_a_batch_and_serves_the_next_allocations() -> Result {
+        let p = eager_pool(8)?;
+        on_cpu(0, || {
+            let (count0, _, batch, _, _) = p.pcp_info(0).ok_or(EINVAL)?;
+            ensure!(count0 == 0 && batch == 8, "count {count0} batch {batch}");
+            let fast0 = p.stat_cpu(Stat::AllocFastpath, 0);
+            let slow0 = p.stat_cpu(Stat::AllocSlowpath, 0);
+            let refill0 = p.stat_cpu(Stat::Refill, 0);
+            let a = some!(p.alloc(0, Gfp::KERNEL));
+            let (count, ..) = p.pcp_info(0).ok_or(EINVAL)?;
+            ensure!(
+                count == batch - 1,
+                "after a refill count is {count}, batch {batch}"
+            );
+            ensure!(p.stat_cpu(Stat::Refill, 0) == refill0 + 1, "one refill");
+            ensure!(
+                p.stat_cpu(Stat::AllocSlowpath, 0) == slow0 + 1,
+                "one slow path"
+            );
+            let mut more = KVec::new();
+            for _ in 0..count {
+                more.push(some!(p.alloc(0, Gfp::KERNEL)), GFP_KERNEL)?;
+            }
+            ensure!(
+                p.stat_cpu(Stat::AllocFastpath, 0) == fast0 + u64::from(count),
+                "fast path"
+            );
+            ensure!(
+                p.stat_cpu(Stat::Refill, 0) == refill0 + 1,
+                "no second refill"
+            );
+            ensure!(p.pcp_info(0).ok_or(EINVAL)?.0 == 0, "list used up");
+            p.free(a);
+            for b in more.drain_all() {
+                p.free(b);
+            }
+            Ok(())
+        })?;
+        census(&p)?;
+        Ok(())
+    }
+
+    /// Frees go to the list until it reaches `high`; then a batch (at least
+    /// `batch` pages) goes back to the free areas at once, and the list
+    /// never stays at or above `high`.
+    #[test]
+    fn frees_drain_in_batches_and_stay_below_high() -> Result {
+        let p = eager_pool(8)?;
+        let mut blocks = KVec::new();
+        for _ in 0..600 {
+            blocks.push(some!(p.alloc(0, Gfp::KERNEL)), GFP_KERNEL)?;
+        }
+        for c in 0..cpu::nr_cpu_ids() {
+            p.drain_cpu(c);
+        }
+        let blocks = kernel::sync::SpinLock::new(blocks, c"kunit", kernel::static_lock_class!());
+        let blocks = KBox::pin_init(blocks, GFP_KERNEL)?;
+        on_cpu(0, || {
+            let drains0 = p.stat_cpu(Stat::Drain, 0);
+            let mut drains = 0;
+            while let Some(b) = blocks.lock().pop() {
+                let (before, _, batch, ..) = p.pcp_info(0).ok_or(EINVAL)?;
+                p.free(b);
+                let (after, high, ..) = p.pcp_info(0).ok_or(EINVAL)?;
+                ensure!(after < high, "count {after} high {high}");
+                if after < before + 1 {
+                    drains += 1;
+                    ensure!(
+                        before + 1 - after >= batch,
+                        "drained {} < batch {batch}",
+                        before + 1 - after
+                    );
+                }
+            }
+            ensure!(drains > 0, "600 frees never drained");
+            ensure!(
+                p.stat_cpu(Stat::Drain, 0) == drains0 + drains,
+                "drain counter"
+            );
+            Ok(())
+        })?;
+        assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
+    /// Below its low watermark the pool grows from the kernel, once per
+    /// allocation that finds it low, and not above it.
+    #[test]
+    fn grows_below_the_low_watermark() -> Result {
+        let p = keeping_pool(8)?;
+        let w = Watermarks {
+            min: 0,
+            low: CHUNK_PAGES + CHUNK_PAGES / 2,
+            high: usize::MAX,
+        };
+        p.set_watermarks(w)?;
+        let a = some!(p.alloc(0, Gfp::KERNEL));
+        assert_eq!(p.stat(Stat::Grow), 1);
+        // Still below low: the next allocation grows again.
+        let b = some!(p.alloc(0, Gfp::KERNEL));
+        assert_eq!(p.stat(Stat::Grow), 2);
+        // Above low now: no more growth.
+        let c = some!(p.alloc(0, Gfp::KERNEL));
+        assert_eq!(p.stat(Stat::Grow), 2);
+        if p.stat(Stat::OrderFallback) == 0 {
+            assert_eq!(p.total_pages(), 2 * CHUNK_PAGES);
+        }
+        for x in [a, b, c] {
+            p.free(x);
+        }
+        census(&p)?;
+        Ok(())
+    }
+
+    /// Shrink gives every wholly free chunk back; dropping a pool gives
+    /// everything back: the module's count of pages taken from the kernel
+    /// returns to where it was.
+    #[test]
+    fn shrink_and_drop_give_every_page_back() -> Result {
+        let before = pool::backing_pages();
+        {
+            let p = keeping_pool(31)?;
+            let mut held = KVec::new();
+            for order in [0, 3, 5, MAX_ORDER, 2, MAX_ORDER] {
+                held.push(some!(p.alloc(order, Gfp::KERNEL)), GFP_KERNEL)?;
+            }
+            let chunks = p.stat(Stat::Grow);
+            assert!(chunks >= 2);
+            assert_eq!(pool::backing_pages(), before + p.total_pages());
+            // Nothing can go while everything is held... except untouched chunks.
+            for b in held.drain_all() {
+                p.free(b);
+            }
+            let total = p.total_pages();
+            assert_eq!(p.shrink(0), total);
+            assert_eq!(p.total_pages(), 0);
+            assert_eq!(p.stat(Stat::Release), chunks);
+            assert_eq!(pool::backing_pages(), before);
+            // And again, this time dropping the pool with chunks inside.
+            let x = some!(p.alloc(4, Gfp::KERNEL));
+            p.free(x);
+            assert!(pool::backing_pages() > before);
+        }
+        assert_eq!(pool::backing_pages(), before);
+        Ok(())
+    }
+
+    /// `echo 2 > /proc/sys/vm/drop_caches` reaches the pool's shrinker,
+    /// which gives its free chunks back.
+    #[test]
+    fn drop_caches_shrinks_the_pool() -> Result {
+        let h = PoolHandle::new::<()>(keeping_pool(31)?, c"kunit-drop-caches", None::<&Dir<()>>)?;
+        let p = h.pool();
+        let b = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
+        let c = some!(p.alloc(0, Gfp::KERNEL));
+        p.free(b);
+        p.free(c);
+        assert!(p.total_pages() >= 2 * CHUNK_PAGES);
+        assert_eq!(vfs::write(c"/proc/sys/vm/drop_caches", b"2\n")?, 2);
+        assert_eq!(p.total_pages(), 0);
+        assert!(p.stat(Stat::Release) >= 2);
+        census(p)?;
+        Ok(())
+    }
+
+    /// Injected backing failures give clean allocation failures and leave
+    /// every structure consistent; the pool works again afterwards.
+    #[test]
+    fn backing_failures_fail_cleanly() -> Result {
+        let p = keeping_pool(31)?;
+        // Each allocation that finds the pool empty tries to grow once.
+        p.fail_next_backing(2);
+        assert!(p.alloc(0, Gfp::KERNEL).is_none());
+        assert!(p.alloc(3, Gfp::ATOMIC).is_none());
+        assert_eq!(p.stat(Stat::AllocFail), 2);
+        assert_eq!(p.total_pages(), 0);
+        assert_eq!(census(&p)?.pages, 0);
+        // Failures injected while chunks exist: what the pool holds still serves.
+        let a = some!(p.alloc(0, Gfp::KERNEL));
+        p.fail_next_backing(u32::MAX);
+        let b = some!(p.alloc(2, Gfp::ATOMIC));
+        // A request the pool cannot serve without growing fails cleanly.
+        let held = p.alloc(MAX_ORDER - 1, Gfp::KERNEL);
+        let none = p.alloc(MAX_ORDER, Gfp::NOWAIT);
+        assert!(none.is_none());
+        census(&p)?;
+        p.fail_next_backing(0);
+        let big = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
+        for x in [Some(a), Some(b), held, Some(big)].into_iter().flatten() {
+            p.free(x);
+        }
+        assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
+    /// Orders above MAX_PAGE_ORDER fail cleanly, whatever the flags.
+    #[test]
+    fn requests_above_max_order_fail_cleanly() -> Result {
+        let p = keeping_pool(31)?;
+        for order in [MAX_ORDER + 1, MAX_ORDER + 7, 63, u32::MAX] {
+            assert!(p.alloc(order, Gfp::KERNEL).is_none());
+            assert!(p.alloc(order, Gfp::ATOMIC).is_none());
+        }
+        assert_eq!(p.stat(Stat::AllocFail), 8);
+        assert_eq!(census(&p)?.pages, 0);
+        Ok(())
+    }
+
+    /// Two CPUs allocate and free blocks of orders 0..=4 at random, each
+    /// block stamped with its owner; no block is handed out twice, and the
+    /// consistency walk passes afterwards with nothing in use.
+    #[test]
+    fn two_cpus_hammering_stay_consistent() -> Result {
+        // Default watermarks: the pool grows and gives chunks back meanwhile.
+        let p = Pool::new(Config {
+            batch: 16,
+            ..Config::default()
+        })?;
+        let errors = AtomicUsize::new(0);
+        let ops = AtomicUsize::new(0);
+        let cpus: KVec<usize> = {
+            let mut v = KVec::new();
+            for c in cpu::online_cpus().take(2) {
+                v.push(c, GFP_KERNEL)?;
+            }
+            v
+        };
+        assert_eq!(cpus.len(), 2);
+        kthread::run_on_cpus(&cpus, &|cpu| {
+            let mut r = XorShift64::new(cpu as u64 + 1);
+            let mut held: KVec<(RawBlock, u64)> = KVec::new();
+            let mut tag = (cpu as u64) << 48;
+            for _ in 0..20_000 {
+                if held.len() < 64 && (held.is_empty() || r.below(2) == 0) {
+                    let order = r.below(5);
+                    let gfp = if r.below(4) == 0 {
+                        Gfp::ATOMIC
+                    } else {
+                        Gfp::KERNEL
+                    };
+                    if let Some(b) = p.alloc(order, gfp) {
+                        tag += 1;
+                        stamp(&p, b, tag);
+                        if held.push((b, tag), GFP_KERNEL).is_err() {
+                            p.free(b);
+                        }
+                    }
+                } else {
+                    let i = r.below(held.len() as u32) as usize;
+                    let Ok((b, t)) = held.remove(i) else {
+                        continue;
+                    };
+                    if !stamped(&p, b, t) {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    p.free(b);
+                }
+                ops.fetch_add(1, Ordering::Relaxed);
+            }
+            for (b, t) in held.drain_all() {
+                if !stamped(&p, b, t) {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                p.free(b);
+            }
+        })?;
+        assert_eq!(errors.load(Ordering::Relaxed), 0);
+        assert_eq!(ops.load(Ordering::Relaxed), 40_000);
+        assert!(p.stat_cpu(Stat::AllocFastpath, cpus[0]) > 0);
+        assert!(p.stat_cpu(Stat::AllocFastpath, cpus[1]) > 0);
+        assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
+    /// A CPU going offline has its lists drained by the hotplug callback.
+    #[test]
+    fn cpu_offline_drains_its_lists() -> Result {
+        let h = PoolHandle::new::<()>(keeping_pool(8)?, c"kunit-hotplug", None::<&Dir<()>>)?;
+        let p = h.pool();
+        on_cpu(1, || {
+            let b = some!(p.alloc(0, Gfp::KERNEL));
+            p.free(b);
+            ensure!(p.pcp_info(1).ok_or(EINVAL)?.0 > 0, "nothing on cpu1's list");
+            Ok(())
+        })?;
+        // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock themselves.
+        let r = unsafe { kernel::bindings::remove_cpu(1) };
+        assert_eq!(r, 0);
+        let count = p.pcp_info(1).map(|i| i.0);
+        // SAFETY: as above.
+        let r = unsafe { kernel::bindings::add_cpu(1) };
+        assert_eq!(count, Some(0));
+        assert_eq!(r, 0);
+        census(p)?;
+        Ok(())
+    }
+
+    /// The module's pool in sysfs: the formats of /proc/buddyinfo and of
+    /// SLUB's statistics, and watermark writes that reject bad values.
+    #[test]
+    fn sysfs_files_show_and_validate() -> Result {
+        let bi = vfs::read(c"/sys/kernel/rslab/pool/buddyinfo")?;
+        let bi = core::str::from_utf8(&bi).map_err(|_| EINVAL)?;
+        assert!(bi.starts_with("Node 0, zone    rslab "));
+        assert!(bi.ends_with(" \n"));
+        assert_eq!(bi.split_whitespace().count(), 4 + MAX_ORDER as usize + 1);
+        let st = vfs::read(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
+        let st = core::str::from_utf8(&st).map_err(|_| EINVAL)?;
+        let mut words = st.trim_end().split(' ');
+        let total: u64 = words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+        let mut sum = 0;
+        for w in words {
+            let (c, v) = w.split_once('=').ok_or(EINVAL)?;
+            assert!(c.starts_with('C'));
+            sum += v.parse::<u64>().map_err(|_| EINVAL)?;
+        }
+        assert!(sum <= total + 1000);
+
+        let min = c"/sys/kernel/rslab/pool/watermark_min";
+        let low = c"/sys/kernel/rslab/pool/watermark_low";
+        let before = vfs::read(low)?;
+        for bad in [&b"x\n"[..], b"-5\n", b"\n", b"12abc"] {
+            assert_eq!(vfs::write(low, bad), Err(EINVAL));
+        }
+        // Below min or above high is a bad value too.
+        assert_eq!(vfs::write(min, b"10\n"), Ok(3));
+        assert_eq!(vfs::write(low, b"5\n"), Err(EINVAL));
+        assert_eq!(vfs::write(low, b"99999999999\n"), Err(EINVAL));
+        assert_eq!(vfs::write(min, b"0\n"), Ok(2));
+        assert_eq!(&vfs::read(low)?[..], &before[..]);
+        assert_eq!(
+            vfs::write(c"/sys/kernel/rslab/pool/shrink", b"2\n"),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            vfs::write(c"/sys/kernel/rslab/pool/alloc_fail", b"5\n"),
+            Err(EINVAL)
+        );
+        Ok(())
+    }
+}

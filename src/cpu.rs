@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+//! CPU pinning and per-CPU iteration.
+
+use crate::ffi;
+use kernel::{bindings, cpu::CpuId, cpumask::Cpumask};
+
+/// While alive, the current task stays on its CPU (`preempt_disable()`),
+/// so per-CPU data of [`Pinned::cpu`] may be used as this CPU's own, the way
+/// the kernel pins a task around its per-CPU page lists (`pcpu_task_pin`).
+pub(crate) struct Pinned {
+    cpu: usize,
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl Pinned {
+    /// Pins the current task to its CPU.
+    pub(crate) fn new() -> Self {
+        // SAFETY: balanced by `preempt_enable()` in `drop`, on the same task
+        // (`Pinned` is not `Send`).
+        unsafe { ffi::rslab_preempt_disable() };
+        Pinned {
+            cpu: CpuId::current().as_u32() as usize,
+            _not_send: core::marker::PhantomData,
+        }
+    }
+
+    /// The CPU the task is pinned to.
+    pub(crate) fn cpu(&self) -> usize {
+        self.cpu
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: `new` disabled preemption on this task.
+        unsafe { ffi::rslab_preempt_enable() };
+    }
+}
+
+/// `nr_cpu_ids`: the bound of CPU numbers.
+pub(crate) fn nr_cpu_ids() -> usize {
+    kernel::cpu::nr_cpu_ids() as usize
+}
+
+/// Whether `cpu` is online (`cpu_online()`).
+pub(crate) fn online(cpu: usize) -> bool {
+    // SAFETY: `__cpu_online_mask` is a static cpumask that lives forever;
+    // it is only read here.
+    let mask = unsafe { Cpumask::from_raw(&raw const bindings::__cpu_online_mask) };
+    CpuId::from_u32(cpu as u32).is_some_and(|c| mask.test(c))
+}
+
+/// The online CPUs (`for_each_online_cpu`).
+pub(crate) fn online_cpus() -> impl Iterator<Item = usize> {
+    (0..nr_cpu_ids()).filter(|&c| online(c))
+}
