@@ -98,7 +98,7 @@ macro_rules! ensure {
 
 /// Fills `b` with a pattern naming it, so that a page handed out twice
 /// shows up as a pattern overwritten by another owner.
-fn stamp(p: &Pool, b: RawBlock, tag: u64) {
+fn stamp(p: &Pool, b: &RawBlock, tag: u64) {
     let words = (PAGE_SIZE << b.order()) / 8;
     let base = p.addr(b).cast::<u64>();
     for i in [0, words / 2, words - 1] {
@@ -107,7 +107,7 @@ fn stamp(p: &Pool, b: RawBlock, tag: u64) {
     }
 }
 
-fn stamped(p: &Pool, b: RawBlock, tag: u64) -> bool {
+fn stamped(p: &Pool, b: &RawBlock, tag: u64) -> bool {
     let words = (PAGE_SIZE << b.order()) / 8;
     let base = p.addr(b).cast::<u64>();
     [0, words / 2, words - 1].iter().all(|&i| {
@@ -161,8 +161,8 @@ mod tests {
             for order in 0..=MAX_ORDER {
                 let b = some!(p.alloc(order, Gfp::KERNEL));
                 assert_eq!(b.order(), order);
-                assert!(buddy::is_aligned(p.pfn(b), order));
-                assert_eq!(p.addr(b) as usize % (PAGE_SIZE << order), 0);
+                assert!(buddy::is_aligned(p.pfn(&b), order));
+                assert_eq!(p.addr(&b) as usize % (PAGE_SIZE << order), 0);
                 if round == 0 {
                     held.push(b, GFP_KERNEL)?;
                 } else {
@@ -410,7 +410,12 @@ mod tests {
         assert_eq!(cpus.len(), 2);
         kthread::run_on_cpus(&cpus, &|cpu| {
             let mut r = XorShift64::new(cpu as u64 + 1);
-            let mut held: KVec<(RawBlock, u64)> = KVec::new();
+            // Room for every block held, so that a push never fails (and
+            // never drops a block it could not store).
+            let Ok(mut held) = KVec::<(RawBlock, u64)>::with_capacity(64, GFP_KERNEL) else {
+                errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
             let mut tag = (cpu as u64) << 48;
             for _ in 0..20_000 {
                 if held.len() < 64 && (held.is_empty() || r.below(2) == 0) {
@@ -422,17 +427,16 @@ mod tests {
                     };
                     if let Some(b) = p.alloc(order, gfp) {
                         tag += 1;
-                        stamp(&p, b, tag);
-                        if held.push((b, tag), GFP_KERNEL).is_err() {
-                            p.free(b);
-                        }
+                        stamp(&p, &b, tag);
+                        // Capacity reserved: cannot fail.
+                        let _ = held.push((b, tag), GFP_KERNEL);
                     }
                 } else {
                     let i = r.below(held.len() as u32) as usize;
                     let Ok((b, t)) = held.remove(i) else {
                         continue;
                     };
-                    if !stamped(&p, b, t) {
+                    if !stamped(&p, &b, t) {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
                     p.free(b);
@@ -440,7 +444,7 @@ mod tests {
                 ops.fetch_add(1, Ordering::Relaxed);
             }
             for (b, t) in held.drain_all() {
-                if !stamped(&p, b, t) {
+                if !stamped(&p, &b, t) {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
                 p.free(b);

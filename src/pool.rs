@@ -117,7 +117,10 @@ pub fn backing_pages() -> usize {
 }
 
 /// A block of `1 << order` pages from a pool, by page index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Move-only: [`Pool::free`] consumes it, so safe code cannot free a block
+/// twice.
+#[derive(Debug, PartialEq, Eq)]
 pub struct RawBlock {
     idx: u32,
     order: u32,
@@ -125,7 +128,7 @@ pub struct RawBlock {
 
 impl RawBlock {
     /// The block's order.
-    pub fn order(self) -> u32 {
+    pub fn order(&self) -> u32 {
         self.order
     }
 }
@@ -437,18 +440,18 @@ impl Pool {
     }
 
     /// The chunk base address and pfn of `b`'s slot.
-    fn slot(&self, b: RawBlock) -> &SlotInfo {
+    fn slot(&self, b: &RawBlock) -> &SlotInfo {
         &self.slots[Area::slot_of(b.idx) as usize]
     }
 
     /// The kernel virtual address of `b`'s first page.
-    pub fn addr(&self, b: RawBlock) -> *mut u8 {
+    pub fn addr(&self, b: &RawBlock) -> *mut u8 {
         let off = (b.idx as usize) & (CHUNK_PAGES - 1);
         (self.slot(b).addr.load(Relaxed) + off * kernel::page::PAGE_SIZE) as *mut u8
     }
 
     /// The pfn of `b`'s first page.
-    pub fn pfn(&self, b: RawBlock) -> usize {
+    pub fn pfn(&self, b: &RawBlock) -> usize {
         self.slot(b).pfn.load(Relaxed) + ((b.idx as usize) & (CHUNK_PAGES - 1))
     }
 
@@ -594,8 +597,17 @@ impl Pool {
 
     /// Under the zone lock: frees `b` to the free areas, and takes its chunk
     /// off if that made it wholly free and the pool keeps more than its high
-    /// watermark without it.
+    /// watermark without it. A block that is not an allocated block of this
+    /// order (which safe code cannot produce) is reported and left alone.
     fn zone_free(&self, z: &mut Zone, idx: u32, order: u32, out: &mut Released) {
+        let valid = z.chunks.chunk_order(Area::slot_of(idx)).is_some() && {
+            let m = z.chunks.meta(idx);
+            m.state == PageState::Allocated && u32::from(m.order) == order
+        };
+        if !valid {
+            pr_err!("pool: bad free of page index {idx} order {order}: not an allocated block\n");
+            return;
+        }
         let Zone { area, chunks, .. } = z;
         let merges = area.free(chunks, idx, order);
         self.free_pages.add(1 << order, Relaxed);
@@ -914,12 +926,12 @@ impl PageBlock {
 
     /// The kernel virtual address of the first page.
     pub fn addr(&self) -> *mut u8 {
-        self.pool.addr(self.raw)
+        self.pool.addr(&self.raw)
     }
 
     /// The pfn of the first page.
     pub fn pfn(&self) -> usize {
-        self.pool.pfn(self.raw)
+        self.pool.pfn(&self.raw)
     }
 
     /// The order.
@@ -930,16 +942,21 @@ impl PageBlock {
     /// Gives up ownership; free the block with [`Pool::free`].
     pub fn into_raw(self) -> RawBlock {
         let b = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `b` is never used or dropped again: this moves its `Arc`
-        // out to be dropped here, without freeing the block.
-        drop(unsafe { core::ptr::read(&b.pool) });
-        b.raw
+        // SAFETY: `b` is never used or dropped again: this moves its fields
+        // out, dropping the `Arc` here, without freeing the block.
+        let (pool, raw) = unsafe { (core::ptr::read(&b.pool), core::ptr::read(&b.raw)) };
+        drop(pool);
+        raw
     }
 }
 
 impl Drop for PageBlock {
     fn drop(&mut self) {
-        self.pool.free(self.raw);
+        let raw = RawBlock {
+            idx: self.raw.idx,
+            order: self.raw.order,
+        };
+        self.pool.free(raw);
     }
 }
 

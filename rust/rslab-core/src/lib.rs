@@ -14,6 +14,7 @@
 
 pub mod buddy;
 pub mod freearea;
+pub mod layout;
 pub mod parse;
 pub mod pcp;
 pub mod rand;

@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Slab cache geometry, as mm/slub.c and mm/slab_common.c of Linux 6.1
+//! compute it: `calculate_alignment()`, `calculate_sizes()`,
+//! `calc_slab_order()`/`calculate_order()`, `min_partial`,
+//! `set_cpu_partial()`, and the kmalloc size classes of
+//! `__kmalloc_index()`.
+
+/// `SLAB_RED_ZONE`: a red zone around each object.
+pub const SLAB_RED_ZONE: u32 = 0x0000_0400;
+/// `SLAB_POISON`: poison freed objects.
+pub const SLAB_POISON: u32 = 0x0000_0800;
+/// `SLAB_HWCACHE_ALIGN`: align objects to cache lines.
+pub const SLAB_HWCACHE_ALIGN: u32 = 0x0000_2000;
+/// `SLAB_CACHE_DMA`: memory from ZONE_DMA.
+pub const SLAB_CACHE_DMA: u32 = 0x0000_4000;
+/// `SLAB_STORE_USER`: store the last owner for debugging.
+pub const SLAB_STORE_USER: u32 = 0x0001_0000;
+/// `SLAB_RECLAIM_ACCOUNT`: objects are reclaimable.
+pub const SLAB_RECLAIM_ACCOUNT: u32 = 0x0002_0000;
+/// `SLAB_TYPESAFE_BY_RCU`: slabs are freed after an RCU grace period.
+pub const SLAB_TYPESAFE_BY_RCU: u32 = 0x0008_0000;
+
+/// `MAX_OBJS_PER_PAGE`: `slab.objects` is 15 bits.
+pub const MAX_OBJS_PER_PAGE: u32 = 32767;
+/// `MIN_PARTIAL`: the fewest partial slabs kept per node.
+pub const MIN_PARTIAL: u32 = 5;
+/// `MAX_PARTIAL`: the most `min_partial` can be by default.
+pub const MAX_PARTIAL: u32 = 10;
+/// `slub_max_order`'s default, `PAGE_ALLOC_COSTLY_ORDER`.
+pub const SLUB_MAX_ORDER: u32 = 3;
+/// `struct track` on 64-bit without stack depot: addr, cpu, pid, when.
+pub const TRACK_SIZE: u32 = 32;
+/// `KMALLOC_MIN_SIZE` (8: no DMA alignment constraint on our targets).
+pub const KMALLOC_MIN_SIZE: usize = 8;
+/// `KMALLOC_SHIFT_HIGH` for 4 KiB pages: the largest kmalloc cache is 8 KiB.
+pub const KMALLOC_SHIFT_HIGH: u32 = 13;
+/// Pointer size.
+const WORD: u32 = core::mem::size_of::<usize>() as u32;
+
+/// What the machine looks like, for the geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// `PAGE_SHIFT`.
+    pub page_shift: u32,
+    /// `cache_line_size()`.
+    pub cache_line: u32,
+    /// `arch_slab_minalign()`.
+    pub min_align: u32,
+    /// `num_present_cpus()` (`nr_cpu_ids` is used if this is 1).
+    pub present_cpus: u32,
+    /// `nr_cpu_ids`.
+    pub nr_cpu_ids: u32,
+    /// `MAX_PAGE_ORDER`: the hard limit of a slab's order.
+    pub max_page_order: u32,
+}
+
+/// Why a cache cannot be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutError {
+    /// Object size 0.
+    ZeroSize,
+    /// The alignment is not a power of two (or is 0 where one is needed).
+    BadAlign,
+    /// Not even one object fits in a slab of `MAX_PAGE_ORDER`.
+    TooBig,
+}
+
+/// A cache's geometry (the fields of `struct kmem_cache` it fixes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// The size the user asked for (`object_size`).
+    pub object_size: u32,
+    /// The size of an object with its metadata, aligned (`size`).
+    pub size: u32,
+    /// Where the free pointer is stored in a free object (`offset`).
+    pub offset: u32,
+    /// Where the object's metadata starts (`inuse`).
+    pub inuse: u32,
+    /// The objects' alignment (`align`).
+    pub align: u32,
+    /// The left red zone (`red_left_pad`), 0 without `SLAB_RED_ZONE`.
+    pub red_left_pad: u32,
+    /// The slab order (`oo_order(s->oo)`).
+    pub order: u32,
+    /// Objects per slab of that order (`oo_objects(s->oo)`).
+    pub objects: u32,
+    /// The smallest order that holds one object (`oo_order(s->min)`).
+    pub min_order: u32,
+    /// Objects per slab of `min_order` (`oo_objects(s->min)`).
+    pub min_objects: u32,
+    /// Partial slabs a node keeps even when empty (`min_partial`).
+    pub min_partial: u32,
+    /// Objects kept on a CPU's partial list (`cpu_partial`).
+    pub cpu_partial: u32,
+    /// Slabs on a CPU's partial list (`cpu_partial_slabs`).
+    pub cpu_partial_slabs: u32,
+}
+
+const fn align_up(x: u32, a: u32) -> u32 {
+    (x + a - 1) & !(a - 1)
+}
+
+/// `get_order()` for `size` bytes.
+pub fn get_order(size: u64, page_shift: u32) -> u32 {
+    super::buddy::get_order(size as usize, page_shift)
+}
+
+/// `order_objects()`: objects of `size` in a slab of `order`.
+pub fn order_objects(order: u32, size: u32, page_shift: u32) -> u32 {
+    (((1u64 << page_shift) << order) / u64::from(size)) as u32
+}
+
+/// `calculate_alignment()`: the objects' alignment for `flags`, the
+/// requested `align` and the object `size`.
+pub fn calculate_alignment(flags: u32, align: u32, size: u32, m: &Machine) -> u32 {
+    let mut align = align;
+    if flags & SLAB_HWCACHE_ALIGN != 0 {
+        let mut ralign = m.cache_line;
+        while size <= ralign / 2 {
+            ralign /= 2;
+        }
+        align = align.max(ralign);
+    }
+    align = align.max(m.min_align);
+    align_up(align, WORD)
+}
+
+/// `calc_slab_order()`: the smallest order from which `min_objects`
+/// objects fit with at most `1/fract_leftover` of the slab wasted, up to
+/// `max_order` (a result above it means "none").
+pub fn calc_slab_order(
+    size: u32,
+    min_objects: u32,
+    max_order: u32,
+    fract_leftover: u32,
+    page_shift: u32,
+) -> u32 {
+    let min_order = 0;
+    if order_objects(min_order, size, page_shift) > MAX_OBJS_PER_PAGE {
+        return get_order(u64::from(size) * u64::from(MAX_OBJS_PER_PAGE), page_shift) - 1;
+    }
+    let mut order = min_order.max(get_order(
+        u64::from(min_objects) * u64::from(size),
+        page_shift,
+    ));
+    while order <= max_order {
+        let slab_size = (1u64 << page_shift) << order;
+        let rem = slab_size % u64::from(size);
+        if rem <= slab_size / u64::from(fract_leftover) {
+            break;
+        }
+        order += 1;
+    }
+    order
+}
+
+/// `calculate_order()`: first try for at least `4 * (fls(cpus) + 1)`
+/// objects with waste of at most 1/16, then 1/8, then 1/4; then fewer
+/// objects; then one object up to `SLUB_MAX_ORDER`; then one object up to
+/// `MAX_PAGE_ORDER`. `None` if even that does not fit.
+pub fn calculate_order(size: u32, m: &Machine) -> Option<u32> {
+    let nr_cpus = if m.present_cpus <= 1 {
+        m.nr_cpu_ids
+    } else {
+        m.present_cpus
+    };
+    let fls = u32::BITS - nr_cpus.leading_zeros();
+    let mut min_objects = 4 * (fls + 1);
+    let max_objects = order_objects(SLUB_MAX_ORDER, size, m.page_shift);
+    min_objects = min_objects.min(max_objects);
+    while min_objects > 1 {
+        let mut fraction = 16;
+        while fraction >= 4 {
+            let order = calc_slab_order(size, min_objects, SLUB_MAX_ORDER, fraction, m.page_shift);
+            if order <= SLUB_MAX_ORDER {
+                return Some(order);
+            }
+            fraction /= 2;
+        }
+        min_objects -= 1;
+    }
+    let order = calc_slab_order(size, 1, SLUB_MAX_ORDER, 1, m.page_shift);
+    if order <= SLUB_MAX_ORDER {
+        return Some(order);
+    }
+    // The kernel's `order < MAX_ORDER` (6.1's MAX_ORDER counts orders).
+    let order = calc_slab_order(size, 1, m.max_page_order, 1, m.page_shift);
+    (order <= m.max_page_order).then_some(order)
+}
+
+/// `set_cpu_partial()`: objects kept on a CPU's partial list by size.
+pub fn cpu_partial_objects(size: u32, page_size: u32, has_cpu_partial: bool) -> u32 {
+    if !has_cpu_partial {
+        0
+    } else if size >= page_size {
+        6
+    } else if size >= 1024 {
+        24
+    } else if size >= 256 {
+        52
+    } else {
+        120
+    }
+}
+
+/// `slub_set_cpu_partial()`: the slab limit for `nr_objects` on a CPU's
+/// partial list, assuming half-full slabs.
+pub fn cpu_partial_slabs(nr_objects: u32, objects_per_slab: u32) -> u32 {
+    (nr_objects * 2).div_ceil(objects_per_slab.max(1))
+}
+
+/// `calculate_sizes()` plus what `kmem_cache_open()` derives from them.
+pub fn calculate_sizes(
+    object_size: u32,
+    align: u32,
+    flags: u32,
+    has_ctor: bool,
+    m: &Machine,
+) -> Result<Layout, LayoutError> {
+    if object_size == 0 {
+        return Err(LayoutError::ZeroSize);
+    }
+    if align != 0 && !align.is_power_of_two() {
+        return Err(LayoutError::BadAlign);
+    }
+    if object_size > u32::MAX / 4 {
+        return Err(LayoutError::TooBig);
+    }
+    let align = calculate_alignment(flags, align, object_size, m);
+    let mut size = align_up(object_size, WORD);
+    if flags & SLAB_RED_ZONE != 0 && size == object_size {
+        size += WORD;
+    }
+    let inuse = size;
+    let offset;
+    if flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) != 0
+        || (flags & SLAB_RED_ZONE != 0 && object_size < WORD)
+        || has_ctor
+    {
+        // The object must stay intact while free: the pointer goes after it.
+        offset = size;
+        size += WORD;
+    } else {
+        // In the middle of the object, away from likely overflows.
+        offset = (object_size / 2) & !(WORD - 1);
+    }
+    if flags & SLAB_STORE_USER != 0 {
+        size += 2 * TRACK_SIZE;
+    }
+    let mut red_left_pad = 0;
+    if flags & SLAB_RED_ZONE != 0 {
+        size += WORD;
+        red_left_pad = align_up(WORD, align);
+        size += red_left_pad;
+    }
+    let size = align_up(size, align);
+    let order = calculate_order(size, m).ok_or(LayoutError::TooBig)?;
+    let objects = order_objects(order, size, m.page_shift);
+    if objects == 0 {
+        return Err(LayoutError::TooBig);
+    }
+    let min_order = get_order(u64::from(size), m.page_shift);
+    let ilog2 = u32::BITS - 1 - size.leading_zeros();
+    let min_partial = (ilog2 / 2).clamp(MIN_PARTIAL, MAX_PARTIAL);
+    let page_size = 1u32 << m.page_shift;
+    // SLUB has no CPU partial lists for debug caches; rslab's flags that
+    // SLUB treats as debug (red zone, poison, store user) get none either.
+    let has_cpu_partial = flags & (SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER) == 0;
+    let cpu_partial = cpu_partial_objects(size, page_size, has_cpu_partial);
+    Ok(Layout {
+        object_size,
+        size,
+        offset,
+        inuse,
+        align,
+        red_left_pad,
+        order,
+        objects,
+        min_order,
+        min_objects: order_objects(min_order, size, m.page_shift),
+        min_partial,
+        cpu_partial,
+        cpu_partial_slabs: cpu_partial_slabs(cpu_partial, objects),
+    })
+}
+
+/// `__kmalloc_index()` with `KMALLOC_MIN_SIZE` 8: the kmalloc class of a
+/// request of `size` bytes; 0 for size 0 (`ZERO_SIZE_PTR`), `None` above the
+/// largest class (such requests go to the page allocator).
+pub fn kmalloc_index(size: usize) -> Option<u32> {
+    if size == 0 {
+        return Some(0);
+    }
+    if size <= KMALLOC_MIN_SIZE {
+        return Some(3);
+    }
+    if size > 64 && size <= 96 {
+        return Some(1);
+    }
+    if size > 128 && size <= 192 {
+        return Some(2);
+    }
+    if size > 1 << KMALLOC_SHIFT_HIGH {
+        return None;
+    }
+    // The smallest power of two >= size.
+    Some(usize::BITS - (size - 1).leading_zeros())
+}
+
+/// The object size of kmalloc class `index` (`kmalloc_info[]`).
+pub fn kmalloc_size(index: u32) -> usize {
+    match index {
+        0 => 0,
+        1 => 96,
+        2 => 192,
+        n => 1 << n,
+    }
+}
+
+/// The kmalloc classes that exist, smallest index first: 8, 16, 32, 64, 96,
+/// 128, 192, 256, ..., 8192 (as `kmalloc-<size>`).
+pub const KMALLOC_INDICES: [u32; 13] = [3, 4, 5, 6, 1, 7, 2, 8, 9, 10, 11, 12, 13];
+
+/// `freelist_ptr()` with `CONFIG_SLAB_FREELIST_HARDENED`: a free pointer
+/// stored at `ptr_addr` is kept as `ptr ^ random ^ swab(ptr_addr)`, so a
+/// leaked or overwritten freelist pointer is useless without the cache's
+/// secret. The same function decodes.
+#[inline]
+pub const fn freelist_ptr(ptr: usize, random: usize, ptr_addr: usize) -> usize {
+    ptr ^ random ^ ptr_addr.swap_bytes()
+}
+
+/// `freelist_randomize()`: fills `seq` with a random permutation of
+/// `0..seq.len()` (the cache's precomputed random sequence).
+pub fn freelist_randomize(seq: &mut [u32], rng: &mut super::rand::XorShift64) {
+    for (i, s) in seq.iter_mut().enumerate() {
+        *s = i as u32;
+    }
+    rng.shuffle(seq);
+}
+
+/// `shuffle_freelist()`'s walk: the object order of a new slab of `objects`
+/// objects, starting at position `start` of the cache's sequence `seq` and
+/// skipping entries at or past `objects` (the sequence is made for the
+/// largest slab). Yields object indices.
+pub fn shuffled_order(seq: &[u32], objects: u32, start: usize) -> impl Iterator<Item = u32> + '_ {
+    let n = seq.len();
+    (0..n)
+        .map(move |i| seq[(start + i) % n])
+        .filter(move |&o| o < objects)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::rand::XorShift64;
+    use std::vec::Vec;
+
+    const M2: Machine = Machine {
+        page_shift: 12,
+        cache_line: 64,
+        min_align: 8,
+        present_cpus: 2,
+        nr_cpu_ids: 2,
+        max_page_order: 10,
+    };
+
+    fn kmalloc(size: u32) -> Layout {
+        calculate_sizes(size, 0, 0, false, &M2).unwrap()
+    }
+
+    #[test]
+    fn kmalloc_caches_look_like_slubs_on_two_cpus() {
+        // Two CPUs: min_objects = 4 * (fls(2) + 1) = 12.
+        let l = kmalloc(64);
+        assert_eq!((l.size, l.order, l.objects, l.offset), (64, 0, 64, 32));
+        assert_eq!(kmalloc(96).objects, 42);
+        assert_eq!(kmalloc(192).objects, 21);
+        assert_eq!((kmalloc(512).order, kmalloc(512).objects), (1, 16));
+        assert_eq!((kmalloc(1024).order, kmalloc(1024).objects), (2, 16));
+        assert_eq!((kmalloc(8192).order, kmalloc(8192).objects), (3, 4));
+        assert_eq!(kmalloc(8).min_partial, MIN_PARTIAL);
+        assert_eq!(kmalloc(8192).min_partial, 6);
+        assert_eq!(
+            (kmalloc(8).cpu_partial, kmalloc(256).cpu_partial),
+            (120, 52)
+        );
+        assert_eq!(
+            (kmalloc(1024).cpu_partial, kmalloc(4096).cpu_partial),
+            (24, 6)
+        );
+        // 120 objects, half-full slabs of 512 objects: one slab.
+        assert_eq!(kmalloc(8).cpu_partial_slabs, 1);
+        assert_eq!(kmalloc(4096).cpu_partial_slabs, 2);
+    }
+
+    #[test]
+    fn more_cpus_ask_for_more_objects_per_slab() {
+        let m = Machine {
+            present_cpus: 64,
+            nr_cpu_ids: 64,
+            ..M2
+        };
+        // min_objects = 4 * (7 + 1) = 32: kmalloc-1k goes to order 3.
+        assert_eq!(calculate_sizes(1024, 0, 0, false, &m).unwrap().order, 3);
+        // One present CPU: nr_cpu_ids is trusted instead.
+        let m1 = Machine {
+            present_cpus: 1,
+            nr_cpu_ids: 64,
+            ..M2
+        };
+        assert_eq!(calculate_order(1024, &m1), calculate_order(1024, &m));
+    }
+
+    #[test]
+    fn free_pointer_goes_after_the_object_when_it_must_stay_intact() {
+        let plain = calculate_sizes(40, 0, 0, false, &M2).unwrap();
+        assert_eq!((plain.offset, plain.size), (16, 40));
+        let ctor = calculate_sizes(40, 0, 0, true, &M2).unwrap();
+        assert_eq!((ctor.offset, ctor.size, ctor.inuse), (40, 48, 40));
+        let rcu = calculate_sizes(40, 0, SLAB_TYPESAFE_BY_RCU, false, &M2).unwrap();
+        assert_eq!(rcu.offset, 40);
+        let poison = calculate_sizes(40, 0, SLAB_POISON, false, &M2).unwrap();
+        assert_eq!(poison.offset, 40);
+        assert_eq!(poison.cpu_partial, 0);
+    }
+
+    #[test]
+    fn alignment_follows_hwcache_and_requests() {
+        assert_eq!(calculate_alignment(SLAB_HWCACHE_ALIGN, 0, 100, &M2), 64);
+        // Small objects share a line: 20 bytes align to 32.
+        assert_eq!(calculate_alignment(SLAB_HWCACHE_ALIGN, 0, 20, &M2), 32);
+        assert_eq!(calculate_alignment(0, 128, 20, &M2), 128);
+        assert_eq!(calculate_alignment(0, 2, 20, &M2), 8);
+        let l = calculate_sizes(100, 0, SLAB_HWCACHE_ALIGN, false, &M2).unwrap();
+        assert_eq!((l.size, l.align), (128, 64));
+        let l = calculate_sizes(24, 256, 0, false, &M2).unwrap();
+        assert_eq!(l.size % 256, 0);
+    }
+
+    #[test]
+    fn red_zone_and_store_user_add_their_metadata() {
+        let l = calculate_sizes(64, 0, SLAB_RED_ZONE | SLAB_STORE_USER, false, &M2).unwrap();
+        // 64 + 8 (right red zone, size == object_size) ... + 2 tracks +
+        // 8 (redzone word) + 8 (left pad).
+        assert_eq!(l.red_left_pad, 8);
+        assert_eq!(l.inuse, 72);
+        assert_eq!(l.size, 72 + 64 + 8 + 8);
+    }
+
+    #[test]
+    fn bad_requests_are_rejected() {
+        assert_eq!(
+            calculate_sizes(0, 0, 0, false, &M2),
+            Err(LayoutError::ZeroSize)
+        );
+        assert_eq!(
+            calculate_sizes(64, 3, 0, false, &M2),
+            Err(LayoutError::BadAlign)
+        );
+        assert_eq!(
+            calculate_sizes(64, 48, 0, false, &M2),
+            Err(LayoutError::BadAlign)
+        );
+        // 4 MiB fits one object at MAX_PAGE_ORDER; one byte more does not.
+        assert_eq!(
+            calculate_sizes(4 << 20, 0, 0, false, &M2).unwrap().order,
+            10
+        );
+        assert_eq!(
+            calculate_sizes((4 << 20) + 1, 0, 0, false, &M2),
+            Err(LayoutError::TooBig)
+        );
+        assert_eq!(
+            calculate_sizes(u32::MAX, 0, 0, false, &M2),
+            Err(LayoutError::TooBig)
+        );
+    }
+
+    #[test]
+    fn every_layout_keeps_its_promises() {
+        for size in (1..=20000u32).step_by(7) {
+            for flags in [0, SLAB_HWCACHE_ALIGN, SLAB_POISON | SLAB_RED_ZONE] {
+                for ctor in [false, true] {
+                    let l = calculate_sizes(size, 0, flags, ctor, &M2).unwrap();
+                    assert!(l.size >= l.object_size && l.size % l.align == 0);
+                    assert!(l.offset + WORD <= l.size, "{l:?}");
+                    assert!(l.objects >= 1 && l.objects * l.size <= 4096 << l.order);
+                    // Waste stays within 1/4 whenever several objects fit at
+                    // the order chosen (calculate_order's promise).
+                    if l.objects >= 4 && l.order <= SLUB_MAX_ORDER {
+                        let slab = 4096u32 << l.order;
+                        assert!((slab % l.size) * 4 <= slab, "{l:?}");
+                    }
+                    if ctor || flags & SLAB_POISON != 0 {
+                        assert!(l.offset >= l.object_size);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kmalloc_index_matches_the_kernel_for_every_size() {
+        let expect = |size: usize| -> u32 {
+            match size {
+                0 => 0,
+                1..=8 => 3,
+                9..=16 => 4,
+                17..=32 => 5,
+                33..=64 => 6,
+                65..=96 => 1,
+                97..=128 => 7,
+                129..=192 => 2,
+                193..=256 => 8,
+                257..=512 => 9,
+                513..=1024 => 10,
+                1025..=2048 => 11,
+                2049..=4096 => 12,
+                _ => 13,
+            }
+        };
+        for size in 0..=8192 {
+            let i = kmalloc_index(size).unwrap();
+            assert_eq!(i, expect(size), "size {size}");
+            assert!(kmalloc_size(i) >= size);
+        }
+        assert_eq!(kmalloc_index(8193), None);
+        let sizes: Vec<usize> = KMALLOC_INDICES.iter().map(|&i| kmalloc_size(i)).collect();
+        assert!(sizes.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!((sizes[0], *sizes.last().unwrap()), (8, 8192));
+    }
+
+    #[test]
+    fn freelist_pointers_round_trip_and_hide_the_pointer() {
+        let random = 0x1234_5678_9abc_def0;
+        for (ptr, at) in [
+            (0xffff_8880_0100_0040usize, 0xffff_8880_0100_0000usize),
+            (0, 0xffff_8880_0200_0010),
+        ] {
+            let enc = freelist_ptr(ptr, random, at);
+            assert_ne!(enc, ptr);
+            assert_eq!(freelist_ptr(enc, random, at), ptr);
+        }
+        // The same pointer stored at two places encodes differently.
+        assert_ne!(
+            freelist_ptr(0x1000, random, 0x2000),
+            freelist_ptr(0x1000, random, 0x3000)
+        );
+    }
+
+    #[test]
+    fn shuffled_slabs_visit_every_object_once() {
+        let mut seq = [0u32; 64];
+        freelist_randomize(&mut seq, &mut XorShift64::new(9));
+        for objects in [1u32, 21, 64] {
+            for start in [0usize, 17, 63] {
+                let mut seen: Vec<u32> = shuffled_order(&seq, objects, start).collect();
+                assert_eq!(seen.len() as u32, objects);
+                seen.sort();
+                assert!(seen.iter().enumerate().all(|(i, &o)| o == i as u32));
+            }
+        }
+        let walk: Vec<u32> = shuffled_order(&seq, 64, 0).collect();
+        assert_ne!(walk, (0..64).collect::<Vec<_>>());
+    }
+}
