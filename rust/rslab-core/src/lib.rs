@@ -18,3 +18,4 @@ pub mod layout;
 pub mod parse;
 pub mod pcp;
 pub mod rand;
+pub mod slabstate;
