@@ -220,6 +220,11 @@ impl Pages for Chunks {
 }
 
 /// What the zone lock protects.
+///
+/// # Invariants
+///
+/// `pages_total` is the number of pages in the chunks of `chunks`, and
+/// `area` lists exactly the free blocks of those chunks (see [`FreeArea`]).
 struct Zone {
     area: Area,
     chunks: Chunks,
@@ -274,6 +279,18 @@ struct CpuPcp {
 unsafe impl pin_init::Zeroable for CpuPcp {}
 
 /// A page pool.
+///
+/// # Invariants
+///
+/// - Whenever the zone lock is free, `free_pages` equals the free pages of
+///   the zone's free areas and `total_pages` its `pages_total`.
+/// - `slots[s]` holds the address and pfn of the chunk in slot `s` for as
+///   long as that chunk is in the pool (written under the zone lock before
+///   any block of it is handed out).
+/// - Every allocated block is held by exactly one user or one CPU's list;
+///   `PagesOut - PagesIn` counts the pages held by users.
+/// - `cpus[c]` is only used by CPU `c` with the task pinned and the lock
+///   *tried*, or by anyone with the lock taken where no list lock is held.
 #[pin_data(PinnedDrop)]
 pub struct Pool {
     #[pin]
@@ -486,14 +503,25 @@ impl Pool {
     /// Takes a chunk from the kernel: order `MAX_ORDER` first, then smaller
     /// ones down to `min_order`. Returns whether the pool grew.
     fn grow(&self, min_order: u32, gfp: Gfp) -> bool {
-        if self.fail_backing.load(Relaxed) > 0 {
-            let n = self.fail_backing.load(Relaxed);
-            self.fail_backing.store(n.saturating_sub(1), Relaxed);
-            return false;
+        // The test hook: consume one injected failure, if any.
+        let mut n = self.fail_backing.load(Relaxed);
+        while n > 0 {
+            match self.fail_backing.cmpxchg(n, n - 1, Relaxed) {
+                Ok(_) => return false,
+                Err(cur) => n = cur,
+            }
         }
         let mut order = MAX_ORDER;
         let page = loop {
-            let mut flags = gfp.0 | bindings::__GFP_NOWARN;
+            // A caller that cannot sleep may use the kernel's reserves
+            // (`GFP_ATOMIC`) for what it asked for, not for a whole chunk:
+            // bigger chunks are only tried without reserves.
+            let base = if order > min_order && !gfp.can_sleep() {
+                bindings::GFP_NOWAIT
+            } else {
+                gfp.0
+            };
+            let mut flags = base | bindings::__GFP_NOWARN;
             if order > 0 {
                 flags |= 1 << bindings::___GFP_NORETRY_BIT;
             }
