@@ -11,6 +11,7 @@ use crate::{
     pool::{self, Config, Gfp, Pool, RawBlock, Stat, Watermarks, CHUNK_PAGES, MAX_ORDER},
     pool_sysfs::PoolHandle,
     sysfs::Dir,
+    workload::{stamp, stamped},
 };
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
@@ -94,26 +95,6 @@ macro_rules! ensure {
             return Err(EINVAL);
         }
     };
-}
-
-/// Fills `b` with a pattern naming it, so that a page handed out twice
-/// shows up as a pattern overwritten by another owner.
-fn stamp(p: &Pool, b: &RawBlock, tag: u64) {
-    let words = (PAGE_SIZE << b.order()) / 8;
-    let base = p.addr(b).cast::<u64>();
-    for i in [0, words / 2, words - 1] {
-        // SAFETY: the block is ours, `words` long, mapped and aligned.
-        unsafe { base.add(i).write(tag) };
-    }
-}
-
-fn stamped(p: &Pool, b: &RawBlock, tag: u64) -> bool {
-    let words = (PAGE_SIZE << b.order()) / 8;
-    let base = p.addr(b).cast::<u64>();
-    [0, words / 2, words - 1].iter().all(|&i| {
-        // SAFETY: as in `stamp`.
-        unsafe { base.add(i).read() == tag }
-    })
 }
 
 #[kunit_tests(rslab_pool)]

@@ -112,7 +112,7 @@ macro_rules! stat_attr {
     };
 }
 
-static POOL_ATTRS: [Attr<PoolDir>; 18] = [
+static POOL_ATTRS: [Attr<PoolDir>; 19] = [
     Attr::ro(c"buddyinfo", show_buddyinfo),
     Attr::ro(c"pcp", show_pcp),
     Attr::ro(c"pages_total", |d, e| {
@@ -143,6 +143,20 @@ static POOL_ATTRS: [Attr<PoolDir>; 18] = [
         }
         d.pool.shrink(d.pool.watermarks().min);
         Ok(())
+    }),
+    // As SLUB's `validate`: write 1 to walk every structure; EIO (and the
+    // finding in the kernel log) if anything is inconsistent.
+    Attr::wo(c"validate", |d, s| {
+        if sysfs::parse_ulong(s)? != 1 {
+            return Err(EINVAL);
+        }
+        match d.pool.check() {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                pr_err!("pool: validate: {err:?}\n");
+                Err(EIO)
+            }
+        }
     }),
     stat_attr!(c"alloc_fastpath", Stat::AllocFastpath),
     stat_attr!(c"alloc_slowpath", Stat::AllocSlowpath),

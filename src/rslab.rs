@@ -13,6 +13,7 @@ use kernel::prelude::*;
 #[path = "../rust/rslab-core/src"]
 pub mod logic {
     pub mod buddy;
+    pub mod control;
     pub mod freearea;
     pub mod parse;
     pub mod pcp;
@@ -28,9 +29,11 @@ pub mod pool_sysfs;
 mod shrinker;
 mod stats;
 pub mod sysfs;
+mod workload;
 
 #[path = "../kunit"]
 mod kunit {
+    mod control;
     mod logic;
     mod pool;
     mod sysfs;
@@ -49,11 +52,39 @@ module! {
 }
 
 /// The module-wide state behind `/sys/kernel/rslab/`.
-pub struct Top;
+pub struct Top {
+    pool: kernel::sync::Arc<pool::Pool>,
+}
 
-static TOP_ATTRS: [sysfs::Attr<Top>; 1] = [sysfs::Attr::ro(c"version", |_, e| {
-    writeln!(e, "{VERSION}").map_err(|_| EINVAL)
-})];
+/// `control`: one command per write (see [`logic::control`]). A line that
+/// does not parse is `EINVAL` and does nothing.
+fn control(top: &Top, line: &str) -> Result {
+    match logic::control::parse(line, pool::MAX_ORDER).map_err(|_| EINVAL)? {
+        logic::control::Command::PoolWorkload { ops, max_order } => {
+            let r = workload::pool_workload(&top.pool, ops, max_order)?;
+            pr_info!(
+                "workload pool: {} CPUs, {} ops in all (orders 0..={}) in {} us: {} failed allocations, {} corrupted blocks\n",
+                r.cpus,
+                r.ops,
+                max_order,
+                r.ns / 1000,
+                r.failed,
+                r.corrupt
+            );
+            if r.corrupt > 0 {
+                return Err(EIO);
+            }
+            Ok(())
+        }
+    }
+}
+
+static TOP_ATTRS: [sysfs::Attr<Top>; 2] = [
+    sysfs::Attr::ro(c"version", |_, e| {
+        writeln!(e, "{VERSION}").map_err(|_| EINVAL)
+    }),
+    sysfs::Attr::wo(c"control", control),
+];
 
 /// What the module holds. Fields drop in order: the pool before the
 /// hotplug state, and the pool's sysfs directory before its parent.
@@ -69,9 +100,14 @@ struct Rslab {
 
 impl kernel::Module for Rslab {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let top = sysfs::Dir::new::<Top>(sysfs::Parent::Kernel, c"rslab", Top, &TOP_ATTRS)?;
         let hotplug = cpuhp::State::register(c"rslab:dead")?;
         let pool = pool::Pool::new(pool::Config::default())?;
+        let top = sysfs::Dir::new::<Top>(
+            sysfs::Parent::Kernel,
+            c"rslab",
+            Top { pool: pool.clone() },
+            &TOP_ATTRS,
+        )?;
         let pool = pool_sysfs::PoolHandle::new(pool, c"pool", Some(&top))?;
         pr_info!("rslab {VERSION} loaded\n");
         Ok(Rslab {

@@ -39,7 +39,9 @@ check version_after_reload test -s /sys/kernel/rslab/version
 
 check rmmod_again rmmod rslab
 # Anything the kernel complained about during the run fails it.
-if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|rslab: .*(leak|corrupt)' >/tmp/rslab-complaints; then
+# rslab's own error reports: pages still in use at destroy, bad frees,
+# failed validation.
+if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|rslab: .*(still in use|bad free|validate:)' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
 	echo "RSLAB-CHECK fail kernel_log_clean"
 else

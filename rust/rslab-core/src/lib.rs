@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod buddy;
+pub mod control;
 pub mod freearea;
 pub mod layout;
 pub mod parse;
