@@ -2,6 +2,9 @@
 # shellcheck shell=bash
 
 set -euo pipefail
+# Also inside $(...): a failing step of a function whose output is captured
+# must fail the caller, not let it go on with half a result.
+shopt -s inherit_errexit
 
 RSLAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything expensive (toolchain root, kernel source and build trees, .debs)
