@@ -223,12 +223,11 @@ impl Pages for Chunks {
 ///
 /// # Invariants
 ///
-/// `pages_total` is the number of pages in the chunks of `chunks`, and
-/// `area` lists exactly the free blocks of those chunks (see [`FreeArea`]).
+/// `area` lists exactly the free blocks of the chunks in `chunks` (see
+/// [`FreeArea`]).
 struct Zone {
     area: Area,
     chunks: Chunks,
-    pages_total: usize,
 }
 
 /// Where a slot's chunk is, readable without the zone lock by anyone holding
@@ -283,7 +282,7 @@ unsafe impl pin_init::Zeroable for CpuPcp {}
 /// # Invariants
 ///
 /// - Whenever the zone lock is free, `free_pages` equals the free pages of
-///   the zone's free areas and `total_pages` its `pages_total`.
+///   the zone's free areas and `total_pages` the pages of its chunks.
 /// - `slots[s]` holds the address and pfn of the chunk in slot `s` for as
 ///   long as that chunk is in the pool (written under the zone lock before
 ///   any block of it is handed out).
@@ -365,7 +364,6 @@ impl Pool {
                 zone <- new_spinlock_irq!(Zone {
                     area: Area::new(),
                     chunks: Chunks(table),
-                    pages_total: 0,
                 }),
                 cpus,
                 slots,
@@ -567,7 +565,6 @@ impl Pool {
         z.chunks.0[slot] = Some(Chunk { page, order, meta });
         let Zone { area, chunks, .. } = &mut *z;
         area.add_chunk(chunks, slot as u32);
-        z.pages_total += 1 << order;
         self.free_pages.add(1 << order, Relaxed);
         self.total_pages.add(1 << order, Relaxed);
         BACKING_PAGES.add(1 << order, Relaxed);
@@ -598,7 +595,6 @@ impl Pool {
         if !area.remove_chunk(chunks, slot) {
             return false;
         }
-        z.pages_total -= pages;
         self.free_pages.fetch_sub(pages, Relaxed);
         self.total_pages.fetch_sub(pages, Relaxed);
         out.chunks[out.n] = z.chunks.0[slot as usize].take();
@@ -902,7 +898,6 @@ impl Pool {
         )?;
         check("free pages", census.free, self.free_pages())?;
         check("total pages", census.pages, self.total_pages())?;
-        check("zone total pages", census.pages, z.pages_total)?;
         Ok(Census {
             chunks: census.chunks,
             pages: census.pages,
@@ -916,30 +911,20 @@ impl Pool {
 #[pinned_drop]
 impl PinnedDrop for Pool {
     fn drop(self: Pin<&mut Self>) {
-        for c in 0..self.cpus.len() {
-            self.drain_cpu(c);
-        }
+        // Every wholly free chunk goes back to the kernel...
+        self.shrink(0);
+        // ...so what is left has pages in use: never free those.
         let mut z = self.zone.lock();
         let mut leaked = 0usize;
         for slot in 0..z.chunks.nr_slots() {
-            let Zone { area, chunks, .. } = &mut *z;
-            let Some(order) = chunks.chunk_order(slot) else {
+            let Some(order) = z.chunks.chunk_order(slot) else {
                 continue;
             };
-            if area.remove_chunk(chunks, slot) {
-                let c = z.chunks.0[slot as usize].take().expect("chunk present");
-                // SAFETY: wholly free, so no page is in use; allocated with
-                // this order.
-                unsafe { bindings::__free_pages(c.page, c.order) };
-                BACKING_PAGES.fetch_sub(1 << order, Relaxed);
-            } else {
-                // Pages of this chunk are still in use: never free them.
-                let pfn = self.slots[slot as usize].pfn.load(Relaxed);
-                pr_err!("pool: chunk at pfn {pfn:#x} (order {order}) still in use at destroy; leaving it allocated\n");
-                leaked += 1 << order;
-                // Drops the metadata only: a `Chunk` does not free its pages.
-                drop(z.chunks.0[slot as usize].take());
-            }
+            let pfn = self.slots[slot as usize].pfn.load(Relaxed);
+            pr_err!("pool: chunk at pfn {pfn:#x} (order {order}) still in use at destroy; leaving it allocated\n");
+            leaked += 1 << order;
+            // Drops the metadata only: a `Chunk` does not free its pages.
+            drop(z.chunks.0[slot as usize].take());
         }
         if leaked > 0 {
             pr_err!("pool: destroyed with {leaked} pages in chunks still in use\n");
