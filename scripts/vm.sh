@@ -17,7 +17,7 @@ arch=$1 log=$2 ko=$3 script=$4
 shift 4
 timeout=${RSLAB_TIMEOUT:-900}
 mem=${RSLAB_MEM:-2G}
-kb=$("$RSLAB_TOP/scripts/kernel.sh" "$arch")
+kb=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 mkdir -p "$(dirname "$log")"
 : >"$log"
 
@@ -71,7 +71,7 @@ riscv64)
 	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp 2 -m "$mem" \
 		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
 		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/riscv64/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}" \
+		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}${RSLAB_APPEND:+ $RSLAB_APPEND}" \
 		-no-reboot -nographic -monitor none </dev/null >>"$log" 2>&1 || rc=$?
 	;;
 x86_64)
@@ -81,7 +81,7 @@ x86_64)
 	echo "[rslab] vm: x86_64 $(echo "$accel" | tr a-z A-Z), 2 CPUs, $mem" >>"$log"
 	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
 	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus 2 --memory "$mem" \
-		--append "oops=panic panic=-1" \
+		--append "oops=panic panic=-1${RSLAB_APPEND:+ $RSLAB_APPEND}" \
 		--exec "sh $(quote "$script" "$ko" "$@")" </dev/null 2>&1 | cat >>"$log" || rc=$?
 	# (Through a pipe: QEMU reopens a file on stdout with truncation.)
 	;;
