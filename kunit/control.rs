@@ -63,4 +63,92 @@ mod tests {
         );
         Ok(())
     }
+
+    /// `create` makes a cache with SLUB's sysfs files; bad lines and
+    /// duplicates are refused; writable files reject garbage and keep their
+    /// value; the workload runs on every CPU and leaves nothing in use;
+    /// `destroy` removes the directory.
+    #[test]
+    fn caches_are_made_shown_and_destroyed_through_control() -> Result {
+        let line = b"create kunit-ctl 100\n";
+        assert_eq!(vfs::write(CONTROL, line), Ok(line.len()));
+        assert_eq!(vfs::write(CONTROL, line), Err(EEXIST));
+        for bad in [
+            &b"create kunit-ctl2 0\n"[..],
+            b"create kunit-ctl2 8 3\n",
+            b"create kunit-ctl2 99999999\n",
+            b"create kunit-ctl2 8 0 shiny\n",
+            b"create kunit/ctl 8\n",
+            b"destroy\n",
+        ] {
+            assert_eq!(vfs::write(CONTROL, bad), Err(EINVAL));
+        }
+        assert_eq!(vfs::write(CONTROL, b"destroy kunit-none\n"), Err(ENOENT));
+        assert_eq!(vfs::write(CONTROL, b"destroy kmalloc-64\n"), Err(EPERM));
+        assert!(vfs::read(c"/sys/kernel/rslab/caches/kunit-ctl2/order").is_err());
+        let f = |name: &str| -> Result<KVec<u8>> {
+            let mut path = KVec::new();
+            path.extend_from_slice(b"/sys/kernel/rslab/caches/kunit-ctl/", GFP_KERNEL)?;
+            path.extend_from_slice(name.as_bytes(), GFP_KERNEL)?;
+            path.push(0, GFP_KERNEL)?;
+            vfs::read(CStr::from_bytes_with_nul(&path).map_err(|_| EINVAL)?)
+        };
+        assert_eq!(&f("object_size")?[..], b"100\n");
+        assert_eq!(&f("slab_size")?[..], b"104\n");
+        assert_eq!(&f("align")?[..], b"8\n");
+        assert_eq!(&f("objs_per_slab")?[..], b"39\n");
+        assert_eq!(&f("order")?[..], b"0\n");
+        assert_eq!(&f("hwcache_align")?[..], b"0\n");
+        assert_eq!(&f("aliases")?[..], b"0\n");
+        assert_eq!(&f("objects")?[..], b"0\n");
+        let mp = c"/sys/kernel/rslab/caches/kunit-ctl/min_partial";
+        let before = vfs::read(mp)?;
+        for bad in [&b"x\n"[..], b"-1\n", b"\n", b"5 5\n", b"99999999999\n"] {
+            assert_eq!(vfs::write(mp, bad), Err(EINVAL));
+        }
+        assert_eq!(&vfs::read(mp)?[..], &before[..]);
+        assert_eq!(vfs::write(mp, b"7\n"), Ok(2));
+        assert_eq!(&vfs::read(mp)?[..], b"7\n");
+        let cp = c"/sys/kernel/rslab/caches/kunit-ctl/cpu_partial";
+        let before = vfs::read(cp)?;
+        assert_eq!(vfs::write(cp, b"lots\n"), Err(EINVAL));
+        assert_eq!(&vfs::read(cp)?[..], &before[..]);
+        let sh = c"/sys/kernel/rslab/caches/kunit-ctl/shrink";
+        assert_eq!(vfs::write(sh, b"2\n"), Err(EINVAL));
+        let w = b"workload cache kunit-ctl 20000 64\n";
+        assert_eq!(vfs::write(CONTROL, w), Ok(w.len()));
+        assert_eq!(
+            vfs::write(CONTROL, b"workload cache kunit-none 10\n"),
+            Err(ENOENT)
+        );
+        let fast = c"/sys/kernel/rslab/caches/kunit-ctl/alloc_fastpath";
+        assert!(stat_total(fast)? > 0);
+        // "total C0=a C1=b": the per-CPU parts add up to the total.
+        let text = vfs::read(fast)?;
+        let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
+        let mut words = text.split_whitespace();
+        let total: u64 = words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+        let mut sum = 0u64;
+        for w in words {
+            let (cpu, v) = w.split_once('=').ok_or(EINVAL)?;
+            assert!(cpu.starts_with('C'));
+            sum += v.parse::<u64>().map_err(|_| EINVAL)?;
+        }
+        assert_eq!(sum, total);
+        assert_eq!(vfs::write(fast, b"1\n"), Err(EINVAL));
+        assert_eq!(vfs::write(fast, b"0\n"), Ok(2));
+        assert_eq!(stat_total(fast)?, 0);
+        let v = c"/sys/kernel/rslab/caches/kunit-ctl/validate";
+        assert_eq!(vfs::write(v, b"1\n"), Ok(2));
+        assert_eq!(vfs::write(sh, b"1\n"), Ok(2));
+        assert_eq!(&f("objects")?[..], b"0\n");
+        assert_eq!(&f("slabs")?[..], b"0\n");
+        assert_eq!(vfs::write(CONTROL, b"destroy kunit-ctl\n"), Ok(18));
+        assert!(vfs::read(c"/sys/kernel/rslab/caches/kunit-ctl/order").is_err());
+        assert_eq!(
+            &vfs::read(c"/sys/kernel/rslab/caches/kmalloc-96/object_size")?[..],
+            b"96\n"
+        );
+        Ok(())
+    }
 }

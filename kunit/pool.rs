@@ -6,6 +6,7 @@
 
 use crate::{
     cpu, kthread,
+    kunit::util::{ensure, on_cpu, some},
     kunit::vfs,
     logic::{buddy, rand::XorShift64},
     pool::{self, Config, Gfp, Pool, RawBlock, Stat, Watermarks, CHUNK_PAGES, MAX_ORDER},
@@ -13,7 +14,7 @@ use crate::{
     sysfs::Dir,
     workload::{stamp, stamped},
 };
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
 
 /// A pool that keeps every chunk it takes (high watermark out of reach),
@@ -51,50 +52,6 @@ fn census(p: &Pool) -> Result<pool::Census> {
         pr_err!("kunit: consistency check failed: {e:?}\n");
         EINVAL
     })
-}
-
-/// The value of an `Option`, or `Err(ENOMEM)` naming the expression.
-macro_rules! some {
-    ($e:expr) => {
-        match $e {
-            Some(v) => v,
-            None => {
-                pr_err!(
-                    "kunit: {}:{}: {} is None\n",
-                    file!(),
-                    line!(),
-                    stringify!($e)
-                );
-                return Err(ENOMEM);
-            }
-        }
-    };
-}
-
-/// Runs `f` on a kthread bound to `cpu`; returns what `f` returned.
-fn on_cpu(cpu: usize, f: impl Fn() -> Result + Sync) -> Result {
-    let failed = AtomicBool::new(false);
-    kthread::run_on_cpus(&[cpu], &|_| {
-        if f().is_err() {
-            failed.store(true, Ordering::Relaxed);
-        }
-    })?;
-    if failed.load(Ordering::Relaxed) {
-        Err(EINVAL)
-    } else {
-        Ok(())
-    }
-}
-
-/// `Err(EINVAL)` with a message when `cond` does not hold (for code that
-/// cannot use KUnit's `assert!`: helpers and kthreads).
-macro_rules! ensure {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            pr_err!("kunit: {}:{}: {}\n", file!(), line!(), format_args!($($msg)+));
-            return Err(EINVAL);
-        }
-    };
 }
 
 #[kunit_tests(rslab_pool)]

@@ -23,24 +23,23 @@ pub(crate) trait CpuDead: Send + Sync + 'static {
     fn cpu_dead(&self, cpu: usize);
 }
 
-/// The module's registered hotplug state for instances of `T`; removed on
-/// drop. There is one per module: [`Instance::new`] adds to it.
+/// The module's registered hotplug state; removed on drop. There is one per
+/// module: [`Instance::new`] adds instances of any [`CpuDead`] type to it.
 ///
 /// # Invariants
 ///
 /// `state` was returned by `__cpuhp_setup_state` for a multi-instance state
-/// with `teardown_cb::<T>` as its teardown.
-pub(crate) struct State<T: CpuDead> {
+/// with `teardown_cb` as its teardown.
+pub(crate) struct State {
     state: c_int,
-    _t: PhantomData<T>,
 }
 
 /// The registration's node: the kernel links it into the state's instance
 /// list; the callback finds `target` from it.
 #[repr(C)]
-struct Node<T> {
+struct Node {
     hnode: Opaque<bindings::hlist_node>,
-    target: Arc<T>,
+    target: Arc<dyn CpuDead>,
 }
 
 /// One instance of a [`State`]: while alive, `cpu_dead` of its target runs
@@ -50,8 +49,9 @@ struct Node<T> {
 ///
 /// `node` is added to the state `state` (and stays pinned in its box).
 pub(crate) struct Instance<T: CpuDead> {
-    node: Pin<KBox<Node<T>>>,
+    node: Pin<KBox<Node>>,
     state: c_int,
+    _t: PhantomData<T>,
 }
 
 // SAFETY: the node is only touched by the hotplug core (under its locks) and
@@ -60,7 +60,7 @@ unsafe impl<T: CpuDead> Send for Instance<T> {}
 // SAFETY: as above; `&Instance` gives nothing.
 unsafe impl<T: CpuDead> Sync for Instance<T> {}
 
-impl<T: CpuDead> State<T> {
+impl State {
     /// Registers the state (`cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN,
     /// name, NULL, teardown)`).
     pub(crate) fn register(name: &'static CStr) -> Result<Self> {
@@ -89,10 +89,7 @@ impl<T: CpuDead> State<T> {
         }
         STATE.store(ret, Relaxed);
         // INVARIANT: a dynamic state returns its number (> 0) on success.
-        Ok(State {
-            state: ret,
-            _t: PhantomData,
-        })
+        Ok(State { state: ret })
     }
 
     /// The teardown callback.
@@ -104,7 +101,7 @@ impl<T: CpuDead> State<T> {
         // SAFETY: `hnode` is the first field of a `#[repr(C)]` `Node<T>` that
         // stays alive until its instance is removed, which waits for running
         // callbacks (the hotplug lock).
-        let node = unsafe { &*hnode.cast::<Node<T>>() };
+        let node = unsafe { &*hnode.cast::<Node>() };
         node.target.cpu_dead(cpu as usize);
         0
     }
@@ -119,6 +116,7 @@ impl<T: CpuDead> Instance<T> {
         if state <= 0 {
             return Err(ENODEV);
         }
+        let target: Arc<dyn CpuDead> = target;
         let node = KBox::pin(
             Node {
                 hnode: Opaque::uninit(),
@@ -128,18 +126,22 @@ impl<T: CpuDead> Instance<T> {
         )?;
         // SAFETY: `node` is pinned in its box until the instance is removed
         // in `Instance::drop`; `invoke = false` runs no callback now. The
-        // state was registered by `State::register` with `teardown_cb::<T>`
-        // (there is one state per module, for `T` = the pool).
+        // state was registered by `State::register` with `teardown_cb`
+        // (there is one state per module; its callback works for any `T`).
         let ret = unsafe { bindings::__cpuhp_state_add_instance(state, node.hnode.get(), false) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: added above.
-        Ok(Instance { node, state })
+        Ok(Instance {
+            node,
+            state,
+            _t: PhantomData,
+        })
     }
 }
 
-impl<T: CpuDead> Drop for State<T> {
+impl Drop for State {
     fn drop(&mut self) {
         STATE.store(0, Relaxed);
         // SAFETY: registered in `register` (type invariant); no instance can

@@ -20,4 +20,8 @@ unsafe extern "C" {
     pub(crate) fn rslab_preempt_enable();
     /// `page_address()`.
     pub(crate) fn rslab_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
+    /// `virt_addr_valid(addr) ? PHYS_PFN(__pa(addr)) : ULONG_MAX`.
+    pub(crate) fn rslab_virt_to_pfn(addr: *const core::ffi::c_void) -> c_ulong;
+    /// Whether this is x86_64 with `cmpxchg16b` (`system_has_cmpxchg128()`).
+    pub(crate) fn rslab_has_cmpxchg16b() -> bool;
 }

@@ -13,6 +13,8 @@ void rslab_revert_init_fs(struct fs_struct *old);
 void rslab_preempt_disable(void);
 void rslab_preempt_enable(void);
 void *rslab_page_address(struct page *page);
+unsigned long rslab_virt_to_pfn(const void *addr);
+bool rslab_has_cmpxchg16b(void);
 
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
@@ -20,3 +22,9 @@ void rslab_revert_init_fs(struct fs_struct *old) { __revert_init_fs(old); }
 void rslab_preempt_disable(void) { preempt_disable(); }
 void rslab_preempt_enable(void) { preempt_enable(); }
 void *rslab_page_address(struct page *page) { return page_address(page); }
+unsigned long rslab_virt_to_pfn(const void *addr) { return virt_addr_valid(addr) ? PHYS_PFN(__pa(addr)) : ULONG_MAX; }
+#ifdef CONFIG_X86_64
+bool rslab_has_cmpxchg16b(void) { return system_has_cmpxchg128(); }
+#else
+bool rslab_has_cmpxchg16b(void) { return false; }
+#endif

@@ -33,13 +33,15 @@ use crate::{
         pcp::{self, Pcp},
     },
     shrinker,
+    slab::SlabPage,
     stats::Stats,
 };
 use kernel::{
+    alloc::{KVVec, VBox},
     bindings, new_spinlock, new_spinlock_irq,
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         Arc, SpinLock, SpinLockIrq,
     },
 };
@@ -184,11 +186,15 @@ impl Default for Config {
 /// # Invariants
 ///
 /// `page` heads `1 << order` pages from `alloc_pages(_, order)` that the
-/// pool owns; `meta` has one entry per page.
+/// pool owns; `meta` and `ext` have one entry per page.
 struct Chunk {
     page: *mut bindings::page,
     order: u32,
     meta: KVec<PageMeta>,
+    /// The pages' records for the slab layer (what `struct slab` overlays
+    /// on `struct page` in the kernel), found from an address through the
+    /// pool's pfn map.
+    ext: KVVec<SlabPage>,
 }
 
 // SAFETY: the chunk owns its pages; `struct page` pointers may be used (and
@@ -235,7 +241,21 @@ struct Zone {
 struct SlotInfo {
     addr: Atomic<usize>,
     pfn: Atomic<usize>,
+    /// The address of the chunk's first [`SlabPage`].
+    ext: Atomic<usize>,
 }
+
+/// Pages per window of the pfn map: one `MAX_PAGE_ORDER` chunk, so a chunk
+/// (naturally aligned, of at most that order) always lies in one window.
+const WINDOW: usize = CHUNK_PAGES;
+
+/// Windows in the pfn map: pfns below `MAP_WINDOWS * WINDOW` (128 GiB of
+/// physical address space with 4 KiB pages) can be mapped. A chunk above
+/// is handed back to the kernel and the pool grows no further from it.
+const MAP_WINDOWS: usize = 1 << 15;
+
+/// One window of the pfn map.
+type Window = [Atomic<usize>; WINDOW];
 
 /// The pool's census: everything a consistency walk counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -290,12 +310,19 @@ unsafe impl pin_init::Zeroable for CpuPcp {}
 ///   `PagesOut - PagesIn` counts the pages held by users.
 /// - `cpus[c]` is only used by CPU `c` with the task pinned and the lock
 ///   *tried*, or by anyone with the lock taken where no list lock is held.
+/// - The pfn map: `map[pfn / WINDOW]` is 0 or points to a [`Window`] from
+///   `KBox::into_raw` in [`Pool::window`], owned by the pool and
+///   never freed before it; entry `pfn % WINDOW` is the address of the
+///   [`SlabPage`] of page `pfn` while that page's chunk is in the pool, and
+///   0 otherwise. Entries are written under the zone lock, before any block
+///   of the chunk is handed out and after its last block came back.
 #[pin_data(PinnedDrop)]
 pub struct Pool {
     #[pin]
     zone: SpinLockIrq<Zone>,
     cpus: KVec<Pin<KBox<SpinLock<CpuPcp>>>>,
     slots: KVec<SlotInfo>,
+    map: VBox<[Atomic<usize>; MAP_WINDOWS]>,
     stats: Stats<NR_STATS>,
     /// Pages free in the free areas (a copy of the zone's, for reading
     /// without the lock).
@@ -349,11 +376,19 @@ impl Pool {
         let mut slots = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
         let mut table = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
         let stats = Stats::new()?;
+        let mut map = VBox::<[Atomic<usize>; MAP_WINDOWS]>::new_uninit(GFP_KERNEL)?;
+        // SAFETY: all-zero bytes are a valid `Atomic<usize>` (0) for every
+        // entry.
+        let map = unsafe {
+            core::ptr::write_bytes(map.as_mut_ptr(), 0, 1);
+            map.assume_init()
+        };
         for _ in 0..cfg.max_chunks {
             slots.push(
                 SlotInfo {
                     addr: Atomic::new(0),
                     pfn: Atomic::new(0),
+                    ext: Atomic::new(0),
                 },
                 GFP_KERNEL,
             )?;
@@ -367,6 +402,7 @@ impl Pool {
                 }),
                 cpus,
                 slots,
+                map,
                 stats,
                 free_pages: Atomic::new(0),
                 total_pages: Atomic::new(0),
@@ -470,6 +506,94 @@ impl Pool {
         self.slot(b).pfn.load(Relaxed) + ((b.idx as usize) & (CHUNK_PAGES - 1))
     }
 
+    /// The record of page `i` of block `b` (`i < 1 << b.order()`): the
+    /// slab layer's `struct slab`.
+    pub fn page_ext<'a>(&'a self, b: &'a RawBlock, i: usize) -> &'a SlabPage {
+        assert!(i < 1 << b.order);
+        let off = ((b.idx as usize) & (CHUNK_PAGES - 1)) + i;
+        let base = self.slot(b).ext.load(Relaxed) as *const SlabPage;
+        // SAFETY: the slot's chunk is in the pool while `b` is out (type
+        // invariant), so `base` points to its `ext` array of one record per
+        // page, and `off` is a page of `b`, inside the chunk.
+        unsafe { &*base.add(off) }
+    }
+
+    /// The record of the page that holds `addr`, if that page is in one of
+    /// the pool's chunks: the pfn map's lookup, O(1) and lock-free
+    /// (`virt_to_slab()` for rslab).
+    ///
+    /// # Safety
+    ///
+    /// The reference is only valid while the page stays in the pool: the
+    /// caller must hold (or be freeing) a block that contains `addr`.
+    pub unsafe fn ext_of_addr(&self, addr: usize) -> Option<&SlabPage> {
+        // SAFETY: the helper only computes; it dereferences nothing.
+        let pfn = unsafe { ffi::rslab_virt_to_pfn(addr as *const core::ffi::c_void) } as usize;
+        let w = self.map.get(pfn / WINDOW)?.load(Acquire) as *const Atomic<usize>;
+        if w.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null map entry points to a window of `WINDOW`
+        // entries that lives as long as the pool (type invariant).
+        let e = unsafe { &*w.add(pfn % WINDOW) }.load(Acquire) as *const SlabPage;
+        // SAFETY: a non-zero entry is the record of a page of a chunk in
+        // the pool; the caller keeps that chunk there.
+        (!e.is_null()).then(|| unsafe { &*e })
+    }
+
+    /// Calls `f` on the record of every page of every chunk, under the zone
+    /// lock (so `f` must not allocate from or free to this pool).
+    pub fn for_each_ext(&self, mut f: impl FnMut(&SlabPage)) {
+        let z = self.zone.lock();
+        for c in z.chunks.0.iter().flatten() {
+            c.ext.iter().for_each(&mut f);
+        }
+    }
+
+    /// The pfn map's window for `pfn`, made if missing. `None` if `pfn` is
+    /// beyond the map or the window cannot be allocated.
+    fn window(&self, pfn: usize, gfp: kernel::alloc::Flags) -> Option<&[Atomic<usize>]> {
+        let top = self.map.get(pfn / WINDOW)?;
+        let mut w = top.load(Acquire);
+        if w == 0 {
+            let mut b = KBox::<Window>::new_uninit(gfp).ok()?;
+            // SAFETY: all-zero bytes are a valid `Atomic<usize>` (0) for
+            // every entry.
+            let b = unsafe {
+                core::ptr::write_bytes(b.as_mut_ptr(), 0, 1);
+                b.assume_init()
+            };
+            let ptr = KBox::into_raw(b);
+            match top.cmpxchg(0, ptr as usize, Release) {
+                Ok(_) => w = ptr as usize,
+                Err(cur) => {
+                    // SAFETY: `ptr` came from `into_raw` just above and was
+                    // not published.
+                    drop(unsafe { KBox::from_raw(ptr) });
+                    w = cur;
+                }
+            }
+        }
+        // SAFETY: a published window holds `WINDOW` entries and lives as
+        // long as the pool (type invariant).
+        Some(unsafe { core::slice::from_raw_parts(w as *const Atomic<usize>, WINDOW) })
+    }
+
+    /// Clears the map's entries for the `pages` pages from `pfn` (under the
+    /// zone lock, as their chunk leaves the pool).
+    fn unmap(&self, pfn: usize, pages: usize) {
+        if let Some(w) = self.map.get(pfn / WINDOW) {
+            let w = w.load(Relaxed) as *const Atomic<usize>;
+            if !w.is_null() {
+                for i in 0..pages {
+                    // SAFETY: as in `window`; `pfn % WINDOW + i < WINDOW`
+                    // because a chunk lies in one window.
+                    unsafe { &*w.add((pfn + i) % WINDOW) }.store(0, Relaxed);
+                }
+            }
+        }
+    }
+
     /// Recomputes the per-CPU lists' `high` range from the pool's size, as
     /// `zone_pcp_update()` does when a zone changes: `high_min` is
     /// `4 * batch` (`zone_highsize()`'s floor), `high_max` an eighth of the
@@ -547,12 +671,20 @@ impl Pool {
             free_chunk(page);
             return false;
         };
+        let Ok(ext) = SlabPage::new_array(1 << order, kgfp | __GFP_NOWARN) else {
+            free_chunk(page);
+            return false;
+        };
         // SAFETY: `page` is a live page from `alloc_pages`.
         let (pfn, addr) = unsafe {
             (
                 ffi::rslab_page_to_pfn(page) as usize,
                 ffi::rslab_page_address(page) as usize,
             )
+        };
+        let Some(window) = self.window(pfn, kgfp) else {
+            free_chunk(page);
+            return false;
         };
         let mut z = self.zone.lock();
         let Some(slot) = z.chunks.0.iter().position(|c| c.is_none()) else {
@@ -562,7 +694,16 @@ impl Pool {
         };
         self.slots[slot].addr.store(addr, Relaxed);
         self.slots[slot].pfn.store(pfn, Relaxed);
-        z.chunks.0[slot] = Some(Chunk { page, order, meta });
+        self.slots[slot].ext.store(ext.as_ptr() as usize, Relaxed);
+        for (i, e) in ext.iter().enumerate() {
+            window[(pfn + i) % WINDOW].store(core::ptr::from_ref(e) as usize, Release);
+        }
+        z.chunks.0[slot] = Some(Chunk {
+            page,
+            order,
+            meta,
+            ext,
+        });
         let Zone { area, chunks, .. } = &mut *z;
         area.add_chunk(chunks, slot as u32);
         self.free_pages.add(1 << order, Relaxed);
@@ -597,6 +738,7 @@ impl Pool {
         }
         self.free_pages.fetch_sub(pages, Relaxed);
         self.total_pages.fetch_sub(pages, Relaxed);
+        self.unmap(self.slots[slot as usize].pfn.load(Relaxed), pages);
         out.chunks[out.n] = z.chunks.0[slot as usize].take();
         out.n += 1;
         true
@@ -924,10 +1066,20 @@ impl PinnedDrop for Pool {
             pr_err!("pool: chunk at pfn {pfn:#x} (order {order}) still in use at destroy; leaving it allocated\n");
             leaked += 1 << order;
             // Drops the metadata only: a `Chunk` does not free its pages.
+            self.unmap(pfn, 1 << order);
             drop(z.chunks.0[slot as usize].take());
         }
+        drop(z);
         if leaked > 0 {
             pr_err!("pool: destroyed with {leaked} pages in chunks still in use\n");
+        }
+        for w in self.map.iter() {
+            let w = w.load(Relaxed) as *mut Atomic<usize>;
+            if !w.is_null() {
+                // SAFETY: published by `window` from `KBox::into_raw`; the
+                // pool is going, so nothing looks it up any more.
+                drop(unsafe { KBox::from_raw(w.cast::<Window>()) });
+            }
         }
     }
 }

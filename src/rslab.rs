@@ -15,18 +15,24 @@ pub mod logic {
     pub mod buddy;
     pub mod control;
     pub mod freearea;
+    pub mod layout;
     pub mod parse;
     pub mod pcp;
     pub mod rand;
+    pub mod slabstate;
 }
 
+pub mod caches;
 mod cpu;
 mod cpuhp;
+mod dword;
 mod ffi;
+pub mod kmalloc;
 mod kthread;
 pub mod pool;
 pub mod pool_sysfs;
 mod shrinker;
+pub mod slab;
 mod stats;
 pub mod sysfs;
 mod workload;
@@ -36,7 +42,9 @@ mod kunit {
     mod control;
     mod logic;
     mod pool;
+    mod slab;
     mod sysfs;
+    pub(crate) mod util;
     pub(crate) mod vfs;
 }
 
@@ -54,6 +62,7 @@ module! {
 /// The module-wide state behind `/sys/kernel/rslab/`.
 pub struct Top {
     pool: kernel::sync::Arc<pool::Pool>,
+    caches: kernel::sync::Arc<caches::Registry>,
 }
 
 /// `control`: one command per write (see [`logic::control`]). A line that
@@ -76,6 +85,32 @@ fn control(top: &Top, line: &str) -> Result {
             }
             Ok(())
         }
+        logic::control::Command::Create {
+            name,
+            size,
+            align,
+            flags,
+        } => top.caches.create(&name, size, align, flags).map(|_| ()),
+        logic::control::Command::Destroy { name } => top.caches.destroy(name.as_bytes()),
+        logic::control::Command::CacheWorkload { name, ops, held } => {
+            let cache = top.caches.find(name.as_bytes()).ok_or(ENOENT)?;
+            let r = caches::cache_workload(&cache, ops, held)?;
+            pr_info!(
+                "workload cache {}: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
+                cache.bname(),
+                r.cpus,
+                r.ops,
+                held,
+                r.ns / 1000,
+                r.remote,
+                r.failed,
+                r.corrupt
+            );
+            if r.corrupt > 0 {
+                return Err(EIO);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -89,8 +124,9 @@ static TOP_ATTRS: [sysfs::Attr<Top>; 2] = [
 /// What the module holds. Fields drop in order: the pool before the
 /// hotplug state, and the pool's sysfs directory before its parent.
 struct Loaded {
+    caches: kernel::sync::Arc<caches::Registry>,
     _pool: pool_sysfs::PoolHandle,
-    _hotplug: cpuhp::State<pool::Pool>,
+    _hotplug: cpuhp::State,
     _top: sysfs::Dir<Top>,
 }
 
@@ -100,23 +136,48 @@ struct Rslab {
 
 impl kernel::Module for Rslab {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        dword::init();
         let hotplug = cpuhp::State::register(c"rslab:dead")?;
         let pool = pool::Pool::new(pool::Config::default())?;
+        let caches = caches::Registry::new(&pool)?;
         let top = sysfs::Dir::new::<Top>(
             sysfs::Parent::Kernel,
             c"rslab",
-            Top { pool: pool.clone() },
+            Top {
+                pool: pool.clone(),
+                caches: caches.clone(),
+            },
             &TOP_ATTRS,
         )?;
         let pool = pool_sysfs::PoolHandle::new(pool, c"pool", Some(&top))?;
-        pr_info!("rslab {VERSION} loaded\n");
+        caches.attach(&top)?;
+        // SAFETY: the registry (and so its kmalloc) lives in an `Arc` held
+        // until `Loaded::drop`, which clears the global first.
+        unsafe { kmalloc::set_global(caches.kmalloc()) };
+        pr_info!(
+            "rslab {VERSION} loaded ({} double-word compare-exchange)\n",
+            if dword::lock_free() {
+                "cmpxchg16b"
+            } else {
+                "irq-off"
+            }
+        );
         Ok(Rslab {
             loaded: Some(Loaded {
+                caches,
                 _pool: pool,
                 _hotplug: hotplug,
                 _top: top,
             }),
         })
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        kmalloc::clear_global();
+        // Every cache goes before the pool and the hotplug state.
+        self.caches.teardown();
     }
 }
 

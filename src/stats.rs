@@ -41,6 +41,20 @@ impl<const N: usize> Stats<N> {
         }
     }
 
+    /// Counts one event `item` on `cpu`, the CPU the caller is pinned to,
+    /// with a plain load and store on that CPU's line (`raw_cpu_inc()`): no
+    /// locked instruction on the fast paths. An interrupt on this CPU that
+    /// counts the same item between the two can lose one count, as
+    /// `raw_cpu_inc()` can on architectures without a one-instruction
+    /// per-CPU add.
+    #[inline]
+    pub(crate) fn inc_local(&self, cpu: usize, item: usize) {
+        if let Some(c) = self.cpus.get(cpu) {
+            let a = &c.0[item];
+            a.store(a.load(Relaxed) + 1, Relaxed);
+        }
+    }
+
     /// Counts `n` events `item` on the current CPU.
     #[inline]
     pub(crate) fn add(&self, item: usize, n: u64) {

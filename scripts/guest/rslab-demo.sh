@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs inside the VM for scripts/run.sh: load rslab, run a workload on the
-# page pool from every CPU, show the statistics and the whole sysfs tree,
-# shrink with drop_caches, unload.
+# page pool and one on a new slab cache from every CPU, show the statistics
+# (a slabinfo-style table of every cache, the pool's and the new cache's
+# files), destroy the cache, shrink with drop_caches, unload.
 # Usage: rslab-demo.sh /path/to/rslab.ko
 ko=$1
 P=/sys/kernel/rslab/pool
@@ -13,16 +14,44 @@ echo "workload pool 200000 4" >/sys/kernel/rslab/control || echo "(workload fail
 dmesg | grep 'workload pool:' | tail -n 1 | sed 's/^\[[^]]*\] //'
 echo "== echo 1 > $P/validate"
 echo 1 >$P/validate && echo "pool consistent"
-echo "== /sys/kernel/rslab/"
-find /sys/kernel/rslab | sort | while read -r f; do
-	if [ -d "$f" ]; then
-		echo "$f/"
-	elif [ "$(stat -c %a "$f" 2>/dev/null)" = 200 ]; then
-		echo "$f (write-only)"
-	else
-		printf '%s: %s\n' "$f" "$(cat "$f" 2>&1 | head -n 20)"
-	fi
+C=/sys/kernel/rslab/caches
+ctl() {
+	echo "== echo '$1' > /sys/kernel/rslab/control"
+	echo "$1" >/sys/kernel/rslab/control || echo "(failed: $?)"
+}
+ctl "create demo-700 700 0 hwcache"
+ctl "workload cache demo-700 200000 256"
+dmesg | grep 'workload cache' | tail -n 1 | sed 's/^\[[^]]*\] //'
+echo "== echo 1 > $C/demo-700/validate"
+echo 1 >$C/demo-700/validate && echo "cache consistent"
+echo "== caches (as tools/mm/slabinfo shows them: objects, slabs, size, order, fast/slow paths)"
+printf '%-16s %8s %8s %6s %6s %5s %10s %10s %10s %10s\n' name objects total slabs objsize order alloc_fast alloc_slow free_fast free_slow
+for d in "$C"/*/; do
+	n=$(basename "$d")
+	printf '%-16s %8s %8s %6s %6s %5s %10s %10s %10s %10s\n' "$n" "$(cat "$d/objects")" \
+		"$(cat "$d/total_objects")" "$(cat "$d/slabs")" "$(cat "$d/object_size")" \
+		"$(cat "$d/order")" "$(cut -d' ' -f1 "$d/alloc_fastpath")" "$(cut -d' ' -f1 "$d/alloc_slowpath")" \
+		"$(cut -d' ' -f1 "$d/free_fastpath")" "$(cut -d' ' -f1 "$d/free_slowpath")"
 done
+show() {
+	find "$1" | sort | while read -r f; do
+		if [ -d "$f" ]; then
+			echo "$f/"
+		elif [ "$(stat -c %a "$f" 2>/dev/null)" = 200 ]; then
+			echo "$f (write-only)"
+		else
+			printf '%s: %s\n' "$f" "$(cat "$f" 2>&1 | head -n 20)"
+		fi
+	done
+}
+echo "== /sys/kernel/rslab/ (pool and demo-700; every cache directory has the same files)"
+show /sys/kernel/rslab/version
+show /sys/kernel/rslab/pool
+show $C/demo-700
+echo "== echo 1 > $C/demo-700/shrink"
+echo 1 >$C/demo-700/shrink
+echo "slabs after shrink: $(cat $C/demo-700/slabs)"
+ctl "destroy demo-700"
 echo "== echo 2 > /proc/sys/vm/drop_caches"
 echo "pages_total before: $(cat $P/pages_total)"
 echo 2 >/proc/sys/vm/drop_caches

@@ -6,14 +6,86 @@
 //!
 //! ```text
 //! workload pool <ops> [<max_order>]
+//! create <name> <size> [<align> [<flag>,<flag>...]]
+//! destroy <name>
+//! workload cache <name> <ops> [<held>]
 //! ```
 //!
-//! `workload pool` runs, on one kernel thread per online CPU at once, `ops`
-//! random page allocations and frees (orders `0..=max_order`, default 3)
-//! against the module's page pool. Anything else is rejected whole.
+//! - `workload pool` runs, on one kernel thread per online CPU at once,
+//!   `ops` random page allocations and frees (orders `0..=max_order`,
+//!   default 3) against the module's page pool.
+//! - `create` makes a slab cache: `name` is 1 to [`NAME_LEN`] printable
+//!   characters without `/`; `align` 0 means the minimum; the flags are
+//!   `hwcache` (`SLAB_HWCACHE_ALIGN`), `reclaim` (`SLAB_RECLAIM_ACCOUNT`),
+//!   `dma` (`SLAB_CACHE_DMA`), `ctor` (a constructor that stamps each
+//!   object), `noharden` (plain free pointers) and `norandom` (sequential
+//!   freelists), or `-` for none.
+//! - `destroy` destroys a cache made by `create`.
+//! - `workload cache` runs `ops` random allocations and frees of the cache's
+//!   objects on one kernel thread per online CPU at once, each holding up to
+//!   `held` objects (default 128).
+//!
+//! Anything else is rejected whole.
 
 /// The most operations one workload thread runs.
 pub const MAX_OPS: u32 = 10_000_000;
+
+/// The longest cache name.
+pub const NAME_LEN: usize = 32;
+
+/// The most objects one cache workload thread holds.
+pub const MAX_HELD: u32 = 4096;
+
+/// `create`'s flag `hwcache`: `SLAB_HWCACHE_ALIGN`.
+pub const FLAG_HWCACHE: u32 = 1 << 0;
+/// `reclaim`: `SLAB_RECLAIM_ACCOUNT`.
+pub const FLAG_RECLAIM: u32 = 1 << 1;
+/// `dma`: `SLAB_CACHE_DMA`.
+pub const FLAG_DMA: u32 = 1 << 2;
+/// `ctor`: a constructor.
+pub const FLAG_CTOR: u32 = 1 << 3;
+/// `noharden`: plain free pointers.
+pub const FLAG_NOHARDEN: u32 = 1 << 4;
+/// `norandom`: sequential freelists in new slabs.
+pub const FLAG_NORANDOM: u32 = 1 << 5;
+
+const FLAG_NAMES: [(&str, u32); 6] = [
+    ("hwcache", FLAG_HWCACHE),
+    ("reclaim", FLAG_RECLAIM),
+    ("dma", FLAG_DMA),
+    ("ctor", FLAG_CTOR),
+    ("noharden", FLAG_NOHARDEN),
+    ("norandom", FLAG_NORANDOM),
+];
+
+/// A cache name, as given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Name {
+    buf: [u8; NAME_LEN],
+    len: usize,
+}
+
+impl Name {
+    /// Checks and copies `s`: 1 to [`NAME_LEN`] printable ASCII characters,
+    /// no `/`.
+    pub fn new(s: &str) -> Option<Name> {
+        let b = s.as_bytes();
+        if b.is_empty()
+            || b.len() > NAME_LEN
+            || !b.iter().all(|&c| c.is_ascii_graphic() && c != b'/')
+        {
+            return None;
+        }
+        let mut buf = [0; NAME_LEN];
+        buf[..b.len()].copy_from_slice(b);
+        Some(Name { buf, len: b.len() })
+    }
+
+    /// The name's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
 
 /// A parsed command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +97,31 @@ pub enum Command {
         /// The largest order allocated.
         max_order: u32,
     },
+    /// Make a cache.
+    Create {
+        /// Its name.
+        name: Name,
+        /// Object size.
+        size: u32,
+        /// Alignment (0: minimum).
+        align: u32,
+        /// `FLAG_*` bits.
+        flags: u32,
+    },
+    /// Destroy a cache.
+    Destroy {
+        /// Its name.
+        name: Name,
+    },
+    /// Random allocations and frees of a cache's objects on every online CPU.
+    CacheWorkload {
+        /// The cache.
+        name: Name,
+        /// Operations per CPU.
+        ops: u32,
+        /// Objects each thread holds at most.
+        held: u32,
+    },
 }
 
 /// Why a line was rejected.
@@ -34,6 +131,36 @@ pub enum ParseError {
     Syntax,
     /// A number that is not one, or out of range.
     BadNumber,
+    /// A cache name that is empty, too long or has bad characters.
+    BadName,
+    /// An unknown flag.
+    BadFlag,
+}
+
+fn name(word: Option<&str>) -> Result<Name, ParseError> {
+    Name::new(word.ok_or(ParseError::Syntax)?).ok_or(ParseError::BadName)
+}
+
+fn flags(word: &str) -> Result<u32, ParseError> {
+    if word == "-" {
+        return Ok(0);
+    }
+    let mut f = 0;
+    for w in word.split(',') {
+        f |= FLAG_NAMES
+            .iter()
+            .find(|(n, _)| *n == w)
+            .ok_or(ParseError::BadFlag)?
+            .1;
+    }
+    Ok(f)
+}
+
+fn end<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<(), ParseError> {
+    match words.next() {
+        Some(_) => Err(ParseError::Syntax),
+        None => Ok(()),
+    }
 }
 
 fn number(word: &str, max: u32) -> Result<u32, ParseError> {
@@ -66,6 +193,43 @@ pub fn parse(line: &str, max_page_order: u32) -> Result<Command, ParseError> {
             }
             Ok(Command::PoolWorkload { ops, max_order })
         }
+        (Some("workload"), Some("cache")) => {
+            let name = name(words.next())?;
+            let ops = number(words.next().ok_or(ParseError::Syntax)?, MAX_OPS)?;
+            let held = match words.next() {
+                Some(w) => number(w, MAX_HELD)?,
+                None => 128,
+            };
+            if ops == 0 || held == 0 {
+                return Err(ParseError::BadNumber);
+            }
+            end(words)?;
+            Ok(Command::CacheWorkload { name, ops, held })
+        }
+        (Some("create"), n) => {
+            let name = name(n)?;
+            let size = number(words.next().ok_or(ParseError::Syntax)?, u32::MAX)?;
+            let align = match words.next() {
+                Some(w) => number(w, u32::MAX)?,
+                None => 0,
+            };
+            let flags = match words.next() {
+                Some(w) => flags(w)?,
+                None => 0,
+            };
+            end(words)?;
+            Ok(Command::Create {
+                name,
+                size,
+                align,
+                flags,
+            })
+        }
+        (Some("destroy"), n) => {
+            let name = name(n)?;
+            end(words)?;
+            Ok(Command::Destroy { name })
+        }
         _ => Err(ParseError::Syntax),
     }
 }
@@ -93,6 +257,85 @@ mod tests {
     }
 
     #[test]
+    fn accepts_cache_commands() {
+        let n = Name::new("my-cache").unwrap();
+        assert_eq!(n.as_bytes(), b"my-cache");
+        assert_eq!(
+            parse("create my-cache 100\n", 10),
+            Ok(Command::Create {
+                name: n,
+                size: 100,
+                align: 0,
+                flags: 0
+            })
+        );
+        assert_eq!(
+            parse("create my-cache 0x40 64 hwcache,ctor,norandom", 10),
+            Ok(Command::Create {
+                name: n,
+                size: 64,
+                align: 64,
+                flags: FLAG_HWCACHE | FLAG_CTOR | FLAG_NORANDOM
+            })
+        );
+        assert_eq!(
+            parse("create my-cache 8 0 -", 10),
+            Ok(Command::Create {
+                name: n,
+                size: 8,
+                align: 0,
+                flags: 0
+            })
+        );
+        assert_eq!(
+            parse("destroy my-cache", 10),
+            Ok(Command::Destroy { name: n })
+        );
+        assert_eq!(
+            parse("workload cache my-cache 1000", 10),
+            Ok(Command::CacheWorkload {
+                name: n,
+                ops: 1000,
+                held: 128
+            })
+        );
+        assert_eq!(
+            parse("workload cache my-cache 1000 4096\n", 10),
+            Ok(Command::CacheWorkload {
+                name: n,
+                ops: 1000,
+                held: 4096
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_bad_cache_commands() {
+        let long = "create aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 8"; // 33 characters
+        for (line, err) in [
+            ("create", ParseError::Syntax),
+            ("create c", ParseError::Syntax),
+            ("create c x", ParseError::BadNumber),
+            ("create c 8 3x", ParseError::BadNumber),
+            ("create c 8 0 shiny", ParseError::BadFlag),
+            ("create c 8 0 hwcache,", ParseError::BadFlag),
+            ("create c 8 0 - extra", ParseError::Syntax),
+            ("create a/b 8", ParseError::BadName),
+            (long, ParseError::BadName),
+            ("create c 4294967296", ParseError::BadNumber),
+            ("destroy", ParseError::Syntax),
+            ("destroy c d", ParseError::Syntax),
+            ("workload cache c", ParseError::Syntax),
+            ("workload cache c 0", ParseError::BadNumber),
+            ("workload cache c 10 0", ParseError::BadNumber),
+            ("workload cache c 10 4097", ParseError::BadNumber),
+            ("workload cache c 10 5 6", ParseError::Syntax),
+        ] {
+            assert_eq!(parse(line, 10), Err(err), "{line:?}");
+        }
+    }
+
+    #[test]
     fn rejects_everything_else() {
         for (line, err) in [
             ("", ParseError::Syntax),
@@ -100,6 +343,7 @@ mod tests {
             ("workload", ParseError::Syntax),
             ("workload pool", ParseError::Syntax),
             ("workload cache 10", ParseError::Syntax),
+            ("workload cache c", ParseError::Syntax),
             ("Workload pool 10", ParseError::Syntax),
             ("workload pool 10 3 extra", ParseError::Syntax),
             ("workload pool 10\nworkload pool 10", ParseError::Syntax),

@@ -105,9 +105,15 @@ pub fn get_order(size: u64, page_shift: u32) -> u32 {
     super::buddy::get_order(size as usize, page_shift)
 }
 
-/// `order_objects()`: objects of `size` in a slab of `order`.
+/// `order_objects()`: objects of `size` in a slab of `order` (0 for size 0).
+///
+/// Divisions by a variable here use `checked_*`: besides handling 0, that
+/// keeps panic paths out of the kernel object (objtool of Linux 7.3 does not
+/// know that `panic_const_div_by_zero` does not return).
 pub fn order_objects(order: u32, size: u32, page_shift: u32) -> u32 {
-    (((1u64 << page_shift) << order) / u64::from(size)) as u32
+    ((1u64 << page_shift) << order)
+        .checked_div(u64::from(size))
+        .unwrap_or(0) as u32
 }
 
 /// `calculate_alignment()`: the objects' alignment for `flags`, the
@@ -145,8 +151,12 @@ pub fn calc_slab_order(
     ));
     while order <= max_order {
         let slab_size = (1u64 << page_shift) << order;
-        let rem = slab_size % u64::from(size);
-        if rem <= slab_size / u64::from(fract_leftover) {
+        let rem = slab_size.checked_rem(u64::from(size)).unwrap_or(0);
+        if rem
+            <= slab_size
+                .checked_div(u64::from(fract_leftover))
+                .unwrap_or(0)
+        {
             break;
         }
         order += 1;
@@ -346,7 +356,7 @@ pub fn freelist_randomize(seq: &mut [u32], rng: &mut super::rand::XorShift64) {
 pub fn shuffled_order(seq: &[u32], objects: u32, start: usize) -> impl Iterator<Item = u32> + '_ {
     let n = seq.len();
     (0..n)
-        .map(move |i| seq[(start + i) % n])
+        .filter_map(move |i| seq.get((start + i).checked_rem(n)?).copied())
         .filter(move |&o| o < objects)
 }
 

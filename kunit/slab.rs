@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit: slab caches, kmalloc and the caches' sysfs files.
+//!
+//! Tests that count events of one CPU run their body on a kthread bound to
+//! that CPU. Each test makes its own pool and caches, so the counters start
+//! at zero.
+
+use crate::{
+    caches::{self, CTOR_BYTE, CTOR_CALLS},
+    cpu, cpuhp,
+    kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
+    kunit::util::{ensure, on_cpu, some},
+    logic::{layout, rand::XorShift64},
+    pool::{Config, Gfp, Pool, Watermarks},
+    slab::{Cache, CacheConfig, Census, Leaked, SlabStat},
+};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{atomic::Relaxed, Arc},
+};
+
+/// A pool that keeps every chunk it takes, so that what the slabs hold is
+/// visible as pages in use.
+fn pool() -> Result<Arc<Pool>> {
+    Pool::new(Config {
+        wmark: Watermarks {
+            min: 0,
+            low: 0,
+            high: usize::MAX,
+        },
+        ..Config::default()
+    })
+}
+
+/// A cache of `size`-byte objects with sequential freelists.
+fn cache(p: &Arc<Pool>, name: &str, size: u32) -> Result<Arc<Cache>> {
+    let mut cfg = CacheConfig::new(name, size);
+    cfg.randomize = false;
+    Cache::new(p, &cfg)
+}
+
+fn alloc(c: &Cache) -> Result<usize> {
+    Ok(some!(c.alloc(Gfp::KERNEL)).as_ptr() as usize)
+}
+
+fn free(c: &Cache, p: usize) {
+    // SAFETY: the tests only free what they allocated from `c`, once.
+    unsafe { c.free(NonNull::new_unchecked(p as *mut u8)) };
+}
+
+/// The cache's census, or `Err` after printing what the walk found wrong.
+fn census(c: &Cache) -> Result<Census> {
+    c.validate().map_err(|e| {
+        pr_err!("kunit: cache validate failed: {e:?}\n");
+        EINVAL
+    })
+}
+
+fn pages_in_use(p: &Pool) -> Result<usize> {
+    Ok(p.check().map_err(|_| EINVAL)?.in_use)
+}
+
+/// A set of addresses (sorted), for "never handed out twice".
+struct Held(KVec<usize>);
+
+impl Held {
+    fn insert(&mut self, p: usize) -> Result<bool> {
+        match self.0.binary_search(&p) {
+            Ok(_) => Ok(false),
+            Err(pos) => {
+                self.0.push(p, GFP_KERNEL)?;
+                self.0[pos..].rotate_right(1);
+                Ok(true)
+            }
+        }
+    }
+    fn remove_at(&mut self, i: usize) -> Result<usize> {
+        self.0.remove(i).map_err(|_| EINVAL)
+    }
+}
+
+#[kunit_tests(rslab_slab)]
+mod tests {
+    use super::*;
+
+    /// The first allocation takes the slow path and makes a slab; the next
+    /// ones are fast; a free into the CPU slab is fast; running out of the
+    /// CPU slab bypasses deactivation (it is full) and makes a new slab;
+    /// a free into that full slab is slow and freezes it onto the CPU
+    /// partial list.
+    #[test]
+    fn each_path_moves_its_own_counter() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-paths", 64)?;
+        let n = c.layout().objects as usize;
+        on_cpu(0, || {
+            let s = |x| c.stat_total(x);
+            let a = alloc(&c)?;
+            ensure!(s(SlabStat::AllocSlowpath) == 1, "first alloc is slow");
+            ensure!(s(SlabStat::AllocSlab) == 1, "and makes a slab");
+            ensure!(s(SlabStat::AllocFastpath) == 0, "not fast");
+            let b = alloc(&c)?;
+            ensure!(s(SlabStat::AllocFastpath) == 1, "second alloc is fast");
+            free(&c, b);
+            ensure!(s(SlabStat::FreeFastpath) == 1, "free to the CPU slab");
+            ensure!(s(SlabStat::FreeSlowpath) == 0, "no slow free");
+            let mut held = KVec::new();
+            for _ in 0..n {
+                held.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            // `a` plus `n - 1` filled the first slab; the last one needed a
+            // second slab, the full first one was bypassed.
+            ensure!(s(SlabStat::AllocSlab) == 2, "a second slab");
+            ensure!(s(SlabStat::DeactivateBypass) == 1, "full slab bypassed");
+            ensure!(s(SlabStat::AllocFastpath) == n as u64, "fast path");
+            free(&c, a);
+            ensure!(s(SlabStat::FreeSlowpath) == 1, "free into a non-CPU slab");
+            ensure!(s(SlabStat::CpuPartialFree) == 1, "frozen to CPU partial");
+            ensure!(c.cpu_info(0) == (true, 1), "one CPU partial slab");
+            for x in held.drain_all() {
+                free(&c, x);
+            }
+            Ok(())
+        })?;
+        let cs = census(&c)?;
+        assert_eq!(cs.inuse, 0);
+        assert_eq!(c.stat_total(SlabStat::CpuslabFlush), 1);
+        Ok(())
+    }
+
+    /// Flushing puts a partially used CPU slab at the head of the node
+    /// list and the CPU partial slabs at its tail; a free that empties a
+    /// partial slab when the node holds `min_partial` takes it off the list
+    /// and frees it; the next slow path takes a slab from the node list.
+    #[test]
+    fn partial_list_and_deactivate_transitions() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-partial", 128)?;
+        let n = c.layout().objects as usize;
+        let s = |x| c.stat_total(x);
+        let b = AtomicUsize::new(0);
+        on_cpu(0, || {
+            // Slab A full, then B as the CPU slab with one object.
+            let mut v = KVec::new();
+            for _ in 0..=n {
+                v.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            b.store(v[n], Ordering::Relaxed);
+            // Freeing into full A freezes it onto this CPU's partial list;
+            // the other frees find it frozen.
+            for x in &v[..n] {
+                free(&c, *x);
+            }
+            ensure!(s(SlabStat::CpuPartialFree) == 1, "A frozen");
+            ensure!(
+                s(SlabStat::FreeFrozen) == (n - 1) as u64,
+                "frees to frozen A"
+            );
+            ensure!(s(SlabStat::FreeSlowpath) == n as u64, "all slow");
+            Ok(())
+        })?;
+        c.flush_all();
+        // B (in use, no remote frees) to the head; A, empty, to the tail:
+        // the node had fewer than min_partial slabs.
+        assert_eq!(s(SlabStat::CpuslabFlush), 1);
+        assert_eq!(s(SlabStat::DeactivateToHead), 1);
+        assert_eq!(s(SlabStat::FreeAddPartial), 1);
+        assert_eq!(c.counts().2, 2);
+        let cs = census(&c)?;
+        assert_eq!((cs.slabs, cs.partial, cs.inuse, cs.frozen), (2, 2, 1, 0));
+        // With min_partial 0, freeing B's last object frees B.
+        c.set_min_partial(0);
+        free(&c, b.load(Ordering::Relaxed));
+        assert_eq!(s(SlabStat::FreeRemovePartial), 1);
+        assert_eq!(s(SlabStat::FreeSlab), 1);
+        assert_eq!(c.counts().0, 1);
+        // The next allocation takes A from the node list.
+        on_cpu(0, || {
+            let x = alloc(&c)?;
+            ensure!(s(SlabStat::AllocFromPartial) == 1, "from the node list");
+            ensure!(s(SlabStat::AllocSlab) == 2, "no new slab");
+            free(&c, x);
+            Ok(())
+        })?;
+        assert_eq!(c.shrink(), 1);
+        assert_eq!(c.counts().0, 0);
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// An object allocated on CPU 0 and freed on CPU 1 takes the slow path
+    /// (into CPU 0's frozen slab) and is handed out again by CPU 0 once its
+    /// freelist runs out (a refill from the slab). A CPU slab with remote
+    /// frees goes to the tail of the node list when flushed.
+    #[test]
+    fn cross_cpu_free_takes_the_slow_path_and_is_reused() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-remote", 256)?;
+        let n = c.layout().objects as usize;
+        let s = |x| c.stat_total(x);
+        let x = AtomicUsize::new(0);
+        on_cpu(0, || {
+            x.store(alloc(&c)?, Ordering::Relaxed);
+            Ok(())
+        })?;
+        on_cpu(1, || {
+            free(&c, x.load(Ordering::Relaxed));
+            ensure!(s(SlabStat::FreeSlowpath) == 1, "remote free is slow");
+            ensure!(s(SlabStat::FreeFrozen) == 1, "into a frozen slab");
+            ensure!(s(SlabStat::FreeFastpath) == 0, "not fast");
+            Ok(())
+        })?;
+        on_cpu(0, || {
+            let mut got = KVec::new();
+            for _ in 0..n - 1 {
+                got.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            ensure!(s(SlabStat::AllocRefill) == 0, "CPU freelist first");
+            let y = alloc(&c)?;
+            ensure!(y == x.load(Ordering::Relaxed), "the freed object is reused");
+            ensure!(s(SlabStat::AllocRefill) == 1, "by a refill");
+            got.push(y, GFP_KERNEL)?;
+            // Keep one object, free the rest on CPU 1 below.
+            x.store(got[0], Ordering::Relaxed);
+            for o in &got[1..] {
+                free(&c, *o);
+            }
+            Ok(())
+        })?;
+        // Now a remote free into CPU 0's slab, then a flush.
+        let d = cache(&p, "kunit-remote2", 256)?;
+        let (o1, o2) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        on_cpu(0, || {
+            o1.store(alloc(&d)?, Ordering::Relaxed);
+            o2.store(alloc(&d)?, Ordering::Relaxed);
+            Ok(())
+        })?;
+        on_cpu(1, || {
+            free(&d, o1.load(Ordering::Relaxed));
+            Ok(())
+        })?;
+        d.flush_all();
+        assert_eq!(d.stat_total(SlabStat::DeactivateRemoteFrees), 1);
+        assert_eq!(d.stat_total(SlabStat::DeactivateToTail), 1);
+        free(&d, o2.load(Ordering::Relaxed));
+        free(&c, x.load(Ordering::Relaxed));
+        assert_eq!(census(&c)?.inuse, 0);
+        assert_eq!(census(&d)?.inuse, 0);
+        Ok(())
+    }
+
+    /// 120k random allocations and frees over three geometries (randomised
+    /// freelists): every object handed out is aligned as asked, is a slot
+    /// of one of the cache's slabs, and is not already held.
+    #[test]
+    fn random_ops_never_hand_out_an_object_twice() -> Result {
+        let p = pool()?;
+        let mut r = XorShift64::new(0x5eed);
+        for (size, align, flags) in [
+            (24, 0, 0),
+            (200, 64, 0),
+            (1000, 0, layout::SLAB_HWCACHE_ALIGN),
+        ] {
+            let mut cfg = CacheConfig::new("kunit-random", size);
+            cfg.align = align;
+            cfg.flags = flags;
+            let c = Cache::new(&p, &cfg)?;
+            let want = c.layout().align as usize;
+            assert!(want >= align as usize);
+            let mut held = Held(KVec::with_capacity(2048, GFP_KERNEL)?);
+            for _ in 0..40_000 {
+                if held.0.len() < 2000 && (held.0.is_empty() || r.below(2) == 0) {
+                    let o = alloc(&c)?;
+                    assert_eq!(o % want, 0);
+                    assert!(c.contains(o));
+                    assert!(held.insert(o)?);
+                } else {
+                    let i = r.below(held.0.len() as u32) as usize;
+                    free(&c, held.remove_at(i)?);
+                }
+            }
+            for o in held.0.drain_all() {
+                free(&c, o);
+            }
+            let cs = census(&c)?;
+            assert_eq!(cs.inuse, 0);
+            assert!(cs.slabs > 1);
+            assert_eq!(c.destroy(), Ok(()));
+        }
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// The constructor runs on every object of a slab when the slab is
+    /// made, and not again when objects are reused.
+    #[test]
+    fn ctor_runs_once_per_object_when_its_slab_is_made() -> Result {
+        let p = pool()?;
+        let mut cfg = CacheConfig::new("kunit-ctor", 40);
+        cfg.ctor = Some(caches::test_ctor());
+        let c = Cache::new(&p, &cfg)?;
+        let n = u64::from(c.layout().objects);
+        let before = CTOR_CALLS.load(Relaxed);
+        let mut v = KVec::new();
+        for _ in 0..n {
+            let o = alloc(&c)?;
+            // SAFETY: a fresh object of 40 bytes.
+            assert_eq!(unsafe { *(o as *const u8) }, CTOR_BYTE);
+            v.push(o, GFP_KERNEL)?;
+        }
+        assert_eq!(c.counts().0, 1);
+        assert_eq!(CTOR_CALLS.load(Relaxed), before + n);
+        for o in v.drain_all() {
+            free(&c, o);
+        }
+        let o = alloc(&c)?;
+        free(&c, o);
+        assert_eq!(CTOR_CALLS.load(Relaxed), before + n);
+        // The free pointer lives after the object, so the constructed
+        // state survives a free.
+        assert!(c.layout().offset >= 40);
+        Ok(())
+    }
+
+    /// Two CPUs at once, 500k operations each, with one operation in eight
+    /// handing an object to the other CPU to free: nothing is corrupted and
+    /// the consistency walk accounts for every object.
+    #[test]
+    fn two_cpu_stress_ends_consistent() -> Result {
+        let p = pool()?;
+        for (name, size) in [("kunit-stress-64", 64), ("kunit-stress-700", 700)] {
+            let c = Cache::new(&p, &CacheConfig::new(name, size))?;
+            let r = caches::cache_workload(&c, 500_000, 256)?;
+            assert_eq!(r.cpus, 2);
+            assert_eq!(r.ops, 1_000_000);
+            assert_eq!(r.corrupt, 0);
+            assert_eq!(r.failed, 0);
+            assert!(r.remote > 0);
+            let cs = census(&c)?;
+            assert_eq!(cs.inuse, 0);
+            assert_eq!(cs.frozen, 0);
+            assert!(c.stat_total(SlabStat::FreeSlowpath) > 0);
+            assert_eq!(c.destroy(), Ok(()));
+        }
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Shrink gives empty slabs back to the pool; destroy after freeing
+    /// everything leaves no page in use.
+    #[test]
+    fn shrink_and_destroy_return_every_page() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-shrink", 512)?;
+        let n = c.layout().objects as usize;
+        let mut v = KVec::new();
+        for _ in 0..3 * n {
+            v.push(alloc(&c)?, GFP_KERNEL)?;
+        }
+        for o in v.drain_all() {
+            free(&c, o);
+        }
+        // Empty slabs stay (min_partial) until shrunk.
+        assert!(pages_in_use(&p)? > 0);
+        assert!(c.shrink() >= 3);
+        assert_eq!(c.counts(), (0, 0, 0));
+        assert_eq!(pages_in_use(&p)?, 0);
+        let o = alloc(&c)?;
+        free(&c, o);
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Destroy with objects still allocated reports them and frees none of
+    /// their memory; once they are freed, destroy succeeds.
+    #[test]
+    fn destroy_with_a_leak_reports_it_and_frees_nothing_in_use() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-leak", 100)?;
+        let v = [alloc(&c)?, alloc(&c)?, alloc(&c)?];
+        for (i, o) in v.iter().enumerate() {
+            // SAFETY: our objects, 100 bytes each.
+            unsafe { core::ptr::write_bytes(*o as *mut u8, i as u8 + 1, 100) };
+        }
+        assert_eq!(
+            c.destroy(),
+            Err(Leaked {
+                objects: 3,
+                slabs: 1
+            })
+        );
+        assert!(pages_in_use(&p)? > 0);
+        for (i, o) in v.iter().enumerate() {
+            // SAFETY: still ours.
+            let b = unsafe { core::slice::from_raw_parts(*o as *const u8, 100) };
+            assert!(b.iter().all(|&x| x == i as u8 + 1));
+        }
+        for o in v {
+            free(&c, o);
+        }
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Bulk allocation hands out distinct objects of the cache; bulk free
+    /// gives them all back, in runs per slab.
+    #[test]
+    fn bulk_alloc_and_free() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-bulk", 96)?;
+        let mut v = KVec::from_elem(core::ptr::null_mut::<u8>(), 300, GFP_KERNEL)?;
+        assert_eq!(c.alloc_bulk(Gfp::KERNEL, &mut v), 300);
+        let mut set = Held(KVec::new());
+        for &o in v.iter() {
+            assert!(c.contains(o as usize));
+            assert!(set.insert(o as usize)?);
+        }
+        assert_eq!(census(&c)?.inuse, 300);
+        c.free_bulk(&mut v);
+        assert!(v.iter().all(|o| o.is_null()));
+        assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+
+    /// Bad input is refused without damage: a foreign pointer and a double
+    /// free are reported and ignored; bad caches are `EINVAL`.
+    #[test]
+    fn bad_frees_and_bad_caches_are_refused() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-bad", 64)?;
+        let d = cache(&p, "kunit-bad2", 64)?;
+        let q = alloc(&d)?;
+        // On one CPU, so that the double free meets its object at the head
+        // of the CPU freelist, where the hardened check sees it (SLUB's
+        // check is as naive: a double free elsewhere is not caught).
+        on_cpu(0, || {
+            let o = alloc(&c)?;
+            free(&c, q);
+            free(&c, o + 8);
+            free(&c, o);
+            free(&c, o);
+            Ok(())
+        })?;
+        assert_eq!(census(&c)?.inuse, 0);
+        assert_eq!(census(&d)?.inuse, 1);
+        free(&d, q);
+        for (size, align) in [(0, 0), (8, 3), (1 << 24, 0)] {
+            let mut cfg = CacheConfig::new("kunit-bad3", size);
+            cfg.align = align;
+            assert!(Cache::new(&p, &cfg).is_err());
+        }
+        let mut cfg = CacheConfig::new("kunit-bad3", 8);
+        cfg.flags = layout::SLAB_POISON;
+        assert!(Cache::new(&p, &cfg).is_err());
+        assert!(Cache::new(&p, &CacheConfig::new("a/b", 8)).is_err());
+        Ok(())
+    }
+
+    /// kmalloc maps every size 1..=8192 to the class `kmalloc_index()`
+    /// names, with `ksize() >= size`; 0 is `ZERO_SIZE_PTR`; larger sizes
+    /// come from the pool, page-aligned.
+    #[test]
+    fn kmalloc_sizes_follow_kmalloc_index() -> Result {
+        let p = pool()?;
+        let k = Kmalloc::new(&p)?;
+        for size in 1..=8192usize {
+            let idx = some!(layout::kmalloc_index(size));
+            let c = some!(k.cache_for(size));
+            assert_eq!(c.layout().object_size as usize, layout::kmalloc_size(idx));
+            let o = k.kmalloc(size, Gfp::KERNEL);
+            assert!(!o.is_null());
+            // SAFETY: `o` is live; freed right after.
+            unsafe {
+                assert!(k.ksize(o) >= size);
+                k.kfree(o);
+            }
+        }
+        assert_eq!(k.kmalloc(0, Gfp::KERNEL), ZERO_SIZE_PTR);
+        // SAFETY: ZERO_SIZE_PTR and null are ignored.
+        unsafe {
+            k.kfree(ZERO_SIZE_PTR);
+            k.kfree(core::ptr::null_mut());
+        }
+        let big = k.kmalloc(16384, Gfp::KERNEL);
+        assert!(!big.is_null());
+        assert_eq!(big as usize % PAGE_SIZE, 0);
+        // SAFETY: live, then freed.
+        unsafe {
+            assert_eq!(k.ksize(big), 16384);
+            k.kfree(big);
+        }
+        assert!(k.kmalloc(PAGE_SIZE << 11, Gfp::KERNEL).is_null());
+        for c in k.caches() {
+            assert_eq!(census(c)?.inuse, 0);
+        }
+        Ok(())
+    }
+
+    /// krealloc keeps the contents (growing across classes and into a
+    /// large block, and shrinking in place); kzalloc zeroes;
+    /// kmalloc_array refuses an overflowing product.
+    #[test]
+    fn krealloc_kzalloc_and_kmalloc_array() -> Result {
+        let p = pool()?;
+        let k = Kmalloc::new(&p)?;
+        let o = k.kmalloc(100, Gfp::KERNEL);
+        assert!(!o.is_null());
+        // SAFETY: `o` holds 100 bytes; each krealloc result is live and at
+        // least as big as asked; everything is freed once.
+        unsafe {
+            for i in 0..100 {
+                *o.add(i) = i as u8;
+            }
+            let o2 = k.krealloc(o, 5000, Gfp::KERNEL);
+            assert!(!o2.is_null());
+            assert!(k.ksize(o2) >= 5000);
+            let o3 = k.krealloc(o2, 20000, Gfp::KERNEL);
+            assert!(!o3.is_null());
+            let o4 = k.krealloc(o3, 10, Gfp::KERNEL);
+            assert_eq!(o4, o3);
+            for i in 0..100 {
+                assert_eq!(*o4.add(i), i as u8);
+            }
+            assert_eq!(k.krealloc(o4, 0, Gfp::KERNEL), ZERO_SIZE_PTR);
+            let z = k.kzalloc(300, Gfp::KERNEL);
+            assert!(core::slice::from_raw_parts(z, 300).iter().all(|&b| b == 0));
+            k.kfree(z);
+        }
+        assert!(k.kmalloc_array(usize::MAX / 2, 3, Gfp::KERNEL).is_null());
+        let a = k.kmalloc_array(10, 8, Gfp::KERNEL);
+        assert!(!a.is_null());
+        // SAFETY: live, then freed.
+        unsafe { k.kfree(a) };
+        for c in k.caches() {
+            assert_eq!(census(c)?.inuse, 0);
+        }
+        Ok(())
+    }
+
+    /// `KBox`/`KVec` with [`RslabAlloc`] allocate from the module's kmalloc.
+    #[test]
+    fn kbox_and_kvec_allocate_from_rslab() -> Result {
+        let b = kernel::alloc::Box::<[u64; 8], RslabAlloc>::new([7; 8], GFP_KERNEL)?;
+        assert_eq!(b[3], 7);
+        let addr = core::ptr::from_ref(&*b) as usize;
+        let mut v = kernel::alloc::Vec::<u32, RslabAlloc>::new();
+        for i in 0..5000 {
+            v.push(i, GFP_KERNEL)?;
+        }
+        assert!((0..5000).all(|i| v[i as usize] == i));
+        let k = some!(crate::kmalloc::global());
+        assert!(some!(k.cache_for(64)).contains(addr));
+        Ok(())
+    }
+
+    /// A dead CPU's slabs are flushed by the hotplug callback.
+    #[test]
+    fn cpu_offline_flushes_its_slabs() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-hotplug", 64)?;
+        let o = AtomicUsize::new(0);
+        on_cpu(1, || {
+            o.store(alloc(&c)?, Ordering::Relaxed);
+            Ok(())
+        })?;
+        let before = c.cpu_info(1);
+        // No assertion may abort the test while the hotplug instance is
+        // registered: it must be removed (dropped) first.
+        let (removed, after, added) = {
+            let _hp = cpuhp::Instance::new(c.clone())?;
+            // `remove_cpu` fails with EBUSY while the CPU is briefly in use
+            // for hotplug-unsafe work; try a few times.
+            let mut removed = -1;
+            for _ in 0..10 {
+                // SAFETY: `remove_cpu` takes the hotplug lock itself.
+                removed = unsafe { kernel::bindings::remove_cpu(1) };
+                if removed == 0 {
+                    break;
+                }
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
+            }
+            let after = c.cpu_info(1);
+            let mut added = 0;
+            if removed == 0 {
+                // SAFETY: as above.
+                added = unsafe { kernel::bindings::add_cpu(1) };
+            }
+            (removed, after, added)
+        };
+        assert_eq!(before, (true, 0));
+        assert_eq!(removed, 0);
+        assert_eq!(added, 0);
+        assert_eq!(after, (false, 0));
+        assert_eq!(c.stat_total(SlabStat::CpuslabFlush), 1);
+        assert_eq!(cpu::online_cpus().count(), 2);
+        free(&c, o.load(Ordering::Relaxed));
+        assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+}

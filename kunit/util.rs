@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Helpers shared by the KUnit suites.
+
+use crate::kthread;
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::prelude::*;
+
+/// The value of an `Option`, or `Err(ENOMEM)` naming the expression.
+macro_rules! some_ {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => {
+                pr_err!(
+                    "kunit: {}:{}: {} is None\n",
+                    file!(),
+                    line!(),
+                    stringify!($e)
+                );
+                return Err(ENOMEM);
+            }
+        }
+    };
+}
+
+/// Runs `f` on a kthread bound to `cpu`; returns what `f` returned.
+pub(crate) fn on_cpu(cpu: usize, f: impl Fn() -> Result + Sync) -> Result {
+    let failed = AtomicBool::new(false);
+    kthread::run_on_cpus(&[cpu], &|_| {
+        if f().is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    })?;
+    if failed.load(Ordering::Relaxed) {
+        Err(EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
+/// `Err(EINVAL)` with a message when `cond` does not hold (for code that
+/// cannot use KUnit's `assert!`: helpers and kthreads).
+macro_rules! ensure_ {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            pr_err!("kunit: {}:{}: {}\n", file!(), line!(), format_args!($($msg)+));
+            return Err(EINVAL);
+        }
+    };
+}
+
+pub(crate) use ensure_ as ensure;
+pub(crate) use some_ as some;

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Double-word compare-exchange: SLUB's `cmpxchg_double` on a pair of words,
+//! `(freelist, counters)` of a slab or `(freelist, tid)` of a CPU slab.
+//!
+//! - x86_64 with `cmpxchg16b` (every CPU QEMU and KVM model here): the
+//!   instruction, from `asm!` (`core::arch`'s wrapper is not stable). The
+//!   global form has the `lock` prefix, as `cmpxchg_double_slab()` does; the
+//!   CPU-local form has none, as `this_cpu_cmpxchg_double()`: one
+//!   instruction is atomic against this CPU's own interrupts, and no other
+//!   CPU writes a CPU's pair (see [`DWord::cmpxchg_local`]).
+//! - Elsewhere (riscv64 has no double-word compare-exchange without Zacas):
+//!   as SLUB without `CONFIG_HAVE_CMPXCHG_DOUBLE`, the global form takes the
+//!   pair's lock bit (`slab_lock()`) with interrupts off, and the local form
+//!   is a short section with interrupts off.
+//!
+//! Readers load either word on its own without any lock; a reader that must
+//! see both consistently gets them from a successful compare-exchange.
+
+use crate::ffi;
+use kernel::{
+    interrupt::local_interrupt_disable,
+    sync::atomic::{Acquire, Atomic, Relaxed, Release},
+};
+
+/// Whether [`DWord`] uses `cmpxchg16b` (set once by [`init`]).
+static CX16: Atomic<i32> = Atomic::new(0);
+
+/// Probes the CPU; call once before any [`DWord`] is used.
+pub(crate) fn init() {
+    // SAFETY: reads a boot CPU feature bit.
+    let has = unsafe { ffi::rslab_has_cmpxchg16b() };
+    CX16.store(i32::from(has), Relaxed);
+}
+
+/// Whether the lock-free form is in use (for the kernel log).
+pub(crate) fn lock_free() -> bool {
+    CX16.load(Relaxed) != 0
+}
+
+/// A pair of words updated together.
+///
+/// # Invariants
+///
+/// Once shared, `w` is only written by [`DWord::cmpxchg`] (or only by
+/// [`DWord::cmpxchg_local`] on one CPU), never by plain stores; `lock` is
+/// only taken by the fallback of [`DWord::cmpxchg`].
+#[repr(C, align(16))]
+pub(crate) struct DWord {
+    w: [Atomic<usize>; 2],
+    lock: Atomic<u32>,
+}
+
+impl DWord {
+    /// A pair `(a, b)`.
+    pub(crate) const fn new(a: usize, b: usize) -> Self {
+        DWord {
+            w: [Atomic::new(a), Atomic::new(b)],
+            lock: Atomic::new(0),
+        }
+    }
+
+    /// The first word (`READ_ONCE`), with acquire ordering: what a freelist
+    /// pointer points to was written before the exchange that stored it.
+    #[inline]
+    pub(crate) fn first(&self) -> usize {
+        self.w[0].load(Acquire)
+    }
+
+    /// The second word.
+    #[inline]
+    pub(crate) fn second(&self) -> usize {
+        self.w[1].load(Relaxed)
+    }
+
+    /// Atomically replaces `old` by `new` if the pair is `old`, against every
+    /// CPU. Returns whether it did.
+    #[inline]
+    pub(crate) fn cmpxchg(&self, old: (usize, usize), new: (usize, usize)) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if lock_free() {
+            // SAFETY: `self.w` is 16-byte aligned (`repr(align(16))`, first
+            // field) and valid for 16 bytes.
+            return unsafe { cmpxchg16b::<true>(self.w[0].as_ptr().cast(), old, new) };
+        }
+        let _irq = local_interrupt_disable();
+        // `slab_lock()`: a bit spinlock; interrupts are off, so an interrupt
+        // on this CPU cannot spin on a lock this CPU holds.
+        while self.lock.cmpxchg(0, 1, Acquire).is_err() {
+            core::hint::spin_loop();
+        }
+        let ok = self.w[0].load(Relaxed) == old.0 && self.w[1].load(Relaxed) == old.1;
+        if ok {
+            self.w[1].store(new.1, Relaxed);
+            // Release: the freelist pointer is published last and orders
+            // the free pointers written into objects before it.
+            self.w[0].store(new.0, Release);
+        }
+        self.lock.store(0, Release);
+        ok
+    }
+
+    /// The same for a pair that only the current CPU writes, with the
+    /// caller pinned to that CPU: atomic against this CPU's interrupts (the
+    /// only other writers).
+    #[inline]
+    pub(crate) fn cmpxchg_local(&self, old: (usize, usize), new: (usize, usize)) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if lock_free() {
+            // SAFETY: as in `cmpxchg`.
+            return unsafe { cmpxchg16b::<false>(self.w[0].as_ptr().cast(), old, new) };
+        }
+        let _irq = local_interrupt_disable();
+        let ok = self.w[0].load(Relaxed) == old.0 && self.w[1].load(Relaxed) == old.1;
+        if ok {
+            self.w[1].store(new.1, Relaxed);
+            self.w[0].store(new.0, Release);
+        }
+        ok
+    }
+
+    /// Sets both words with plain stores: from the owning CPU with its
+    /// interrupts off (the slow paths' writes to `kmem_cache_cpu`), or on a
+    /// slab nobody else can reach yet. The caller is the only writer.
+    #[inline]
+    pub(crate) fn set_local(&self, a: usize, b: usize) {
+        self.w[1].store(b, Relaxed);
+        self.w[0].store(a, Release);
+    }
+}
+
+/// `cmpxchg16b` on `p`; `LOCK` selects the `lock` prefix.
+///
+/// # Safety
+///
+/// `p` must be 16-byte aligned and valid for reads and writes of 16 bytes,
+/// and only accessed atomically by others.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn cmpxchg16b<const LOCK: bool>(
+    p: *mut u128,
+    old: (usize, usize),
+    new: (usize, usize),
+) -> bool {
+    let ok: u8;
+    // `rbx` is reserved by LLVM, so the new low word goes in through another
+    // register and is swapped in around the instruction.
+    // SAFETY: the caller guarantees `p`; the instruction touches only those
+    // 16 bytes and the named registers, and `rbx` is restored.
+    unsafe {
+        if LOCK {
+            core::arch::asm!(
+                "xchg {nlo}, rbx",
+                "lock cmpxchg16b xmmword ptr [{p}]",
+                "sete {ok}",
+                "mov rbx, {nlo}",
+                p = in(reg) p,
+                nlo = inout(reg) new.0 => _,
+                ok = out(reg_byte) ok,
+                inout("rax") old.0 => _,
+                inout("rdx") old.1 => _,
+                in("rcx") new.1,
+                options(nostack),
+            );
+        } else {
+            core::arch::asm!(
+                "xchg {nlo}, rbx",
+                "cmpxchg16b xmmword ptr [{p}]",
+                "sete {ok}",
+                "mov rbx, {nlo}",
+                p = in(reg) p,
+                nlo = inout(reg) new.0 => _,
+                ok = out(reg_byte) ok,
+                inout("rax") old.0 => _,
+                inout("rdx") old.1 => _,
+                in("rcx") new.1,
+                options(nostack),
+            );
+        }
+    }
+    ok != 0
+}
