@@ -12,7 +12,7 @@ use crate::{
     kunit::util::{ensure, on_cpu, some},
     logic::{layout, rand::XorShift64},
     pool::{Config, Gfp, Pool, Watermarks},
-    slab::{Cache, CacheConfig, Census, Leaked, SlabStat},
+    slab::{Cache, CacheConfig, Census, Leaked, SlabStat, TypedCache},
 };
 use core::{
     ptr::NonNull,
@@ -602,6 +602,34 @@ mod tests {
         assert_eq!(cpu::online_cpus().count(), 2);
         free(&c, o.load(Ordering::Relaxed));
         assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+
+    /// A typed cache hands out owned objects that free themselves (and drop
+    /// their value) when they go.
+    #[test]
+    fn typed_cache_objects_free_on_drop() -> Result {
+        struct Counted<'a>(u64, &'a AtomicUsize);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let p = pool()?;
+        let dropped = AtomicUsize::new(0);
+        let tc = TypedCache::<Counted<'_>>::new(&p, "kunit-typed")?;
+        let mut v = KVec::new();
+        for i in 0..100 {
+            v.push(tc.alloc(Counted(i, &dropped), Gfp::KERNEL)?, GFP_KERNEL)?;
+        }
+        assert!(v.iter().enumerate().all(|(i, o)| o.0 == i as u64));
+        assert_eq!(census(tc.cache())?.inuse, 100);
+        v[5].0 = 500;
+        assert_eq!(v[5].0, 500);
+        drop(v);
+        assert_eq!(dropped.load(Ordering::Relaxed), 100);
+        assert_eq!(census(tc.cache())?.inuse, 0);
+        assert!(TypedCache::<()>::new(&p, "kunit-zst").is_err());
         Ok(())
     }
 }
