@@ -6,7 +6,7 @@
 
 use crate::{
     cpu, kthread,
-    kunit::util::{ensure, on_cpu, some},
+    kunit::util::{ensure, hotplug_retry, on_cpu, some},
     kunit::vfs,
     logic::{buddy, rand::XorShift64},
     pool::{self, Config, Gfp, Pool, RawBlock, Stat, Watermarks, CHUNK_PAGES, MAX_ORDER},
@@ -408,11 +408,11 @@ mod tests {
             Ok(())
         })?;
         // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock themselves.
-        let r = unsafe { kernel::bindings::remove_cpu(1) };
+        let r = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
         assert_eq!(r, 0);
         let count = p.pcp_info(1).map(|i| i.0);
         // SAFETY: as above.
-        let r = unsafe { kernel::bindings::add_cpu(1) };
+        let r = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
         assert_eq!(count, Some(0));
         assert_eq!(r, 0);
         census(p)?;

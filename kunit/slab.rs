@@ -9,7 +9,7 @@ use crate::{
     caches::{self, CTOR_BYTE, CTOR_CALLS},
     cpu, cpuhp,
     kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
-    kunit::util::{ensure, on_cpu, some},
+    kunit::util::{ensure, hotplug_retry, on_cpu, some},
     logic::{layout, rand::XorShift64},
     pool::{Config, Gfp, Pool, Watermarks},
     slab::{Cache, CacheConfig, Census, Leaked, SlabStat, TypedCache},
@@ -575,22 +575,14 @@ mod tests {
         // registered: it must be removed (dropped) first.
         let (removed, after, added) = {
             let _hp = cpuhp::Instance::new(c.clone())?;
-            // `remove_cpu` fails with EBUSY while the CPU is briefly in use
-            // for hotplug-unsafe work; try a few times.
-            let mut removed = -1;
-            for _ in 0..10 {
-                // SAFETY: `remove_cpu` takes the hotplug lock itself.
-                removed = unsafe { kernel::bindings::remove_cpu(1) };
-                if removed == 0 {
-                    break;
-                }
-                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
-            }
+            // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock
+            // themselves.
+            let removed = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
             let after = c.cpu_info(1);
             let mut added = 0;
             if removed == 0 {
                 // SAFETY: as above.
-                added = unsafe { kernel::bindings::add_cpu(1) };
+                added = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
             }
             (removed, after, added)
         };

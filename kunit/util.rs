@@ -51,3 +51,19 @@ macro_rules! ensure_ {
 
 pub(crate) use ensure_ as ensure;
 pub(crate) use some_ as some;
+
+/// Runs a CPU-hotplug operation (`remove_cpu`/`add_cpu`) until it succeeds,
+/// up to 20 times 50 ms apart: it fails with `EBUSY` while the CPU is busy
+/// with hotplug-unsafe work, and QEMU's riscv64 harts sometimes take a while
+/// to stop or start ("CPU1 may not have stopped"). Returns the last result.
+pub(crate) fn hotplug_retry(op: impl Fn() -> i32) -> i32 {
+    let mut r = op();
+    for _ in 0..20 {
+        if r == 0 {
+            break;
+        }
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
+        r = op();
+    }
+    r
+}

@@ -15,6 +15,10 @@ check() {
 }
 
 grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
+# Only warnings and worse on the console: KUnit's own output (read from
+# debugfs below) would interleave with this script's lines on the shared
+# serial console. dmesg keeps everything for the checks at the end.
+dmesg -n 5 2>/dev/null || true
 
 echo "RSLAB-GUEST nproc=$(nproc) kernel=$(uname -r) arch=$(uname -m)"
 check guest_has_two_cpus test "$(nproc)" = 2
