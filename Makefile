@@ -12,7 +12,7 @@
 ARCH ?= x86_64
 export KDIR
 
-.PHONY: modules test run check fmt clean
+.PHONY: modules test run bench check fmt clean
 modules:
 	scripts/module.sh $(ARCH) $(if $(CLIPPY),CLIPPY=1)
 
@@ -21,6 +21,9 @@ test:
 
 run:
 	scripts/run.sh $(ARCH)
+
+bench:
+	scripts/bench.sh
 
 check:
 	scripts/check.sh

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! KUnit: `/sys/kernel/rslab/control`, written as a user would.
 
-use crate::kunit::vfs;
+use crate::vfs;
 use kernel::{prelude::*, str::CStr};
 
 const CONTROL: &CStr = c"/sys/kernel/rslab/control";
@@ -148,6 +148,21 @@ mod tests {
         assert_eq!(
             &vfs::read(c"/sys/kernel/rslab/caches/kmalloc-96/object_size")?[..],
             b"96\n"
+        );
+        Ok(())
+    }
+
+    /// `bench quick` runs every benchmark case with tiny counts (a smoke
+    /// run: the numbers are not looked at, only that it runs and leaves
+    /// nothing behind).
+    #[test]
+    fn bench_smoke_run() -> Result {
+        let line = b"bench quick\n";
+        assert_eq!(vfs::write(CONTROL, line), Ok(line.len()));
+        assert_eq!(vfs::write(CONTROL, b"bench slow\n"), Err(EINVAL));
+        assert_eq!(
+            vfs::write(c"/sys/kernel/rslab/pool/validate", b"1\n"),
+            Ok(2)
         );
         Ok(())
     }

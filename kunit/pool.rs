@@ -7,11 +7,11 @@
 use crate::{
     cpu, kthread,
     kunit::util::{ensure, hotplug_retry, on_cpu, some},
-    kunit::vfs,
     logic::{buddy, rand::XorShift64},
     pool::{self, Config, Gfp, Pool, RawBlock, Stat, Watermarks, CHUNK_PAGES, MAX_ORDER},
     pool_sysfs::PoolHandle,
     sysfs::Dir,
+    vfs,
     workload::{stamp, stamped},
 };
 use core::sync::atomic::{AtomicUsize, Ordering};

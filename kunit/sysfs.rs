@@ -2,8 +2,8 @@
 //! KUnit: the sysfs layer, read and written through the VFS as a user would.
 
 use crate::{
-    kunit::vfs,
     sysfs::{self, Attr, Dir, Parent},
+    vfs,
 };
 use core::{
     fmt::Write,

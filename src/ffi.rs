@@ -24,4 +24,6 @@ unsafe extern "C" {
     pub(crate) fn rslab_virt_to_pfn(addr: *const core::ffi::c_void) -> c_ulong;
     /// Whether this is x86_64 with `cmpxchg16b` (`system_has_cmpxchg128()`).
     pub(crate) fn rslab_has_cmpxchg16b() -> bool;
+    /// `get_cycles()`.
+    pub(crate) fn rslab_get_cycles() -> u64;
 }

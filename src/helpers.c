@@ -6,6 +6,7 @@
  */
 #include <linux/fs_struct.h>
 #include <linux/mm.h>
+#include <linux/timex.h>
 
 unsigned long rslab_page_to_pfn(struct page *page);
 struct fs_struct *rslab_override_init_fs(void);
@@ -15,6 +16,7 @@ void rslab_preempt_enable(void);
 void *rslab_page_address(struct page *page);
 unsigned long rslab_virt_to_pfn(const void *addr);
 bool rslab_has_cmpxchg16b(void);
+unsigned long long rslab_get_cycles(void);
 
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
@@ -28,3 +30,4 @@ bool rslab_has_cmpxchg16b(void) { return system_has_cmpxchg128(); }
 #else
 bool rslab_has_cmpxchg16b(void) { return false; }
 #endif
+unsigned long long rslab_get_cycles(void) { return get_cycles(); }

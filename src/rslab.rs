@@ -22,11 +22,13 @@ pub mod logic {
     pub mod slabstate;
 }
 
+mod bench;
 pub mod caches;
 mod cpu;
 mod cpuhp;
 mod dword;
 mod ffi;
+mod kcache;
 pub mod kmalloc;
 mod kthread;
 pub mod pool;
@@ -35,6 +37,7 @@ mod shrinker;
 pub mod slab;
 mod stats;
 pub mod sysfs;
+pub(crate) mod vfs;
 mod workload;
 
 #[path = "../kunit"]
@@ -45,7 +48,6 @@ mod kunit {
     mod slab;
     mod sysfs;
     pub(crate) mod util;
-    pub(crate) mod vfs;
 }
 
 /// rslab's version, shown in `/sys/kernel/rslab/version`.
@@ -92,6 +94,15 @@ fn control(top: &Top, line: &str) -> Result {
             flags,
         } => top.caches.create(&name, size, align, flags).map(|_| ()),
         logic::control::Command::Destroy { name } => top.caches.destroy(name.as_bytes()),
+        logic::control::Command::Bench { quick } => bench::run(
+            &top.pool,
+            top.caches.kmalloc(),
+            if quick {
+                bench::Size::QUICK
+            } else {
+                bench::Size::FULL
+            },
+        ),
         logic::control::Command::CacheWorkload { name, ops, held } => {
             let cache = top.caches.find(name.as_bytes()).ok_or(ENOENT)?;
             let r = caches::cache_workload(&cache, ops, held)?;

@@ -9,6 +9,7 @@
 //! create <name> <size> [<align> [<flag>,<flag>...]]
 //! destroy <name>
 //! workload cache <name> <ops> [<held>]
+//! bench [quick]
 //! ```
 //!
 //! - `workload pool` runs, on one kernel thread per online CPU at once,
@@ -24,6 +25,8 @@
 //! - `workload cache` runs `ops` random allocations and frees of the cache's
 //!   objects on one kernel thread per online CPU at once, each holding up to
 //!   `held` objects (default 128).
+//! - `bench` runs the benchmark against the kernel's own allocators (`quick`:
+//!   tiny counts, a smoke run).
 //!
 //! Anything else is rejected whole.
 
@@ -112,6 +115,11 @@ pub enum Command {
     Destroy {
         /// Its name.
         name: Name,
+    },
+    /// The benchmark.
+    Bench {
+        /// Tiny counts.
+        quick: bool,
     },
     /// Random allocations and frees of a cache's objects on every online CPU.
     CacheWorkload {
@@ -225,6 +233,15 @@ pub fn parse(line: &str, max_page_order: u32) -> Result<Command, ParseError> {
                 flags,
             })
         }
+        (Some("bench"), w) => {
+            let quick = match w {
+                None => false,
+                Some("quick") => true,
+                Some(_) => return Err(ParseError::Syntax),
+            };
+            end(words)?;
+            Ok(Command::Bench { quick })
+        }
         (Some("destroy"), n) => {
             let name = name(n)?;
             end(words)?;
@@ -287,6 +304,8 @@ mod tests {
                 flags: 0
             })
         );
+        assert_eq!(parse("bench\n", 10), Ok(Command::Bench { quick: false }));
+        assert_eq!(parse("bench quick", 10), Ok(Command::Bench { quick: true }));
         assert_eq!(
             parse("destroy my-cache", 10),
             Ok(Command::Destroy { name: n })
@@ -330,6 +349,8 @@ mod tests {
             ("workload cache c 10 0", ParseError::BadNumber),
             ("workload cache c 10 4097", ParseError::BadNumber),
             ("workload cache c 10 5 6", ParseError::Syntax),
+            ("bench slow", ParseError::Syntax),
+            ("bench quick quick", ParseError::Syntax),
         ] {
             assert_eq!(parse(line, 10), Err(err), "{line:?}");
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Reading and writing files through the VFS, so that tests see sysfs files
-//! exactly as `cat` and `echo` do.
+//! exactly as `cat` and `echo` do, and the benchmark reads SLUB's
+//! `/sys/kernel/slab/` files.
 
 use kernel::{bindings, prelude::*, str::CStr};
 

@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The benchmark: rslab against the running kernel's SLUB, kmalloc and page
+//! allocator, in the same boot, interleaved (rslab, kernel, rslab, ...),
+//! each case repeated and reported as median, min and max per operation.
+//!
+//! Started by `bench [quick]` on `/sys/kernel/rslab/control`. Every result
+//! is one kernel-log line:
+//!
+//! ```text
+//! rslab-bench: <case> <unit> rslab <median> <min> <max> kernel <median> <min> <max> cycles <rslab> <kernel>
+//! ```
+//!
+//! with times in ns per operation (two decimals), `Mops/s` for the scaling
+//! cases and pages for the memory cases. `quick` runs tiny counts: a smoke
+//! run for the tests, not a measurement. Nothing here asserts on time.
+
+use crate::{
+    cpu, ffi, kcache,
+    kcache::KernelCache,
+    kmalloc::Kmalloc,
+    kthread,
+    pool::{Config, Gfp, Pool, Watermarks},
+    slab::{Cache, CacheConfig},
+    vfs,
+};
+use core::ptr::NonNull;
+use kernel::{
+    ffi::c_void,
+    prelude::*,
+    str::CStr,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc,
+    },
+    time::{Instant, Monotonic},
+};
+
+/// Repetitions of each case.
+const REPS: usize = 7;
+
+/// How big a run is.
+#[derive(Clone, Copy)]
+pub(crate) struct Size {
+    /// Operations per timed run of the pair cases.
+    ops: u64,
+    /// N of "alloc N then free N".
+    many: [usize; 2],
+    /// Objects of the memory cases.
+    mem_objects: usize,
+}
+
+impl Size {
+    /// The real run.
+    pub(crate) const FULL: Size = Size {
+        ops: 200_000,
+        many: [1_000, 100_000],
+        mem_objects: 1_000_000,
+    };
+    /// A smoke run.
+    pub(crate) const QUICK: Size = Size {
+        ops: 200,
+        many: [10, 100],
+        mem_objects: 1_000,
+    };
+}
+
+/// One timed run: total ns and cycles.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    ns: u64,
+    cycles: u64,
+}
+
+fn cycles() -> u64 {
+    // SAFETY: reads the CPU's cycle counter.
+    unsafe { ffi::rslab_get_cycles() }
+}
+
+/// Times `f`.
+fn time(mut f: impl FnMut()) -> Sample {
+    let c0 = cycles();
+    let t0 = Instant::<Monotonic>::now();
+    f();
+    let ns = t0.elapsed().as_nanos() as u64;
+    Sample {
+        ns,
+        cycles: cycles().wrapping_sub(c0),
+    }
+}
+
+/// Median, min and max of `v` (sorted in place: an insertion sort, enough
+/// for `REPS` values).
+fn stats(v: &mut [u64; REPS]) -> (u64, u64, u64) {
+    for i in 1..REPS {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    (v[REPS / 2], v[0], v[REPS - 1])
+}
+
+/// Prints one result line; values are hundredths of `unit`.
+fn report(case: &str, unit: &str, r: (u64, u64, u64), k: (u64, u64, u64), cyc: (u64, u64)) {
+    let f = |x: u64| (x / 100, x % 100);
+    let (rm, rl, rh) = (f(r.0), f(r.1), f(r.2));
+    let (km, kl, kh) = (f(k.0), f(k.1), f(k.2));
+    pr_info!(
+        "rslab-bench: {} {} rslab {}.{:02} {}.{:02} {}.{:02} kernel {}.{:02} {}.{:02} {}.{:02} cycles {} {}\n",
+        case, unit, rm.0, rm.1, rl.0, rl.1, rh.0, rh.1, km.0, km.1, kl.0, kl.1, kh.0, kh.1, cyc.0, cyc.1
+    );
+}
+
+/// Runs `a` (rslab) and `b` (kernel) `REPS` times interleaved, each doing
+/// `ops` operations, and reports ns per operation.
+fn compare(case: &str, ops: u64, mut a: impl FnMut(), mut b: impl FnMut()) {
+    let (mut ra, mut rb, mut ca, mut cb) = ([0; REPS], [0; REPS], [0; REPS], [0; REPS]);
+    // One warm-up round each, not counted.
+    a();
+    b();
+    for i in 0..REPS {
+        let s = time(&mut a);
+        ra[i] = s.ns * 100 / ops.max(1);
+        ca[i] = s.cycles / ops.max(1);
+        let s = time(&mut b);
+        rb[i] = s.ns * 100 / ops.max(1);
+        cb[i] = s.cycles / ops.max(1);
+    }
+    let cyc = (stats(&mut ca).0, stats(&mut cb).0);
+    report(case, "ns/op", stats(&mut ra), stats(&mut rb), cyc);
+}
+
+fn obj(p: NonNull<u8>) -> usize {
+    p.as_ptr() as usize
+}
+
+/// Frees an rslab object.
+fn rfree(c: &Cache, p: usize) {
+    // SAFETY: the benchmark frees each object it allocated once.
+    unsafe { c.free(NonNull::new_unchecked(p as *mut u8)) };
+}
+
+/// Fills `buf` with objects from `c` (or fewer if memory runs out).
+fn fill(c: &Cache, buf: &mut KVVec<usize>, n: usize) {
+    buf.clear();
+    for _ in 0..n {
+        match c.alloc(Gfp::KERNEL) {
+            Some(p) => {
+                if buf.push(obj(p), GFP_KERNEL).is_err() {
+                    rfree(c, obj(p));
+                    return;
+                }
+            }
+            None => return,
+        }
+    }
+}
+
+/// The cases that run on one CPU (a kthread bound to CPU 0).
+fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
+    const NAMES: [(&CStr, u32); 3] = [
+        (c"rslab_bench_32", 32),
+        (c"rslab_bench_256", 256),
+        (c"rslab_bench_1024", 1024),
+    ];
+    let ops = sz.ops;
+    for (name, size) in NAMES {
+        let r = Cache::new(pool, &CacheConfig::new("bench", size))?;
+        let k = KernelCache::new(name, size)?;
+        let mut case = [0u8; 24];
+        let case = label(&mut case, "cache_pair_", size as usize);
+        compare(
+            case,
+            ops,
+            || {
+                for _ in 0..ops {
+                    if let Some(p) = r.alloc(Gfp::KERNEL) {
+                        rfree(&r, obj(p));
+                    }
+                }
+            },
+            || {
+                for _ in 0..ops {
+                    let p = k.alloc();
+                    if !p.is_null() {
+                        // SAFETY: just allocated from `k`.
+                        unsafe { k.free(p) };
+                    }
+                }
+            },
+        );
+        if size == 256 {
+            // Alloc N then free N.
+            let mut buf = KVVec::with_capacity(sz.many[1], GFP_KERNEL)?;
+            let mut kbuf = KVVec::<*mut u8>::with_capacity(sz.many[1], GFP_KERNEL)?;
+            for n in sz.many {
+                let mut case = [0u8; 24];
+                let case = label(&mut case, "alloc_free_n_", n);
+                compare(
+                    case,
+                    2 * n as u64,
+                    || {
+                        fill(&r, &mut buf, n);
+                        for &p in buf.iter() {
+                            rfree(&r, p);
+                        }
+                    },
+                    || {
+                        kbuf.clear();
+                        for _ in 0..n {
+                            let p = k.alloc();
+                            if p.is_null() || kbuf.push(p, GFP_KERNEL).is_err() {
+                                break;
+                            }
+                        }
+                        for &p in kbuf.iter() {
+                            // SAFETY: allocated from `k` above.
+                            unsafe { k.free(p) };
+                        }
+                    },
+                );
+            }
+            // Bulk.
+            for b in [16usize, 64] {
+                let mut rb = KVec::from_elem(core::ptr::null_mut::<u8>(), b, GFP_KERNEL)?;
+                let mut kb = KVec::from_elem(core::ptr::null_mut::<c_void>(), b, GFP_KERNEL)?;
+                let rounds = (ops / b as u64).max(1);
+                let mut case = [0u8; 24];
+                let case = label(&mut case, "bulk_", b);
+                compare(
+                    case,
+                    rounds * b as u64 * 2,
+                    || {
+                        for _ in 0..rounds {
+                            if r.alloc_bulk(Gfp::KERNEL, &mut rb) == b {
+                                r.free_bulk(&mut rb);
+                            }
+                        }
+                    },
+                    || {
+                        for _ in 0..rounds {
+                            if k.alloc_bulk(&mut kb) {
+                                // SAFETY: all allocated from `k` just above.
+                                unsafe { k.free_bulk(&mut kb) };
+                            }
+                        }
+                    },
+                );
+            }
+        }
+    }
+    // kmalloc.
+    for size in [8usize, 64, 192, 512, 4096, 16384] {
+        let mut case = [0u8; 24];
+        let case = label(&mut case, "kmalloc_", size);
+        let n = if size > 8192 { ops / 4 } else { ops };
+        compare(
+            case,
+            n,
+            || {
+                for _ in 0..n {
+                    let p = kmalloc.kmalloc(size, Gfp::KERNEL);
+                    // SAFETY: just allocated (or null).
+                    unsafe { kmalloc.kfree(p) };
+                }
+            },
+            || {
+                for _ in 0..n {
+                    let p = kcache::kmalloc(size);
+                    if !p.is_null() {
+                        // SAFETY: just allocated.
+                        unsafe { kcache::kfree(p) };
+                    }
+                }
+            },
+        );
+    }
+    // Pages.
+    for order in [0u32, 3] {
+        let mut case = [0u8; 24];
+        let case = label(&mut case, "pages_order_", order as usize);
+        let n = ops / 4;
+        compare(
+            case,
+            n,
+            || {
+                for _ in 0..n {
+                    if let Some(b) = pool.alloc(order, Gfp::KERNEL) {
+                        pool.free(b);
+                    }
+                }
+            },
+            || {
+                for _ in 0..n {
+                    let p = kcache::alloc_pages(order);
+                    if !p.is_null() {
+                        // SAFETY: just allocated with `order`.
+                        unsafe { kcache::free_pages(p, order) };
+                    }
+                }
+            },
+        );
+    }
+    Ok(())
+}
+
+/// `prefix` followed by `n`, in `buf`.
+fn label<'a>(buf: &'a mut [u8; 24], prefix: &str, n: usize) -> &'a str {
+    let mut w = Cursor { buf, len: 0 };
+    let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{prefix}{n}"));
+    let len = w.len;
+    core::str::from_utf8(&buf[..len]).unwrap_or("case")
+}
+
+struct Cursor<'a> {
+    buf: &'a mut [u8; 24],
+    len: usize,
+}
+
+impl core::fmt::Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Producer on CPU 0 allocates, consumer on CPU 1 frees, through a ring;
+/// returns ns per object for rslab and for SLUB.
+fn cross_cpu(pool: &Arc<Pool>, sz: Size) -> Result {
+    let r = Cache::new(pool, &CacheConfig::new("bench-x", 256))?;
+    let k = KernelCache::new(c"rslab_bench_x", 256)?;
+    let mut ring = KVec::with_capacity(1024, GFP_KERNEL)?;
+    for _ in 0..1024 {
+        ring.push(Atomic::<usize>::new(0), GFP_KERNEL)?;
+    }
+    let n = sz.ops as usize;
+    let run = |use_rslab: bool| -> Result<u64> {
+        let t0 = Instant::<Monotonic>::now();
+        kthread::run_on_cpus(&[0, 1], &|c| {
+            if c == 0 {
+                for i in 0..n {
+                    let p = if use_rslab {
+                        r.alloc(Gfp::KERNEL).map_or(0, obj)
+                    } else {
+                        k.alloc() as usize
+                    };
+                    let slot = &ring[i % 1024];
+                    while slot.load(Acquire) != 0 {
+                        core::hint::spin_loop();
+                    }
+                    // 1 stands for "allocation failed": the consumer skips it.
+                    slot.store(if p == 0 { 1 } else { p }, Release);
+                }
+            } else {
+                for i in 0..n {
+                    let slot = &ring[i % 1024];
+                    let mut p = slot.load(Acquire);
+                    while p == 0 {
+                        core::hint::spin_loop();
+                        p = slot.load(Acquire);
+                    }
+                    slot.store(0, Release);
+                    if p > 1 {
+                        if use_rslab {
+                            rfree(&r, p);
+                        } else {
+                            // SAFETY: allocated from `k` by the producer.
+                            unsafe { k.free(p as *mut u8) };
+                        }
+                    }
+                }
+            }
+        })?;
+        Ok(t0.elapsed().as_nanos() as u64 * 100 / n.max(1) as u64)
+    };
+    let (mut ra, mut rb) = ([0; REPS], [0; REPS]);
+    for i in 0..REPS {
+        ra[i] = run(true)?;
+        rb[i] = run(false)?;
+    }
+    report(
+        "cross_cpu_256",
+        "ns/op",
+        stats(&mut ra),
+        stats(&mut rb),
+        (0, 0),
+    );
+    Ok(())
+}
+
+/// The same alloc/free loop on one CPU and on every CPU at once: total
+/// throughput in Mops/s.
+fn scaling(pool: &Arc<Pool>, sz: Size) -> Result {
+    let r = Cache::new(pool, &CacheConfig::new("bench-s", 256))?;
+    let k = KernelCache::new(c"rslab_bench_s", 256)?;
+    let mut all = KVec::new();
+    for c in cpu::online_cpus() {
+        all.push(c, GFP_KERNEL)?;
+    }
+    let ops = sz.ops;
+    let run = |cpus: &[usize], use_rslab: bool| -> Result<u64> {
+        let t0 = Instant::<Monotonic>::now();
+        kthread::run_on_cpus(cpus, &|_| {
+            for _ in 0..ops {
+                if use_rslab {
+                    if let Some(p) = r.alloc(Gfp::KERNEL) {
+                        rfree(&r, obj(p));
+                    }
+                } else {
+                    let p = k.alloc();
+                    if !p.is_null() {
+                        // SAFETY: just allocated from `k`.
+                        unsafe { k.free(p) };
+                    }
+                }
+            }
+        })?;
+        let ns = (t0.elapsed().as_nanos() as u64).max(1);
+        // Hundredths of Mops/s: ops * 1e3 / ns * 100.
+        Ok(ops * cpus.len() as u64 * 100_000 / ns)
+    };
+    for (case, cpus) in [("scale_1cpu", &all[..1]), ("scale_allcpus", &all[..])] {
+        let (mut ra, mut rb) = ([0; REPS], [0; REPS]);
+        for i in 0..REPS {
+            ra[i] = run(cpus, true)?;
+            rb[i] = run(cpus, false)?;
+        }
+        report(case, "Mops/s", stats(&mut ra), stats(&mut rb), (0, 0));
+    }
+    Ok(())
+}
+
+/// The first number of a sysfs file.
+fn read_number(path: &CStr) -> Result<u64> {
+    let s = vfs::read(path)?;
+    let s = core::str::from_utf8(&s).map_err(|_| EINVAL)?;
+    s.split_whitespace()
+        .next()
+        .ok_or(EINVAL)?
+        .parse()
+        .map_err(|_| EINVAL)
+}
+
+/// Pages held after allocating `mem_objects` objects of 64 and 700 bytes:
+/// rslab's slabs (from a pool of its own) against SLUB's
+/// `/sys/kernel/slab/<cache>/slabs << order`.
+fn memory(sz: Size) -> Result {
+    const CASES: [(&str, &CStr, &CStr, &CStr, u32); 2] = [
+        (
+            "memory_64",
+            c"rslab_bench_m64",
+            c"/sys/kernel/slab/rslab_bench_m64/slabs",
+            c"/sys/kernel/slab/rslab_bench_m64/order",
+            64,
+        ),
+        (
+            "memory_700",
+            c"rslab_bench_m700",
+            c"/sys/kernel/slab/rslab_bench_m700/slabs",
+            c"/sys/kernel/slab/rslab_bench_m700/order",
+            700,
+        ),
+    ];
+    let n = sz.mem_objects;
+    for (case, kname, slabs, order, size) in CASES {
+        let pool = Pool::new(Config {
+            wmark: Watermarks {
+                min: 0,
+                low: 0,
+                high: usize::MAX,
+            },
+            ..Config::default()
+        })?;
+        let rpages = {
+            let r = Cache::new(&pool, &CacheConfig::new("bench-m", size))?;
+            let mut buf = KVVec::with_capacity(n, GFP_KERNEL)?;
+            fill(&r, &mut buf, n);
+            let held = pool.check().map_err(|_| EINVAL)?.in_use as u64;
+            let got = buf.len();
+            for &p in buf.iter() {
+                rfree(&r, p);
+            }
+            if got < n {
+                return Err(ENOMEM);
+            }
+            held
+        };
+        let kpages = {
+            let k = KernelCache::new(kname, size)?;
+            let mut buf = KVVec::<*mut u8>::with_capacity(n, GFP_KERNEL)?;
+            for _ in 0..n {
+                let p = k.alloc();
+                if p.is_null() || buf.push(p, GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
+            let pages = read_number(slabs)? << read_number(order)?;
+            for &p in buf.iter() {
+                // SAFETY: allocated from `k` above.
+                unsafe { k.free(p) };
+            }
+            pages
+        };
+        let r = (rpages * 100, rpages * 100, rpages * 100);
+        let k = (kpages * 100, kpages * 100, kpages * 100);
+        report(case, "pages", r, k, (0, 0));
+    }
+    Ok(())
+}
+
+/// Runs every case; the results go to the kernel log.
+pub(crate) fn run(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
+    pr_info!(
+        "rslab-bench: start {} CPUs, {} ops per run, {} repetitions\n",
+        cpu::online_cpus().count(),
+        sz.ops,
+        REPS
+    );
+    let failed = Atomic::<u32>::new(0);
+    kthread::run_on_cpus(&[0], &|_| {
+        if single_cpu(pool, kmalloc, sz).is_err() {
+            failed.add(1, Relaxed);
+        }
+    })?;
+    if failed.load(Relaxed) != 0 {
+        return Err(ENOMEM);
+    }
+    if cpu::online_cpus().count() >= 2 {
+        cross_cpu(pool, sz)?;
+    }
+    scaling(pool, sz)?;
+    memory(sz)?;
+    pr_info!("rslab-bench: done\n");
+    Ok(())
+}
