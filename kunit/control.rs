@@ -8,13 +8,7 @@ const CONTROL: &CStr = c"/sys/kernel/rslab/control";
 
 /// The total of a SLUB-format statistics file ("total C0=a ...").
 fn stat_total(path: &CStr) -> Result<u64> {
-    let s = vfs::read(path)?;
-    let s = core::str::from_utf8(&s).map_err(|_| EINVAL)?;
-    s.split_whitespace()
-        .next()
-        .ok_or(EINVAL)?
-        .parse()
-        .map_err(|_| EINVAL)
+    vfs::read_number(path)
 }
 
 #[kunit_tests(rslab_control)]

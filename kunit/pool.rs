@@ -22,12 +22,7 @@ use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
 fn keeping_pool(batch: u32) -> Result<Arc<Pool>> {
     Pool::new(Config {
         batch,
-        wmark: Watermarks {
-            min: 0,
-            low: 0,
-            high: usize::MAX,
-        },
-        ..Config::default()
+        ..Config::keeping()
     })
 }
 

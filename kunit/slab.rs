@@ -11,8 +11,9 @@ use crate::{
     kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
     kunit::util::{ensure, hotplug_retry, on_cpu, some},
     logic::{layout, rand::XorShift64},
-    pool::{Config, Gfp, Pool, Watermarks},
+    pool::{Config, Gfp, Pool},
     slab::{Cache, CacheConfig, Census, Leaked, SlabStat, TypedCache},
+    workload,
 };
 use core::{
     ptr::NonNull,
@@ -27,14 +28,7 @@ use kernel::{
 /// A pool that keeps every chunk it takes, so that what the slabs hold is
 /// visible as pages in use.
 fn pool() -> Result<Arc<Pool>> {
-    Pool::new(Config {
-        wmark: Watermarks {
-            min: 0,
-            low: 0,
-            high: usize::MAX,
-        },
-        ..Config::default()
-    })
+    Pool::new(Config::keeping())
 }
 
 /// A cache of `size`-byte objects with sequential freelists.
@@ -335,7 +329,7 @@ mod tests {
         let p = pool()?;
         for (name, size) in [("kunit-stress-64", 64), ("kunit-stress-700", 700)] {
             let c = Cache::new(&p, &CacheConfig::new(name, size))?;
-            let r = caches::cache_workload(&c, 500_000, 256)?;
+            let r = workload::cache_workload(&c, 500_000, 256)?;
             assert_eq!(r.cpus, 2);
             assert_eq!(r.ops, 1_000_000);
             assert_eq!(r.corrupt, 0);

@@ -19,7 +19,7 @@ use crate::{
     kcache::KernelCache,
     kmalloc::Kmalloc,
     kthread,
-    pool::{Config, Gfp, Pool, Watermarks},
+    pool::{Config, Gfp, Pool},
     slab::{Cache, CacheConfig},
     vfs,
 };
@@ -396,10 +396,7 @@ fn cross_cpu(pool: &Arc<Pool>, sz: Size) -> Result {
 fn scaling(pool: &Arc<Pool>, sz: Size) -> Result {
     let r = Cache::new(pool, &CacheConfig::new("bench-s", 256))?;
     let k = KernelCache::new(c"rslab_bench_s", 256)?;
-    let mut all = KVec::new();
-    for c in cpu::online_cpus() {
-        all.push(c, GFP_KERNEL)?;
-    }
+    let all = cpu::online_list()?;
     let ops = sz.ops;
     let run = |cpus: &[usize], use_rslab: bool| -> Result<u64> {
         let t0 = Instant::<Monotonic>::now();
@@ -433,17 +430,6 @@ fn scaling(pool: &Arc<Pool>, sz: Size) -> Result {
     Ok(())
 }
 
-/// The first number of a sysfs file.
-fn read_number(path: &CStr) -> Result<u64> {
-    let s = vfs::read(path)?;
-    let s = core::str::from_utf8(&s).map_err(|_| EINVAL)?;
-    s.split_whitespace()
-        .next()
-        .ok_or(EINVAL)?
-        .parse()
-        .map_err(|_| EINVAL)
-}
-
 /// Pages held after allocating `mem_objects` objects of 64 and 700 bytes:
 /// rslab's slabs (from a pool of its own) against SLUB's
 /// `/sys/kernel/slab/<cache>/slabs << order`.
@@ -466,14 +452,7 @@ fn memory(sz: Size) -> Result {
     ];
     let n = sz.mem_objects;
     for (case, kname, slabs, order, size) in CASES {
-        let pool = Pool::new(Config {
-            wmark: Watermarks {
-                min: 0,
-                low: 0,
-                high: usize::MAX,
-            },
-            ..Config::default()
-        })?;
+        let pool = Pool::new(Config::keeping())?;
         let rpages = {
             let r = Cache::new(&pool, &CacheConfig::new("bench-m", size))?;
             let mut buf = KVVec::with_capacity(n, GFP_KERNEL)?;
@@ -497,7 +476,7 @@ fn memory(sz: Size) -> Result {
                     break;
                 }
             }
-            let pages = read_number(slabs)? << read_number(order)?;
+            let pages = vfs::read_number(slabs)? << vfs::read_number(order)?;
             for &p in buf.iter() {
                 // SAFETY: allocated from `k` above.
                 unsafe { k.free(p) };

@@ -2,7 +2,7 @@
 //! CPU pinning and per-CPU iteration.
 
 use crate::ffi;
-use kernel::{bindings, cpu::CpuId, cpumask::Cpumask};
+use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
 
 /// While alive, the current task stays on its CPU (`preempt_disable()`),
 /// so per-CPU data of [`Pinned::cpu`] may be used as this CPU's own, the way
@@ -53,4 +53,13 @@ pub(crate) fn online(cpu: usize) -> bool {
 /// The online CPUs (`for_each_online_cpu`).
 pub(crate) fn online_cpus() -> impl Iterator<Item = usize> {
     (0..nr_cpu_ids()).filter(|&c| online(c))
+}
+
+/// The online CPUs, as a list (for [`crate::kthread::run_on_cpus`]).
+pub(crate) fn online_list() -> Result<KVec<usize>> {
+    let mut cpus = KVec::new();
+    for c in online_cpus() {
+        cpus.push(c, GFP_KERNEL)?;
+    }
+    Ok(cpus)
 }

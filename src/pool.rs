@@ -165,6 +165,22 @@ pub struct Config {
     pub wmark: Watermarks,
 }
 
+impl Config {
+    /// A pool that keeps every chunk it takes (high watermark out of reach)
+    /// and grows only when it cannot serve a request (low 0): what it holds
+    /// is what its users hold, so tests and the benchmark can count it.
+    pub fn keeping() -> Self {
+        Config {
+            wmark: Watermarks {
+                min: 0,
+                low: 0,
+                high: usize::MAX,
+            },
+            ..Config::default()
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

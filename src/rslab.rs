@@ -105,7 +105,7 @@ fn control(top: &Top, line: &str) -> Result {
         ),
         logic::control::Command::CacheWorkload { name, ops, held } => {
             let cache = top.caches.find(name.as_bytes()).ok_or(ENOENT)?;
-            let r = caches::cache_workload(&cache, ops, held)?;
+            let r = workload::cache_workload(&cache, ops, held)?;
             pr_info!(
                 "workload cache {}: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
                 cache.bname(),

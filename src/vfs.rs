@@ -81,3 +81,15 @@ pub(crate) fn write(path: &CStr, data: &[u8]) -> Result<usize> {
     }
     Ok(n as usize)
 }
+
+/// The first number of a file such as a sysfs statistics file ("total
+/// C0=a ..." gives the total; SLUB's `slabs` gives the count).
+pub(crate) fn read_number(path: &CStr) -> Result<u64> {
+    let s = read(path)?;
+    let s = core::str::from_utf8(&s).map_err(|_| EINVAL)?;
+    s.split_whitespace()
+        .next()
+        .ok_or(EINVAL)?
+        .parse()
+        .map_err(|_| EINVAL)
+}

@@ -5,7 +5,9 @@ use crate::{
     cpu, kthread,
     logic::rand::XorShift64,
     pool::{Gfp, Pool, RawBlock},
+    slab::Cache,
 };
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     page::PAGE_SIZE,
@@ -48,8 +50,11 @@ pub(crate) struct Report {
     pub ops: u64,
     /// Allocations that failed.
     pub failed: u64,
-    /// Blocks whose tag was overwritten (must be 0).
+    /// Blocks or objects whose tag was overwritten (must be 0).
     pub corrupt: u64,
+    /// Objects freed on another CPU than the one that allocated them
+    /// (cache workloads; 0 for the pool's).
+    pub remote: u64,
     /// Wall time.
     pub ns: i64,
 }
@@ -59,10 +64,7 @@ pub(crate) struct Report {
 /// and frees of stamped blocks, holding up to 256 blocks; everything is
 /// freed at the end.
 pub(crate) fn pool_workload(pool: &Pool, ops: u32, max_order: u32) -> Result<Report> {
-    let mut cpus = KVec::new();
-    for c in cpu::online_cpus() {
-        cpus.push(c, GFP_KERNEL)?;
-    }
+    let cpus = cpu::online_list()?;
     let done = Atomic::<u64>::new(0);
     let failed = Atomic::<u64>::new(0);
     let corrupt = Atomic::<u64>::new(0);
@@ -111,6 +113,122 @@ pub(crate) fn pool_workload(pool: &Pool, ops: u32, max_order: u32) -> Result<Rep
         ops: done.load(Relaxed),
         failed: failed.load(Relaxed),
         corrupt: corrupt.load(Relaxed),
+        remote: 0,
+        ns: start.elapsed().as_nanos(),
+    })
+}
+
+/// The tag an object at `p` carries while a workload holds it.
+fn tag_of(p: usize) -> u64 {
+    (p as u64).rotate_left(17) ^ 0x5a5a_0000_a5a5
+}
+
+/// Stamps (`check = false`) or checks (`true`) an object of `size` bytes:
+/// its first and last words (or bytes, when smaller than a word).
+fn stamp_object(p: usize, size: usize, check: bool) -> bool {
+    let t = tag_of(p);
+    if size >= 8 {
+        let (a, b) = (p as *mut u64, (p + size - 8) as *mut u64);
+        // SAFETY: the object is the workload's, `size` bytes, and objects
+        // are at least word-aligned.
+        unsafe {
+            if check {
+                return a.read_unaligned() == t && b.read_unaligned() == t;
+            }
+            a.write_unaligned(t);
+            b.write_unaligned(t);
+        }
+    } else {
+        let (a, b) = (p as *mut u8, (p + size - 1) as *mut u8);
+        // SAFETY: as above, byte-wise.
+        unsafe {
+            if check {
+                return a.read() == t as u8 && b.read() == (t >> 8) as u8;
+            }
+            a.write(t as u8);
+            b.write((t >> 8) as u8);
+        }
+    }
+    true
+}
+
+/// Slots of the mailbox through which workload threads hand objects to each
+/// other, so that objects are freed on other CPUs than their own.
+const MAILBOX: usize = 64;
+
+/// `workload cache`: on one kthread per online CPU at once, `ops` random
+/// allocations and frees, each thread holding up to `held` objects,
+/// stamped while held and checked when freed; one operation in eight
+/// swaps an object through a shared mailbox instead, so another CPU frees
+/// it. Everything is freed at the end.
+pub(crate) fn cache_workload(cache: &Cache, ops: u32, held: u32) -> Result<Report> {
+    let cpus = cpu::online_list()?;
+    let mut mailbox = KVec::with_capacity(MAILBOX, GFP_KERNEL)?;
+    for _ in 0..MAILBOX {
+        mailbox.push(Atomic::<usize>::new(0), GFP_KERNEL)?;
+    }
+    let size = cache.layout().object_size as usize;
+    let align = cache.layout().align as usize;
+    let (done, failed, corrupt, remote) = (
+        Atomic::<u64>::new(0),
+        Atomic::<u64>::new(0),
+        Atomic::<u64>::new(0),
+        Atomic::<u64>::new(0),
+    );
+    let free = |p: usize| {
+        if !stamp_object(p, size, true) || p.checked_rem(align) != Some(0) {
+            corrupt.add(1, Relaxed);
+        }
+        // SAFETY: `p` came from `cache` and is dropped by the workload here.
+        unsafe { cache.free(NonNull::new_unchecked(p as *mut u8)) };
+    };
+    let start = Instant::<Monotonic>::now();
+    kthread::run_on_cpus(&cpus, &|cpu| {
+        // SAFETY: `get_random_u64` may be called from any process context.
+        let mut r = XorShift64::new(unsafe { bindings::get_random_u64() } ^ cpu as u64);
+        let Ok(mut objs) = KVec::<usize>::with_capacity(held as usize, GFP_KERNEL) else {
+            failed.add(1, Relaxed);
+            return;
+        };
+        for _ in 0..ops {
+            if r.below(8) == 0 && !objs.is_empty() {
+                let Some(p) = objs.pop() else { continue };
+                let old = mailbox[r.below(MAILBOX as u32) as usize].xchg(p, Relaxed);
+                if old != 0 {
+                    remote.add(1, Relaxed);
+                    free(old);
+                }
+            } else if objs.len() < held as usize && (objs.is_empty() || r.below(2) == 0) {
+                match cache.alloc(Gfp::KERNEL) {
+                    Some(p) => {
+                        let p = p.as_ptr() as usize;
+                        stamp_object(p, size, false);
+                        // Capacity reserved: cannot fail.
+                        let _ = objs.push(p, GFP_KERNEL);
+                    }
+                    None => failed.add(1, Relaxed),
+                }
+            } else if let Ok(p) = objs.remove(r.below(objs.len() as u32) as usize) {
+                free(p);
+            }
+        }
+        for p in objs.drain_all() {
+            free(p);
+        }
+        done.add(u64::from(ops), Relaxed);
+    })?;
+    for m in mailbox.iter() {
+        let p = m.xchg(0, Relaxed);
+        if p != 0 {
+            free(p);
+        }
+    }
+    Ok(Report {
+        cpus: cpus.len(),
+        ops: done.load(Relaxed),
+        failed: failed.load(Relaxed),
+        corrupt: corrupt.load(Relaxed),
+        remote: remote.load(Relaxed),
         ns: start.elapsed().as_nanos(),
     })
 }
