@@ -15,7 +15,7 @@
 //! run for the tests, not a measurement. Nothing here asserts on time.
 
 use crate::{
-    cpu, ffi, kcache,
+    cpu, ffi, fmtbuf, kcache,
     kcache::KernelCache,
     kmalloc::Kmalloc,
     kthread,
@@ -169,7 +169,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
         let r = Cache::new(pool, &CacheConfig::new("bench", size))?;
         let k = KernelCache::new(name, size)?;
         let mut case = [0u8; 24];
-        let case = label(&mut case, "cache_pair_", size as usize);
+        let case = fmtbuf::format(&mut case, format_args!("cache_pair_{size}"));
         compare(
             case,
             ops,
@@ -196,7 +196,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
             let mut kbuf = KVVec::<*mut u8>::with_capacity(sz.many[1], GFP_KERNEL)?;
             for n in sz.many {
                 let mut case = [0u8; 24];
-                let case = label(&mut case, "alloc_free_n_", n);
+                let case = fmtbuf::format(&mut case, format_args!("alloc_free_n_{n}"));
                 compare(
                     case,
                     2 * n as u64,
@@ -227,7 +227,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
                 let mut kb = KVec::from_elem(core::ptr::null_mut::<c_void>(), b, GFP_KERNEL)?;
                 let rounds = (ops / b as u64).max(1);
                 let mut case = [0u8; 24];
-                let case = label(&mut case, "bulk_", b);
+                let case = fmtbuf::format(&mut case, format_args!("bulk_{b}"));
                 compare(
                     case,
                     rounds * b as u64 * 2,
@@ -253,7 +253,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
     // kmalloc.
     for size in [8usize, 64, 192, 512, 4096, 16384] {
         let mut case = [0u8; 24];
-        let case = label(&mut case, "kmalloc_", size);
+        let case = fmtbuf::format(&mut case, format_args!("kmalloc_{size}"));
         let n = if size > 8192 { ops / 4 } else { ops };
         compare(
             case,
@@ -279,7 +279,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
     // Pages.
     for order in [0u32, 3] {
         let mut case = [0u8; 24];
-        let case = label(&mut case, "pages_order_", order as usize);
+        let case = fmtbuf::format(&mut case, format_args!("pages_order_{order}"));
         let n = ops / 4;
         compare(
             case,
@@ -303,28 +303,6 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
         );
     }
     Ok(())
-}
-
-/// `prefix` followed by `n`, in `buf`.
-fn label<'a>(buf: &'a mut [u8; 24], prefix: &str, n: usize) -> &'a str {
-    let mut w = Cursor { buf, len: 0 };
-    let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{prefix}{n}"));
-    let len = w.len;
-    core::str::from_utf8(&buf[..len]).unwrap_or("case")
-}
-
-struct Cursor<'a> {
-    buf: &'a mut [u8; 24],
-    len: usize,
-}
-
-impl core::fmt::Write for Cursor<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
 }
 
 /// Producer on CPU 0 allocates, consumer on CPU 1 frees, through a ring;

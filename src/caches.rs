@@ -254,11 +254,6 @@ fn flag(d: &CacheDir, e: &mut Emitter, f: u32) -> Result {
     emit(e, format_args!("{}\n", u32::from(d.cache.flags() & f != 0)))
 }
 
-/// Objects in use on the node partial list (`count_partial(n, count_inuse)`).
-fn objects_partial(c: &Cache) -> usize {
-    c.partial_inuse()
-}
-
 fn write_one(s: &str) -> Result {
     // SLUB's shrink_store()/validate_store() look at the first byte.
     if s.as_bytes().first() == Some(&b'1') {
@@ -317,7 +312,7 @@ static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
         emit(e, format_args!("{}\n", d.cache.objects_in_use()))
     }),
     Attr::ro(c"objects_partial", |d, e| {
-        emit(e, format_args!("{}\n", objects_partial(&d.cache)))
+        emit(e, format_args!("{}\n", d.cache.partial_inuse()))
     }),
     Attr::ro(c"total_objects", |d, e| {
         emit(e, format_args!("{}\n", d.cache.counts().1))

@@ -144,37 +144,30 @@ unsafe fn cmpxchg16b<const LOCK: bool>(
     let ok: u8;
     // `rbx` is reserved by LLVM, so the new low word goes in through another
     // register and is swapped in around the instruction.
+    macro_rules! cmpxchg16b {
+        ($insn:literal) => {
+            core::arch::asm!(
+                "xchg {nlo}, rbx",
+                $insn,
+                "sete {ok}",
+                "mov rbx, {nlo}",
+                p = in(reg) p,
+                nlo = inout(reg) new.0 => _,
+                ok = out(reg_byte) ok,
+                inout("rax") old.0 => _,
+                inout("rdx") old.1 => _,
+                in("rcx") new.1,
+                options(nostack),
+            )
+        };
+    }
     // SAFETY: the caller guarantees `p`; the instruction touches only those
     // 16 bytes and the named registers, and `rbx` is restored.
     unsafe {
         if LOCK {
-            core::arch::asm!(
-                "xchg {nlo}, rbx",
-                "lock cmpxchg16b xmmword ptr [{p}]",
-                "sete {ok}",
-                "mov rbx, {nlo}",
-                p = in(reg) p,
-                nlo = inout(reg) new.0 => _,
-                ok = out(reg_byte) ok,
-                inout("rax") old.0 => _,
-                inout("rdx") old.1 => _,
-                in("rcx") new.1,
-                options(nostack),
-            );
+            cmpxchg16b!("lock cmpxchg16b xmmword ptr [{p}]");
         } else {
-            core::arch::asm!(
-                "xchg {nlo}, rbx",
-                "cmpxchg16b xmmword ptr [{p}]",
-                "sete {ok}",
-                "mov rbx, {nlo}",
-                p = in(reg) p,
-                nlo = inout(reg) new.0 => _,
-                ok = out(reg_byte) ok,
-                inout("rax") old.0 => _,
-                inout("rdx") old.1 => _,
-                in("rcx") new.1,
-                options(nostack),
-            );
+            cmpxchg16b!("cmpxchg16b xmmword ptr [{p}]");
         }
     }
     ok != 0

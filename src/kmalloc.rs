@@ -9,6 +9,7 @@
 //! from rslab.
 
 use crate::{
+    fmtbuf,
     logic::layout::{self, KMALLOC_INDICES},
     pool::{Gfp, Pool, MAX_ORDER},
     slab::{Cache, CacheConfig, SlabPage, LARGE_KMALLOC},
@@ -43,7 +44,7 @@ impl Kmalloc {
         for idx in KMALLOC_INDICES {
             let size = layout::kmalloc_size(idx);
             let mut buf = [0u8; 16];
-            let name = fmt_name(&mut buf, size);
+            let name = fmtbuf::format(&mut buf, format_args!("kmalloc-{size}"));
             caches[idx as usize] = Some(Cache::new(pool, &CacheConfig::new(name, size as u32))?);
         }
         Ok(Kmalloc {
@@ -222,27 +223,6 @@ impl Kmalloc {
         unsafe { self.kfree(p) };
         n
     }
-}
-
-/// "kmalloc-<size>" in `buf`.
-fn fmt_name(buf: &mut [u8; 16], size: usize) -> &str {
-    let prefix = b"kmalloc-";
-    buf[..prefix.len()].copy_from_slice(prefix);
-    let mut digits = [0u8; 8];
-    let mut n = size;
-    let mut k = 0;
-    loop {
-        digits[k] = b'0' + (n % 10) as u8;
-        k += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in 0..k {
-        buf[prefix.len() + i] = digits[k - 1 - i];
-    }
-    core::str::from_utf8(&buf[..prefix.len() + k]).unwrap_or("kmalloc")
 }
 
 /// The [`Kmalloc`] that [`RslabAlloc`] uses: the module's, set while it is

@@ -28,6 +28,7 @@ mod cpu;
 mod cpuhp;
 mod dword;
 mod ffi;
+mod fmtbuf;
 mod kcache;
 pub mod kmalloc;
 mod kthread;

@@ -1614,17 +1614,11 @@ impl PinnedDrop for Cache {
     }
 }
 
-impl Cache {
+impl crate::cpuhp::CpuDead for Cache {
     /// Flushes a dead CPU's slabs (`slub_cpu_dead()`).
-    pub(crate) fn cpu_dead(&self, cpu: usize) {
+    fn cpu_dead(&self, cpu: usize) {
         let _irq = local_interrupt_disable();
         self.flush_cpu(cpu);
-    }
-}
-
-impl crate::cpuhp::CpuDead for Cache {
-    fn cpu_dead(&self, cpu: usize) {
-        Cache::cpu_dead(self, cpu);
     }
 }
 
