@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! KUnit: the shared pure logic against the real kernel it runs in.
 
-use crate::{ffi, logic::buddy};
+use crate::{glue::ffi, logic::page_pool::buddy};
 use kernel::{bindings, prelude::*};
 
 #[kunit_tests(rslab_logic)]

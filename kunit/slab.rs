@@ -1,38 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
-//! KUnit: slab caches, kmalloc and the caches' sysfs files.
+//! KUnit: slab caches.
 //!
 //! Tests that count events of one CPU run their body on a kthread bound to
 //! that CPU. Each test makes its own pool and caches, so the counters start
 //! at zero.
 
 use crate::{
-    caches::{self, CTOR_BYTE, CTOR_CALLS},
-    cpu, cpuhp,
-    kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
+    admin::{self, CTOR_BYTE, CTOR_CALLS},
+    glue::{cpu, cpuhp, gfp::Gfp},
     kunit::util::{ensure, hotplug_retry, on_cpu, some},
-    logic::{layout, rand::XorShift64},
-    pool::{Config, Gfp, Pool},
-    slab::{Cache, CacheConfig, Census, Leaked, SlabStat, TypedCache},
-    workload,
+    logic::{rand::XorShift64, slab::layout},
+    page_pool::{Config, Pool},
+    slab::{
+        Cache, CacheConfig, CacheCounts, Census, CpuSlabInfo, Leaked, SlabPool, SlabStat,
+        TypedCache,
+    },
 };
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicUsize, Ordering},
 };
 use kernel::{
-    page::PAGE_SIZE,
     prelude::*,
     sync::{atomic::Relaxed, Arc},
 };
 
 /// A pool that keeps every chunk it takes, so that what the slabs hold is
 /// visible as pages in use.
-fn pool() -> Result<Arc<Pool>> {
+pub(super) fn pool() -> Result<Arc<SlabPool>> {
     Pool::new(Config::keeping())
 }
 
 /// A cache of `size`-byte objects with sequential freelists.
-fn cache(p: &Arc<Pool>, name: &str, size: u32) -> Result<Arc<Cache>> {
+fn cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>> {
     let mut cfg = CacheConfig::new(name, size);
     cfg.randomize = false;
     Cache::new(p, &cfg)
@@ -48,14 +48,14 @@ fn free(c: &Cache, p: usize) {
 }
 
 /// The cache's census, or `Err` after printing what the walk found wrong.
-fn census(c: &Cache) -> Result<Census> {
+pub(super) fn census(c: &Cache) -> Result<Census> {
     c.validate().map_err(|e| {
         pr_err!("kunit: cache validate failed: {e:?}\n");
         EINVAL
     })
 }
 
-fn pages_in_use(p: &Pool) -> Result<usize> {
+fn pages_in_use(p: &SlabPool) -> Result<usize> {
     Ok(p.check().map_err(|_| EINVAL)?.in_use)
 }
 
@@ -115,7 +115,14 @@ mod tests {
             free(&c, a);
             ensure!(s(SlabStat::FreeSlowpath) == 1, "free into a non-CPU slab");
             ensure!(s(SlabStat::CpuPartialFree) == 1, "frozen to CPU partial");
-            ensure!(c.cpu_info(0) == (true, 1), "one CPU partial slab");
+            ensure!(
+                c.cpu_info(0)
+                    == CpuSlabInfo {
+                        has_slab: true,
+                        partial_slabs: 1
+                    },
+                "one CPU partial slab"
+            );
             for x in held.drain_all() {
                 free(&c, x);
             }
@@ -164,7 +171,7 @@ mod tests {
         assert_eq!(s(SlabStat::CpuslabFlush), 1);
         assert_eq!(s(SlabStat::DeactivateToHead), 1);
         assert_eq!(s(SlabStat::FreeAddPartial), 1);
-        assert_eq!(c.counts().2, 2);
+        assert_eq!(c.counts().partial, 2);
         let cs = census(&c)?;
         assert_eq!((cs.slabs, cs.partial, cs.inuse, cs.frozen), (2, 2, 1, 0));
         // With min_partial 0, freeing B's last object frees B.
@@ -172,7 +179,7 @@ mod tests {
         free(&c, b.load(Ordering::Relaxed));
         assert_eq!(s(SlabStat::FreeRemovePartial), 1);
         assert_eq!(s(SlabStat::FreeSlab), 1);
-        assert_eq!(c.counts().0, 1);
+        assert_eq!(c.counts().slabs, 1);
         // The next allocation takes A from the node list.
         on_cpu(0, || {
             let x = alloc(&c)?;
@@ -182,7 +189,7 @@ mod tests {
             Ok(())
         })?;
         assert_eq!(c.shrink(), 1);
-        assert_eq!(c.counts().0, 0);
+        assert_eq!(c.counts().slabs, 0);
         assert_eq!(pages_in_use(&p)?, 0);
         Ok(())
     }
@@ -271,7 +278,8 @@ mod tests {
                 if held.0.len() < 2000 && (held.0.is_empty() || r.below(2) == 0) {
                     let o = alloc(&c)?;
                     assert_eq!(o % want, 0);
-                    assert!(c.contains(o));
+                    // SAFETY: `o` is held here.
+                    assert!(unsafe { c.contains(o as *const u8) });
                     assert!(held.insert(o)?);
                 } else {
                     let i = r.below(held.0.len() as u32) as usize;
@@ -296,7 +304,7 @@ mod tests {
     fn ctor_runs_once_per_object_when_its_slab_is_made() -> Result {
         let p = pool()?;
         let mut cfg = CacheConfig::new("kunit-ctor", 40);
-        cfg.ctor = Some(caches::test_ctor());
+        cfg.ctor = Some(admin::test_ctor());
         let c = Cache::new(&p, &cfg)?;
         let n = u64::from(c.layout().objects);
         let before = CTOR_CALLS.load(Relaxed);
@@ -307,7 +315,7 @@ mod tests {
             assert_eq!(unsafe { *(o as *const u8) }, CTOR_BYTE);
             v.push(o, GFP_KERNEL)?;
         }
-        assert_eq!(c.counts().0, 1);
+        assert_eq!(c.counts().slabs, 1);
         assert_eq!(CTOR_CALLS.load(Relaxed), before + n);
         for o in v.drain_all() {
             free(&c, o);
@@ -329,7 +337,7 @@ mod tests {
         let p = pool()?;
         for (name, size) in [("kunit-stress-64", 64), ("kunit-stress-700", 700)] {
             let c = Cache::new(&p, &CacheConfig::new(name, size))?;
-            let r = workload::cache_workload(&c, 500_000, 256)?;
+            let r = admin::cache_workload(&c, 500_000, 256)?;
             assert_eq!(r.cpus, 2);
             assert_eq!(r.ops, 1_000_000);
             assert_eq!(r.corrupt, 0);
@@ -362,7 +370,14 @@ mod tests {
         // Empty slabs stay (min_partial) until shrunk.
         assert!(pages_in_use(&p)? > 0);
         assert!(c.shrink() >= 3);
-        assert_eq!(c.counts(), (0, 0, 0));
+        assert_eq!(
+            c.counts(),
+            CacheCounts {
+                slabs: 0,
+                objects: 0,
+                partial: 0
+            }
+        );
         assert_eq!(pages_in_use(&p)?, 0);
         let o = alloc(&c)?;
         free(&c, o);
@@ -413,11 +428,13 @@ mod tests {
         assert_eq!(c.alloc_bulk(Gfp::KERNEL, &mut v), 300);
         let mut set = Held(KVec::new());
         for &o in v.iter() {
-            assert!(c.contains(o as usize));
+            // SAFETY: `o` is held here.
+            assert!(unsafe { c.contains(o) });
             assert!(set.insert(o as usize)?);
         }
         assert_eq!(census(&c)?.inuse, 300);
-        c.free_bulk(&mut v);
+        // SAFETY: every pointer of `v` came from `c` just above, once.
+        unsafe { c.free_bulk(&mut v) };
         assert!(v.iter().all(|o| o.is_null()));
         assert_eq!(census(&c)?.inuse, 0);
         Ok(())
@@ -442,6 +459,10 @@ mod tests {
             free(&c, o);
             Ok(())
         })?;
+        // Each bad free and the double free was reported, on the cache it
+        // was made to, and nothing else.
+        assert_eq!(c.errors(), 3);
+        assert_eq!(d.errors(), 0);
         assert_eq!(census(&c)?.inuse, 0);
         assert_eq!(census(&d)?.inuse, 1);
         free(&d, q);
@@ -454,103 +475,6 @@ mod tests {
         cfg.flags = layout::SLAB_POISON;
         assert!(Cache::new(&p, &cfg).is_err());
         assert!(Cache::new(&p, &CacheConfig::new("a/b", 8)).is_err());
-        Ok(())
-    }
-
-    /// kmalloc maps every size 1..=8192 to the class `kmalloc_index()`
-    /// names, with `ksize() >= size`; 0 is `ZERO_SIZE_PTR`; larger sizes
-    /// come from the pool, page-aligned.
-    #[test]
-    fn kmalloc_sizes_follow_kmalloc_index() -> Result {
-        let p = pool()?;
-        let k = Kmalloc::new(&p)?;
-        for size in 1..=8192usize {
-            let idx = some!(layout::kmalloc_index(size));
-            let c = some!(k.cache_for(size));
-            assert_eq!(c.layout().object_size as usize, layout::kmalloc_size(idx));
-            let o = k.kmalloc(size, Gfp::KERNEL);
-            assert!(!o.is_null());
-            // SAFETY: `o` is live; freed right after.
-            unsafe {
-                assert!(k.ksize(o) >= size);
-                k.kfree(o);
-            }
-        }
-        assert_eq!(k.kmalloc(0, Gfp::KERNEL), ZERO_SIZE_PTR);
-        // SAFETY: ZERO_SIZE_PTR and null are ignored.
-        unsafe {
-            k.kfree(ZERO_SIZE_PTR);
-            k.kfree(core::ptr::null_mut());
-        }
-        let big = k.kmalloc(16384, Gfp::KERNEL);
-        assert!(!big.is_null());
-        assert_eq!(big as usize % PAGE_SIZE, 0);
-        // SAFETY: live, then freed.
-        unsafe {
-            assert_eq!(k.ksize(big), 16384);
-            k.kfree(big);
-        }
-        assert!(k.kmalloc(PAGE_SIZE << 11, Gfp::KERNEL).is_null());
-        for c in k.caches() {
-            assert_eq!(census(c)?.inuse, 0);
-        }
-        Ok(())
-    }
-
-    /// krealloc keeps the contents (growing across classes and into a
-    /// large block, and shrinking in place); kzalloc zeroes;
-    /// kmalloc_array refuses an overflowing product.
-    #[test]
-    fn krealloc_kzalloc_and_kmalloc_array() -> Result {
-        let p = pool()?;
-        let k = Kmalloc::new(&p)?;
-        let o = k.kmalloc(100, Gfp::KERNEL);
-        assert!(!o.is_null());
-        // SAFETY: `o` holds 100 bytes; each krealloc result is live and at
-        // least as big as asked; everything is freed once.
-        unsafe {
-            for i in 0..100 {
-                *o.add(i) = i as u8;
-            }
-            let o2 = k.krealloc(o, 5000, Gfp::KERNEL);
-            assert!(!o2.is_null());
-            assert!(k.ksize(o2) >= 5000);
-            let o3 = k.krealloc(o2, 20000, Gfp::KERNEL);
-            assert!(!o3.is_null());
-            let o4 = k.krealloc(o3, 10, Gfp::KERNEL);
-            assert_eq!(o4, o3);
-            for i in 0..100 {
-                assert_eq!(*o4.add(i), i as u8);
-            }
-            assert_eq!(k.krealloc(o4, 0, Gfp::KERNEL), ZERO_SIZE_PTR);
-            let z = k.kzalloc(300, Gfp::KERNEL);
-            assert!(core::slice::from_raw_parts(z, 300).iter().all(|&b| b == 0));
-            k.kfree(z);
-        }
-        assert!(k.kmalloc_array(usize::MAX / 2, 3, Gfp::KERNEL).is_null());
-        let a = k.kmalloc_array(10, 8, Gfp::KERNEL);
-        assert!(!a.is_null());
-        // SAFETY: live, then freed.
-        unsafe { k.kfree(a) };
-        for c in k.caches() {
-            assert_eq!(census(c)?.inuse, 0);
-        }
-        Ok(())
-    }
-
-    /// `KBox`/`KVec` with [`RslabAlloc`] allocate from the module's kmalloc.
-    #[test]
-    fn kbox_and_kvec_allocate_from_rslab() -> Result {
-        let b = kernel::alloc::Box::<[u64; 8], RslabAlloc>::new([7; 8], GFP_KERNEL)?;
-        assert_eq!(b[3], 7);
-        let addr = core::ptr::from_ref(&*b) as usize;
-        let mut v = kernel::alloc::Vec::<u32, RslabAlloc>::new();
-        for i in 0..5000 {
-            v.push(i, GFP_KERNEL)?;
-        }
-        assert!((0..5000).all(|i| v[i as usize] == i));
-        let k = some!(crate::kmalloc::global());
-        assert!(some!(k.cache_for(64)).contains(addr));
         Ok(())
     }
 
@@ -580,10 +504,16 @@ mod tests {
             }
             (removed, after, added)
         };
-        assert_eq!(before, (true, 0));
+        assert_eq!(
+            before,
+            CpuSlabInfo {
+                has_slab: true,
+                partial_slabs: 0
+            }
+        );
         assert_eq!(removed, 0);
         assert_eq!(added, 0);
-        assert_eq!(after, (false, 0));
+        assert_eq!(after, CpuSlabInfo::default());
         assert_eq!(c.stat_total(SlabStat::CpuslabFlush), 1);
         assert_eq!(cpu::online_cpus().count(), 2);
         free(&c, o.load(Ordering::Relaxed));

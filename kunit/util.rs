@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Helpers shared by the KUnit suites.
 
-use crate::kthread;
+use crate::glue::kthread;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 

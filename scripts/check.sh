@@ -11,7 +11,7 @@ fix= fmt_only=
 [ "${1:-}" = --fmt-only ] && { fmt_only=1; shift; }
 arch=${1:-x86_64}
 ksrc=$("$RSLAB_TOP/scripts/kernel.sh" --source)
-files=$(cd "$RSLAB_TOP" && ls src/*.rs kunit/*.rs rust/*/src/*.rs)
+files=$(cd "$RSLAB_TOP" && find src kunit rust/*/src -name "*.rs" | sort)
 cd "$RSLAB_TOP"
 # shellcheck disable=SC2086
 if [ -n "$fix" ]; then

@@ -40,8 +40,18 @@ else
 	count "rustfmt" "0 1 0"
 fi
 
+# The layering: the page pool (its kernel side and its pure logic) knows
+# nothing of its user, the slab layer: no file of it names the layer, its
+# types or its concept ("slab"; the kernel's SLUB may be cited).
+if (cd "$RSLAB_TOP" && grep -rniwE -e 'slabs?' -e 'slab::[a-z_:]*' -e 'slab(page|pool|stat)' src/page_pool.rs src/page_pool rust/rslab-core/src/page_pool.rs rust/rslab-core/src/page_pool) >"$RSLAB_OUT/layering.log"; then
+	cat "$RSLAB_OUT/layering.log" >&2
+	count "layering (the page pool names the slab layer)" "0 1 0"
+else
+	count "layering (the page pool does not name the slab layer)" "1 0 0"
+fi
+
 # The suites the module must run, straight from the sources.
-suites=$(grep -ho 'kunit_tests([a-z0-9_]*)' "$RSLAB_TOP"/kunit/*.rs | sed 's/kunit_tests(\(.*\))/\1/' | sort -u)
+suites=$(grep -rho 'kunit_tests([a-z0-9_]*)' "$RSLAB_TOP"/kunit | sed 's/kunit_tests(\(.*\))/\1/' | sort -u)
 ksrc=$(in_root "$RSLAB_TOP/scripts/kernel.sh" --source)
 
 # 2. Each arch.

@@ -5,19 +5,20 @@
 # files), destroy the cache, shrink with drop_caches, unload.
 # Usage: rslab-demo.sh /path/to/rslab.ko
 ko=$1
+grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
 P=/sys/kernel/rslab/pool
 echo "== guest: $(uname -m), $(nproc) CPUs, Linux $(uname -r)"
 echo "== insmod rslab.ko"
 insmod "$ko" || exit 1
-echo "== echo 'workload pool 200000 4' > /sys/kernel/rslab/control"
-echo "workload pool 200000 4" >/sys/kernel/rslab/control || echo "(workload failed: $?)"
+echo "== echo 'workload pool 200000 4' > /sys/kernel/debug/rslab/control"
+echo "workload pool 200000 4" >/sys/kernel/debug/rslab/control || echo "(workload failed: $?)"
 dmesg | grep 'workload pool:' | tail -n 1 | sed 's/^\[[^]]*\] //'
 echo "== echo 1 > $P/validate"
 echo 1 >$P/validate && echo "pool consistent"
 C=/sys/kernel/rslab/caches
 ctl() {
-	echo "== echo '$1' > /sys/kernel/rslab/control"
-	echo "$1" >/sys/kernel/rslab/control || echo "(failed: $?)"
+	echo "== echo '$1' > /sys/kernel/debug/rslab/control"
+	echo "$1" >/sys/kernel/debug/rslab/control || echo "(failed: $?)"
 }
 ctl "create demo-700 700 0 hwcache"
 ctl "workload cache demo-700 200000 256"
@@ -58,5 +59,5 @@ echo 2 >/proc/sys/vm/drop_caches
 echo "pages_total after:  $(cat $P/pages_total)"
 echo "== rmmod rslab"
 rmmod rslab
-dmesg | grep 'rslab unloaded' | tail -n 1 | sed 's/^\[[^]]*\] //'
+dmesg | grep 'rslab: unloaded' | tail -n 1 | sed 's/^\[[^]]*\] //'
 echo "RSLAB-GUEST done"

@@ -34,10 +34,26 @@ for s in "$@"; do
 done
 echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
 check version_readable test -s /sys/kernel/rslab/version
+# The command file is in debugfs (the KUnit suites run its commands without
+# the file: a kthread cannot write debugfs), written here as a user does.
+C=/sys/kernel/debug/rslab/control
+check control_in_debugfs test -w $C
+check control_not_in_sysfs test ! -e /sys/kernel/rslab/control
+refused() { ! echo "$1" >$C 2>/dev/null; }
+check control_refuses_garbage refused "shrink"
+check control_refuses_bad_number refused "create kunit-g 99999999999"
+check control_refuses_non_utf8 refused "$(printf 'create \377\376 8')"
+check control_refuses_long_line refused "create $(head -c 300 /dev/zero | tr '\0' a) 8"
+check control_creates sh -c "echo 'create guest-ctl 64' >$C && test -d /sys/kernel/rslab/caches/guest-ctl"
+check control_create_twice_refused refused "create guest-ctl 64"
+check control_workload sh -c "echo 'workload cache guest-ctl 2000 16' >$C"
+check control_destroys sh -c "echo 'destroy guest-ctl' >$C && test ! -e /sys/kernel/rslab/caches/guest-ctl"
+check control_destroy_unknown_refused refused "destroy guest-ctl"
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
+check debugfs_gone_after_rmmod test ! -e /sys/kernel/debug/rslab
 # The module counts pages taken from the kernel and given back.
-check unload_returned_every_page sh -c 'dmesg | grep -q "rslab unloaded, 0 pages still taken from the kernel"'
+check unload_returned_every_page sh -c 'dmesg | grep -q "rslab: unloaded, 0 pages still taken from the kernel"'
 check insmod_again insmod "$ko"
 check version_after_reload test -s /sys/kernel/rslab/version
 

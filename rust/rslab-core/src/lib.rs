@@ -6,17 +6,14 @@
 //! `src/rslab.rs`, which includes them with `#[path]`) and into this host
 //! crate, where `cargo test` exercises them quickly.
 //!
-//! `src/rslab.rs` includes each module here as the kernel side starts using it.
+//! The folders mirror the module's layers: `page_pool/`, `slab/` and
+//! `admin/`, as under `src/`.
 
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod buddy;
-pub mod control;
-pub mod freearea;
-pub mod layout;
-pub mod parse;
-pub mod pcp;
+pub mod admin;
+pub mod page_pool;
 pub mod rand;
-pub mod slabstate;
+pub mod slab;

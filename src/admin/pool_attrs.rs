@@ -1,70 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A pool with everything the kernel sees of it: its shrinker, its CPU
-//! hotplug instance and, optionally, its sysfs directory
-//! (`/sys/kernel/rslab/pool/`).
+//! The pool's sysfs directory, `/sys/kernel/rslab/pool/`.
 
 use crate::{
-    cpu, cpuhp,
-    pool::{Pool, Stat, Watermarks, NR_ORDERS},
-    shrinker::Shrinker,
-    sysfs::{self, Attr, Dir, Emitter, Parent},
+    glue::{
+        cpu,
+        sysfs::{self, Attr, Emitter},
+    },
+    page_pool::{Stat, Watermarks, NR_ORDERS},
+    slab::SlabPool,
 };
 use core::fmt::Write;
-use kernel::{prelude::*, str::CStr, sync::Arc};
-
-/// A pool registered with the kernel. Dropping it removes the sysfs
-/// directory, the shrinker and the hotplug instance, then the pool (whose
-/// last user gives its memory back, reporting pages still in use).
-pub struct PoolHandle {
-    dir: Option<Dir<PoolDir>>,
-    _shrinker: Shrinker<Pool>,
-    _hotplug: cpuhp::Instance<Pool>,
-    pool: Arc<Pool>,
-}
-
-impl PoolHandle {
-    /// Registers `pool`: a shrinker named `rslab-<name>`, a hotplug instance,
-    /// and a sysfs directory `name` in `parent` if given.
-    pub fn new<U: Send + Sync + 'static>(
-        pool: Arc<Pool>,
-        name: &CStr,
-        parent: Option<&Dir<U>>,
-    ) -> Result<Self> {
-        let hotplug = cpuhp::Instance::new(pool.clone())?;
-        let shrinker = Shrinker::register(name, pool.clone())?;
-        let dir = match parent {
-            Some(p) => Some(Dir::new(
-                Parent::Dir(p),
-                name,
-                PoolDir { pool: pool.clone() },
-                &POOL_ATTRS,
-            )?),
-            None => None,
-        };
-        Ok(PoolHandle {
-            dir,
-            _shrinker: shrinker,
-            _hotplug: hotplug,
-            pool,
-        })
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Arc<Pool> {
-        &self.pool
-    }
-}
-
-impl Drop for PoolHandle {
-    fn drop(&mut self) {
-        // Sysfs first, so no show/store runs on a half-gone pool.
-        self.dir.take();
-    }
-}
+use kernel::{prelude::*, sync::Arc};
 
 /// What the pool's sysfs directory holds.
-pub struct PoolDir {
-    pool: Arc<Pool>,
+pub(crate) struct PoolDir {
+    pool: Arc<SlabPool>,
+}
+
+impl PoolDir {
+    pub(crate) fn new(pool: Arc<SlabPool>) -> Self {
+        PoolDir { pool }
+    }
 }
 
 fn emit(e: &mut Emitter, args: core::fmt::Arguments<'_>) -> Result {
@@ -83,11 +39,12 @@ fn show_buddyinfo(d: &PoolDir, e: &mut Emitter) -> Result {
 
 fn show_pcp(d: &PoolDir, e: &mut Emitter) -> Result {
     for c in cpu::online_cpus() {
-        if let Some((count, high, batch, lo, hi)) = d.pool.pcp_info(c) {
+        if let Some(i) = d.pool.pcp_info(c) {
             emit(
                 e,
                 format_args!(
-                    "cpu{c}: count {count} high {high} batch {batch} high_min {lo} high_max {hi}\n"
+                    "cpu{c}: count {} high {} batch {} high_min {} high_max {}\n",
+                    i.count, i.high, i.batch, i.high_min, i.high_max
                 ),
             )?;
         }
@@ -112,7 +69,7 @@ macro_rules! stat_attr {
     };
 }
 
-static POOL_ATTRS: [Attr<PoolDir>; 19] = [
+pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 19] = [
     Attr::ro(c"buddyinfo", show_buddyinfo),
     Attr::ro(c"pcp", show_pcp),
     Attr::ro(c"pages_total", |d, e| {

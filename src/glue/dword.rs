@@ -16,7 +16,7 @@
 //! Readers load either word on its own without any lock; a reader that must
 //! see both consistently gets them from a successful compare-exchange.
 
-use crate::ffi;
+use super::ffi;
 use kernel::{
     interrupt::local_interrupt_disable,
     sync::atomic::{Acquire, Atomic, Relaxed, Release},

@@ -6,7 +6,7 @@
 //! each online CPU with a non-zero count (mm/slub.c `show_stat()`), and
 //! writing `0` clears the counter on every CPU (`clear_stat()`).
 
-use crate::{cpu, sysfs::Emitter};
+use super::{cpu, sysfs::Emitter};
 use core::fmt::Write;
 use kernel::{
     prelude::*,
@@ -71,14 +71,21 @@ impl<const N: usize> Stats<N> {
         self.cpus.iter().map(|c| c.0[item].load(Relaxed)).sum()
     }
 
-    /// `show_stat()`: "total C0=a C1=b\n".
+    /// `show_stat()`: "total C0=a C1=b\n". As SLUB does, each online CPU's
+    /// count is read once, and the total is the sum of exactly the values
+    /// shown (a CPU that went offline keeps its counts, but they are not
+    /// shown).
     pub(crate) fn show(&self, item: usize, e: &mut Emitter) -> Result {
-        write!(e, "{}", self.sum(item)).map_err(|_| EINVAL)?;
+        let mut vals = KVec::with_capacity(self.cpus.len(), GFP_KERNEL)?;
+        let mut total = 0u64;
         for c in cpu::online_cpus() {
             let v = self.get(item, c);
-            if v != 0 {
-                write!(e, " C{c}={v}").map_err(|_| EINVAL)?;
-            }
+            total = total.wrapping_add(v);
+            vals.push((c, v), GFP_KERNEL)?;
+        }
+        write!(e, "{total}").map_err(|_| EINVAL)?;
+        for (c, v) in vals.iter().filter(|(_, v)| *v != 0) {
+            write!(e, " C{c}={v}").map_err(|_| EINVAL)?;
         }
         writeln!(e).map_err(|_| EINVAL)
     }

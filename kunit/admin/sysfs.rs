@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! KUnit: the sysfs layer, read and written through the VFS as a user would.
 
-use crate::{
+use crate::glue::{
     sysfs::{self, Attr, Dir, Parent},
     vfs,
 };
@@ -46,37 +46,37 @@ mod tests {
     #[test]
     fn version_file_shows_the_version() -> Result {
         let v = vfs::read(c"/sys/kernel/rslab/version")?;
-        assert_eq!(&v[..v.len() - 1], crate::VERSION.as_bytes());
+        assert_eq!(&v[..v.len() - 1], crate::admin::VERSION.as_bytes());
         assert_eq!(v[v.len() - 1], b'\n');
         Ok(())
     }
 
     #[test]
     fn show_and_store_go_through_the_value() -> Result {
-        let d = knob(Parent::Kernel, c"rslab_kunit_knob", 5)?;
+        let d = knob(Parent::Kernel, c"rslab_kunit_knob_show", 5)?;
         assert_eq!(
-            &vfs::read(c"/sys/kernel/rslab_kunit_knob/value")?[..],
+            &vfs::read(c"/sys/kernel/rslab_kunit_knob_show/value")?[..],
             b"5\n"
         );
         assert_eq!(
-            &vfs::read(c"/sys/kernel/rslab_kunit_knob/twice")?[..],
+            &vfs::read(c"/sys/kernel/rslab_kunit_knob_show/twice")?[..],
             b"10\n"
         );
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab_kunit_knob/value", b"21\n")?,
+            vfs::write(c"/sys/kernel/rslab_kunit_knob_show/value", b"21\n")?,
             3
         );
         assert_eq!(d.data().0.load(Ordering::Relaxed), 21);
         assert_eq!(
-            &vfs::read(c"/sys/kernel/rslab_kunit_knob/twice")?[..],
+            &vfs::read(c"/sys/kernel/rslab_kunit_knob_show/twice")?[..],
             b"42\n"
         );
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab_kunit_knob/reset", b"1\n")?,
+            vfs::write(c"/sys/kernel/rslab_kunit_knob_show/reset", b"1\n")?,
             2
         );
         assert_eq!(
-            &vfs::read(c"/sys/kernel/rslab_kunit_knob/value")?[..],
+            &vfs::read(c"/sys/kernel/rslab_kunit_knob_show/value")?[..],
             b"0\n"
         );
         Ok(())
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn bad_writes_are_einval_and_change_nothing() -> Result {
-        let d = knob(Parent::Kernel, c"rslab_kunit_knob", 7)?;
+        let d = knob(Parent::Kernel, c"rslab_kunit_knob_bad", 7)?;
         for bad in [
             &b"abc"[..],
             b"-1\n",
@@ -94,17 +94,17 @@ mod tests {
             b"\xff\n",
             b"99999999999999999999\n",
         ] {
-            let r = vfs::write(c"/sys/kernel/rslab_kunit_knob/value", bad);
+            let r = vfs::write(c"/sys/kernel/rslab_kunit_knob_bad/value", bad);
             // An empty write never reaches the store function (sysfs returns 0).
             assert!(r == Err(EINVAL) || (bad.is_empty() && r == Ok(0)));
             assert_eq!(d.data().0.load(Ordering::Relaxed), 7);
         }
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab_kunit_knob/reset", b"2\n"),
+            vfs::write(c"/sys/kernel/rslab_kunit_knob_bad/reset", b"2\n"),
             Err(EINVAL)
         );
         assert_eq!(
-            &vfs::read(c"/sys/kernel/rslab_kunit_knob/value")?[..],
+            &vfs::read(c"/sys/kernel/rslab_kunit_knob_bad/value")?[..],
             b"7\n"
         );
         Ok(())
@@ -112,11 +112,11 @@ mod tests {
 
     #[test]
     fn dropping_a_dir_removes_it() -> Result {
-        let d = knob(Parent::Kernel, c"rslab_kunit_knob", 1)?;
-        assert!(vfs::read(c"/sys/kernel/rslab_kunit_knob/value").is_ok());
+        let d = knob(Parent::Kernel, c"rslab_kunit_knob_drop", 1)?;
+        assert!(vfs::read(c"/sys/kernel/rslab_kunit_knob_drop/value").is_ok());
         drop(d);
         assert_eq!(
-            vfs::read(c"/sys/kernel/rslab_kunit_knob/value").err(),
+            vfs::read(c"/sys/kernel/rslab_kunit_knob_drop/value").err(),
             Some(ENOENT)
         );
         Ok(())

@@ -18,14 +18,14 @@ impl InitFs {
     fn enter() -> Self {
         // SAFETY: called from a kthread (a KUnit test); reverted in `drop` on
         // the same thread.
-        InitFs(unsafe { crate::ffi::rslab_override_init_fs() })
+        InitFs(unsafe { super::ffi::rslab_override_init_fs() })
     }
 }
 
 impl Drop for InitFs {
     fn drop(&mut self) {
         // SAFETY: `self.0` is what `enter` replaced, on this thread.
-        unsafe { crate::ffi::rslab_revert_init_fs(self.0) };
+        unsafe { super::ffi::rslab_revert_init_fs(self.0) };
     }
 }
 

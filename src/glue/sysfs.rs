@@ -25,7 +25,7 @@ use kernel::{bindings, error::to_result, ffi::c_char, prelude::*, str::CStr};
 /// `attr.mode` has a read bit only if `show` is set and a write bit only if
 /// `store` is set.
 #[repr(C)]
-pub struct Attr<T> {
+pub(crate) struct Attr<T> {
     attr: bindings::attribute,
     show: Option<fn(&T, &mut Emitter) -> Result>,
     store: Option<fn(&T, &str) -> Result>,
@@ -51,12 +51,12 @@ impl<T> Attr<T> {
     }
 
     /// A read-only file (mode 0444).
-    pub const fn ro(name: &'static CStr, show: fn(&T, &mut Emitter) -> Result) -> Self {
+    pub(crate) const fn ro(name: &'static CStr, show: fn(&T, &mut Emitter) -> Result) -> Self {
         Self::new(name, 0o444, Some(show), None)
     }
 
     /// A root-writable file (mode 0644).
-    pub const fn rw(
+    pub(crate) const fn rw(
         name: &'static CStr,
         show: fn(&T, &mut Emitter) -> Result,
         store: fn(&T, &str) -> Result,
@@ -65,7 +65,7 @@ impl<T> Attr<T> {
     }
 
     /// A root-only, write-only file (mode 0200), like SLUB's `shrink`.
-    pub const fn wo(name: &'static CStr, store: fn(&T, &str) -> Result) -> Self {
+    pub(crate) const fn wo(name: &'static CStr, store: fn(&T, &str) -> Result) -> Self {
         Self::new(name, 0o200, None, Some(store))
     }
 }
@@ -73,23 +73,13 @@ impl<T> Attr<T> {
 /// The output buffer of a show function: one page, as sysfs gives it.
 ///
 /// Writes past the page are cut off, as `sysfs_emit_at()` does.
-pub struct Emitter {
+pub(crate) struct Emitter {
     buf: *mut u8,
     len: usize,
 }
 
 impl Emitter {
     const CAP: usize = kernel::page::PAGE_SIZE;
-
-    /// The bytes written so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing was written yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 impl fmt::Write for Emitter {
@@ -125,7 +115,7 @@ struct Node<T: 'static> {
 ///
 /// `node` points to a live [`Node<T>`] whose kobject was added to sysfs, and
 /// this `Dir` owns one reference to that kobject.
-pub struct Dir<T: Send + Sync + 'static> {
+pub(crate) struct Dir<T: Send + Sync + 'static> {
     node: NonNull<Node<T>>,
     _p: PhantomData<T>,
 }
@@ -137,7 +127,7 @@ unsafe impl<T: Send + Sync> Send for Dir<T> {}
 unsafe impl<T: Send + Sync> Sync for Dir<T> {}
 
 /// Where a new directory goes.
-pub enum Parent<'a, U: Send + Sync + 'static> {
+pub(crate) enum Parent<'a, U: Send + Sync + 'static> {
     /// `/sys/kernel/`.
     Kernel,
     /// Inside another directory of ours.
@@ -159,7 +149,7 @@ impl<T: Send + Sync + 'static> Dir<T> {
 
     /// Creates the directory `name` in `parent`, holding `data`, with `attrs`
     /// as its files.
-    pub fn new<U: Send + Sync + 'static>(
+    pub(crate) fn new<U: Send + Sync + 'static>(
         parent: Parent<'_, U>,
         name: &CStr,
         data: T,
@@ -215,7 +205,7 @@ impl<T: Send + Sync + 'static> Dir<T> {
     }
 
     /// The value the directory holds.
-    pub fn data(&self) -> &T {
+    pub(crate) fn data(&self) -> &T {
         // SAFETY: by the type invariant, the node is live while `self` is.
         unsafe { &(*self.node.as_ptr()).data }
     }
@@ -320,6 +310,6 @@ impl<T: Send + Sync + 'static> Drop for Dir<T> {
 
 /// Parses a sysfs write as one unsigned integer, as `kstrtoul()` accepts it;
 /// anything else is `EINVAL`.
-pub fn parse_ulong(s: &str) -> Result<u64> {
-    crate::logic::parse::parse_ulong(s).ok_or(EINVAL)
+pub(crate) fn parse_ulong(s: &str) -> Result<u64> {
+    crate::logic::admin::parse::parse_ulong(s).ok_or(EINVAL)
 }

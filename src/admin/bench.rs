@@ -3,7 +3,7 @@
 //! allocator, in the same boot, interleaved (rslab, kernel, rslab, ...),
 //! each case repeated and reported as median, min and max per operation.
 //!
-//! Started by `bench [quick]` on `/sys/kernel/rslab/control`. Every result
+//! Started by `bench [quick]` on `/sys/kernel/debug/rslab/control`. Every result
 //! is one kernel-log line:
 //!
 //! ```text
@@ -14,14 +14,13 @@
 //! cases and pages for the memory cases. `quick` runs tiny counts: a smoke
 //! run for the tests, not a measurement. Nothing here asserts on time.
 
+mod kernel_alloc;
+
 use crate::{
-    cpu, ffi, fmtbuf, kcache,
-    kcache::KernelCache,
+    glue::{cpu, ffi, fmtbuf, gfp::Gfp, kthread, vfs},
     kmalloc::Kmalloc,
-    kthread,
-    pool::{Config, Gfp, Pool},
-    slab::{Cache, CacheConfig},
-    vfs,
+    page_pool::{Config, Pool},
+    slab::{Cache, CacheConfig, SlabPool},
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -34,6 +33,8 @@ use kernel::{
     },
     time::{Instant, Monotonic},
 };
+use kernel_alloc as kcache;
+use kernel_alloc::KernelCache;
 
 /// Repetitions of each case.
 const REPS: usize = 7;
@@ -101,11 +102,37 @@ fn stats(v: &mut [u64; REPS]) -> (u64, u64, u64) {
     (v[REPS / 2], v[0], v[REPS - 1])
 }
 
+/// What a run reported, for its caller to check.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    /// Result lines printed.
+    pub(crate) rows: u32,
+    /// Lines whose rslab or kernel median was 0 (nothing measured).
+    pub(crate) empty: u32,
+}
+
+/// Counts the rows of a run (cases run on several kthreads).
+struct Tally {
+    rows: Atomic<u32>,
+    empty: Atomic<u32>,
+}
+
 /// Prints one result line; values are hundredths of `unit`.
-fn report(case: &str, unit: &str, r: (u64, u64, u64), k: (u64, u64, u64), cyc: (u64, u64)) {
+fn report(
+    t: &Tally,
+    case: &str,
+    unit: &str,
+    r: (u64, u64, u64),
+    k: (u64, u64, u64),
+    cyc: (u64, u64),
+) {
     let f = |x: u64| (x / 100, x % 100);
     let (rm, rl, rh) = (f(r.0), f(r.1), f(r.2));
     let (km, kl, kh) = (f(k.0), f(k.1), f(k.2));
+    t.rows.add(1, Relaxed);
+    if r.0 == 0 || k.0 == 0 {
+        t.empty.add(1, Relaxed);
+    }
     pr_info!(
         "rslab-bench: {} {} rslab {}.{:02} {}.{:02} {}.{:02} kernel {}.{:02} {}.{:02} {}.{:02} cycles {} {}\n",
         case, unit, rm.0, rm.1, rl.0, rl.1, rh.0, rh.1, km.0, km.1, kl.0, kl.1, kh.0, kh.1, cyc.0, cyc.1
@@ -114,7 +141,7 @@ fn report(case: &str, unit: &str, r: (u64, u64, u64), k: (u64, u64, u64), cyc: (
 
 /// Runs `a` (rslab) and `b` (kernel) `REPS` times interleaved, each doing
 /// `ops` operations, and reports ns per operation.
-fn compare(case: &str, ops: u64, mut a: impl FnMut(), mut b: impl FnMut()) {
+fn compare(t: &Tally, case: &str, ops: u64, mut a: impl FnMut(), mut b: impl FnMut()) {
     let (mut ra, mut rb, mut ca, mut cb) = ([0; REPS], [0; REPS], [0; REPS], [0; REPS]);
     // One warm-up round each, not counted.
     a();
@@ -128,7 +155,7 @@ fn compare(case: &str, ops: u64, mut a: impl FnMut(), mut b: impl FnMut()) {
         cb[i] = s.cycles / ops.max(1);
     }
     let cyc = (stats(&mut ca).0, stats(&mut cb).0);
-    report(case, "ns/op", stats(&mut ra), stats(&mut rb), cyc);
+    report(t, case, "ns/op", stats(&mut ra), stats(&mut rb), cyc);
 }
 
 fn obj(p: NonNull<u8>) -> usize {
@@ -158,7 +185,7 @@ fn fill(c: &Cache, buf: &mut KVVec<usize>, n: usize) {
 }
 
 /// The cases that run on one CPU (a kthread bound to CPU 0).
-fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
+fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result {
     const NAMES: [(&CStr, u32); 3] = [
         (c"rslab_bench_32", 32),
         (c"rslab_bench_256", 256),
@@ -171,6 +198,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
         let mut case = [0u8; 24];
         let case = fmtbuf::format(&mut case, format_args!("cache_pair_{size}"));
         compare(
+            t,
             case,
             ops,
             || {
@@ -198,6 +226,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
                 let mut case = [0u8; 24];
                 let case = fmtbuf::format(&mut case, format_args!("alloc_free_n_{n}"));
                 compare(
+                    t,
                     case,
                     2 * n as u64,
                     || {
@@ -229,12 +258,14 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
                 let mut case = [0u8; 24];
                 let case = fmtbuf::format(&mut case, format_args!("bulk_{b}"));
                 compare(
+                    t,
                     case,
                     rounds * b as u64 * 2,
                     || {
                         for _ in 0..rounds {
                             if r.alloc_bulk(Gfp::KERNEL, &mut rb) == b {
-                                r.free_bulk(&mut rb);
+                                // SAFETY: all allocated from `r` just above.
+                                unsafe { r.free_bulk(&mut rb) };
                             }
                         }
                     },
@@ -256,6 +287,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
         let case = fmtbuf::format(&mut case, format_args!("kmalloc_{size}"));
         let n = if size > 8192 { ops / 4 } else { ops };
         compare(
+            t,
             case,
             n,
             || {
@@ -282,6 +314,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
         let case = fmtbuf::format(&mut case, format_args!("pages_order_{order}"));
         let n = ops / 4;
         compare(
+            t,
             case,
             n,
             || {
@@ -307,7 +340,7 @@ fn single_cpu(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
 
 /// Producer on CPU 0 allocates, consumer on CPU 1 frees, through a ring;
 /// returns ns per object for rslab and for SLUB.
-fn cross_cpu(pool: &Arc<Pool>, sz: Size) -> Result {
+fn cross_cpu(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
     let r = Cache::new(pool, &CacheConfig::new("bench-x", 256))?;
     let k = KernelCache::new(c"rslab_bench_x", 256)?;
     let mut ring = KVec::with_capacity(1024, GFP_KERNEL)?;
@@ -360,6 +393,7 @@ fn cross_cpu(pool: &Arc<Pool>, sz: Size) -> Result {
         rb[i] = run(false)?;
     }
     report(
+        t,
         "cross_cpu_256",
         "ns/op",
         stats(&mut ra),
@@ -371,7 +405,7 @@ fn cross_cpu(pool: &Arc<Pool>, sz: Size) -> Result {
 
 /// The same alloc/free loop on one CPU and on every CPU at once: total
 /// throughput in Mops/s.
-fn scaling(pool: &Arc<Pool>, sz: Size) -> Result {
+fn scaling(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
     let r = Cache::new(pool, &CacheConfig::new("bench-s", 256))?;
     let k = KernelCache::new(c"rslab_bench_s", 256)?;
     let all = cpu::online_list()?;
@@ -403,7 +437,7 @@ fn scaling(pool: &Arc<Pool>, sz: Size) -> Result {
             ra[i] = run(cpus, true)?;
             rb[i] = run(cpus, false)?;
         }
-        report(case, "Mops/s", stats(&mut ra), stats(&mut rb), (0, 0));
+        report(t, case, "Mops/s", stats(&mut ra), stats(&mut rb), (0, 0));
     }
     Ok(())
 }
@@ -411,7 +445,7 @@ fn scaling(pool: &Arc<Pool>, sz: Size) -> Result {
 /// Pages held after allocating `mem_objects` objects of 64 and 700 bytes:
 /// rslab's slabs (from a pool of its own) against SLUB's
 /// `/sys/kernel/slab/<cache>/slabs << order`.
-fn memory(sz: Size) -> Result {
+fn memory(t: &Tally, sz: Size) -> Result {
     const CASES: [(&str, &CStr, &CStr, &CStr, u32); 2] = [
         (
             "memory_64",
@@ -430,7 +464,7 @@ fn memory(sz: Size) -> Result {
     ];
     let n = sz.mem_objects;
     for (case, kname, slabs, order, size) in CASES {
-        let pool = Pool::new(Config::keeping())?;
+        let pool = Pool::<crate::slab::SlabPage>::new(Config::keeping())?;
         let rpages = {
             let r = Cache::new(&pool, &CacheConfig::new("bench-m", size))?;
             let mut buf = KVVec::with_capacity(n, GFP_KERNEL)?;
@@ -463,13 +497,18 @@ fn memory(sz: Size) -> Result {
         };
         let r = (rpages * 100, rpages * 100, rpages * 100);
         let k = (kpages * 100, kpages * 100, kpages * 100);
-        report(case, "pages", r, k, (0, 0));
+        report(t, case, "pages", r, k, (0, 0));
     }
     Ok(())
 }
 
-/// Runs every case; the results go to the kernel log.
-pub(crate) fn run(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
+/// Runs every case; the results go to the kernel log, and how many there
+/// were comes back.
+pub(crate) fn run(pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result<Summary> {
+    let t = Tally {
+        rows: Atomic::new(0),
+        empty: Atomic::new(0),
+    };
     pr_info!(
         "rslab-bench: start {} CPUs, {} ops per run, {} repetitions\n",
         cpu::online_cpus().count(),
@@ -478,7 +517,7 @@ pub(crate) fn run(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
     );
     let failed = Atomic::<u32>::new(0);
     kthread::run_on_cpus(&[0], &|_| {
-        if single_cpu(pool, kmalloc, sz).is_err() {
+        if single_cpu(&t, pool, kmalloc, sz).is_err() {
             failed.add(1, Relaxed);
         }
     })?;
@@ -486,10 +525,13 @@ pub(crate) fn run(pool: &Arc<Pool>, kmalloc: &Kmalloc, sz: Size) -> Result {
         return Err(ENOMEM);
     }
     if cpu::online_cpus().count() >= 2 {
-        cross_cpu(pool, sz)?;
+        cross_cpu(&t, pool, sz)?;
     }
-    scaling(pool, sz)?;
-    memory(sz)?;
+    scaling(&t, pool, sz)?;
+    memory(&t, sz)?;
     pr_info!("rslab-bench: done\n");
-    Ok(())
+    Ok(Summary {
+        rows: t.rows.load(Relaxed),
+        empty: t.empty.load(Relaxed),
+    })
 }

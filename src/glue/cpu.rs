@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! CPU pinning and per-CPU iteration.
 
-use crate::ffi;
+use super::ffi;
 use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
 
 /// While alive, the current task stays on its CPU (`preempt_disable()`),
@@ -55,7 +55,7 @@ pub(crate) fn online_cpus() -> impl Iterator<Item = usize> {
     (0..nr_cpu_ids()).filter(|&c| online(c))
 }
 
-/// The online CPUs, as a list (for [`crate::kthread::run_on_cpus`]).
+/// The online CPUs, as a list (for [`super::kthread::run_on_cpus`]).
 pub(crate) fn online_list() -> Result<KVec<usize>> {
     let mut cpus = KVec::new();
     for c in online_cpus() {

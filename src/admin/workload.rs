@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Workloads started from `/sys/kernel/rslab/control`.
+//! Workloads started from `/sys/kernel/debug/rslab/control`.
 
 use crate::{
-    cpu, kthread,
+    glue::{cpu, gfp::Gfp, kthread},
     logic::rand::XorShift64,
-    pool::{Gfp, Pool, RawBlock},
+    page_pool::{PageRecord, Pool, RawBlock},
     slab::Cache,
 };
 use core::ptr::NonNull;
@@ -21,7 +21,7 @@ const HELD: usize = 256;
 
 /// Writes `tag` into the first, middle and last word of `b`, so that a block
 /// handed to two owners shows up as a tag overwritten by the other.
-pub(crate) fn stamp(p: &Pool, b: &RawBlock, tag: u64) {
+pub(crate) fn stamp<R: PageRecord>(p: &Pool<R>, b: &RawBlock, tag: u64) {
     let words = (PAGE_SIZE << b.order()) / 8;
     let base = p.addr(b).cast::<u64>();
     for i in [0, words / 2, words - 1] {
@@ -32,7 +32,7 @@ pub(crate) fn stamp(p: &Pool, b: &RawBlock, tag: u64) {
 }
 
 /// Whether `b` still holds the tag [`stamp`] wrote.
-pub(crate) fn stamped(p: &Pool, b: &RawBlock, tag: u64) -> bool {
+pub(crate) fn stamped<R: PageRecord>(p: &Pool<R>, b: &RawBlock, tag: u64) -> bool {
     let words = (PAGE_SIZE << b.order()) / 8;
     let base = p.addr(b).cast::<u64>();
     [0, words / 2, words - 1].iter().all(|&i| {
@@ -63,7 +63,11 @@ pub(crate) struct Report {
 /// once, `ops` random allocations (orders `0..=max_order`, mostly small)
 /// and frees of stamped blocks, holding up to 256 blocks; everything is
 /// freed at the end.
-pub(crate) fn pool_workload(pool: &Pool, ops: u32, max_order: u32) -> Result<Report> {
+pub(crate) fn pool_workload<R: PageRecord>(
+    pool: &Pool<R>,
+    ops: u32,
+    max_order: u32,
+) -> Result<Report> {
     let cpus = cpu::online_list()?;
     let done = Atomic::<u64>::new(0);
     let failed = Atomic::<u64>::new(0);

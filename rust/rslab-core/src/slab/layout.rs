@@ -102,7 +102,7 @@ const fn align_up(x: u32, a: u32) -> u32 {
 
 /// `get_order()` for `size` bytes.
 pub fn get_order(size: u64, page_shift: u32) -> u32 {
-    super::buddy::get_order(size as usize, page_shift)
+    super::super::page_pool::buddy::get_order(size as usize, page_shift)
 }
 
 /// `order_objects()`: objects of `size` in a slab of `order` (0 for size 0).
@@ -342,7 +342,7 @@ pub const fn freelist_ptr(ptr: usize, random: usize, ptr_addr: usize) -> usize {
 
 /// `freelist_randomize()`: fills `seq` with a random permutation of
 /// `0..seq.len()` (the cache's precomputed random sequence).
-pub fn freelist_randomize(seq: &mut [u32], rng: &mut super::rand::XorShift64) {
+pub fn freelist_randomize(seq: &mut [u32], rng: &mut super::super::rand::XorShift64) {
     for (i, s) in seq.iter_mut().enumerate() {
         *s = i as u32;
     }

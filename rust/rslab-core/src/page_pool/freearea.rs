@@ -531,7 +531,7 @@ pub(crate) mod tests {
                     if let Some((idx, taken)) = a.alloc(&mut p, order) {
                         assert!(taken >= order);
                         let off = idx & ((1 << Area::MAX_ORDER) - 1);
-                        assert!(crate::buddy::is_aligned(off as usize, order));
+                        assert!(super::super::buddy::is_aligned(off as usize, order));
                         for i in idx..idx + (1 << order) {
                             assert!(!owner[i as usize], "page {i} handed out twice");
                             owner[i as usize] = true;

@@ -37,19 +37,6 @@ pub const RING: usize = 1024;
 /// `PCPF_PREV_FREE_HIGH_ORDER`: the previous free was of order 1..=3.
 const PREV_FREE_HIGH_ORDER: u8 = 1;
 
-/// `zone_batchsize()`: the batch for a pool of `managed` pages, capped at
-/// 256 KiB of pages, rounded to `2^n - 1`.
-pub fn batch_size(managed: usize, page_shift: u32) -> u32 {
-    let cap = (256 * 1024) >> page_shift;
-    let batch = (managed >> 12).min(cap);
-    if batch <= 1 {
-        return 1;
-    }
-    let b = batch + batch / 2;
-    // rounddown_pow_of_two(b) - 1
-    ((1usize << (usize::BITS - 1 - b.leading_zeros())) - 1) as u32
-}
-
 /// `zone_highsize()`: `total` pages (the low watermark for `high_min`,
 /// an eighth of the pool for `high_max`) split over `cpus`, at least
 /// `4 * batch`.
@@ -419,11 +406,7 @@ mod tests {
 
     #[test]
     fn batch_and_high_follow_the_kernel() {
-        // 16 GiB of 4K pages: batch 63, as the kernel computes it.
-        assert_eq!(batch_size(4 << 20, 12), 63);
-        assert_eq!(batch_size(0, 12), 1);
-        assert_eq!(batch_size(8192, 12), 1); // 8192 >> 12 = 2 -> 3 -> 2 - 1
-        assert_eq!(batch_size(1 << 16, 12), 15); // 16 -> 24 -> 16 - 1
+        // With batch 63 (what the kernel picks for 16 GiB of 4K pages).
         assert_eq!(high_size(1000, 63, 2), 500);
         assert_eq!(high_size(100, 63, 2), 252);
     }

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit: kmalloc on rslab, and `KBox`/`KVec` through [`RslabAlloc`].
+
+use crate::{
+    glue::gfp::Gfp,
+    kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
+    kunit::{slab::census, util::some},
+    logic::slab::layout,
+};
+use kernel::{page::PAGE_SIZE, prelude::*};
+
+use crate::kunit::slab::pool;
+
+#[kunit_tests(rslab_kmalloc)]
+mod tests {
+    use super::*;
+
+    /// kmalloc maps every size 1..=8192 to the class `kmalloc_index()`
+    /// names, with `ksize() >= size`; 0 is `ZERO_SIZE_PTR`; larger sizes
+    /// come from the pool, page-aligned.
+    #[test]
+    fn kmalloc_sizes_follow_kmalloc_index() -> Result {
+        let p = pool()?;
+        let k = Kmalloc::new(&p)?;
+        for size in 1..=8192usize {
+            let idx = some!(layout::kmalloc_index(size));
+            let c = some!(k.cache_for(size));
+            assert_eq!(c.layout().object_size as usize, layout::kmalloc_size(idx));
+            let o = k.kmalloc(size, Gfp::KERNEL);
+            assert!(!o.is_null());
+            // SAFETY: `o` is live; freed right after.
+            unsafe {
+                assert!(k.ksize(o) >= size);
+                k.kfree(o);
+            }
+        }
+        assert_eq!(k.kmalloc(0, Gfp::KERNEL), ZERO_SIZE_PTR);
+        // SAFETY: ZERO_SIZE_PTR and null are ignored.
+        unsafe {
+            k.kfree(ZERO_SIZE_PTR);
+            k.kfree(core::ptr::null_mut());
+        }
+        let big = k.kmalloc(16384, Gfp::KERNEL);
+        assert!(!big.is_null());
+        assert_eq!(big as usize % PAGE_SIZE, 0);
+        // SAFETY: live, then freed.
+        unsafe {
+            assert_eq!(k.ksize(big), 16384);
+            k.kfree(big);
+        }
+        assert!(k.kmalloc(PAGE_SIZE << 11, Gfp::KERNEL).is_null());
+        for c in k.caches() {
+            assert_eq!(census(c)?.inuse, 0);
+        }
+        Ok(())
+    }
+
+    /// krealloc keeps the contents (growing across classes and into a
+    /// large block, and shrinking in place); kzalloc zeroes;
+    /// kmalloc_array refuses an overflowing product.
+    #[test]
+    fn krealloc_kzalloc_and_kmalloc_array() -> Result {
+        let p = pool()?;
+        let k = Kmalloc::new(&p)?;
+        let o = k.kmalloc(100, Gfp::KERNEL);
+        assert!(!o.is_null());
+        // SAFETY: `o` holds 100 bytes; each krealloc result is live and at
+        // least as big as asked; everything is freed once.
+        unsafe {
+            for i in 0..100 {
+                *o.add(i) = i as u8;
+            }
+            let o2 = k.krealloc(o, 5000, Gfp::KERNEL);
+            assert!(!o2.is_null());
+            assert!(k.ksize(o2) >= 5000);
+            let o3 = k.krealloc(o2, 20000, Gfp::KERNEL);
+            assert!(!o3.is_null());
+            let o4 = k.krealloc(o3, 10, Gfp::KERNEL);
+            assert_eq!(o4, o3);
+            for i in 0..100 {
+                assert_eq!(*o4.add(i), i as u8);
+            }
+            assert_eq!(k.krealloc(o4, 0, Gfp::KERNEL), ZERO_SIZE_PTR);
+            let z = k.kzalloc(300, Gfp::KERNEL);
+            assert!(core::slice::from_raw_parts(z, 300).iter().all(|&b| b == 0));
+            k.kfree(z);
+        }
+        assert!(k.kmalloc_array(usize::MAX / 2, 3, Gfp::KERNEL).is_null());
+        let a = k.kmalloc_array(10, 8, Gfp::KERNEL);
+        assert!(!a.is_null());
+        // SAFETY: live, then freed.
+        unsafe { k.kfree(a) };
+        for c in k.caches() {
+            assert_eq!(census(c)?.inuse, 0);
+        }
+        Ok(())
+    }
+
+    /// `KBox`/`KVec` with [`RslabAlloc`] allocate from the module's kmalloc.
+    #[test]
+    fn kbox_and_kvec_allocate_from_rslab() -> Result {
+        let b = kernel::alloc::Box::<[u64; 8], RslabAlloc>::new([7; 8], GFP_KERNEL)?;
+        assert_eq!(b[3], 7);
+        let addr = core::ptr::from_ref(&*b) as usize;
+        let mut v = kernel::alloc::Vec::<u32, RslabAlloc>::new();
+        for i in 0..5000 {
+            v.push(i, GFP_KERNEL)?;
+        }
+        assert!((0..5000).all(|i| v[i as usize] == i));
+        let k = some!(crate::kmalloc::global());
+        // SAFETY: `b` holds the object at `addr`.
+        assert!(unsafe { some!(k.cache_for(64)).contains(addr as *const u8) });
+        Ok(())
+    }
+}

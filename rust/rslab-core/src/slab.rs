@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The slab layer's pure logic: cache geometry and freelist encoding
+//! (`layout`), and SLUB's slab state decisions (`slabstate`) (the kernel side
+//! is `src/slab.rs`).
+
+pub mod layout;
+pub mod slabstate;

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The admin side: what the module shows and takes from userspace.
+//!
+//! - sysfs, one value per file (Documentation/filesystems/sysfs.rst), with
+//!   SLUB's own action files (`shrink`, `validate`) aside:
+//!   `/sys/kernel/rslab/version`, the pool's directory ([`pool_attrs`]) and
+//!   one directory per cache ([`cache_attrs`], registered by [`registry`]);
+//! - debugfs: `/sys/kernel/debug/rslab/control` takes commands ([`control`]):
+//!   creating and destroying caches, workloads ([`workload`]) and the
+//!   benchmark ([`bench`]).
+
+mod bench;
+mod cache_attrs;
+mod control;
+mod pool_attrs;
+mod registry;
+mod workload;
+
+pub(crate) use control::{init_global as init_control, module_control};
+
+use control::{Control, ControlFile};
+pub(crate) use registry::{test_ctor, Registry, CTOR_BYTE, CTOR_CALLS};
+pub(crate) use workload::{cache_workload, stamp, stamped};
+
+use crate::{
+    glue::sysfs::{Attr, Dir, Parent},
+    slab::SlabPool,
+};
+use core::fmt::Write;
+use kernel::{prelude::*, sync::Arc};
+use pool_attrs::{PoolDir, POOL_ATTRS};
+
+/// rslab's version, shown in `/sys/kernel/rslab/version`.
+pub(crate) const VERSION: &str = "0.1.0";
+
+static ROOT_ATTRS: [Attr<()>; 1] = [Attr::ro(c"version", |(), e| {
+    writeln!(e, "{VERSION}").map_err(|_| EINVAL)
+})];
+
+/// The module's files: `/sys/kernel/rslab/` (with `pool/`; the registry
+/// adds `caches/`) and `/sys/kernel/debug/rslab/control`. Fields drop in
+/// order: the control file first (no command runs afterwards), then the
+/// pool's directory and the root, which goes once the registry's
+/// `caches/` (holding a reference to it) is gone too.
+pub(crate) struct Interfaces {
+    _control: ControlFile,
+    _pool: Dir<PoolDir>,
+    _root: Dir<()>,
+}
+
+impl Interfaces {
+    /// Registers every file, for `pool` and the caches of `caches`.
+    pub(crate) fn new(pool: &Arc<SlabPool>, caches: &Arc<Registry>) -> Result<Self> {
+        let root = Dir::new::<()>(Parent::Kernel, c"rslab", (), &ROOT_ATTRS)?;
+        let pool_dir = Dir::new(
+            Parent::Dir(&root),
+            c"pool",
+            PoolDir::new(pool.clone()),
+            &POOL_ATTRS,
+        )?;
+        caches.attach(&root)?;
+        let control = ControlFile::new(Control::new(pool.clone(), caches.clone())?)?;
+        Ok(Interfaces {
+            _control: control,
+            _pool: pool_dir,
+            _root: root,
+        })
+    }
+}

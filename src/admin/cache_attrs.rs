@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A cache's sysfs directory, `/sys/kernel/rslab/caches/<name>/`: the files
+//! and formats of `/sys/kernel/slab/<name>/`
+//! (Documentation/ABI/testing/sysfs-kernel-slab).
+
+use crate::{
+    glue::{
+        cpu,
+        sysfs::{self, Attr, Emitter},
+    },
+    logic::slab::layout,
+    slab::{Cache, SlabStat, NR_SLAB_STATS},
+};
+use core::fmt::Write;
+use kernel::{prelude::*, sync::Arc};
+
+/// What a cache directory holds.
+pub(crate) struct CacheDir {
+    cache: Arc<Cache>,
+}
+
+impl CacheDir {
+    pub(crate) fn new(cache: Arc<Cache>) -> Self {
+        CacheDir { cache }
+    }
+}
+
+fn emit(e: &mut Emitter, args: core::fmt::Arguments<'_>) -> Result {
+    e.write_fmt(args).map_err(|_| EINVAL)
+}
+
+fn flag(d: &CacheDir, e: &mut Emitter, f: u32) -> Result {
+    emit(e, format_args!("{}\n", u32::from(d.cache.flags() & f != 0)))
+}
+
+fn write_one(s: &str) -> Result {
+    // SLUB's shrink_store()/validate_store() look at the first byte.
+    if s.as_bytes().first() == Some(&b'1') {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+fn show_slabs_cpu_partial(d: &CacheDir, e: &mut Emitter) -> Result {
+    // slabs_cpu_partial_show(): "objects(slabs)" then per CPU.
+    let per_slab = d.cache.layout().objects;
+    let mut total = 0;
+    for c in cpu::online_cpus() {
+        total += d.cache.cpu_info(c).partial_slabs;
+    }
+    emit(e, format_args!("{}({})", total * per_slab, total))?;
+    for c in cpu::online_cpus() {
+        let s = d.cache.cpu_info(c).partial_slabs;
+        if s > 0 {
+            emit(e, format_args!(" C{}={}({})", c, s * per_slab, s))?;
+        }
+    }
+    emit(e, format_args!("\n"))
+}
+
+macro_rules! stat_attr {
+    ($name:literal, $stat:expr) => {
+        Attr::rw(
+            $name,
+            |d: &CacheDir, e| d.cache.stats().show($stat as usize, e),
+            |d: &CacheDir, s| d.cache.stats().clear($stat as usize, s),
+        )
+    };
+}
+
+const NR_CACHE_ATTRS: usize = 26 + NR_SLAB_STATS;
+
+pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
+    Attr::ro(c"object_size", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.layout().object_size))
+    }),
+    Attr::ro(c"slab_size", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.layout().size))
+    }),
+    Attr::ro(c"objs_per_slab", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.layout().objects))
+    }),
+    Attr::ro(c"order", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.layout().order))
+    }),
+    Attr::ro(c"align", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.layout().align))
+    }),
+    Attr::ro(c"objects", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.objects_in_use()))
+    }),
+    Attr::ro(c"objects_partial", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.partial_inuse()))
+    }),
+    Attr::ro(c"total_objects", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.counts().objects))
+    }),
+    Attr::ro(c"slabs", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.counts().slabs))
+    }),
+    Attr::ro(c"partial", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.counts().partial))
+    }),
+    Attr::ro(c"cpu_slabs", |d, e| {
+        // show_slab_objects(SO_CPU): CPU slabs plus CPU partial slabs.
+        let n: u32 = cpu::online_cpus()
+            .map(|c| {
+                let i = d.cache.cpu_info(c);
+                u32::from(i.has_slab) + i.partial_slabs
+            })
+            .sum();
+        emit(e, format_args!("{n}\n"))
+    }),
+    Attr::ro(c"slabs_cpu_partial", show_slabs_cpu_partial),
+    Attr::rw(
+        c"min_partial",
+        |d, e| emit(e, format_args!("{}\n", d.cache.min_partial())),
+        |d, s| {
+            let v = u32::try_from(sysfs::parse_ulong(s)?).map_err(|_| EINVAL)?;
+            d.cache.set_min_partial(v);
+            Ok(())
+        },
+    ),
+    Attr::rw(
+        c"cpu_partial",
+        |d, e| emit(e, format_args!("{}\n", d.cache.cpu_partial())),
+        |d, s| {
+            let v = u32::try_from(sysfs::parse_ulong(s)?).map_err(|_| EINVAL)?;
+            d.cache.set_cpu_partial(v)
+        },
+    ),
+    Attr::ro(c"ctor", |d, e| {
+        if d.cache.has_ctor() {
+            emit(e, format_args!("rslab_stamp_ctor\n"))
+        } else {
+            Ok(())
+        }
+    }),
+    Attr::ro(c"aliases", |_, e| emit(e, format_args!("0\n"))),
+    Attr::ro(c"poison", |d, e| flag(d, e, layout::SLAB_POISON)),
+    Attr::ro(c"red_zone", |d, e| flag(d, e, layout::SLAB_RED_ZONE)),
+    Attr::ro(c"store_user", |d, e| flag(d, e, layout::SLAB_STORE_USER)),
+    Attr::ro(c"sanity_checks", |_, e| emit(e, format_args!("0\n"))),
+    Attr::ro(c"hwcache_align", |d, e| {
+        flag(d, e, layout::SLAB_HWCACHE_ALIGN)
+    }),
+    Attr::ro(c"reclaim_account", |d, e| {
+        flag(d, e, layout::SLAB_RECLAIM_ACCOUNT)
+    }),
+    Attr::ro(c"destroy_by_rcu", |d, e| {
+        flag(d, e, layout::SLAB_TYPESAFE_BY_RCU)
+    }),
+    Attr::ro(c"cache_dma", |d, e| flag(d, e, layout::SLAB_CACHE_DMA)),
+    Attr::wo(c"shrink", |d, s| {
+        write_one(s)?;
+        d.cache.shrink();
+        Ok(())
+    }),
+    Attr::wo(c"validate", |d, s| {
+        write_one(s)?;
+        match d.cache.validate() {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                pr_err!("cache {}: validate: {:?}\n", d.cache.display_name(), err);
+                Err(EIO)
+            }
+        }
+    }),
+    stat_attr!(c"alloc_fastpath", SlabStat::AllocFastpath),
+    stat_attr!(c"alloc_slowpath", SlabStat::AllocSlowpath),
+    stat_attr!(c"free_fastpath", SlabStat::FreeFastpath),
+    stat_attr!(c"free_slowpath", SlabStat::FreeSlowpath),
+    stat_attr!(c"free_frozen", SlabStat::FreeFrozen),
+    stat_attr!(c"free_add_partial", SlabStat::FreeAddPartial),
+    stat_attr!(c"free_remove_partial", SlabStat::FreeRemovePartial),
+    stat_attr!(c"alloc_from_partial", SlabStat::AllocFromPartial),
+    stat_attr!(c"alloc_slab", SlabStat::AllocSlab),
+    stat_attr!(c"alloc_refill", SlabStat::AllocRefill),
+    stat_attr!(c"alloc_node_mismatch", SlabStat::AllocNodeMismatch),
+    stat_attr!(c"free_slab", SlabStat::FreeSlab),
+    stat_attr!(c"cpuslab_flush", SlabStat::CpuslabFlush),
+    stat_attr!(c"deactivate_full", SlabStat::DeactivateFull),
+    stat_attr!(c"deactivate_empty", SlabStat::DeactivateEmpty),
+    stat_attr!(c"deactivate_to_head", SlabStat::DeactivateToHead),
+    stat_attr!(c"deactivate_to_tail", SlabStat::DeactivateToTail),
+    stat_attr!(c"deactivate_remote_frees", SlabStat::DeactivateRemoteFrees),
+    stat_attr!(c"deactivate_bypass", SlabStat::DeactivateBypass),
+    stat_attr!(c"order_fallback", SlabStat::OrderFallback),
+    stat_attr!(c"cmpxchg_double_cpu_fail", SlabStat::CmpxchgDoubleCpuFail),
+    stat_attr!(c"cmpxchg_double_fail", SlabStat::CmpxchgDoubleFail),
+    stat_attr!(c"cpu_partial_alloc", SlabStat::CpuPartialAlloc),
+    stat_attr!(c"cpu_partial_free", SlabStat::CpuPartialFree),
+    stat_attr!(c"cpu_partial_node", SlabStat::CpuPartialNode),
+    stat_attr!(c"cpu_partial_drain", SlabStat::CpuPartialDrain),
+];

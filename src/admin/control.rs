@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/sys/kernel/debug/rslab/control`: one command per write (the grammar is
+//! [`crate::logic::admin::control`]). A line that does not parse fails with
+//! `EINVAL` and does nothing; commands fail with their own errno.
+
+use super::{bench, workload, Registry};
+use crate::{
+    logic::admin::control::{parse, Command},
+    page_pool::MAX_ORDER,
+    slab::SlabPool,
+};
+use kernel::{debugfs, prelude::*, sync::Arc, uaccess::UserSliceReader};
+
+/// The longest line the control file takes.
+const MAX_LINE: usize = 256;
+
+/// What commands act on: the module's pool and caches.
+pub(crate) struct Control {
+    pool: Arc<SlabPool>,
+    caches: Arc<Registry>,
+}
+
+impl Control {
+    /// Commands on `pool` and `caches`.
+    pub(crate) fn new(pool: Arc<SlabPool>, caches: Arc<Registry>) -> Result<Arc<Self>> {
+        Ok(Arc::new(Control { pool, caches }, GFP_KERNEL)?)
+    }
+
+    /// Runs one command line, as written to the control file (`EINVAL` if
+    /// it is not UTF-8 or does not parse).
+    pub(crate) fn execute(&self, line: &[u8]) -> Result {
+        let line = core::str::from_utf8(line).map_err(|_| EINVAL)?;
+        match parse(line, MAX_ORDER).map_err(|_| EINVAL)? {
+            Command::PoolWorkload { ops, max_order } => {
+                let r = workload::pool_workload(&self.pool, ops, max_order)?;
+                pr_info!(
+                    "workload pool: {} CPUs, {} ops in all (orders 0..={}) in {} us: {} failed allocations, {} corrupted blocks\n",
+                    r.cpus,
+                    r.ops,
+                    max_order,
+                    r.ns / 1000,
+                    r.failed,
+                    r.corrupt
+                );
+                if r.corrupt > 0 {
+                    return Err(EIO);
+                }
+                Ok(())
+            }
+            Command::Create {
+                name,
+                size,
+                align,
+                flags,
+            } => self.caches.create(&name, size, align, flags).map(|_| ()),
+            Command::Destroy { name } => self.caches.destroy(name.as_bytes()),
+            Command::Bench { quick } => self.bench(quick).map(|_| ()),
+            Command::CacheWorkload { name, ops, held } => {
+                let cache = self.caches.find(name.as_bytes()).ok_or(ENOENT)?;
+                let r = workload::cache_workload(&cache, ops, held)?;
+                pr_info!(
+                    "workload cache {}: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
+                    cache.display_name(),
+                    r.cpus,
+                    r.ops,
+                    held,
+                    r.ns / 1000,
+                    r.remote,
+                    r.failed,
+                    r.corrupt
+                );
+                if r.corrupt > 0 {
+                    return Err(EIO);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `bench [quick]`: runs the benchmark; says how many result lines it
+    /// printed.
+    pub(crate) fn bench(&self, quick: bool) -> Result<bench::Summary> {
+        let size = if quick {
+            bench::Size::QUICK
+        } else {
+            bench::Size::FULL
+        };
+        bench::run(&self.pool, self.caches.kmalloc(), size)
+    }
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised by `ControlFile::new` (once per load, before any
+    // use) through `init_global`.
+    unsafe(uninit) static MODULE_CONTROL: Mutex<Option<Arc<Control>>> = None;
+}
+
+/// Initialises the lock behind [`module_control`]: once, at load, before
+/// any [`ControlFile`] is made.
+///
+/// # Safety
+///
+/// Called exactly once per load of the module, before anything else uses
+/// the control state.
+pub(crate) unsafe fn init_global() {
+    // SAFETY: the caller's guarantee: once, before any use.
+    unsafe { MODULE_CONTROL.init() };
+}
+
+/// The module's control state while its control file exists (for tests,
+/// which cannot write a debugfs file from a kthread: `kernel_write()` needs
+/// `write_iter`, and debugfs copies from user memory).
+pub(crate) fn module_control() -> Option<Arc<Control>> {
+    MODULE_CONTROL.lock().clone()
+}
+
+/// Reads one line from userspace and runs it.
+fn write(ctl: &Arc<Control>, reader: &mut UserSliceReader) -> Result {
+    let n = reader.len();
+    if n > MAX_LINE {
+        return Err(EINVAL);
+    }
+    let mut buf = [0u8; MAX_LINE];
+    reader.read_slice(&mut buf[..n])?;
+    ctl.execute(&buf[..n])
+}
+
+/// The control file in `/sys/kernel/debug/rslab/`; removed (and the module
+/// control state cleared) on drop.
+pub(crate) struct ControlFile {
+    _file: Pin<KBox<debugfs::File<Arc<Control>>>>,
+    _dir: debugfs::Dir,
+}
+
+impl ControlFile {
+    /// Makes `/sys/kernel/debug/rslab/control` for `ctl`.
+    pub(crate) fn new(ctl: Arc<Control>) -> Result<Self> {
+        let dir = debugfs::Dir::new(c"rslab");
+        let file = KBox::pin_init(
+            dir.write_callback_file(c"control", ctl.clone(), &write),
+            GFP_KERNEL,
+        )?;
+        *MODULE_CONTROL.lock() = Some(ctl);
+        Ok(ControlFile {
+            _file: file,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for ControlFile {
+    fn drop(&mut self) {
+        *MODULE_CONTROL.lock() = None;
+    }
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The module's caches: the kmalloc classes and the caches users make
+//! through the control file, each with its sysfs directory
+//! `/sys/kernel/rslab/caches/<name>/` (see [`super::cache_attrs`]) and its
+//! CPU hotplug instance.
+
+use super::cache_attrs::{CacheDir, CACHE_ATTRS};
+use crate::{
+    glue::{
+        cpuhp,
+        sysfs::{Dir, Parent},
+    },
+    kmalloc::Kmalloc,
+    logic::{
+        admin::control::{self, Name, NAME_LEN},
+        slab::layout,
+    },
+    slab::{Cache, CacheConfig, SlabPool},
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    str::CStr,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
+};
+
+/// A registered cache.
+struct Entry {
+    /// Sysfs first: dropped before the cache goes.
+    _dir: Dir<CacheDir>,
+    _hotplug: cpuhp::Instance<Cache>,
+    cache: Arc<Cache>,
+    /// A kmalloc class: not destroyable by users.
+    builtin: bool,
+}
+
+/// What the registry's lock protects.
+struct Inner {
+    /// `/sys/kernel/rslab/caches/` (`None` until attached, and after
+    /// teardown).
+    dir: Option<Dir<()>>,
+    entries: KVec<Entry>,
+}
+
+/// Every cache of the module, by name.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registry {
+    pool: Arc<SlabPool>,
+    kmalloc: Kmalloc,
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+impl Registry {
+    /// The registry of `pool`, with its kmalloc classes made (not yet in
+    /// sysfs: see [`Registry::attach`]).
+    pub(crate) fn new(pool: &Arc<SlabPool>) -> Result<Arc<Registry>> {
+        let kmalloc = Kmalloc::new(pool)?;
+        Arc::pin_init(
+            pin_init!(Registry {
+                pool: pool.clone(),
+                kmalloc,
+                inner <- new_mutex!(Inner {
+                    dir: None,
+                    entries: KVec::new(),
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The kmalloc classes.
+    pub(crate) fn kmalloc(&self) -> &Kmalloc {
+        &self.kmalloc
+    }
+
+    /// Makes `caches/` in `parent` and registers the kmalloc classes there.
+    pub(crate) fn attach<U: Send + Sync + 'static>(&self, parent: &Dir<U>) -> Result {
+        let dir = Dir::new(Parent::Dir(parent), c"caches", (), &[])?;
+        let mut g = self.inner.lock();
+        g.dir = Some(dir);
+        for c in self.kmalloc.caches() {
+            Self::add(&mut g, c.clone(), true)?;
+        }
+        Ok(())
+    }
+
+    fn add(g: &mut Inner, cache: Arc<Cache>, builtin: bool) -> Result {
+        let parent = g.dir.as_ref().ok_or(ENODEV)?;
+        let mut buf = [0u8; NAME_LEN + 1];
+        let name = cstr(cache.name(), &mut buf)?;
+        let dir = Dir::new(
+            Parent::Dir(parent),
+            name,
+            CacheDir::new(cache.clone()),
+            &CACHE_ATTRS,
+        )?;
+        let hp = cpuhp::Instance::new(cache.clone())?;
+        g.entries.push(
+            Entry {
+                _dir: dir,
+                _hotplug: hp,
+                cache,
+                builtin,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    }
+
+    /// The cache named `name`.
+    pub(crate) fn find(&self, name: &[u8]) -> Option<Arc<Cache>> {
+        let g = self.inner.lock();
+        g.entries
+            .iter()
+            .find(|e| e.cache.name() == name)
+            .map(|e| e.cache.clone())
+    }
+
+    /// `create`: `EEXIST` for a name in use, `EINVAL` for a bad request.
+    pub(crate) fn create(
+        &self,
+        name: &Name,
+        size: u32,
+        align: u32,
+        flags: u32,
+    ) -> Result<Arc<Cache>> {
+        let mut cfg = CacheConfig::new(
+            core::str::from_utf8(name.as_bytes()).map_err(|_| EINVAL)?,
+            size,
+        );
+        cfg.align = align;
+        if flags & control::FLAG_HWCACHE != 0 {
+            cfg.flags |= layout::SLAB_HWCACHE_ALIGN;
+        }
+        if flags & control::FLAG_RECLAIM != 0 {
+            cfg.flags |= layout::SLAB_RECLAIM_ACCOUNT;
+        }
+        if flags & control::FLAG_DMA != 0 {
+            cfg.flags |= layout::SLAB_CACHE_DMA;
+        }
+        if flags & control::FLAG_CTOR != 0 {
+            cfg.ctor = Some(stamp_ctor);
+        }
+        cfg.harden = flags & control::FLAG_NOHARDEN == 0;
+        cfg.randomize = flags & control::FLAG_NORANDOM == 0;
+        let mut g = self.inner.lock();
+        if g.entries.iter().any(|e| e.cache.name() == name.as_bytes()) {
+            pr_err!(
+                "create: a cache {} exists\n",
+                kernel::str::BStr::from_bytes(name.as_bytes())
+            );
+            return Err(EEXIST);
+        }
+        let cache = Cache::new(&self.pool, &cfg)?;
+        Self::add(&mut g, cache.clone(), false)?;
+        Ok(cache)
+    }
+
+    /// `destroy`: `ENOENT` for an unknown name, `EPERM` for a kmalloc
+    /// class, `EBUSY` (with the objects reported, and the cache kept) if
+    /// objects are still allocated.
+    pub(crate) fn destroy(&self, name: &[u8]) -> Result {
+        let entry = {
+            let mut g = self.inner.lock();
+            let i = g
+                .entries
+                .iter()
+                .position(|e| e.cache.name() == name)
+                .ok_or(ENOENT)?;
+            if g.entries[i].builtin {
+                return Err(EPERM);
+            }
+            g.entries.remove(i)?
+        };
+        let cache = entry.cache.clone();
+        drop(entry);
+        match cache.destroy() {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                // `kmem_cache_destroy()` with objects left keeps the cache:
+                // its slabs still point to it. Never freed.
+                core::mem::forget(cache);
+                Err(EBUSY)
+            }
+        }
+    }
+
+    /// Removes every directory and destroys every cache (at unload); the
+    /// registry is empty afterwards.
+    pub(crate) fn teardown(&self) {
+        let entries = {
+            let mut g = self.inner.lock();
+            let e = core::mem::take(&mut g.entries);
+            g.dir = None;
+            e
+        };
+        for e in entries {
+            let cache = e.cache.clone();
+            let builtin = e.builtin;
+            drop(e);
+            if !builtin && cache.destroy().is_err() {
+                core::mem::forget(cache);
+            }
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Registry {
+    fn drop(self: Pin<&mut Self>) {
+        self.teardown();
+    }
+}
+
+/// `name` as a C string in `buf`.
+fn cstr<'a>(name: &[u8], buf: &'a mut [u8; NAME_LEN + 1]) -> Result<&'a CStr> {
+    buf[..name.len()].copy_from_slice(name);
+    buf[name.len()] = 0;
+    CStr::from_bytes_with_nul(&buf[..=name.len()]).map_err(|_| EINVAL)
+}
+
+/// The byte [`stamp_ctor`] writes.
+pub(crate) const CTOR_BYTE: u8 = 0xc7;
+
+/// The constructor of caches made with `ctor`: fills the object's first
+/// byte with [`CTOR_BYTE`] and counts the call.
+fn stamp_ctor(obj: *mut u8) {
+    // SAFETY: a constructor gets a whole object of at least one byte.
+    unsafe { obj.write(CTOR_BYTE) };
+    CTOR_CALLS.add(1, Relaxed);
+}
+
+/// How many times [`stamp_ctor`] ran.
+pub(crate) static CTOR_CALLS: Atomic<u64> = Atomic::new(0);
+
+/// The constructor [`stamp_ctor`], for tests.
+pub(crate) fn test_ctor() -> crate::slab::Ctor {
+    stamp_ctor
+}

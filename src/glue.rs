@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Kernel glue: small safe wrappers over the kernel interfaces the layers
+//! need and the kernel crate does not abstract (or, in [`dword`], does not
+//! offer at all), each wrapping the raw bindings once. The C side is
+//! `glue/helpers.c`: one-line wrappers of static inlines, declared in
+//! [`ffi`].
+
+pub(crate) mod cpu;
+pub(crate) mod cpuhp;
+pub(crate) mod dword;
+pub(crate) mod ffi;
+pub(crate) mod fmtbuf;
+pub(crate) mod gfp;
+pub(crate) mod kthread;
+pub(crate) mod shrinker;
+pub(crate) mod stats;
+pub(crate) mod sysfs;
+pub(crate) mod vfs;

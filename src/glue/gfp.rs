@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Allocation flags (`gfp_t`) as every layer passes them down.
+
+use kernel::bindings;
+
+/// Allocation flags: a `gfp_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gfp(bindings::gfp_t);
+
+impl Gfp {
+    /// `GFP_KERNEL`: may sleep.
+    pub(crate) const KERNEL: Gfp = Gfp(bindings::GFP_KERNEL);
+    /// `GFP_ATOMIC`: never sleeps, may use reserves.
+    pub(crate) const ATOMIC: Gfp = Gfp(bindings::GFP_ATOMIC);
+    /// `GFP_NOWAIT`: never sleeps.
+    pub(crate) const NOWAIT: Gfp = Gfp(bindings::GFP_NOWAIT);
+
+    /// Whether the caller may sleep (`__GFP_DIRECT_RECLAIM`).
+    pub(crate) fn can_sleep(self) -> bool {
+        self.0 & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
+    }
+
+    /// The raw `gfp_t`.
+    pub(crate) fn raw(self) -> bindings::gfp_t {
+        self.0
+    }
+
+    /// The kernel crate's flags for metadata allocated on behalf of a
+    /// request with these flags: `GFP_KERNEL` if it may sleep, else
+    /// `GFP_ATOMIC`.
+    pub(crate) fn for_metadata(self) -> kernel::alloc::Flags {
+        if self.can_sleep() {
+            kernel::alloc::flags::GFP_KERNEL
+        } else {
+            kernel::alloc::flags::GFP_ATOMIC
+        }
+    }
+}

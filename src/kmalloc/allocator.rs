@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+//! [`RslabAlloc`]: the kernel crate's `Allocator` over the module's kmalloc.
+
+use super::Kmalloc;
+use crate::glue::gfp::Gfp;
+use core::{alloc::Layout, ptr::NonNull};
+use kernel::{
+    alloc::{AllocError, Allocator, Flags, NumaNode},
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::atomic::{Acquire, Atomic, Release},
+};
+
+/// The [`Kmalloc`] that [`RslabAlloc`] uses: the module's, set while it is
+/// loaded.
+static GLOBAL: Atomic<*const Kmalloc> = Atomic::new(core::ptr::null());
+
+/// Makes `k` the one [`RslabAlloc`] uses until [`clear_global`].
+///
+/// # Safety
+///
+/// `k` stays alive (and in place) until [`clear_global`] is called, and no
+/// allocation of [`RslabAlloc`] is still live then.
+pub(crate) unsafe fn set_global(k: &Kmalloc) {
+    GLOBAL.store(core::ptr::from_ref(k), Release);
+}
+
+/// Stops [`RslabAlloc`] (it fails every allocation afterwards).
+pub(crate) fn clear_global() {
+    GLOBAL.store(core::ptr::null(), Release);
+}
+
+/// The module's [`Kmalloc`], while loaded.
+pub(crate) fn global() -> Option<&'static Kmalloc> {
+    let k = GLOBAL.load(Acquire);
+    // SAFETY: `set_global`'s caller keeps it alive until `clear_global`.
+    (!k.is_null()).then(|| unsafe { &*k })
+}
+
+/// The kernel crate's [`Allocator`] over rslab's kmalloc: `KBox`/`KVec`
+/// with `RslabAlloc` as their allocator take their memory from rslab.
+pub(crate) struct RslabAlloc;
+
+impl RslabAlloc {
+    fn gfp(flags: Flags) -> Gfp {
+        if flags.contains(GFP_KERNEL) {
+            Gfp::KERNEL
+        } else {
+            Gfp::ATOMIC
+        }
+    }
+
+    /// The kmalloc size that gives `layout`'s alignment: classes of a power
+    /// of two are aligned to their size, so a stricter alignment than 8
+    /// asks for a power of two at least that big.
+    fn size_for(layout: Layout) -> Option<usize> {
+        let size = layout.size();
+        if layout.align() <= 8 {
+            return Some(size);
+        }
+        if layout.align() > PAGE_SIZE {
+            return None;
+        }
+        size.max(layout.align()).checked_next_power_of_two()
+    }
+}
+
+// SAFETY: memory from `Kmalloc` stays valid until `kfree`; any pointer from
+// it may go to any function here; the guarantees are met below (sizes
+// rounded for alignment, contents kept on realloc, `ptr` untouched on
+// failure).
+unsafe impl Allocator for RslabAlloc {
+    const MIN_ALIGN: usize = 8;
+
+    unsafe fn realloc(
+        ptr: Option<NonNull<u8>>,
+        layout: Layout,
+        old_layout: Layout,
+        flags: Flags,
+        _nid: NumaNode,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let k = global().ok_or(AllocError)?;
+        let old = ptr.filter(|_| old_layout.size() > 0);
+        if layout.size() == 0 {
+            if let Some(p) = old {
+                // SAFETY: the caller's guarantee: `p` is ours and live.
+                unsafe { k.kfree(p.as_ptr()) };
+            }
+            let dangling = NonNull::new(layout.align() as *mut u8).ok_or(AllocError)?;
+            return Ok(NonNull::slice_from_raw_parts(dangling, 0));
+        }
+        let size = Self::size_for(layout).ok_or(AllocError)?;
+        if let Some(p) = old {
+            // SAFETY: as above.
+            let ks = unsafe { k.ksize(p.as_ptr()) };
+            if size <= ks && (p.as_ptr() as usize).checked_rem(layout.align()) == Some(0) {
+                return Ok(NonNull::slice_from_raw_parts(p, layout.size()));
+            }
+        }
+        let gfp = Self::gfp(flags);
+        let n = if flags.contains(__GFP_ZERO) {
+            k.kzalloc(size, gfp)
+        } else {
+            k.kmalloc(size, gfp)
+        };
+        let n = NonNull::new(n).ok_or(AllocError)?;
+        if let Some(p) = old {
+            let keep = old_layout.size().min(layout.size());
+            // SAFETY: `p` holds `old_layout.size()` bytes, `n` at least
+            // `layout.size()`; distinct allocations.
+            unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), n.as_ptr(), keep) };
+            // SAFETY: as above.
+            unsafe { k.kfree(p.as_ptr()) };
+        }
+        Ok(NonNull::slice_from_raw_parts(n, layout.size()))
+    }
+}

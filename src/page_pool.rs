@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The page pool: buddy free areas and per-CPU page lists over chunks of
+//! memory taken from the kernel's own page allocator.
+//!
+//! - Backing memory ([`chunk`]): the pool grows by taking naturally aligned
+//!   chunks from `alloc_pages()`, order `MAX_PAGE_ORDER` first and smaller
+//!   orders when the kernel cannot give that ("order fallback"). A chunk
+//!   that becomes wholly free goes back (`__free_pages()`) while the pool
+//!   keeps more than its high watermark free, on shrink, and when the pool
+//!   is dropped.
+//! - Free areas ([`FreeArea`], pure logic shared with the host crate):
+//!   `free_area[order]` for orders `0..=MAX_PAGE_ORDER`, split on alloc and
+//!   merged with the buddy on free, never across a chunk. Per-page state
+//!   lives in the pool's own metadata array per chunk, not in `struct page`.
+//! - Per-CPU lists ([`pcp`]): orders `0..=PAGE_ALLOC_COSTLY_ORDER`, refilled
+//!   (`rmqueue_bulk`) and drained (`free_pcppages_bulk`) in batches under
+//!   the zone lock, with 7.x's auto-tuned `high`.
+//! - Per-page records for the pool's user ([`PageRecord`]): one per page of
+//!   every chunk, opaque to the pool, found from a block or (through the
+//!   [`pfn_map`]) from any address inside a chunk. The pool never looks
+//!   inside them.
+//! - A consistency walk ([`check`]).
+//!
+//! # Locking and context
+//!
+//! As in Linux 7.x: a task pins itself to its CPU (preemption off) and
+//! *try*-locks that CPU's list lock, a plain spinlock. An interrupt arriving
+//! while the task holds it fails the trylock and goes to the free areas
+//! directly, under the zone lock, which disables interrupts. The order is
+//! always list lock, then zone lock. Nothing here sleeps except growing with
+//! a sleeping `gfp` (done with no lock held and preemption on), so
+//! `GFP_ATOMIC`/`GFP_NOWAIT` callers never sleep. The pool takes no lock of
+//! its user's: a user may call into the pool with its own locks held.
+
+mod check;
+mod chunk;
+mod pcp;
+mod pfn_map;
+mod register;
+
+pub(crate) use check::Census;
+pub(crate) use register::Registration;
+
+use crate::{
+    glue::{cpu::Pinned, ffi, gfp::Gfp, stats::Stats},
+    logic::page_pool::freearea::{FreeArea, Pages},
+};
+use chunk::{Chunks, Released, SlotInfo, Zone};
+use kernel::{
+    bindings, new_spinlock, new_spinlock_irq,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, SpinLock, SpinLockIrq,
+    },
+};
+use pcp::CpuPcp;
+use pfn_map::PfnMap;
+
+/// `MAX_PAGE_ORDER`: the largest block and chunk order.
+pub(crate) const MAX_ORDER: u32 = bindings::MAX_PAGE_ORDER;
+/// Orders `0..=MAX_ORDER`.
+pub(crate) const NR_ORDERS: usize = MAX_ORDER as usize + 1;
+/// Pages in a full-size chunk.
+pub(crate) const CHUNK_PAGES: usize = 1 << MAX_ORDER;
+type Area = FreeArea<NR_ORDERS>;
+
+/// What the pool keeps per page for its user (what the fields of
+/// `struct page` are to the kernel's users of pages). The pool makes one per page when a chunk
+/// arrives, hands out shared references to it while the page's chunk is in
+/// the pool, and drops it when the chunk goes; it never looks inside.
+pub(crate) trait PageRecord: Send + Sync + Sized + 'static {
+    /// A record for a page that nobody uses yet.
+    fn new() -> Self;
+}
+
+/// A pool whose user keeps nothing per page.
+impl PageRecord for () {
+    fn new() -> Self {}
+}
+
+/// The pool's event counters, shown in sysfs as SLUB shows its statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Stat {
+    /// An allocation served by the CPU's list.
+    AllocFastpath = 0,
+    /// An allocation that had to refill the list or use the free areas.
+    AllocSlowpath,
+    /// A list refilled from the free areas in one batch.
+    Refill,
+    /// A list drained to the free areas in one batch.
+    Drain,
+    /// A block split in two (`expand`).
+    Split,
+    /// A block merged with its buddy.
+    Merge,
+    /// A chunk taken from the kernel.
+    Grow,
+    /// A chunk given back to the kernel.
+    Release,
+    /// A chunk smaller than `MAX_PAGE_ORDER` taken because the kernel could
+    /// not give a full one.
+    OrderFallback,
+    /// An allocation that failed.
+    AllocFail,
+    /// Pages handed to users (not shown; with [`Stat::PagesIn`] it counts
+    /// the pages users hold).
+    PagesOut,
+    /// Pages users gave back (not shown).
+    PagesIn,
+}
+
+/// The number of [`Stat`] counters.
+pub(crate) const NR_STATS: usize = Stat::PagesIn as usize + 1;
+
+/// Pages taken from the kernel by every pool and not yet given back.
+static BACKING_PAGES: Atomic<usize> = Atomic::new(0);
+
+/// Pages every pool of this module holds from the kernel right now.
+pub(crate) fn backing_pages() -> usize {
+    BACKING_PAGES.load(Relaxed)
+}
+
+/// The next pool's identity (see [`RawBlock`]).
+static NEXT_POOL_ID: Atomic<u32> = Atomic::new(1);
+
+/// A block of `1 << order` pages from a pool, by page index, naming its
+/// pool.
+///
+/// Move-only: [`Pool::free`] consumes it, so safe code cannot free a block
+/// twice; and it carries its pool's identity, which every [`Pool`] method
+/// that takes a block checks, so safe code cannot free (or address) one
+/// pool's block through another.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RawBlock {
+    idx: u32,
+    order: u32,
+    pool: u32,
+}
+
+impl RawBlock {
+    /// The block's order.
+    pub(crate) fn order(&self) -> u32 {
+        self.order
+    }
+}
+
+/// Watermarks, in pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Watermarks {
+    /// The shrinker leaves at least this many pages free.
+    pub(crate) min: usize,
+    /// Below this many free pages the pool grows from the kernel.
+    pub(crate) low: usize,
+    /// Wholly free chunks are given back while more than this stays free;
+    /// below it, per-CPU lists stop growing (`ZONE_BELOW_HIGH`).
+    pub(crate) high: usize,
+}
+
+impl Watermarks {
+    /// Whether `min <= low <= high`.
+    pub(crate) fn valid(&self) -> bool {
+        self.min <= self.low && self.low <= self.high
+    }
+}
+
+/// How to build a pool.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// The most chunks the pool may hold at once.
+    pub(crate) max_chunks: usize,
+    /// The per-CPU lists' batch.
+    pub(crate) batch: u32,
+    /// Initial watermarks.
+    pub(crate) wmark: Watermarks,
+}
+
+impl Config {
+    /// A pool that keeps every chunk it takes (high watermark out of reach)
+    /// and grows only when it cannot serve a request (low 0): what it holds
+    /// is what its users hold, so tests and the benchmark can count it.
+    pub(crate) fn keeping() -> Self {
+        Config {
+            wmark: Watermarks {
+                min: 0,
+                low: 0,
+                high: usize::MAX,
+            },
+            ..Config::default()
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            // 4 GiB of 4 KiB pages.
+            max_chunks: 1024,
+            // What the kernel picks for zones of 128 MiB to 256 MiB.
+            batch: 31,
+            wmark: Watermarks {
+                min: 0,
+                low: 64,
+                high: CHUNK_PAGES,
+            },
+        }
+    }
+}
+
+/// A page pool, keeping an `R` per page for its user.
+///
+/// # Invariants
+///
+/// - Whenever the zone lock is free, `free_pages` equals the free pages of
+///   the zone's free areas and `total_pages` the pages of its chunks.
+/// - `slots[s]` holds the address, pfn and records of the chunk in slot `s`
+///   for as long as that chunk is in the pool (written under the zone lock
+///   before any block of it is handed out).
+/// - Every allocated block is held by exactly one user or one CPU's list;
+///   `PagesOut - PagesIn` counts the pages held by users. A [`RawBlock`]
+///   whose `pool` is `id` is such a block of this pool, so its chunk stays
+///   in the pool while the block is out.
+/// - `cpus[c]` is only used by CPU `c` with the task pinned and the lock
+///   *tried*, or by anyone with the lock taken where no list lock is held.
+/// - `map` maps the pages of every chunk in the pool to their records (see
+///   [`PfnMap`]).
+#[pin_data(PinnedDrop)]
+pub(crate) struct Pool<R: PageRecord> {
+    #[pin]
+    zone: SpinLockIrq<Zone<R>>,
+    cpus: KVec<Pin<KBox<SpinLock<CpuPcp>>>>,
+    slots: KVec<SlotInfo<R>>,
+    map: PfnMap<R>,
+    stats: Stats<NR_STATS>,
+    /// Pages free in the free areas (a copy of the zone's, for reading
+    /// without the lock).
+    free_pages: Atomic<usize>,
+    /// Pages in all chunks (likewise).
+    total_pages: Atomic<usize>,
+    wmark_min: Atomic<usize>,
+    wmark_low: Atomic<usize>,
+    wmark_high: Atomic<usize>,
+    /// Test hook: the next this many backing allocations fail.
+    fail_backing: Atomic<u32>,
+    batch: u32,
+    /// This pool's identity, carried by its blocks.
+    id: u32,
+    /// The lists' `(high_min, high_max)`, packed; each CPU applies it to its
+    /// own list under its own lock (see [`Pool::apply_tuning`]).
+    tuning: Atomic<u64>,
+}
+
+impl<R: PageRecord> Pool<R> {
+    /// A new, empty pool.
+    pub(crate) fn new(cfg: Config) -> Result<Arc<Self>> {
+        if !cfg.wmark.valid()
+            || cfg.max_chunks == 0
+            || cfg.max_chunks > (u32::MAX as usize >> MAX_ORDER)
+        {
+            return Err(EINVAL);
+        }
+        let ncpu = crate::glue::cpu::nr_cpu_ids();
+        let mut cpus = KVec::with_capacity(ncpu, GFP_KERNEL)?;
+        for _ in 0..ncpu {
+            // The lists are large (a ring per order): initialise in place.
+            cpus.push(
+                KBox::pin_init(new_spinlock!(pin_init::init_zeroed::<CpuPcp>()), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        let mut slots = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
+        let mut table = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
+        let stats = Stats::new()?;
+        let map = PfnMap::new()?;
+        for _ in 0..cfg.max_chunks {
+            slots.push(SlotInfo::new(), GFP_KERNEL)?;
+            table.push(None, GFP_KERNEL)?;
+        }
+        let pool = Arc::pin_init(
+            pin_init!(Pool {
+                zone <- new_spinlock_irq!(Zone {
+                    area: Area::new(),
+                    chunks: Chunks(table),
+                }),
+                cpus,
+                slots,
+                map,
+                stats,
+                free_pages: Atomic::new(0),
+                total_pages: Atomic::new(0),
+                wmark_min: Atomic::new(cfg.wmark.min),
+                wmark_low: Atomic::new(cfg.wmark.low),
+                wmark_high: Atomic::new(cfg.wmark.high),
+                fail_backing: Atomic::new(0),
+                batch: cfg.batch.clamp(1, 255),
+                id: NEXT_POOL_ID.fetch_add(1, Relaxed),
+                tuning: Atomic::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        pool.update_tuning();
+        for c in pool.cpus.iter() {
+            pool.apply_tuning(&mut c.lock());
+        }
+        Ok(pool)
+    }
+
+    /// The watermarks.
+    pub(crate) fn watermarks(&self) -> Watermarks {
+        Watermarks {
+            min: self.wmark_min.load(Relaxed),
+            low: self.wmark_low.load(Relaxed),
+            high: self.wmark_high.load(Relaxed),
+        }
+    }
+
+    /// Sets the watermarks; `EINVAL` (and nothing changes) unless
+    /// `min <= low <= high`.
+    pub(crate) fn set_watermarks(&self, w: Watermarks) -> Result {
+        if !w.valid() {
+            return Err(EINVAL);
+        }
+        // Serialise writers so that a concurrent pair cannot interleave.
+        let _z = self.zone.lock();
+        self.wmark_min.store(w.min, Relaxed);
+        self.wmark_low.store(w.low, Relaxed);
+        self.wmark_high.store(w.high, Relaxed);
+        Ok(())
+    }
+
+    /// Pages in the free areas.
+    pub(crate) fn free_pages(&self) -> usize {
+        self.free_pages.load(Relaxed)
+    }
+
+    /// Pages in all chunks.
+    pub(crate) fn total_pages(&self) -> usize {
+        self.total_pages.load(Relaxed)
+    }
+
+    /// The counter `s`, summed over CPUs.
+    pub(crate) fn stat(&self, s: Stat) -> u64 {
+        self.stats.sum(s as usize)
+    }
+
+    /// The counter `s` on `cpu`.
+    pub(crate) fn stat_cpu(&self, s: Stat, cpu: usize) -> u64 {
+        self.stats.get(s as usize, cpu)
+    }
+
+    /// The counters, for sysfs.
+    pub(crate) fn stats(&self) -> &Stats<NR_STATS> {
+        &self.stats
+    }
+
+    /// Test hook: the next `n` backing allocations from the kernel fail.
+    pub(crate) fn fail_next_backing(&self, n: u32) {
+        self.fail_backing.store(n, Relaxed);
+    }
+
+    /// The free blocks per order (`/proc/buddyinfo`).
+    pub(crate) fn buddyinfo(&self) -> [usize; NR_ORDERS] {
+        *self.zone.lock().area.nr_free()
+    }
+
+    fn below_high(&self) -> bool {
+        self.free_pages() < self.wmark_high.load(Relaxed)
+    }
+
+    /// The slot of `b`'s chunk. Panics on a block of another pool, which
+    /// only a logic error can produce (every caller's block came from this
+    /// pool); without the check, the slot could be empty.
+    fn slot(&self, b: &RawBlock) -> &SlotInfo<R> {
+        assert_eq!(b.pool, self.id, "a block of another pool");
+        &self.slots[Area::slot_of(b.idx) as usize]
+    }
+
+    /// The kernel virtual address of `b`'s first page.
+    pub(crate) fn addr(&self, b: &RawBlock) -> *mut u8 {
+        let off = (b.idx as usize) & (CHUNK_PAGES - 1);
+        self.slot(b)
+            .addr
+            .load(Relaxed)
+            .wrapping_add(off * kernel::page::PAGE_SIZE)
+    }
+
+    /// The pfn of `b`'s first page.
+    pub(crate) fn pfn(&self, b: &RawBlock) -> usize {
+        self.slot(b).pfn.load(Relaxed) + ((b.idx as usize) & (CHUNK_PAGES - 1))
+    }
+
+    /// The record of page `i` of block `b` (panics unless `i < 1 << b.order()`).
+    pub(crate) fn record<'a>(&'a self, b: &'a RawBlock, i: usize) -> &'a R {
+        assert!(i < 1 << b.order);
+        let off = ((b.idx as usize) & (CHUNK_PAGES - 1)) + i;
+        let base = self.slot(b).records.load(Relaxed);
+        // SAFETY: `b` is a block of this pool (checked by `slot`), so its
+        // chunk is in the pool while `b` is out (type invariant) and `base`
+        // points to the chunk's array of one record per page; `off` is a
+        // page of `b`, inside the chunk.
+        unsafe { &*base.add(off) }
+    }
+
+    /// The record of the page that holds `addr`, if that page is in one of
+    /// the pool's chunks: the pfn map's lookup, O(1) and lock-free (what
+    /// `virt_to_slab()` is to the kernel).
+    ///
+    /// # Safety
+    ///
+    /// The reference is only valid while the page stays in the pool: the
+    /// caller must hold (or be freeing) a block that contains `addr`.
+    pub(crate) unsafe fn record_of_addr(&self, addr: *const u8) -> Option<&R> {
+        // SAFETY: the helper only computes; it dereferences nothing.
+        let pfn = unsafe { ffi::rslab_virt_to_pfn(addr.cast()) } as usize;
+        let r = self.map.lookup(pfn)?;
+        // SAFETY: a mapped page's record lives while its chunk is in the
+        // pool (type invariant of `PfnMap`), which the caller guarantees.
+        Some(unsafe { &*r })
+    }
+
+    /// Calls `f` on the record of every page of every chunk, under the zone
+    /// lock (so `f` must not allocate from or free to this pool).
+    pub(crate) fn for_each_record(&self, mut f: impl FnMut(&R)) {
+        let z = self.zone.lock();
+        for c in z.chunks.0.iter().flatten() {
+            c.records.iter().for_each(&mut f);
+        }
+    }
+
+    /// Under the zone lock: allocates from the free areas.
+    fn zone_alloc(&self, z: &mut Zone<R>, order: u32) -> Option<u32> {
+        let Zone { area, chunks, .. } = z;
+        let (idx, taken) = area.alloc(chunks, order)?;
+        self.free_pages.fetch_sub(1 << order, Relaxed);
+        if taken > order {
+            self.stats
+                .add(Stat::Split as usize, u64::from(taken - order));
+        }
+        Some(idx)
+    }
+
+    /// Under the zone lock: frees `idx` to the free areas, and takes its
+    /// chunk off if that made it wholly free and the pool keeps more than
+    /// its high watermark without it. A block that is not an allocated block
+    /// of this order (which safe code cannot produce) is reported and left
+    /// alone.
+    fn zone_free(&self, z: &mut Zone<R>, idx: u32, order: u32, out: &mut Released<R>) {
+        if !z.chunks.is_allocated_head(idx, order) {
+            pr_err!("pool: bad free of page index {idx} order {order}: not an allocated block\n");
+            return;
+        }
+        let Zone { area, chunks, .. } = z;
+        let merges = area.free(chunks, idx, order);
+        self.free_pages.add(1 << order, Relaxed);
+        if merges > 0 {
+            self.stats.add(Stat::Merge as usize, u64::from(merges));
+        }
+        let slot = Area::slot_of(idx);
+        if Some(order + merges) == z.chunks.order_of(slot) {
+            let keep = self.wmark_high.load(Relaxed);
+            self.take_free_chunk(z, slot, keep, out);
+        }
+    }
+
+    fn block(&self, idx: u32, order: u32) -> RawBlock {
+        // INVARIANT: `idx` was just allocated, as a block of `order`, from
+        // this pool.
+        RawBlock {
+            idx,
+            order,
+            pool: self.id,
+        }
+    }
+
+    /// One allocation attempt, without growing.
+    fn try_alloc(&self, order: u32) -> Option<RawBlock> {
+        let mut out = Released::new();
+        let idx = {
+            let pin = Pinned::new();
+            match self.pcp_alloc(&pin, order, &mut out) {
+                Some(r) => r,
+                None => {
+                    self.stats
+                        .add_on(pin.cpu(), Stat::AllocSlowpath as usize, 1);
+                    self.zone_alloc(&mut self.zone.lock(), order)
+                }
+            }
+        };
+        self.release(out);
+        idx.map(|idx| self.block(idx, order))
+    }
+
+    /// Allocates a block of `1 << order` pages. Grows the pool from the
+    /// kernel when it is below its low watermark or cannot serve the request;
+    /// sleeps only if `gfp` allows it. `None` when the kernel cannot give
+    /// memory either, or `order > MAX_PAGE_ORDER`; the pool is unchanged then.
+    pub(crate) fn alloc(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
+        if order > MAX_ORDER {
+            self.stats.add(Stat::AllocFail as usize, 1);
+            return None;
+        }
+        if self.free_pages() < self.wmark_low.load(Relaxed) {
+            self.grow(order, gfp);
+        }
+        let b = self.try_alloc(order).or_else(|| {
+            if self.grow(order, gfp) {
+                self.try_alloc(order)
+            } else {
+                None
+            }
+        });
+        match b {
+            Some(_) => self.stats.add(Stat::PagesOut as usize, 1 << order),
+            None => self.stats.add(Stat::AllocFail as usize, 1),
+        }
+        b
+    }
+
+    /// Frees a block from [`Pool::alloc`]. A block of another pool is
+    /// reported and not freed (it stays allocated in its own pool).
+    pub(crate) fn free(&self, b: RawBlock) {
+        if b.pool != self.id {
+            pr_err!(
+                "pool: bad free of a block of pool {} to pool {}\n",
+                b.pool,
+                self.id
+            );
+            return;
+        }
+        self.stats.add(Stat::PagesIn as usize, 1 << b.order);
+        let mut out = Released::new();
+        {
+            let pin = Pinned::new();
+            if !self.pcp_free(&pin, b.idx, b.order, &mut out) {
+                self.zone_free(&mut self.zone.lock(), b.idx, b.order, &mut out);
+            }
+        }
+        self.release(out);
+    }
+
+    /// Shrinks the pool: drains every CPU's lists, then gives back wholly
+    /// free chunks while at least `keep` pages stay free. Returns the pages
+    /// given back.
+    pub(crate) fn shrink(&self, keep: usize) -> usize {
+        for c in 0..self.cpus.len() {
+            self.drain_cpu(c);
+        }
+        let mut given = 0;
+        loop {
+            let mut out = Released::new();
+            {
+                let mut z = self.zone.lock();
+                for slot in 0..z.chunks.nr_slots() {
+                    self.take_free_chunk(&mut z, slot, keep, &mut out);
+                }
+            }
+            if out.is_empty() {
+                break;
+            }
+            given += self.release(out);
+        }
+        given
+    }
+}
+
+#[pinned_drop]
+impl<R: PageRecord> PinnedDrop for Pool<R> {
+    fn drop(self: Pin<&mut Self>) {
+        // Every wholly free chunk goes back to the kernel...
+        self.shrink(0);
+        // ...so what is left has pages in use: never free those.
+        let mut z = self.zone.lock();
+        let mut leaked = 0usize;
+        for slot in 0..z.chunks.nr_slots() {
+            let Some(order) = z.chunks.order_of(slot) else {
+                continue;
+            };
+            let pfn = self.slots[slot as usize].pfn.load(Relaxed);
+            pr_err!("pool: chunk at pfn {pfn:#x} (order {order}) still in use at destroy; leaving it allocated\n");
+            leaked += 1 << order;
+            self.map.unmap(pfn, 1 << order);
+            // Drops the metadata only: a `Chunk` does not free its pages.
+            drop(z.chunks.0[slot as usize].take());
+        }
+        drop(z);
+        if leaked > 0 {
+            pr_err!("pool: destroyed with {leaked} pages in chunks still in use\n");
+        }
+    }
+}
+
+impl<R: PageRecord> crate::glue::cpuhp::CpuDead for Pool<R> {
+    fn cpu_dead(&self, cpu: usize) {
+        self.drain_cpu(cpu);
+    }
+}
+
+impl<R: PageRecord> crate::glue::shrinker::Shrink for Pool<R> {
+    fn count(&self) -> usize {
+        let pcp: usize = (0..self.cpus.len())
+            .filter_map(|c| self.pcp_info(c))
+            .map(|i| i.count as usize)
+            .sum();
+        (self.free_pages() + pcp).saturating_sub(self.wmark_min.load(Relaxed))
+    }
+
+    fn scan(&self, _nr: usize) -> Option<usize> {
+        Some(self.shrink(self.wmark_min.load(Relaxed)))
+    }
+}

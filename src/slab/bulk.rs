@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `kmem_cache_alloc_bulk()` and `kmem_cache_free_bulk()` with
+//! `build_detached_freelist()`.
+
+use super::Cache;
+use crate::glue::{cpu::Pinned, gfp::Gfp};
+use kernel::interrupt::local_interrupt_disable;
+
+impl Cache {
+    /// `kmem_cache_alloc_bulk()`: fills `out` with objects; all or nothing
+    /// (returns `out.len()`, or 0 with nothing allocated).
+    pub(crate) fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
+        let mut i = 0;
+        while i < out.len() {
+            {
+                let pin = Pinned::new();
+                let _irq = local_interrupt_disable();
+                let c = &self.cpus[pin.cpu()];
+                let mut fl = c.pair.first();
+                let start = i;
+                while i < out.len() && fl != 0 {
+                    out[i] = fl as *mut u8;
+                    // SAFETY: `fl` is on this CPU's freelist, which we hold
+                    // with interrupts off.
+                    fl = unsafe { self.get_fp(fl) };
+                    i += 1;
+                }
+                if i > start {
+                    c.pair.set_local(fl, self.next_tid(c.pair.second()));
+                }
+            }
+            if i < out.len() {
+                let o = self.slab_alloc(gfp);
+                if o == 0 {
+                    // SAFETY: `out[..i]` are objects just allocated from
+                    // this cache, not handed to anyone.
+                    unsafe { self.free_bulk(&mut out[..i]) };
+                    return 0;
+                }
+                out[i] = o as *mut u8;
+                i += 1;
+            }
+        }
+        out.len()
+    }
+
+    /// `kmem_cache_free_bulk()`: frees every non-null pointer of `objs`
+    /// (leaving them null), one detached freelist per slab run. An address
+    /// that is not an object of this cache is reported and skipped.
+    ///
+    /// # Safety
+    ///
+    /// Every non-null pointer of `objs` came from this cache, appears once,
+    /// and is not used (or freed) again.
+    pub(crate) unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
+        let mut size = objs.len();
+        while size > 0 {
+            // SAFETY: the caller's guarantee.
+            size = unsafe { self.free_detached(objs, size) };
+        }
+    }
+
+    /// `build_detached_freelist()` over `p[..size]` plus its free: links the
+    /// last object with up to a few more of the same slab (looking past at
+    /// most 3 others) and frees them at once. Returns how much of `p` is
+    /// left to look at.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::free_bulk`].
+    unsafe fn free_detached(&self, p: &mut [*mut u8], mut size: usize) -> usize {
+        let mut o = 0;
+        while size > 0 {
+            size -= 1;
+            o = p[size] as usize;
+            if o != 0 {
+                break;
+            }
+        }
+        if o == 0 {
+            return 0;
+        }
+        p[size] = core::ptr::null_mut();
+        // SAFETY: the caller is freeing `o`, so it holds it.
+        let Some(slab) = (unsafe { self.slab_of(o) }) else {
+            self.bad_free(o);
+            return size;
+        };
+        let (mut head, mut cnt) = (o, 1u32);
+        let mut lookahead = 3;
+        let mut first_skipped = 0;
+        while size > 0 {
+            size -= 1;
+            let q = p[size] as usize;
+            if q == 0 {
+                continue;
+            }
+            // SAFETY: the caller is freeing `q` too.
+            if unsafe { self.slab_of(q) }.is_some_and(|s| core::ptr::eq(s, slab)) {
+                // SAFETY: the caller gave `q` to be freed.
+                unsafe { self.set_fp(q, head) };
+                head = q;
+                cnt += 1;
+                p[size] = core::ptr::null_mut();
+                continue;
+            }
+            lookahead -= 1;
+            if lookahead == 0 {
+                break;
+            }
+            if first_skipped == 0 {
+                first_skipped = size + 1;
+            }
+        }
+        self.do_slab_free(slab, head, o, cnt);
+        first_skipped
+    }
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The per-page record the pool keeps for this layer: what `struct slab`
+//! overlays on `struct page` in the kernel.
+
+use super::{Cache, SlabPool};
+use crate::{
+    glue::dword::DWord,
+    logic::slab::slabstate::Counters,
+    page_pool::{PageRecord, RawBlock},
+};
+use core::{cell::UnsafeCell, ptr::NonNull};
+use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+
+/// What owns a page of the pool, as its head record says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// Nobody: the page is free, on a per-CPU list of the pool, or held by
+    /// a user of the pool that keeps no record.
+    Nobody,
+    /// A slab of this cache.
+    Slab(NonNull<Cache>),
+    /// A large kmalloc block (`kmalloc_large()`).
+    LargeKmalloc,
+}
+
+/// The owner word's encoding: 0 nobody, 1 a large kmalloc block, else the
+/// address of a cache (which is never 0 or 1).
+const LARGE: usize = 1;
+
+impl Owner {
+    fn encode(self) -> usize {
+        match self {
+            Owner::Nobody => 0,
+            Owner::LargeKmalloc => LARGE,
+            Owner::Slab(c) => c.as_ptr() as usize,
+        }
+    }
+
+    fn decode(w: usize) -> Owner {
+        match w {
+            0 => Owner::Nobody,
+            LARGE => Owner::LargeKmalloc,
+            c => NonNull::new(c as *mut Cache).map_or(Owner::Nobody, Owner::Slab),
+        }
+    }
+}
+
+/// The pool's per-page record for this layer.
+///
+/// # Invariants
+///
+/// - `owner` (an [`Owner`]) is set on the head page of a slab or large
+///   kmalloc block while it exists, and is [`Owner::Nobody`] elsewhere. A
+///   slab's owner is its cache, alive while the slab exists. `head` is
+///   non-zero only on the other pages of such a slab or block, and is then
+///   the distance to its head record (in the same chunk's array).
+/// - For a head: `base` is its first byte, and `block` holds the pool block,
+///   touched only by whoever makes or discards the slab or block (which
+///   nobody else can reach then).
+/// - For a slab head: `pair` is its `(freelist, counters)` ([`Counters`] in
+///   the low 32 bits); `next`/`prev` link the slab on its cache's node
+///   partial list (under `list_lock`), or `next`/`slabs` on one CPU's
+///   partial list (by that CPU with interrupts off); never both at once.
+#[repr(C, align(16))]
+pub(crate) struct SlabPage {
+    pub(super) pair: DWord,
+    owner: Atomic<usize>,
+    base: Atomic<*mut u8>,
+    pub(super) next: Atomic<*mut SlabPage>,
+    pub(super) prev: Atomic<*mut SlabPage>,
+    head: Atomic<u32>,
+    slabs: Atomic<u32>,
+    block: UnsafeCell<Option<RawBlock>>,
+}
+
+// SAFETY: everything but `block` is atomic; `block` is only touched by the
+// one owner of the slab or block (type invariant).
+unsafe impl Sync for SlabPage {}
+// SAFETY: as above; the pointers name other records, which are `Sync`.
+unsafe impl Send for SlabPage {}
+
+impl PageRecord for SlabPage {
+    fn new() -> Self {
+        // INVARIANT: owned by nobody, on no list.
+        SlabPage {
+            pair: DWord::new(0, 0),
+            owner: Atomic::new(0),
+            base: Atomic::new(core::ptr::null_mut()),
+            next: Atomic::new(core::ptr::null_mut()),
+            prev: Atomic::new(core::ptr::null_mut()),
+            head: Atomic::new(0),
+            slabs: Atomic::new(0),
+            block: UnsafeCell::new(None),
+        }
+    }
+}
+
+impl SlabPage {
+    /// The slab's counters.
+    pub(super) fn counters(&self) -> Counters {
+        Counters(self.pair.second() as u32)
+    }
+
+    /// This record as a list link.
+    pub(super) fn as_link(&self) -> *mut SlabPage {
+        core::ptr::from_ref(self).cast_mut()
+    }
+
+    /// The record a list link or CPU slab names.
+    ///
+    /// # Safety
+    ///
+    /// `p` is null or the record of a slab that is not discarded while the
+    /// reference is used (it is on a list the caller holds, or the caller
+    /// took it off every list).
+    #[inline]
+    pub(super) unsafe fn from_link<'a>(p: *mut SlabPage) -> Option<&'a SlabPage> {
+        // SAFETY: the caller's guarantee.
+        unsafe { p.as_ref() }
+    }
+
+    /// The slab's (or block's) first byte.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base.load(Relaxed)
+    }
+
+    /// Slabs on the CPU partial list from this one on.
+    pub(super) fn slabs(&self) -> u32 {
+        self.slabs.load(Relaxed)
+    }
+
+    pub(super) fn set_slabs(&self, n: u32) {
+        self.slabs.store(n, Relaxed);
+    }
+
+    /// Whether this is the head record of its slab or block.
+    pub(crate) fn is_head(&self) -> bool {
+        self.head.load(Relaxed) == 0
+    }
+
+    /// The head record of the slab or block this page belongs to.
+    pub(crate) fn head_page(&self) -> &SlabPage {
+        let h = self.head.load(Relaxed) as usize;
+        // SAFETY: a non-zero `head` is the distance to the head page's
+        // record in the same chunk's array (type invariant), which lives as
+        // long as this one.
+        unsafe { &*core::ptr::from_ref(self).sub(h) }
+    }
+
+    /// What owns this page's slab or block, read at its head.
+    pub(crate) fn owner(&self) -> Owner {
+        Owner::decode(self.head_page().owner.load(Acquire))
+    }
+
+    /// What owns the page, if this is a head (a plain read for walks).
+    pub(super) fn owner_here(&self) -> Owner {
+        Owner::decode(self.owner.load(Relaxed))
+    }
+
+    /// Makes `block` (just allocated from `pool`) a slab or large block
+    /// owned by `owner`; returns its head record.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `block`, just allocated from `pool`: nobody else can
+    /// reach its records yet.
+    pub(crate) unsafe fn claim(pool: &SlabPool, block: RawBlock, owner: Owner) -> *mut SlabPage {
+        for i in 1..1usize << block.order() {
+            pool.record(&block, i).head.store(i as u32, Relaxed);
+        }
+        let base = pool.addr(&block);
+        let head = pool.record(&block, 0).as_link();
+        // SAFETY: the record lives while its block is out of the pool, which
+        // it is until `release` gives it back (the block is kept in it).
+        let h = unsafe { &*head };
+        h.base.store(base, Relaxed);
+        h.next.store(core::ptr::null_mut(), Relaxed);
+        h.prev.store(core::ptr::null_mut(), Relaxed);
+        // SAFETY: the block is new and the caller's alone, so nobody else
+        // touches its head's `block`.
+        unsafe { *h.block.get() = Some(block) };
+        // INVARIANT: the owner is published last (release), after the
+        // record is complete; the other pages point to their head.
+        h.owner.store(owner.encode(), Release);
+        head
+    }
+
+    /// Gives up a head's block: its records go back to nobody, and the block
+    /// is returned, for the caller to free to `pool` (`None` if this head
+    /// has none).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the slab or block (is discarding or freeing it):
+    /// nobody else touches it, and it is on no list.
+    pub(crate) unsafe fn release(&self, pool: &SlabPool) -> Option<RawBlock> {
+        // SAFETY: the caller owns the block (type invariant on `block`).
+        let b = unsafe { (*self.block.get()).take() }?;
+        self.owner.store(0, Relaxed);
+        for i in 1..1usize << b.order() {
+            pool.record(&b, i).head.store(0, Relaxed);
+        }
+        Some(b)
+    }
+
+    /// The order of a head's block, if it has one.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the slab or block (or an object of it), so nobody
+    /// releases it meanwhile.
+    pub(crate) unsafe fn block_order(&self) -> Option<u32> {
+        // SAFETY: the caller's guarantee: nobody takes the block meanwhile.
+        unsafe { (*self.block.get()).as_ref().map(|b| b.order()) }
+    }
+}

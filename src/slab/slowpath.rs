@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The slow paths: `___slab_alloc()` with the CPU partial list,
+//! `__slab_free()`, `deactivate_slab()`, `put_cpu_partial()` and
+//! `__unfreeze_partials()`, and slabs made from and given back to the pool.
+//! They run with interrupts off on their CPU (see the lock order in
+//! `src/slab.rs`), except where a new slab is allocated.
+
+use super::{Cache, SlabPage, SlabStat, HAS_CPU_PARTIAL};
+use crate::{
+    glue::{cpu::Pinned, gfp::Gfp},
+    logic::slab::{
+        layout,
+        slabstate::{self, Counters, Deactivate, FreeAction, ListAction},
+    },
+};
+use kernel::{bindings, interrupt::local_interrupt_disable, sync::atomic::Relaxed};
+
+/// A frozen slab just taken for a CPU, with the freelist the CPU takes.
+pub(super) struct Taken<'a> {
+    pub(super) slab: &'a SlabPage,
+    pub(super) freelist: usize,
+}
+
+impl Cache {
+    /// Hands out `freelist`'s first object and makes the rest the CPU's
+    /// freelist (`load_freelist:`). Interrupts are off.
+    fn load_freelist(&self, cpu: usize, freelist: usize) -> usize {
+        let c = &self.cpus[cpu];
+        // SAFETY: `freelist` is the CPU's now (taken from its frozen slab).
+        let next = unsafe { self.get_fp(freelist) };
+        c.pair.set_local(next, self.next_tid(c.pair.second()));
+        freelist
+    }
+
+    /// `___slab_alloc()`: the slow path.
+    pub(super) fn slab_alloc_slow(&self, pin: Pinned, gfp: Gfp) -> usize {
+        let irq = local_interrupt_disable();
+        self.stat(pin.cpu(), SlabStat::AllocSlowpath);
+        loop {
+            let cpu = pin.cpu();
+            let c = &self.cpus[cpu];
+            // SAFETY: the CPU slab is this cache's and frozen; only this CPU
+            // (here, with interrupts off) takes it off.
+            if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
+                let freelist = c.pair.first();
+                if freelist != 0 {
+                    return self.load_freelist(cpu, freelist);
+                }
+                let freelist = self.get_freelist(slab);
+                if freelist != 0 {
+                    self.stat(cpu, SlabStat::AllocRefill);
+                    return self.load_freelist(cpu, freelist);
+                }
+                // Full: it stays unfrozen on no list.
+                c.slab.store(core::ptr::null_mut(), Relaxed);
+                c.pair.set_local(0, self.next_tid(c.pair.second()));
+                self.stat(cpu, SlabStat::DeactivateBypass);
+            }
+            // new_slab: the CPU partial list first.
+            // SAFETY: a CPU partial slab is this cache's and frozen; only
+            // this CPU takes it off.
+            if let Some(s) = unsafe { SlabPage::from_link(c.partial.load(Relaxed)) } {
+                c.partial.store(s.next.load(Relaxed), Relaxed);
+                c.slab.store(s.as_link(), Relaxed);
+                self.stat(cpu, SlabStat::CpuPartialAlloc);
+                continue;
+            }
+            // new_objects: the node partial list.
+            if let Some(t) = self.get_partial(cpu) {
+                c.slab.store(t.slab.as_link(), Relaxed);
+                return self.load_freelist(cpu, t.freelist);
+            }
+            // A new slab, with interrupts on and unpinned (the pool may
+            // sleep if `gfp` allows it).
+            drop(irq);
+            drop(pin);
+            let made = self.new_slab(gfp);
+            let pin = Pinned::new();
+            let _irq = local_interrupt_disable();
+            let Some(t) = made else {
+                return 0;
+            };
+            let cpu = pin.cpu();
+            self.stat(cpu, SlabStat::AllocSlab);
+            let c = &self.cpus[cpu];
+            // retry_load_slab: another task may have set a CPU slab here
+            // meanwhile (or this is another CPU now): flush it.
+            // SAFETY: as above.
+            if let Some(old) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
+                let fl = c.pair.first();
+                c.slab.store(core::ptr::null_mut(), Relaxed);
+                c.pair.set_local(0, self.next_tid(c.pair.second()));
+                self.deactivate_slab(old, fl);
+                self.stat(cpu, SlabStat::CpuslabFlush);
+            }
+            c.slab.store(t.slab.as_link(), Relaxed);
+            return self.load_freelist(cpu, t.freelist);
+        }
+    }
+
+    /// `get_freelist()`: takes a frozen slab's whole freelist for its CPU;
+    /// unfreezes it if there is none.
+    fn get_freelist(&self, slab: &SlabPage) -> usize {
+        loop {
+            let freelist = slab.pair.first();
+            let old = slab.counters();
+            let new = Counters::new(old.objects(), old.objects(), freelist != 0);
+            if slab
+                .pair
+                .cmpxchg((freelist, old.0 as usize), (0, new.0 as usize))
+            {
+                return freelist;
+            }
+            self.stat_here(SlabStat::CmpxchgDoubleFail);
+        }
+    }
+
+    /// `put_cpu_partial()`: puts a frozen slab on this CPU's partial list,
+    /// first draining the list to the node if `drain` and it is full.
+    pub(super) fn put_cpu_partial(&self, s: &SlabPage, drain: bool) {
+        let pin = Pinned::new();
+        let irq = local_interrupt_disable();
+        let c = &self.cpus[pin.cpu()];
+        let mut old = c.partial.load(Relaxed);
+        let mut slabs = 0;
+        let mut unfreeze = core::ptr::null_mut();
+        // SAFETY: the CPU's partial slabs are this cache's and frozen; this
+        // CPU has interrupts off.
+        if let Some(o) = unsafe { SlabPage::from_link(old) } {
+            if drain && slabstate::cpu_partial_full(o.slabs(), self.cpu_partial_slabs.load(Relaxed))
+            {
+                unfreeze = old;
+                old = core::ptr::null_mut();
+            } else {
+                slabs = o.slabs();
+            }
+        }
+        s.set_slabs(slabs + 1);
+        s.next.store(old, Relaxed);
+        c.partial.store(s.as_link(), Relaxed);
+        let cpu = pin.cpu();
+        drop(irq);
+        if !unfreeze.is_null() {
+            self.unfreeze_partials(unfreeze);
+            self.stat(cpu, SlabStat::CpuPartialDrain);
+        }
+    }
+
+    /// `__unfreeze_partials()`: moves a detached CPU partial list to the node
+    /// list, freeing slabs that are empty when the node has enough.
+    pub(super) fn unfreeze_partials(&self, mut cur: *mut SlabPage) {
+        let mut discard: *mut SlabPage = core::ptr::null_mut();
+        let mut n = self.node.lock();
+        // SAFETY: slabs of a detached CPU partial list are this cache's and
+        // frozen: nobody else unfreezes or discards them.
+        while let Some(s) = unsafe { SlabPage::from_link(cur) } {
+            let next = s.next.load(Relaxed);
+            let new = loop {
+                let fl = s.pair.first();
+                let old = s.counters();
+                let new = old.with_frozen(false);
+                if s.pair.cmpxchg((fl, old.0 as usize), (fl, new.0 as usize)) {
+                    break new;
+                }
+                self.stat_here(SlabStat::CmpxchgDoubleFail);
+            };
+            if new.inuse() == 0 && n.nr_partial >= self.min_partial.load(Relaxed) {
+                s.next.store(discard, Relaxed);
+                discard = cur;
+            } else {
+                self.add_partial(&mut n, s, true);
+                self.stat_here(SlabStat::FreeAddPartial);
+            }
+            cur = next;
+        }
+        drop(n);
+        // SAFETY: taken off every list above, and empty.
+        while let Some(s) = unsafe { SlabPage::from_link(discard) } {
+            discard = s.next.load(Relaxed);
+            self.stat_here(SlabStat::DeactivateEmpty);
+            self.discard_slab(s);
+            self.stat_here(SlabStat::FreeSlab);
+        }
+    }
+
+    /// `deactivate_slab()`: gives a CPU slab and the CPU's freelist of it
+    /// back: onto the node partial list, freed, or on no list when full.
+    pub(super) fn deactivate_slab(&self, s: &SlabPage, freelist: usize) {
+        let mut tail = false;
+        if s.pair.first() != 0 {
+            self.stat_here(SlabStat::DeactivateRemoteFrees);
+            tail = true;
+        }
+        // Stage one: count the CPU's free objects and find the last.
+        let mut free_delta = 0u32;
+        let mut last = 0usize;
+        let mut it = freelist;
+        while it != 0 {
+            last = it;
+            // SAFETY: the CPU's freelist objects are free objects of `s`.
+            it = unsafe { self.get_fp(it) };
+            free_delta += 1;
+        }
+        // Stage two: unfreeze, splicing the CPU's list in front of remote
+        // frees.
+        loop {
+            let old_fl = s.pair.first();
+            let old = s.counters();
+            let inuse = old.inuse() - free_delta;
+            let new_fl = if last != 0 {
+                // SAFETY: `last` is a free object the CPU owned.
+                unsafe { self.set_fp(last, old_fl) };
+                freelist
+            } else {
+                old_fl
+            };
+            let mode = slabstate::deactivate(
+                inuse,
+                new_fl != 0,
+                tail,
+                self.nr_partial.load(Relaxed),
+                self.min_partial.load(Relaxed),
+            );
+            let mut n = match mode {
+                Deactivate::Partial { .. } => Some(self.node.lock()),
+                _ => None,
+            };
+            let new = Counters::new(inuse, old.objects(), false);
+            if !s
+                .pair
+                .cmpxchg((old_fl, old.0 as usize), (new_fl, new.0 as usize))
+            {
+                self.stat_here(SlabStat::CmpxchgDoubleFail);
+                continue;
+            }
+            match mode {
+                Deactivate::Partial { tail } => {
+                    if let Some(n) = n.as_mut() {
+                        self.add_partial(n, s, tail);
+                    }
+                    drop(n);
+                    self.stat_here(if tail {
+                        SlabStat::DeactivateToTail
+                    } else {
+                        SlabStat::DeactivateToHead
+                    });
+                }
+                Deactivate::Free => {
+                    self.stat_here(SlabStat::DeactivateEmpty);
+                    self.discard_slab(s);
+                    self.stat_here(SlabStat::FreeSlab);
+                }
+                Deactivate::Full => self.stat_here(SlabStat::DeactivateFull),
+            }
+            return;
+        }
+    }
+
+    /// `__slab_free()`: the slow path.
+    pub(super) fn slab_free_slow(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
+        self.stat_here(SlabStat::FreeSlowpath);
+        let (prior, new, action, n) = loop {
+            let prior = slab.pair.first();
+            let old = slab.counters();
+            if prior == head {
+                self.report(format_args!("double free of {head:#x}"));
+                return;
+            }
+            // SAFETY: `tail` is a free object the caller gave us.
+            unsafe { self.set_fp(tail, prior) };
+            let (new, action) = slabstate::slab_free(old, cnt, prior == 0, HAS_CPU_PARTIAL);
+            let n = (action == FreeAction::NodeList).then(|| self.node.lock());
+            if slab
+                .pair
+                .cmpxchg((prior, old.0 as usize), (head, new.0 as usize))
+            {
+                break (prior, new, action, n);
+            }
+            self.stat_here(SlabStat::CmpxchgDoubleFail);
+        };
+        let Some(mut n) = n else {
+            match action {
+                FreeAction::Frozen => self.stat_here(SlabStat::FreeFrozen),
+                FreeAction::ToCpuPartial => {
+                    self.put_cpu_partial(slab, true);
+                    self.stat_here(SlabStat::CpuPartialFree);
+                }
+                _ => {}
+            }
+            return;
+        };
+        match slabstate::free_under_list_lock(
+            new,
+            prior == 0,
+            n.nr_partial,
+            self.min_partial.load(Relaxed),
+            HAS_CPU_PARTIAL,
+        ) {
+            ListAction::Discard { from_partial } => {
+                if from_partial {
+                    self.remove_partial(&mut n, slab);
+                    self.stat_here(SlabStat::FreeRemovePartial);
+                }
+                drop(n);
+                self.stat_here(SlabStat::FreeSlab);
+                self.discard_slab(slab);
+            }
+            ListAction::AddPartialTail => {
+                self.add_partial(&mut n, slab, true);
+                self.stat_here(SlabStat::FreeAddPartial);
+            }
+            ListAction::Nothing => {}
+        }
+    }
+
+    /// `allocate_slab()`: a new frozen slab, its objects constructed and
+    /// linked (shuffled if randomised). Returns it with its freelist, all
+    /// its objects counted in use (the CPU takes them all).
+    fn new_slab(&self, gfp: Gfp) -> Option<Taken<'_>> {
+        let mut block = self.pool.alloc(self.layout.order, gfp);
+        if block.is_none() && self.layout.min_order < self.layout.order {
+            block = self.pool.alloc(self.layout.min_order, gfp);
+            if block.is_some() {
+                self.stat_here(SlabStat::OrderFallback);
+            }
+        }
+        let block = block?;
+        let order = block.order();
+        let objects = layout::order_objects(order, self.layout.size, bindings::PAGE_SHIFT);
+        let base = self.pool.addr(&block) as usize;
+        let size = self.layout.size as usize;
+        if let Some(ctor) = self.ctor {
+            for i in 0..objects as usize {
+                ctor((base + i * size) as *mut u8);
+            }
+        }
+        // Link the objects.
+        let mut first = 0usize;
+        let mut prev = 0usize;
+        let mut link = |o: u32| {
+            let obj = base + o as usize * size;
+            if prev == 0 {
+                first = obj;
+            } else {
+                // SAFETY: the slab is new and ours alone.
+                unsafe { self.set_fp(prev, obj) };
+            }
+            prev = obj;
+        };
+        if self.seq.is_empty() {
+            (0..objects).for_each(&mut link);
+        } else {
+            // SAFETY: `get_random_u32()` may be called from any context.
+            let start = (unsafe { bindings::get_random_u32() } as usize)
+                .checked_rem(self.seq.len())
+                .unwrap_or(0);
+            layout::shuffled_order(&self.seq, objects, start).for_each(&mut link);
+        }
+        // SAFETY: as above; `prev` is the last object linked.
+        unsafe { self.set_fp(prev, 0) };
+        self.pool
+            .record(&block, 0)
+            .pair
+            .set_local(0, Counters::new(objects, objects, true).0 as usize);
+        self.nr_slabs.add(1, Relaxed);
+        self.total_objects.add(objects as usize, Relaxed);
+        // SAFETY: the block was just allocated from this cache's pool and is
+        // ours alone.
+        let head = unsafe { SlabPage::claim(&self.pool, block, self.as_owner()) };
+        // SAFETY: the record lives while its block is out, which it is until
+        // `discard_slab`, which only runs on a slab taken off every list.
+        let slab = unsafe { SlabPage::from_link(head) }?;
+        Some(Taken {
+            slab,
+            freelist: first,
+        })
+    }
+
+    /// `discard_slab()`: gives an empty slab that is on no list back to the
+    /// pool.
+    pub(super) fn discard_slab(&self, s: &SlabPage) {
+        self.nr_slabs.fetch_sub(1, Relaxed);
+        self.total_objects
+            .fetch_sub(s.counters().objects() as usize, Relaxed);
+        // SAFETY: the slab is empty and on no list: the caller is its only
+        // owner.
+        match unsafe { s.release(&self.pool) } {
+            Some(block) => self.pool.free(block),
+            None => self.report(format_args!("slab without a block")),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Flushing CPU slabs (`flush_all()`, CPU hotplug), shrink, destroy and the
+//! consistency walk (`validate_slab_cache()`).
+
+use super::{Cache, SlabPage, SlabStat};
+use crate::glue::cpu;
+use kernel::{bindings, interrupt::local_interrupt_disable, prelude::*, sync::atomic::Relaxed};
+
+/// What a consistency walk found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Census {
+    /// Slabs of the cache.
+    pub(crate) slabs: usize,
+    /// Objects in them.
+    pub(crate) objects: usize,
+    /// Objects in use (allocated).
+    pub(crate) inuse: usize,
+    /// Slabs on the node partial list.
+    pub(crate) partial: usize,
+    /// Slabs frozen (a CPU's, skipped by the walk).
+    pub(crate) frozen: usize,
+}
+
+/// What a consistency walk found wrong (slab record given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SlabError {
+    /// The walk could not allocate its bitmap.
+    NoMemory,
+    /// A free pointer leads outside the slab or between objects.
+    BadFreePointer(*const SlabPage),
+    /// An object is on a freelist twice.
+    DoubleFree(*const SlabPage),
+    /// `inuse` does not match the free objects found.
+    Inuse(*const SlabPage),
+    /// The partial list is wrong (a frozen, full or foreign slab, or a
+    /// wrong count; null for the count).
+    PartialList(*const SlabPage),
+    /// The cache's slab or object counts disagree with the walk.
+    Count(&'static str, usize, usize),
+}
+
+/// Objects still allocated when a cache was destroyed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Leaked {
+    /// Objects in use.
+    pub(crate) objects: usize,
+    /// Slabs holding them.
+    pub(crate) slabs: usize,
+}
+
+impl Cache {
+    /// `__flush_cpu_slab()`: deactivates `cpu`'s slab and unfreezes its
+    /// partial list. Runs on `cpu` with interrupts off, or on behalf of a
+    /// dead `cpu`.
+    fn flush_cpu(&self, cpu: usize) {
+        let Some(c) = self.cpus.get(cpu) else {
+            return;
+        };
+        // SAFETY: the CPU slab is this cache's and frozen; its CPU is this
+        // one with interrupts off, or dead.
+        if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
+            let fl = c.pair.first();
+            c.slab.store(core::ptr::null_mut(), Relaxed);
+            c.pair.set_local(0, self.next_tid(c.pair.second()));
+            self.deactivate_slab(slab, fl);
+            self.stat_here(SlabStat::CpuslabFlush);
+        }
+        let p = c.partial.xchg(core::ptr::null_mut(), Relaxed);
+        if !p.is_null() {
+            self.unfreeze_partials(p);
+        }
+    }
+
+    /// `flush_all()`: flushes every online CPU, on that CPU.
+    pub(crate) fn flush_all(&self) {
+        /// # Safety
+        ///
+        /// `info` points to a live [`Cache`]; runs on a CPU with interrupts
+        /// off.
+        unsafe extern "C" fn cb(info: *mut core::ffi::c_void) {
+            // SAFETY: `info` is the `&Cache` passed below, alive until
+            // `smp_call_function_single` returns (it waits).
+            let cache = unsafe { &*info.cast::<Cache>() };
+            cache.flush_cpu(kernel::cpu::CpuId::current().as_u32() as usize);
+        }
+        for c in cpu::online_cpus() {
+            // SAFETY: `cb` only uses `self`, which outlives the call since
+            // `wait` is true; it runs on CPU `c` with interrupts off.
+            unsafe {
+                bindings::smp_call_function_single(
+                    c as i32,
+                    Some(cb),
+                    core::ptr::from_ref(self).cast_mut().cast(),
+                    true,
+                )
+            };
+        }
+    }
+
+    /// `__kmem_cache_shrink()`: flushes every CPU and frees every empty slab
+    /// (those the flush empties, and those on the node partial list).
+    /// Returns how many slabs the cache holds fewer afterwards.
+    pub(crate) fn shrink(&self) -> usize {
+        let before = self.nr_slabs.load(Relaxed);
+        self.flush_all();
+        self.discard_empty();
+        before.saturating_sub(self.nr_slabs.load(Relaxed))
+    }
+
+    /// Objects in use now (`objects` - free), from the slab counters.
+    pub(crate) fn objects_in_use(&self) -> usize {
+        let mut inuse = 0;
+        let me = self.as_owner();
+        self.pool.for_each_record(|e| {
+            if e.is_head() && e.owner_here() == me {
+                inuse += e.counters().inuse() as usize;
+            }
+        });
+        inuse
+    }
+
+    /// `kmem_cache_destroy()`: flushes and frees every empty slab. With
+    /// objects still allocated it reports them (`Err` with the count), and
+    /// their slabs stay: nothing still in use is freed.
+    pub(crate) fn destroy(&self) -> Result<(), Leaked> {
+        self.shrink();
+        self.report_leaks()
+    }
+
+    /// Reports slabs still held (after everything empty was freed).
+    fn report_leaks(&self) -> Result<(), Leaked> {
+        let slabs = self.nr_slabs.load(Relaxed);
+        if slabs == 0 {
+            return Ok(());
+        }
+        let objects = self.objects_in_use();
+        pr_err!(
+            "cache {}: {} objects in {} slabs still in use at destroy; leaving them allocated\n",
+            self.display_name(),
+            objects,
+            slabs
+        );
+        Err(Leaked { objects, slabs })
+    }
+
+    /// `validate_slab_cache()`: flushes every CPU, then walks every slab of
+    /// the cache (found through the pool's records) and its partial list:
+    /// every free pointer inside its slab and on an object boundary, no
+    /// object free twice, `inuse` equal to the objects not free, the counts
+    /// right. Exact on a quiescent cache; slabs frozen by concurrent use are
+    /// counted and skipped.
+    pub(crate) fn validate(&self) -> Result<Census, SlabError> {
+        self.flush_all();
+        let words = (self.layout.objects as usize).div_ceil(64).max(1);
+        let mut bits = KVec::from_elem(0u64, words, GFP_KERNEL).map_err(|_| SlabError::NoMemory)?;
+        let me = self.as_owner();
+        let size = self.layout.size as usize;
+        let n = self.node.lock();
+        let mut census = Census::default();
+        let mut err = None;
+        // The partial list.
+        let mut cur = n.head;
+        let mut count = 0;
+        while err.is_none() {
+            // SAFETY: on the list, under `list_lock`.
+            let Some(s) = (unsafe { SlabPage::from_link(cur) }) else {
+                break;
+            };
+            let c = s.counters();
+            if s.owner_here() != me || c.frozen() || s.pair.first() == 0 {
+                err = Some(SlabError::PartialList(s));
+            }
+            count += 1;
+            cur = s.next.load(Relaxed);
+        }
+        if err.is_none() && count != n.nr_partial {
+            err = Some(SlabError::PartialList(core::ptr::null()));
+        }
+        census.partial = count as usize;
+        // Every slab.
+        self.pool.for_each_record(|s| {
+            if err.is_some() || !s.is_head() || s.owner_here() != me {
+                return;
+            }
+            let c = s.counters();
+            census.slabs += 1;
+            census.objects += c.objects() as usize;
+            if c.frozen() {
+                census.frozen += 1;
+                census.inuse += c.inuse() as usize;
+                return;
+            }
+            let base = s.base() as usize;
+            let objects = c.objects() as usize;
+            bits.iter_mut().for_each(|b| *b = 0);
+            let mut free = 0usize;
+            let mut it = s.pair.first();
+            while it != 0 {
+                let off = it.wrapping_sub(base);
+                let k = match (off.checked_rem(size), off.checked_div(size)) {
+                    (Some(0), Some(k)) if k < objects => k,
+                    _ => {
+                        err = Some(SlabError::BadFreePointer(s));
+                        return;
+                    }
+                };
+                if bits[k / 64] & (1 << (k % 64)) != 0 {
+                    err = Some(SlabError::DoubleFree(s));
+                    return;
+                }
+                bits[k / 64] |= 1 << (k % 64);
+                free += 1;
+                // SAFETY: `it` is a free object of this unfrozen slab; with
+                // `list_lock` and the zone lock held nobody discards it.
+                it = unsafe { self.get_fp(it) };
+            }
+            if free + c.inuse() as usize != objects {
+                err = Some(SlabError::Inuse(s));
+                return;
+            }
+            census.inuse += c.inuse() as usize;
+        });
+        drop(n);
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let slabs = self.nr_slabs.load(Relaxed);
+        if census.slabs != slabs {
+            return Err(SlabError::Count("slabs", census.slabs, slabs));
+        }
+        let total = self.total_objects.load(Relaxed);
+        if census.objects != total {
+            return Err(SlabError::Count("objects", census.objects, total));
+        }
+        Ok(census)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Cache {
+    fn drop(self: Pin<&mut Self>) {
+        // The last reference is gone: no CPU uses the cache any more, so its
+        // CPU slabs can be flushed from here.
+        for c in 0..self.cpus.len() {
+            let _irq = local_interrupt_disable();
+            self.flush_cpu(c);
+        }
+        self.discard_empty();
+        let _ = self.report_leaks();
+    }
+}
+
+impl crate::glue::cpuhp::CpuDead for Cache {
+    /// Flushes a dead CPU's slabs (`slub_cpu_dead()`).
+    fn cpu_dead(&self, cpu: usize) {
+        let _irq = local_interrupt_disable();
+        self.flush_cpu(cpu);
+    }
+}
