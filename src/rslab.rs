@@ -55,7 +55,7 @@ module! {
 /// What the module holds while loaded. Fields drop in order: the files
 /// first (see [`Rslab`]'s drop), then the pool's registration, the registry
 /// and the hotplug state last.
-struct Loaded {
+struct ModuleState {
     interfaces: Option<admin::Interfaces>,
     caches: kernel::sync::Arc<admin::Registry>,
     _pool: page_pool::Registration<slab::SlabPage>,
@@ -63,7 +63,7 @@ struct Loaded {
 }
 
 struct Rslab {
-    loaded: Option<Loaded>,
+    loaded: Option<ModuleState>,
 }
 
 impl kernel::Module for Rslab {
@@ -77,7 +77,7 @@ impl kernel::Module for Rslab {
         let caches = admin::Registry::new(pool.pool())?;
         let interfaces = admin::Interfaces::new(pool.pool(), &caches)?;
         // SAFETY: the registry (and so its kmalloc) lives in an `Arc` held
-        // until `Loaded::drop`, which clears the global first.
+        // until `ModuleState::drop`, which clears the global first.
         unsafe { kmalloc::set_global(caches.kmalloc()) };
         pr_info!(
             "rslab {} loaded ({} double-word compare-exchange)\n",
@@ -89,7 +89,7 @@ impl kernel::Module for Rslab {
             }
         );
         Ok(Rslab {
-            loaded: Some(Loaded {
+            loaded: Some(ModuleState {
                 interfaces: Some(interfaces),
                 caches,
                 _pool: pool,
@@ -99,7 +99,7 @@ impl kernel::Module for Rslab {
     }
 }
 
-impl Drop for Loaded {
+impl Drop for ModuleState {
     fn drop(&mut self) {
         kmalloc::clear_global();
         // No command can run once the files are gone.
