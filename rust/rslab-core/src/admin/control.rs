@@ -70,12 +70,15 @@ pub struct Name {
 
 impl Name {
     /// Checks and copies `s`: 1 to [`NAME_LEN`] printable ASCII characters,
-    /// no `/`.
+    /// no `/`, and not `.` or `..` (a directory of that name could not be
+    /// reached).
     pub fn new(s: &str) -> Option<Name> {
         let b = s.as_bytes();
         if b.is_empty()
             || b.len() > NAME_LEN
             || !b.iter().all(|&c| c.is_ascii_graphic() && c != b'/')
+            || b == b"."
+            || b == b".."
         {
             return None;
         }
@@ -377,5 +380,14 @@ mod tests {
         ] {
             assert_eq!(parse(line, 10), Err(err), "{line:?}");
         }
+    }
+
+    #[test]
+    fn dot_names_are_refused() {
+        assert_eq!(parse("create . 8", 10), Err(ParseError::BadName));
+        assert_eq!(parse("create .. 8", 10), Err(ParseError::BadName));
+        assert_eq!(parse("destroy ..", 10), Err(ParseError::BadName));
+        assert!(parse("create ... 8", 10).is_ok());
+        assert!(parse("create .a 8", 10).is_ok());
     }
 }

@@ -215,8 +215,12 @@ pub fn cpu_partial_objects(size: u32, page_size: u32, has_cpu_partial: bool) -> 
 
 /// `slub_set_cpu_partial()`: the slab limit for `nr_objects` on a CPU's
 /// partial list, assuming half-full slabs.
+///
+/// `nr_objects` comes from userspace (`cpu_partial`): computed in 64 bits, so
+/// any `u32` is fine, and capped at `u32::MAX` slabs.
 pub fn cpu_partial_slabs(nr_objects: u32, objects_per_slab: u32) -> u32 {
-    (nr_objects * 2).div_ceil(objects_per_slab.max(1))
+    let slabs = (u64::from(nr_objects) * 2).div_ceil(u64::from(objects_per_slab.max(1)));
+    u32::try_from(slabs).unwrap_or(u32::MAX)
 }
 
 /// `calculate_sizes()` plus what `kmem_cache_open()` derives from them.
@@ -234,6 +238,11 @@ pub fn calculate_sizes(
         return Err(LayoutError::BadAlign);
     }
     if object_size > u32::MAX / 4 {
+        return Err(LayoutError::TooBig);
+    }
+    // No object fits a slab aligned beyond the largest block (and the sums
+    // below stay far from overflowing `u32`).
+    if u64::from(align) > (1u64 << m.page_shift) << m.max_page_order {
         return Err(LayoutError::TooBig);
     }
     let align = calculate_alignment(flags, align, object_size, m);
@@ -574,5 +583,40 @@ mod tests {
         }
         let walk: Vec<u32> = shuffled_order(&seq, 64, 0).collect();
         assert_ne!(walk, (0..64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn numbers_from_userspace_cannot_overflow() {
+        // `cpu_partial` takes any u32 from sysfs.
+        assert_eq!(cpu_partial_slabs(u32::MAX, 1), u32::MAX);
+        assert_eq!(cpu_partial_slabs(u32::MAX, 0), u32::MAX);
+        assert_eq!(cpu_partial_slabs(1 << 31, 64), 1 << 26);
+        assert_eq!(cpu_partial_slabs(u32::MAX, u32::MAX), 2);
+        // `create` takes any u32 size and alignment.
+        let m = M2;
+        for size in [
+            1,
+            8,
+            4096,
+            u32::MAX / 4,
+            u32::MAX / 4 + 1,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
+            for align in [0, 8, 1 << 12, 1 << 22, 1 << 23, 1 << 30, 1 << 31] {
+                for flags in [
+                    0,
+                    SLAB_HWCACHE_ALIGN,
+                    SLAB_RED_ZONE | SLAB_STORE_USER | SLAB_POISON,
+                ] {
+                    let _ = calculate_sizes(size, align, flags, true, &m);
+                    let _ = calculate_sizes(size, align, flags, false, &m);
+                }
+            }
+        }
+        assert_eq!(
+            calculate_sizes(8, 1 << 31, 0, false, &m),
+            Err(LayoutError::TooBig)
+        );
     }
 }
