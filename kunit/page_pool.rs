@@ -8,7 +8,7 @@
 
 use crate::{
     admin::{stamp, stamped},
-    glue::{cpu, gfp::Gfp, kthread, vfs},
+    glue::{cpu, fault, gfp::Gfp, kthread, vfs},
     kunit::util::{ensure, hotplug_retry, on_cpu, some},
     logic::{page_pool::buddy, rand::XorShift64},
     page_pool::{
@@ -59,13 +59,16 @@ mod tests {
     /// chunk is one MAX_PAGE_ORDER block again.
     #[test]
     fn a_chunk_merges_back_whole_after_random_frees() -> Result {
-        let p = keeping_pool(31)?;
+        // One chunk at most: the pool cannot grow past it.
+        let p = Pool::<()>::new(Config {
+            max_chunks: 1,
+            ..Config::keeping()
+        })?;
         let first = some!(p.alloc(0, Gfp::KERNEL));
         p.free(first);
         assert_eq!(p.stat(Stat::Grow), 1);
         assert_eq!(p.stat(Stat::OrderFallback), 0);
         assert_eq!(p.total_pages(), CHUNK_PAGES);
-        p.fail_next_backing(u32::MAX);
         let mut blocks = KVec::new();
         while let Some(b) = p.alloc(0, Gfp::KERNEL) {
             blocks.push(b, GFP_KERNEL)?;
@@ -289,33 +292,82 @@ mod tests {
         Ok(())
     }
 
-    /// Injected backing failures give clean allocation failures and leave
-    /// every structure consistent; the pool works again afterwards.
+    /// Failures injected through the kernel's fault injection (the
+    /// `fail_rslab` attribute) give clean allocation failures, counted, and
+    /// leave every structure consistent; the pool works again afterwards.
+    /// Skipped on a kernel without `CONFIG_FAULT_INJECTION`.
     #[test]
     fn backing_failures_fail_cleanly() -> Result {
+        if fault::setup(c"1,0,0,0") == Err(ENODEV) {
+            fault::kunit_skip(c"no CONFIG_FAULT_INJECTION");
+            return Ok(());
+        }
+        fault::quiet();
         let p = keeping_pool(31)?;
-        // Each allocation that finds the pool empty tries to grow once.
-        p.fail_next_backing(2);
-        assert!(p.alloc(0, Gfp::KERNEL).is_none());
-        assert!(p.alloc(3, Gfp::ATOMIC).is_none());
-        assert_eq!(p.stat(Stat::AllocFail), 2);
-        assert_eq!(p.total_pages(), 0);
-        assert_eq!(census(&p)?.pages, 0);
-        // Failures injected while chunks exist: what the pool holds still serves.
-        let a = some!(p.alloc(0, Gfp::KERNEL));
-        p.fail_next_backing(u32::MAX);
-        let b = some!(p.alloc(2, Gfp::ATOMIC));
-        // A request the pool cannot serve without growing fails cleanly.
+        // The next two backing allocations fail; each allocation that finds
+        // the pool empty tries to grow twice (below low, then to serve).
+        fault::setup(c"1,100,0,2")?;
+        let r0 = p.alloc(0, Gfp::KERNEL).is_none();
+        let fails0 = p.stat(Stat::AllocFail);
+        let total0 = p.total_pages();
+        // Failures injected while chunks exist: what the pool holds still
+        // serves; a request it cannot serve without growing fails cleanly.
+        fault::setup(c"1,0,0,0")?;
+        let a = p.alloc(0, Gfp::KERNEL);
+        fault::setup(c"1,100,0,-1")?;
+        let b = p.alloc(2, Gfp::ATOMIC);
         let held = p.alloc(MAX_ORDER - 1, Gfp::KERNEL);
         let none = p.alloc(MAX_ORDER, Gfp::NOWAIT);
-        assert!(none.is_none());
-        census(&p)?;
-        p.fail_next_backing(0);
-        let big = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
-        for x in [Some(a), Some(b), held, Some(big)].into_iter().flatten() {
+        fault::setup(c"1,0,0,0")?;
+        let big = p.alloc(MAX_ORDER, Gfp::KERNEL);
+        let (a_some, b_some, big_some, none_none) =
+            (a.is_some(), b.is_some(), big.is_some(), none.is_none());
+        for x in [a, b, held, big].into_iter().flatten() {
             p.free(x);
         }
+        assert!(r0);
+        assert_eq!(fails0, 1);
+        assert_eq!(total0, 0);
+        assert!(a_some && b_some && big_some && none_none);
+        assert_eq!(p.stat(Stat::AllocFail), 2);
         assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
+    /// At a 10% failure rate, a workload on every CPU sees failures, each
+    /// one a clean `None` counted as `alloc_fail`, and nothing corrupted;
+    /// the pool is consistent after, and gives every page back when dropped.
+    #[test]
+    fn ten_percent_injected_failures_stay_clean() -> Result {
+        if fault::setup(c"1,0,0,0") == Err(ENODEV) {
+            fault::kunit_skip(c"no CONFIG_FAULT_INJECTION");
+            return Ok(());
+        }
+        fault::quiet();
+        let before = pool::backing_pages();
+        let (r, fails, check) = {
+            // Low watermark 0 and a high one of 0: every allocation that
+            // finds no page grows, and every free chunk goes back.
+            let p = Pool::<()>::new(Config {
+                wmark: Watermarks {
+                    min: 0,
+                    low: 0,
+                    high: 0,
+                },
+                ..Config::default()
+            })?;
+            fault::setup(c"1,10,0,-1")?;
+            let r = crate::admin::pool_workload(&p, 20_000, 4);
+            fault::setup(c"1,0,0,0")?;
+            let check = p.check().map(|c| c.in_use);
+            (r, p.stat(Stat::AllocFail), check)
+        };
+        let r = r?;
+        assert!(r.failed > 0);
+        assert_eq!(r.failed, fails);
+        assert_eq!(r.corrupt, 0);
+        assert_eq!(check, Ok(0));
+        assert_eq!(pool::backing_pages(), before);
         Ok(())
     }
 

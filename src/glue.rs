@@ -8,6 +8,7 @@
 pub(crate) mod cpu;
 pub(crate) mod cpuhp;
 pub(crate) mod dword;
+pub(crate) mod fault;
 pub(crate) mod ffi;
 pub(crate) mod fmtbuf;
 pub(crate) mod gfp;

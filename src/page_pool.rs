@@ -104,15 +104,10 @@ pub(crate) enum Stat {
     OrderFallback,
     /// An allocation that failed.
     AllocFail,
-    /// Pages handed to users (not shown; with [`Stat::PagesIn`] it counts
-    /// the pages users hold).
-    PagesOut,
-    /// Pages users gave back (not shown).
-    PagesIn,
 }
 
 /// The number of [`Stat`] counters.
-pub(crate) const NR_STATS: usize = Stat::PagesIn as usize + 1;
+pub(crate) const NR_STATS: usize = Stat::AllocFail as usize + 1;
 
 /// Pages taken from the kernel by every pool and not yet given back.
 static BACKING_PAGES: Atomic<usize> = Atomic::new(0);
@@ -217,8 +212,10 @@ impl Default for Config {
 /// - `slots[s]` holds the address, pfn and records of the chunk in slot `s`
 ///   for as long as that chunk is in the pool (written under the zone lock
 ///   before any block of it is handed out).
-/// - Every allocated block is held by exactly one user or one CPU's list;
-///   `PagesOut - PagesIn` counts the pages held by users. A [`RawBlock`]
+/// - Every allocated block is held by exactly one user or one CPU's list.
+///   The pages users hold are counted where a block crosses between them
+///   and the pool, under the lock that covers the crossing: the zone's
+///   `user_pages` (zone lock) plus every CPU list's (its list lock). A [`RawBlock`]
 ///   whose `pool` is `id` is such a block of this pool, so its chunk stays
 ///   in the pool while the block is out.
 /// - `cpus[c]` is only used by CPU `c` with the task pinned and the lock
@@ -241,8 +238,6 @@ pub(crate) struct Pool<R: PageRecord> {
     wmark_min: Atomic<usize>,
     wmark_low: Atomic<usize>,
     wmark_high: Atomic<usize>,
-    /// Test hook: the next this many backing allocations fail.
-    fail_backing: Atomic<u32>,
     batch: u32,
     /// This pool's identity, carried by its blocks.
     id: u32,
@@ -282,6 +277,7 @@ impl<R: PageRecord> Pool<R> {
                 zone <- new_spinlock_irq!(Zone {
                     area: Area::new(),
                     chunks: Chunks(table),
+                    user_pages: 0,
                 }),
                 cpus,
                 slots,
@@ -292,7 +288,6 @@ impl<R: PageRecord> Pool<R> {
                 wmark_min: Atomic::new(cfg.wmark.min),
                 wmark_low: Atomic::new(cfg.wmark.low),
                 wmark_high: Atomic::new(cfg.wmark.high),
-                fail_backing: Atomic::new(0),
                 batch: cfg.batch.clamp(1, 255),
                 id: NEXT_POOL_ID.fetch_add(1, Relaxed),
                 tuning: Atomic::new(0),
@@ -352,11 +347,6 @@ impl<R: PageRecord> Pool<R> {
     /// The counters, for sysfs.
     pub(crate) fn stats(&self) -> &Stats<NR_STATS> {
         &self.stats
-    }
-
-    /// Test hook: the next `n` backing allocations from the kernel fail.
-    pub(crate) fn fail_next_backing(&self, n: u32) {
-        self.fail_backing.store(n, Relaxed);
     }
 
     /// The free blocks per order (`/proc/buddyinfo`).
@@ -445,10 +435,11 @@ impl<R: PageRecord> Pool<R> {
     /// its high watermark without it. A block that is not an allocated block
     /// of this order (which safe code cannot produce) is reported and left
     /// alone.
-    fn zone_free(&self, z: &mut Zone<R>, idx: u32, order: u32, out: &mut Released<R>) {
+    /// Returns whether it freed the block.
+    fn zone_free(&self, z: &mut Zone<R>, idx: u32, order: u32, out: &mut Released<R>) -> bool {
         if !z.chunks.is_allocated_head(idx, order) {
             pr_err!("pool: bad free of page index {idx} order {order}: not an allocated block\n");
-            return;
+            return false;
         }
         let Zone { area, chunks, .. } = z;
         let merges = area.free(chunks, idx, order);
@@ -461,6 +452,7 @@ impl<R: PageRecord> Pool<R> {
             let keep = self.wmark_high.load(Relaxed);
             self.take_free_chunk(z, slot, keep, out);
         }
+        true
     }
 
     fn block(&self, idx: u32, order: u32) -> RawBlock {
@@ -483,7 +475,12 @@ impl<R: PageRecord> Pool<R> {
                 None => {
                     self.stats
                         .add_on(pin.cpu(), Stat::AllocSlowpath as usize, 1);
-                    self.zone_alloc(&mut self.zone.lock(), order)
+                    let mut z = self.zone.lock();
+                    let idx = self.zone_alloc(&mut z, order);
+                    if idx.is_some() {
+                        z.user_pages += 1 << order;
+                    }
+                    idx
                 }
             }
         };
@@ -501,18 +498,17 @@ impl<R: PageRecord> Pool<R> {
             return None;
         }
         if self.free_pages() < self.wmark_low.load(Relaxed) {
-            self.grow(order, gfp);
+            self.grow(order, gfp, false);
         }
+        // A chunk grown for this request serves it before anyone else (the
+        // shrinker, another allocation) can take it: an allocation fails
+        // only when the kernel could not give memory.
         let b = self.try_alloc(order).or_else(|| {
-            if self.grow(order, gfp) {
-                self.try_alloc(order)
-            } else {
-                None
-            }
+            self.grow(order, gfp, true)
+                .map(|idx| self.block(idx, order))
         });
-        match b {
-            Some(_) => self.stats.add(Stat::PagesOut as usize, 1 << order),
-            None => self.stats.add(Stat::AllocFail as usize, 1),
+        if b.is_none() {
+            self.stats.add(Stat::AllocFail as usize, 1);
         }
         b
     }
@@ -528,12 +524,14 @@ impl<R: PageRecord> Pool<R> {
             );
             return;
         }
-        self.stats.add(Stat::PagesIn as usize, 1 << b.order);
         let mut out = Released::new();
         {
             let pin = Pinned::new();
             if !self.pcp_free(&pin, b.idx, b.order, &mut out) {
-                self.zone_free(&mut self.zone.lock(), b.idx, b.order, &mut out);
+                let mut z = self.zone.lock();
+                if self.zone_free(&mut z, b.idx, b.order, &mut out) {
+                    z.user_pages -= 1 << b.order;
+                }
             }
         }
         self.release(out);

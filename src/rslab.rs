@@ -60,6 +60,7 @@ struct ModuleState {
     caches: kernel::sync::Arc<admin::Registry>,
     _pool: page_pool::Registration<slab::SlabPage>,
     _hotplug: glue::cpuhp::State,
+    _fault: glue::fault::Knobs,
 }
 
 struct Rslab {
@@ -71,6 +72,7 @@ impl kernel::Module for Rslab {
         glue::dword::init();
         // SAFETY: once per load, before anything uses the control state.
         unsafe { admin::init_control() };
+        let fault = glue::fault::Knobs::new();
         let hotplug = glue::cpuhp::State::register(c"rslab:dead")?;
         let pool = page_pool::Pool::new(page_pool::Config::default())?;
         let pool = page_pool::Registration::new(pool, c"rslab-pool")?;
@@ -94,6 +96,7 @@ impl kernel::Module for Rslab {
                 caches,
                 _pool: pool,
                 _hotplug: hotplug,
+                _fault: fault,
             }),
         })
     }

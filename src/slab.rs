@@ -81,7 +81,7 @@ mod teardown;
 mod typed;
 
 pub(crate) use page::{Owner, SlabPage};
-pub(crate) use teardown::{Census, Leaked};
+pub(crate) use teardown::{Census, Leaked, SlabError};
 pub(crate) use typed::TypedCache;
 
 use crate::{

@@ -9,7 +9,7 @@ use crate::{
         sysfs::{self, Attr, Emitter},
     },
     logic::slab::layout,
-    slab::{Cache, SlabStat, NR_SLAB_STATS},
+    slab::{Cache, SlabError, SlabStat, NR_SLAB_STATS},
 };
 use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
@@ -161,6 +161,13 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
         write_one(s)?;
         match d.cache.validate() {
             Ok(_) => Ok(()),
+            Err(SlabError::Busy) => {
+                pr_info!(
+                    "cache {}: validate: busy (objects freed during the walk), no finding; try again\n",
+                    d.cache.display_name()
+                );
+                Err(EAGAIN)
+            }
             Err(err) => {
                 pr_err!("cache {}: validate: {:?}\n", d.cache.display_name(), err);
                 Err(EIO)

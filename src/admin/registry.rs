@@ -161,32 +161,30 @@ impl Registry {
     }
 
     /// `destroy`: `ENOENT` for an unknown name, `EPERM` for a kmalloc
-    /// class, `EBUSY` (with the objects reported, and the cache kept) if
-    /// objects are still allocated.
+    /// class, `EBUSY` (with the objects reported) if objects are still
+    /// allocated: then nothing changes (the cache, its directory and its
+    /// name stay, and a later destroy can succeed).
     pub(crate) fn destroy(&self, name: &[u8]) -> Result {
-        let entry = {
-            let mut g = self.inner.lock();
-            let i = g
-                .entries
-                .iter()
-                .position(|e| e.cache.name() == name)
-                .ok_or(ENOENT)?;
-            if g.entries[i].builtin {
-                return Err(EPERM);
-            }
-            g.entries.remove(i)?
-        };
-        let cache = entry.cache.clone();
-        drop(entry);
-        match cache.destroy() {
-            Ok(()) => Ok(()),
-            Err(_) => {
-                // `kmem_cache_destroy()` with objects left keeps the cache:
-                // its slabs still point to it. Never freed.
-                core::mem::forget(cache);
-                Err(EBUSY)
-            }
+        let mut g = self.inner.lock();
+        let i = g
+            .entries
+            .iter()
+            .position(|e| e.cache.name() == name)
+            .ok_or(ENOENT)?;
+        if g.entries[i].builtin {
+            return Err(EPERM);
         }
+        // Under the registry's lock, so that no `create`/`destroy` of the
+        // name races with it; `destroy` frees only empty slabs.
+        if g.entries[i].cache.destroy().is_err() {
+            return Err(EBUSY);
+        }
+        // Its directory and hotplug instance go with the entry; the cache
+        // itself goes with its last reference (a workload may still hold
+        // one: it then frees its objects to it, and the cache's drop
+        // reports anything left).
+        drop(g.entries.remove(i)?);
+        Ok(())
     }
 
     /// Removes every directory and destroys every cache (at unload); the

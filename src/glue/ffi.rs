@@ -26,4 +26,14 @@ unsafe extern "C" {
     pub(crate) fn rslab_has_cmpxchg16b() -> bool;
     /// `get_cycles()`.
     pub(crate) fn rslab_get_cycles() -> u64;
+    /// `should_fail(&rslab_fail, size)`.
+    pub(crate) fn rslab_should_fail(size: usize) -> bool;
+    /// `fault_create_debugfs_attr("fail_rslab", NULL, &rslab_fail)`.
+    pub(crate) fn rslab_fail_debugfs() -> *mut bindings::dentry;
+    /// `setup_fault_attr(&rslab_fail, str)`: 1 if it took the setting.
+    pub(crate) fn rslab_fail_setup(s: *mut kernel::ffi::c_char) -> core::ffi::c_int;
+    /// `rslab_fail.verbose = 0` (nothing without `CONFIG_FAULT_INJECTION`).
+    pub(crate) fn rslab_fail_quiet();
+    /// `kunit_mark_skipped(kunit_get_current_test(), "%s", reason)`.
+    pub(crate) fn rslab_kunit_skip(reason: *const kernel::ffi::c_char);
 }

@@ -4,9 +4,16 @@
  * not expose to Rust. No logic lives here: see src/ffi.rs for their Rust
  * declarations and src/ for everything else.
  */
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
 #include <linux/mm.h>
 #include <linux/timex.h>
+
+/* The fault attribute of rslab's backing allocations and new slabs. */
+static DECLARE_FAULT_ATTR(rslab_fail);
 
 unsigned long rslab_page_to_pfn(struct page *page);
 struct fs_struct *rslab_override_init_fs(void);
@@ -17,6 +24,11 @@ void *rslab_page_address(struct page *page);
 unsigned long rslab_virt_to_pfn(const void *addr);
 bool rslab_has_cmpxchg16b(void);
 unsigned long long rslab_get_cycles(void);
+bool rslab_should_fail(size_t size);
+struct dentry *rslab_fail_debugfs(void);
+int rslab_fail_setup(char *str);
+void rslab_fail_quiet(void);
+void rslab_kunit_skip(const char *reason);
 
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
@@ -31,3 +43,16 @@ bool rslab_has_cmpxchg16b(void) { return system_has_cmpxchg128(); }
 bool rslab_has_cmpxchg16b(void) { return false; }
 #endif
 unsigned long long rslab_get_cycles(void) { return get_cycles(); }
+bool rslab_should_fail(size_t size) { return should_fail(&rslab_fail, size); }
+struct dentry *rslab_fail_debugfs(void) { return fault_create_debugfs_attr("fail_rslab", NULL, &rslab_fail); }
+int rslab_fail_setup(char *str) { return setup_fault_attr(&rslab_fail, str); }
+#ifdef CONFIG_FAULT_INJECTION
+void rslab_fail_quiet(void) { rslab_fail.verbose = 0; }
+#else
+void rslab_fail_quiet(void) { }
+#endif
+#if IS_ENABLED(CONFIG_KUNIT)
+void rslab_kunit_skip(const char *reason) { kunit_mark_skipped(kunit_get_current_test(), "%s", reason); }
+#else
+void rslab_kunit_skip(const char *reason) { }
+#endif

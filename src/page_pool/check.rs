@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The pool's consistency walk (`validate` in sysfs).
 
-use super::{PageRecord, Pool, Stat, MAX_ORDER};
+use super::{PageRecord, Pool, MAX_ORDER};
 use crate::logic::page_pool::{freearea::CheckError, pcp};
 use kernel::prelude::*;
 
@@ -89,9 +89,11 @@ impl<R: PageRecord> Pool<R> {
             }
             pcp_pages += pages;
         }
-        let in_use =
-            self.stats.sum(Stat::PagesOut as usize) - self.stats.sum(Stat::PagesIn as usize);
-        let in_use = in_use as usize;
+        // Exact: every count below changes only under a lock held here.
+        let in_use = guards.iter().fold(z.user_pages, |n, g| n + g.user_pages);
+        let Ok(in_use) = usize::try_from(in_use) else {
+            return Err(PoolError::Counter("pages held by users", 0, 0));
+        };
         let check = |what, counted: usize, recorded: usize| {
             if counted == recorded {
                 Ok(())

@@ -4,12 +4,13 @@
 
 use super::{Area, PageRecord, Pool, Stat, BACKING_PAGES, CHUNK_PAGES, MAX_ORDER};
 use crate::{
-    glue::{ffi, gfp::Gfp},
+    glue::{fault, ffi, gfp::Gfp},
     logic::page_pool::freearea::{PageMeta, PageState, Pages},
 };
 use kernel::{
     alloc::KVVec,
     bindings,
+    page::PAGE_SIZE,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
 };
@@ -82,6 +83,9 @@ impl<R> Pages for Chunks<R> {
 pub(super) struct Zone<R> {
     pub(super) area: Area,
     pub(super) chunks: Chunks<R>,
+    /// Pages handed to users from the free areas directly, less those they
+    /// gave back there (see [`Pool`]'s invariants); may be negative.
+    pub(super) user_pages: isize,
 }
 
 /// Where a slot's chunk is, readable without the zone lock by anyone holding
@@ -126,15 +130,14 @@ impl<R> Released<R> {
 
 impl<R: PageRecord> Pool<R> {
     /// Takes a chunk from the kernel: order `MAX_ORDER` first, then smaller
-    /// ones down to `min_order`. Returns whether the pool grew.
-    pub(super) fn grow(&self, min_order: u32, gfp: Gfp) -> bool {
-        // The test hook: consume one injected failure, if any.
-        let mut n = self.fail_backing.load(Relaxed);
-        while n > 0 {
-            match self.fail_backing.cmpxchg(n, n - 1, Relaxed) {
-                Ok(_) => return false,
-                Err(cur) => n = cur,
-            }
+    /// ones down to `min_order`. With `serve`, a block of `min_order` is
+    /// allocated from the new chunk under the same zone lock that added it,
+    /// for the caller (a user) to have: its page index comes back. Without,
+    /// `Some(_)` only says the pool grew. `None` if the kernel gave nothing
+    /// (or the fault injection said to fail).
+    pub(super) fn grow(&self, min_order: u32, gfp: Gfp, serve: bool) -> Option<u32> {
+        if fault::should_fail(PAGE_SIZE << min_order) {
+            return None;
         }
         let mut order = MAX_ORDER;
         let page = loop {
@@ -157,7 +160,7 @@ impl<R: PageRecord> Pool<R> {
                 break page;
             }
             if order == min_order {
-                return false;
+                return None;
             }
             order -= 1;
         };
@@ -169,11 +172,11 @@ impl<R: PageRecord> Pool<R> {
         let pages = 1usize << order;
         let Ok(meta) = KVec::from_elem(PageMeta::EMPTY, pages, flags) else {
             free_chunk(page);
-            return false;
+            return None;
         };
         let Ok(records) = new_records::<R>(pages, flags) else {
             free_chunk(page);
-            return false;
+            return None;
         };
         // SAFETY: `page` is a live page from `alloc_pages`.
         let (pfn, addr) = unsafe {
@@ -184,13 +187,13 @@ impl<R: PageRecord> Pool<R> {
         };
         if self.map.prepare(pfn, flags).is_err() {
             free_chunk(page);
-            return false;
+            return None;
         }
         let mut z = self.zone.lock();
         let Some(slot) = z.chunks.0.iter().position(|c| c.is_none()) else {
             drop(z);
             free_chunk(page);
-            return false;
+            return None;
         };
         let s = &self.slots[slot];
         s.addr.store(addr, Relaxed);
@@ -211,13 +214,27 @@ impl<R: PageRecord> Pool<R> {
         self.free_pages.add(pages, Relaxed);
         self.total_pages.add(pages, Relaxed);
         BACKING_PAGES.add(pages, Relaxed);
+        let served = if serve {
+            // The chunk is at least `min_order` and wholly free: this cannot
+            // fail.
+            let idx = self.zone_alloc(&mut z, min_order);
+            if idx.is_some() {
+                z.user_pages += 1 << min_order;
+            }
+            idx
+        } else {
+            Some(slot as u32)
+        };
         drop(z);
         self.stats.add(Stat::Grow as usize, 1);
         if order < MAX_ORDER {
             self.stats.add(Stat::OrderFallback as usize, 1);
         }
+        if serve {
+            self.stats.add(Stat::AllocSlowpath as usize, 1);
+        }
         self.update_tuning();
-        true
+        served
     }
 
     /// Under the zone lock: takes the chunk in `slot` off the free areas if

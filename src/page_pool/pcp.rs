@@ -17,6 +17,9 @@ unsafe impl pin_init::Zeroable for Pcp {}
 /// it last applied.
 pub(super) struct CpuPcp {
     pub(super) pcp: Pcp,
+    /// Pages handed to users from this list, less those users gave back to
+    /// it (see [`Pool`]'s invariants); may be negative.
+    pub(super) user_pages: isize,
     last_decay: usize,
     tuning: u64,
 }
@@ -71,6 +74,7 @@ impl<R: PageRecord> Pool<R> {
         let mut c = self.cpus[cpu].try_lock()?;
         c.pcp.note_alloc();
         if let Some(idx) = c.pcp.take(order) {
+            c.user_pages += 1 << order;
             self.stats.add_on(cpu, Stat::AllocFastpath as usize, 1);
             return Some(Some(idx));
         }
@@ -94,7 +98,11 @@ impl<R: PageRecord> Pool<R> {
             self.stats.add_on(cpu, Stat::Refill as usize, 1);
         }
         self.maybe_decay(&mut c, out);
-        Some(c.pcp.take(order))
+        let idx = c.pcp.take(order);
+        if idx.is_some() {
+            c.user_pages += 1 << order;
+        }
+        Some(idx)
     }
 
     /// The fast path of a free on the pinned CPU: onto the CPU's list,
@@ -115,16 +123,23 @@ impl<R: PageRecord> Pool<R> {
         };
         self.apply_tuning(&mut c);
         match c.pcp.free(idx, order, self.below_high()) {
-            Some(0) => {}
+            Some(0) => c.user_pages -= 1 << order,
             Some(n) => {
+                c.user_pages -= 1 << order;
                 let mut z = self.zone.lock();
-                c.pcp
-                    .drain(n, order, |i, o| self.zone_free(&mut z, i, o, out));
+                c.pcp.drain(n, order, |i, o| {
+                    self.zone_free(&mut z, i, o, out);
+                });
                 drop(z);
                 self.stats.add_on(pin.cpu(), Stat::Drain as usize, 1);
                 self.maybe_decay(&mut c, out);
             }
-            None => self.zone_free(&mut self.zone.lock(), idx, order, out),
+            None => {
+                let mut z = self.zone.lock();
+                if self.zone_free(&mut z, idx, order, out) {
+                    z.user_pages -= 1 << order;
+                }
+            }
         }
         true
     }
@@ -143,7 +158,9 @@ impl<R: PageRecord> Pool<R> {
         let (n, _) = c.pcp.decay();
         if n > 0 {
             let mut z = self.zone.lock();
-            c.pcp.drain(n, 0, |i, o| self.zone_free(&mut z, i, o, out));
+            c.pcp.drain(n, 0, |i, o| {
+                self.zone_free(&mut z, i, o, out);
+            });
         }
     }
 
@@ -158,9 +175,9 @@ impl<R: PageRecord> Pool<R> {
         }
         let mut out = Released::new();
         let mut z = self.zone.lock();
-        let n = c
-            .pcp
-            .drain_all(|i, o| self.zone_free(&mut z, i, o, &mut out));
+        let n = c.pcp.drain_all(|i, o| {
+            self.zone_free(&mut z, i, o, &mut out);
+        });
         drop(z);
         drop(c);
         self.stats.add_on(cpu, Stat::Drain as usize, 1);

@@ -7,7 +7,7 @@
 
 use super::{Cache, SlabPage, SlabStat, HAS_CPU_PARTIAL};
 use crate::{
-    glue::{cpu::Pinned, gfp::Gfp},
+    glue::{cpu::Pinned, fault, gfp::Gfp},
     logic::slab::{
         layout,
         slabstate::{self, Counters, Deactivate, FreeAction, ListAction},
@@ -317,6 +317,9 @@ impl Cache {
     /// linked (shuffled if randomised). Returns it with its freelist, all
     /// its objects counted in use (the CPU takes them all).
     fn new_slab(&self, gfp: Gfp) -> Option<Taken<'_>> {
+        if fault::should_fail(self.layout.size as usize) {
+            return None;
+        }
         let mut block = self.pool.alloc(self.layout.order, gfp);
         if block.is_none() && self.layout.min_order < self.layout.order {
             block = self.pool.alloc(self.layout.min_order, gfp);
@@ -362,11 +365,15 @@ impl Cache {
             .record(&block, 0)
             .pair
             .set_local(0, Counters::new(objects, objects, true).0 as usize);
+        // The counts change with the slab's owner under `list_lock`, so
+        // that `validate` (which holds it) sees them agree.
+        let n = self.node.lock();
         self.nr_slabs.add(1, Relaxed);
         self.total_objects.add(objects as usize, Relaxed);
         // SAFETY: the block was just allocated from this cache's pool and is
         // ours alone.
         let head = unsafe { SlabPage::claim(&self.pool, block, self.as_owner()) };
+        drop(n);
         // SAFETY: the record lives while its block is out, which it is until
         // `discard_slab`, which only runs on a slab taken off every list.
         let slab = unsafe { SlabPage::from_link(head) }?;
@@ -379,12 +386,17 @@ impl Cache {
     /// `discard_slab()`: gives an empty slab that is on no list back to the
     /// pool.
     pub(super) fn discard_slab(&self, s: &SlabPage) {
+        // As in `new_slab`: counts and owner change together under
+        // `list_lock`; the block goes back to the pool after it.
+        let n = self.node.lock();
         self.nr_slabs.fetch_sub(1, Relaxed);
         self.total_objects
             .fetch_sub(s.counters().objects() as usize, Relaxed);
         // SAFETY: the slab is empty and on no list: the caller is its only
         // owner.
-        match unsafe { s.release(&self.pool) } {
+        let block = unsafe { s.release(&self.pool) };
+        drop(n);
+        match block {
             Some(block) => self.pool.free(block),
             None => self.report(format_args!("slab without a block")),
         }

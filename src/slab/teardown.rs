@@ -21,11 +21,15 @@ pub(crate) struct Census {
     pub(crate) frozen: usize,
 }
 
-/// What a consistency walk found wrong (slab record given).
+/// What a consistency walk found wrong (slab record given), or why it could
+/// not tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SlabError {
     /// The walk could not allocate its bitmap.
     NoMemory,
+    /// Not a finding: a slab's freelist kept changing under the walk
+    /// (objects freed to it meanwhile), so it could not be checked.
+    Busy,
     /// A free pointer leads outside the slab or between objects.
     BadFreePointer(*const SlabPage),
     /// An object is on a freelist twice.
@@ -147,14 +151,18 @@ impl Cache {
     /// the cache (found through the pool's records) and its partial list:
     /// every free pointer inside its slab and on an object boundary, no
     /// object free twice, `inuse` equal to the objects not free, the counts
-    /// right. Exact on a quiescent cache; slabs frozen by concurrent use are
-    /// counted and skipped.
+    /// right. Slabs frozen by concurrent use are counted and skipped; every
+    /// other check is exact under concurrent use: the walk holds
+    /// `list_lock` (under which slabs come, go and change lists) and the
+    /// zone lock, and a slab's freelist, which frees change without a lock,
+    /// counts only if its `(freelist, counters)` stayed the same over the
+    /// walk (else it is walked again, and [`SlabError::Busy`] after a few
+    /// tries).
     pub(crate) fn validate(&self) -> Result<Census, SlabError> {
         self.flush_all();
         let words = (self.layout.objects as usize).div_ceil(64).max(1);
         let mut bits = KVec::from_elem(0u64, words, GFP_KERNEL).map_err(|_| SlabError::NoMemory)?;
         let me = self.as_owner();
-        let size = self.layout.size as usize;
         let n = self.node.lock();
         let mut census = Census::default();
         let mut err = None;
@@ -190,49 +198,87 @@ impl Cache {
                 census.inuse += c.inuse() as usize;
                 return;
             }
-            let base = s.base() as usize;
-            let objects = c.objects() as usize;
-            bits.iter_mut().for_each(|b| *b = 0);
-            let mut free = 0usize;
-            let mut it = s.pair.first();
-            while it != 0 {
-                let off = it.wrapping_sub(base);
-                let k = match (off.checked_rem(size), off.checked_div(size)) {
-                    (Some(0), Some(k)) if k < objects => k,
-                    _ => {
-                        err = Some(SlabError::BadFreePointer(s));
-                        return;
-                    }
-                };
-                if bits[k / 64] & (1 << (k % 64)) != 0 {
-                    err = Some(SlabError::DoubleFree(s));
-                    return;
-                }
-                bits[k / 64] |= 1 << (k % 64);
-                free += 1;
-                // SAFETY: `it` is a free object of this unfrozen slab; with
-                // `list_lock` and the zone lock held nobody discards it.
-                it = unsafe { self.get_fp(it) };
+            match self.walk_freelist(s, &mut bits) {
+                Ok(inuse) => census.inuse += inuse,
+                Err(e) => err = Some(e),
             }
-            if free + c.inuse() as usize != objects {
-                err = Some(SlabError::Inuse(s));
-                return;
-            }
-            census.inuse += c.inuse() as usize;
         });
+        // Read under `list_lock`, under which they change with the slabs.
+        let (slabs, total) = (
+            self.nr_slabs.load(Relaxed),
+            self.total_objects.load(Relaxed),
+        );
         drop(n);
         if let Some(e) = err {
             return Err(e);
         }
-        let slabs = self.nr_slabs.load(Relaxed);
         if census.slabs != slabs {
             return Err(SlabError::Count("slabs", census.slabs, slabs));
         }
-        let total = self.total_objects.load(Relaxed);
         if census.objects != total {
             return Err(SlabError::Count("objects", census.objects, total));
         }
         Ok(census)
+    }
+}
+
+impl Cache {
+    /// Walks the freelist of `s`, an unfrozen slab of this cache, with
+    /// `list_lock` and the zone lock held: every free pointer inside the
+    /// slab on an object boundary, no object twice, `inuse` plus the free
+    /// objects equal to the slab's objects. Returns `inuse`. Only frees
+    /// change the slab meanwhile (taking objects from an unfrozen slab
+    /// needs `list_lock`), and each changes its `(freelist, counters)`: a
+    /// walk during which that pair stayed the same saw one state.
+    fn walk_freelist(&self, s: &SlabPage, bits: &mut [u64]) -> Result<usize, SlabError> {
+        const TRIES: usize = 8;
+        let size = self.layout.size as usize;
+        let base = s.base() as usize;
+        for _ in 0..TRIES {
+            let (head, counters) = (s.pair.first(), s.pair.second());
+            let c = s.counters();
+            if c.frozen() {
+                // Frozen by a CPU since the caller looked: skipped.
+                return Ok(c.inuse() as usize);
+            }
+            let objects = c.objects() as usize;
+            bits.iter_mut().for_each(|b| *b = 0);
+            let mut free = 0usize;
+            let mut it = head;
+            let mut finding = None;
+            while it != 0 && free <= objects {
+                let off = it.wrapping_sub(base);
+                let k = match (off.checked_rem(size), off.checked_div(size)) {
+                    (Some(0), Some(k)) if k < objects => k,
+                    _ => {
+                        finding = Some(SlabError::BadFreePointer(s));
+                        break;
+                    }
+                };
+                if bits[k / 64] & (1 << (k % 64)) != 0 {
+                    finding = Some(SlabError::DoubleFree(s));
+                    break;
+                }
+                bits[k / 64] |= 1 << (k % 64);
+                free += 1;
+                // SAFETY: `it` is an object of this slab (checked above),
+                // which stays a slab of this cache: with `list_lock` and
+                // the zone lock held nobody discards it.
+                it = unsafe { self.get_fp(it) };
+            }
+            if (s.pair.first(), s.pair.second()) != (head, counters) {
+                // Freed into meanwhile: what the walk saw may be torn.
+                continue;
+            }
+            if let Some(e) = finding {
+                return Err(e);
+            }
+            if free + c.inuse() as usize != objects {
+                return Err(SlabError::Inuse(s));
+            }
+            return Ok(c.inuse() as usize);
+        }
+        Err(SlabError::Busy)
     }
 }
 
