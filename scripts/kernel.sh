@@ -53,10 +53,18 @@ source_dir() {
 
 karch() {
 	case "$1" in
-	x86_64) echo x86_64 ;;
+	x86_64 | x86_64-debug) echo x86_64 ;;
 	riscv64) echo riscv ;;
-	*) die "unknown ARCH '$1' (x86_64 or riscv64)" ;;
+	*) die "unknown ARCH '$1' (x86_64, x86_64-debug or riscv64)" ;;
 	esac
+}
+
+# The fragments of a build: common, the arch's, and for a variant (the
+# debug tier, x86_64-debug) the variant's on top.
+fragments() {
+	local base=${1%-debug}
+	cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$base.config"
+	[ "$base" = "$1" ] || cat "$RSLAB_TOP/configs/$1.config"
 }
 
 build_dir() {
@@ -64,7 +72,7 @@ build_dir() {
 	src=$(source_dir)
 	key=$({
 		echo "$src"
-		cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$arch.config"
+		fragments "$arch"
 		rustc --version; clang --version | head -n1; bindgen --version
 	} | sha256sum | cut -c1-16)
 	echo "$RSLAB_CACHE/build/$arch-$key"
@@ -79,7 +87,7 @@ check_config() {
 			! grep -q "^${line%=n}=" "$b/.config" || missing="$missing $line" ;;
 		CONFIG_*) grep -qx "$line" "$b/.config" || missing="$missing $line" ;;
 		esac
-	done < <(cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$arch.config")
+	done < <(fragments "$arch")
 	[ -z "$missing" ] || die "options not in the expanded $arch config:$missing (see $b/.config)"
 }
 
@@ -97,14 +105,14 @@ build() {
 	log "building the $arch kernel in $b (cold: several minutes)"
 	mkdir -p "$b"
 	rm -f "$b/.complete"
-	cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$arch.config" >"$b/fragment.config"
+	fragments "$arch" >"$b/fragment.config"
 	case "$arch" in
 	riscv64)
 		# As kunit.py does: the fragment on an empty config, then olddefconfig.
 		cp "$b/fragment.config" "$b/.config"
 		make -s -C "$src" O="$b" ARCH="$ka" LLVM=1 olddefconfig >"$b/config.log" 2>&1
 		;;
-	x86_64)
+	x86_64 | x86_64-debug)
 		# virtme-ng's own minimal config plus our fragment.
 		(cd "$src" && virtme-configkernel --allnoconfig --arch x86_64 \
 			--custom "$b/fragment.config" O="$b" LLVM=1) >"$b/config.log" 2>&1
@@ -120,8 +128,9 @@ build() {
 	fi
 	log "$arch kernel built in $((SECONDS - start)) s"
 	touch "$b/.complete"
-	# Superseded build trees of this arch only take disk space.
-	for old in "$RSLAB_CACHE/build/$arch-"*; do
+	# Superseded build trees of this arch only take disk space (the key is
+	# 16 characters: x86_64's glob must not take x86_64-debug's trees).
+	for old in "$RSLAB_CACHE/build/$arch-"????????????????; do
 		[ "$old" = "$b" ] || rm -rf "$old"
 	done
 	echo "$b"
@@ -130,6 +139,6 @@ build() {
 case "${1:-}" in
 --print) build_dir "${2:?ARCH}" ;;
 --source) source_dir ;;
-x86_64 | riscv64) build "$1" ;;
-*) die "usage: $0 [--print] x86_64|riscv64 | --source" ;;
+x86_64 | x86_64-debug | riscv64) build "$1" ;;
+*) die "usage: $0 [--print] x86_64|x86_64-debug|riscv64 | --source" ;;
 esac

@@ -52,7 +52,8 @@ riscv64)
 	cp "$(find "$ird/.bb" -path "*bin/busybox" -type f | head -n1)" "$ird/bin/busybox"
 	rm -rf "$ird/.bb"
 	cp "$ko" "$ird/rslab.ko"
-	cp "$script" "$ird/guest.sh"
+	# The script's folder comes along: guest scripts source their siblings.
+	cp -r "$(dirname "$script")" "$ird/guest"
 	cat >"$ird/init" <<-INIT
 	#!/bin/busybox sh
 	/bin/busybox --install -s
@@ -61,7 +62,7 @@ riscv64)
 	mount -t sysfs sysfs /sys
 	mount -t devtmpfs devtmpfs /dev
 	mount -t tmpfs tmpfs /tmp
-	sh /guest.sh /rslab.ko $(quote "$@")
+	sh /guest/$(basename "$script") /rslab.ko $(quote "$@")
 	echo "RSLAB-GUEST exit \$?"
 	poweroff -f
 	INIT

@@ -27,7 +27,7 @@ use crate::{
     slab::SlabPool,
 };
 use core::fmt::Write;
-use kernel::{prelude::*, sync::Arc};
+use kernel::{prelude::*, sync::Arc, ThisModule};
 use pool_attrs::{PoolDir, POOL_ATTRS};
 
 /// rslab's version, shown in `/sys/kernel/rslab/version`.
@@ -50,7 +50,11 @@ pub(crate) struct Interfaces {
 
 impl Interfaces {
     /// Registers every file, for `pool` and the caches of `caches`.
-    pub(crate) fn new(pool: &Arc<SlabPool>, caches: &Arc<Registry>) -> Result<Self> {
+    pub(crate) fn new(
+        module: &'static ThisModule,
+        pool: &Arc<SlabPool>,
+        caches: &Arc<Registry>,
+    ) -> Result<Self> {
         let root = Dir::new::<()>(Parent::Kernel, c"rslab", (), &ROOT_ATTRS)?;
         let pool_dir = Dir::new(
             Parent::Dir(&root),
@@ -59,7 +63,7 @@ impl Interfaces {
             &POOL_ATTRS,
         )?;
         caches.attach(&root)?;
-        let control = ControlFile::new(Control::new(pool.clone(), caches.clone())?)?;
+        let control = ControlFile::new(module, Control::new(pool.clone(), caches.clone())?)?;
         Ok(Interfaces {
             _control: control,
             _pool: pool_dir,

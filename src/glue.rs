@@ -7,6 +7,7 @@
 
 pub(crate) mod cpu;
 pub(crate) mod cpuhp;
+pub(crate) mod debugfs;
 pub(crate) mod dword;
 pub(crate) mod fault;
 pub(crate) mod ffi;

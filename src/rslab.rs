@@ -68,7 +68,7 @@ struct Rslab {
 }
 
 impl kernel::Module for Rslab {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         glue::dword::init();
         // SAFETY: once per load, before anything uses the control state.
         unsafe { admin::init_control() };
@@ -77,7 +77,7 @@ impl kernel::Module for Rslab {
         let pool = page_pool::Pool::new(page_pool::Config::default())?;
         let pool = page_pool::Registration::new(pool, c"rslab-pool")?;
         let caches = admin::Registry::new(pool.pool())?;
-        let interfaces = admin::Interfaces::new(pool.pool(), &caches)?;
+        let interfaces = admin::Interfaces::new(module, pool.pool(), &caches)?;
         // SAFETY: the registry (and so its kmalloc) lives in an `Arc` held
         // until `ModuleState::drop`, which clears the global first.
         unsafe { kmalloc::set_global(caches.kmalloc()) };

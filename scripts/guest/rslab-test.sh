@@ -49,6 +49,9 @@ check control_create_twice_refused refused "create guest-ctl 64"
 check control_workload sh -c "echo 'workload cache guest-ctl 2000 16' >$C"
 check control_destroys sh -c "echo 'destroy guest-ctl' >$C && test ! -e /sys/kernel/rslab/caches/guest-ctl"
 check control_destroy_unknown_refused refused "destroy guest-ctl"
+# The hostile suite (scripts/guest/rslab-hostile.sh).
+. "$(dirname "$0")/rslab-hostile.sh"
+hostile_loaded
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
 check debugfs_gone_after_rmmod test ! -e /sys/kernel/debug/rslab
@@ -57,14 +60,14 @@ check unload_returned_every_page sh -c 'dmesg | grep -q "rslab: unloaded, 0 page
 check insmod_again insmod "$ko"
 check version_after_reload test -s /sys/kernel/rslab/version
 
-check rmmod_again rmmod rslab
+hostile_unload
 # Anything the kernel complained about during the run fails it.
 # rslab's own error reports: pages still in use at destroy, bad frees,
 # failed validation.
-# The KUnit suites provoke some on purpose, in caches named kunit-*; those
-# are theirs to check.
+# The KUnit suites and the hostile suite provoke some on purpose, in caches
+# named kunit-* and hostile-*; those are theirs to check.
 if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|rslab: .*(still in use|bad free|double free|validate:)' |
-	grep -v 'rslab: cache kunit-' >/tmp/rslab-complaints; then
+	grep -vE 'rslab: cache (kunit|hostile)-' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
 	echo "RSLAB-CHECK fail kernel_log_clean"
 else

@@ -5,14 +5,12 @@
 
 use super::{bench, workload, Registry};
 use crate::{
+    glue::debugfs::{self, CommandDir},
     logic::admin::control::{parse, Command},
     page_pool::MAX_ORDER,
     slab::SlabPool,
 };
-use kernel::{debugfs, prelude::*, sync::Arc, uaccess::UserSliceReader};
-
-/// The longest line the control file takes.
-const MAX_LINE: usize = 256;
+use kernel::{prelude::*, sync::Arc, ThisModule};
 
 /// What commands act on: the module's pool and caches.
 pub(crate) struct Control {
@@ -114,37 +112,25 @@ pub(crate) fn module_control() -> Option<Arc<Control>> {
     MODULE_CONTROL.lock().clone()
 }
 
-/// Reads one line from userspace and runs it.
-fn write(ctl: &Arc<Control>, reader: &mut UserSliceReader) -> Result {
-    let n = reader.len();
-    if n > MAX_LINE {
-        return Err(EINVAL);
+impl debugfs::Command for Control {
+    fn write(&self, data: &[u8]) -> Result {
+        self.execute(data)
     }
-    let mut buf = [0u8; MAX_LINE];
-    reader.read_slice(&mut buf[..n])?;
-    ctl.execute(&buf[..n])
 }
 
-/// The control file in `/sys/kernel/debug/rslab/`; removed (and the module
-/// control state cleared) on drop.
+/// The control file, `/sys/kernel/debug/rslab/control` (lines longer than
+/// [`debugfs::MAX_WRITE`] are `EINVAL`); removed (and the module control
+/// state cleared) on drop.
 pub(crate) struct ControlFile {
-    _file: Pin<KBox<debugfs::File<Arc<Control>>>>,
-    _dir: debugfs::Dir,
+    _file: CommandDir<Control>,
 }
 
 impl ControlFile {
-    /// Makes `/sys/kernel/debug/rslab/control` for `ctl`.
-    pub(crate) fn new(ctl: Arc<Control>) -> Result<Self> {
-        let dir = debugfs::Dir::new(c"rslab");
-        let file = KBox::pin_init(
-            dir.write_callback_file(c"control", ctl.clone(), &write),
-            GFP_KERNEL,
-        )?;
+    /// Makes the control file of `module` for `ctl`.
+    pub(crate) fn new(module: &'static ThisModule, ctl: Arc<Control>) -> Result<Self> {
+        let file = CommandDir::new(module, c"rslab", c"control", ctl.clone())?;
         *MODULE_CONTROL.lock() = Some(ctl);
-        Ok(ControlFile {
-            _file: file,
-            _dir: dir,
-        })
+        Ok(ControlFile { _file: file })
     }
 }
 
