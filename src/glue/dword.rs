@@ -142,16 +142,24 @@ unsafe fn cmpxchg16b<const LOCK: bool>(
     new: (usize, usize),
 ) -> bool {
     let ok: u8;
-    // `rbx` is reserved by LLVM, so the new low word goes in through another
-    // register and is swapped in around the instruction.
+    // `cmpxchg16b` takes the new low word in `rbx`, which an `asm!` operand
+    // cannot name (LLVM may use it as a base pointer), so the word comes in
+    // through another register and is swapped in and out around the
+    // instruction. The pointer is pinned to `rsi`: were it given `rbx` (a
+    // plain `reg` operand may be, where LLVM does not need `rbx`; seen on
+    // the KASAN build), the swap would overwrite it. `rbx` is restored
+    // before `sete` (`mov` keeps the flags), so `ok` may be any byte
+    // register, `bl` included. If `nlo` itself was given `rbx`, both swaps
+    // are no-ops and `rbx` ends up holding the new low word, which the
+    // operand's discarded output (`=> _`) allows.
     macro_rules! cmpxchg16b {
         ($insn:literal) => {
             core::arch::asm!(
                 "xchg {nlo}, rbx",
                 $insn,
-                "sete {ok}",
                 "mov rbx, {nlo}",
-                p = in(reg) p,
+                "sete {ok}",
+                in("rsi") p,
                 nlo = inout(reg) new.0 => _,
                 ok = out(reg_byte) ok,
                 inout("rax") old.0 => _,
@@ -165,9 +173,9 @@ unsafe fn cmpxchg16b<const LOCK: bool>(
     // 16 bytes and the named registers, and `rbx` is restored.
     unsafe {
         if LOCK {
-            cmpxchg16b!("lock cmpxchg16b xmmword ptr [{p}]");
+            cmpxchg16b!("lock cmpxchg16b xmmword ptr [rsi]");
         } else {
-            cmpxchg16b!("cmpxchg16b xmmword ptr [{p}]");
+            cmpxchg16b!("cmpxchg16b xmmword ptr [rsi]");
         }
     }
     ok != 0
