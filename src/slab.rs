@@ -27,8 +27,9 @@
 //! In the style of mm/slub.c's opening comment. The locks, outermost first:
 //!
 //! 1. `cpu_hotplug_lock` and the hotplug state's instance list (kernel):
-//!    held while [`Cache::cpu_dead`] flushes a dead CPU's slabs (hotplug
-//!    "prepare" teardown, on a control CPU, process context).
+//!    held for writing while [`Cache::cpu_dead`] flushes a dead CPU's slabs
+//!    (hotplug "prepare" teardown, on a control CPU, process context), and
+//!    for reading by [`Cache::flush_all`] around its per-CPU work.
 //! 2. The registry's mutex (`src/admin/registry.rs`): held while caches are
 //!    created and destroyed; it may sleep, so nothing below is held with
 //!    it except around a flush (which takes 3 and 5 inside).
@@ -64,10 +65,13 @@
 //!
 //! Contexts: allocation and free may run in any context, interrupts
 //! included, and sleep only for a new slab with a `gfp` that allows it.
-//! Flushes (shrink, destroy, validate) run on each CPU through
-//! `smp_call_function_single()` (IPI context, interrupts off) or, for a dead
-//! CPU, in the hotplug teardown; they take 4, 5 and 6, never sleep, and
-//! never allocate.
+//! Flushes (shrink, destroy, validate) run on each CPU in a per-CPU worker
+//! (`work_on_cpu()`, process context, with CPU hotplug held off by
+//! `cpus_read_lock()`) with interrupts off there, as 6.1's `flush_all()`
+//! queues `flush_cpu_slab()` work (not an IPI: in hard interrupt context a
+//! `spinlock_t` such as `list_lock` may not be taken; lockdep says "invalid
+//! wait context"), or, for a dead CPU, in the hotplug teardown; the flush
+//! itself takes 4, 5 and 6, never sleeps and never allocates.
 //!
 //! [`DWord`]: crate::glue::dword::DWord
 

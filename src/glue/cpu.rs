@@ -63,3 +63,46 @@ pub(crate) fn online_list() -> Result<KVec<usize>> {
     }
     Ok(cpus)
 }
+
+/// Runs `f(data, cpu)` on every online CPU, on that CPU, in process context
+/// (a per-CPU worker: `work_on_cpu()`), one CPU after the other, with CPU
+/// hotplug held off meanwhile (`cpus_read_lock()`). SLUB 6.1 flushes CPU
+/// slabs this way (per-CPU work items) rather than by IPI, where a
+/// `spinlock_t` may not be taken (it sleeps on PREEMPT_RT; lockdep reports
+/// an invalid wait context). May sleep.
+pub(crate) fn on_each_online_cpu<T: Sync>(data: &T, f: fn(&T, usize)) {
+    struct Call<'a, T> {
+        data: &'a T,
+        f: fn(&T, usize),
+    }
+    /// # Safety
+    ///
+    /// `arg` points to a live `Call<T>`.
+    unsafe extern "C" fn run<T: Sync>(arg: *mut core::ffi::c_void) -> kernel::ffi::c_long {
+        // SAFETY: `arg` is the `Call` below, alive until `work_on_cpu_key`
+        // returns (it waits for the work to finish).
+        let call = unsafe { &*arg.cast::<Call<'_, T>>() };
+        (call.f)(call.data, CpuId::current().as_u32() as usize);
+        0
+    }
+    let call = Call { data, f };
+    let key = kernel::static_lock_class!();
+    // SAFETY: balanced by `cpus_read_unlock()` below; nothing in between
+    // takes the hotplug lock for writing.
+    unsafe { bindings::cpus_read_lock() };
+    for c in online_cpus() {
+        // SAFETY: `run::<T>` only uses `call`, which outlives the call (it
+        // waits); `c` is online and stays so (hotplug is held off); the key
+        // is static.
+        unsafe {
+            bindings::work_on_cpu_key(
+                c as i32,
+                Some(run::<T>),
+                core::ptr::from_ref(&call).cast_mut().cast(),
+                key.as_ptr(),
+            )
+        };
+    }
+    // SAFETY: taken above.
+    unsafe { bindings::cpus_read_unlock() };
+}

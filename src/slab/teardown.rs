@@ -4,7 +4,7 @@
 
 use super::{Cache, SlabPage, SlabStat};
 use crate::glue::cpu;
-use kernel::{bindings, interrupt::local_interrupt_disable, prelude::*, sync::atomic::Relaxed};
+use kernel::{interrupt::local_interrupt_disable, prelude::*, sync::atomic::Relaxed};
 
 /// What a consistency walk found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,30 +75,14 @@ impl Cache {
         }
     }
 
-    /// `flush_all()`: flushes every online CPU, on that CPU.
+    /// `flush_all()`: flushes every online CPU, on that CPU, from a per-CPU
+    /// worker with interrupts off there (6.1's `flush_cpu_slab()` work).
+    /// May sleep.
     pub(crate) fn flush_all(&self) {
-        /// # Safety
-        ///
-        /// `info` points to a live [`Cache`]; runs on a CPU with interrupts
-        /// off.
-        unsafe extern "C" fn cb(info: *mut core::ffi::c_void) {
-            // SAFETY: `info` is the `&Cache` passed below, alive until
-            // `smp_call_function_single` returns (it waits).
-            let cache = unsafe { &*info.cast::<Cache>() };
-            cache.flush_cpu(kernel::cpu::CpuId::current().as_u32() as usize);
-        }
-        for c in cpu::online_cpus() {
-            // SAFETY: `cb` only uses `self`, which outlives the call since
-            // `wait` is true; it runs on CPU `c` with interrupts off.
-            unsafe {
-                bindings::smp_call_function_single(
-                    c as i32,
-                    Some(cb),
-                    core::ptr::from_ref(self).cast_mut().cast(),
-                    true,
-                )
-            };
-        }
+        cpu::on_each_online_cpu(self, |cache, cpu| {
+            let _irq = local_interrupt_disable();
+            cache.flush_cpu(cpu);
+        });
     }
 
     /// `__kmem_cache_shrink()`: flushes every CPU and frees every empty slab
