@@ -454,6 +454,59 @@ mod tests {
         Ok(())
     }
 
+    /// An allocation that may sleep never fails while the kernel can give
+    /// pages, even with a shrinker taking every free chunk at the same time
+    /// (a chunk grown for a request serves it before anyone can take it);
+    /// and the consistency walk, run all the while on the other CPU, is
+    /// exact under that concurrent use.
+    #[test]
+    fn growing_races_with_shrink_and_validate() -> Result {
+        // Low and high watermarks 0: an allocation that finds no page grows,
+        // and every wholly free chunk may go at once.
+        let p = Pool::<()>::new(Config {
+            wmark: Watermarks {
+                min: 0,
+                low: 0,
+                high: 0,
+            },
+            ..Config::default()
+        })?;
+        let cpus = cpu::online_list()?;
+        let failed = AtomicUsize::new(0);
+        let bad_checks = AtomicUsize::new(0);
+        let checks = AtomicUsize::new(0);
+        let done = core::sync::atomic::AtomicBool::new(false);
+        kthread::run_on_cpus(&cpus[..2.min(cpus.len())], &|cpu| {
+            if cpu == cpus[0] {
+                let mut r = XorShift64::new(7);
+                for _ in 0..20_000 {
+                    match p.alloc(r.below(4), Gfp::KERNEL) {
+                        Some(b) => p.free(b),
+                        None => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                done.store(true, Ordering::Release);
+            } else {
+                while !done.load(Ordering::Acquire) {
+                    p.shrink(0);
+                    if p.check().is_err() {
+                        bad_checks.fetch_add(1, Ordering::Relaxed);
+                    }
+                    checks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })?;
+        assert_eq!(cpus.len(), 2);
+        assert_eq!(failed.load(Ordering::Relaxed), 0);
+        assert_eq!(p.stat(Stat::AllocFail), 0);
+        assert!(checks.load(Ordering::Relaxed) > 0);
+        assert_eq!(bad_checks.load(Ordering::Relaxed), 0);
+        assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
     /// A CPU going offline has its lists drained by the hotplug callback.
     #[test]
     fn cpu_offline_drains_its_lists() -> Result {

@@ -478,6 +478,82 @@ mod tests {
         Ok(())
     }
 
+    /// Validate while another CPU allocates and frees (cross-CPU frees
+    /// included, through a shared slot): never a finding that is not there;
+    /// at most "busy" when freelists kept changing under the walk.
+    #[test]
+    fn validate_under_concurrent_use_reports_no_false_finding() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-validate-load", 128)?;
+        let cpus = cpu::online_list()?;
+        let (runs, busy, findings) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        let done = core::sync::atomic::AtomicBool::new(false);
+        let slot = AtomicUsize::new(0);
+        crate::glue::kthread::run_on_cpus(&cpus[..2.min(cpus.len())], &|cpu| {
+            if cpu == cpus[0] {
+                let mut r = XorShift64::new(11);
+                let mut held = Held(KVec::new());
+                for _ in 0..30_000 {
+                    if held.0.len() < 200 && (held.0.is_empty() || r.below(2) == 0) {
+                        if let Ok(o) = alloc(&c) {
+                            // Now and then another CPU frees it.
+                            if r.below(8) == 0 {
+                                let old = slot.swap(o, Ordering::AcqRel);
+                                if old != 0 {
+                                    free(&c, old);
+                                }
+                            } else if held.insert(o).is_err() {
+                                free(&c, o);
+                            }
+                        }
+                    } else if let Ok(o) = held.remove_at(r.below(held.0.len() as u32) as usize) {
+                        free(&c, o);
+                    }
+                }
+                for &o in held.0.iter() {
+                    free(&c, o);
+                }
+                done.store(true, Ordering::Release);
+            } else {
+                while !done.load(Ordering::Acquire) {
+                    let o = slot.swap(0, Ordering::AcqRel);
+                    if o != 0 {
+                        free(&c, o);
+                    }
+                    match c.validate() {
+                        Ok(_) => {}
+                        Err(crate::slab::SlabError::Busy) => {
+                            busy.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            pr_err!("kunit: validate under load: {e:?}\n");
+                            findings.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    runs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })?;
+        let o = slot.swap(0, Ordering::AcqRel);
+        if o != 0 {
+            free(&c, o);
+        }
+        pr_info!(
+            "kunit: validate under load: {} runs, {} busy\n",
+            runs.load(Ordering::Relaxed),
+            busy.load(Ordering::Relaxed)
+        );
+        assert_eq!(cpus.len(), 2);
+        assert!(runs.load(Ordering::Relaxed) > 0);
+        assert_eq!(findings.load(Ordering::Relaxed), 0);
+        assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+
     /// A dead CPU's slabs are flushed by the hotplug callback.
     #[test]
     fn cpu_offline_flushes_its_slabs() -> Result {

@@ -13,8 +13,9 @@ arch=${1:-x86_64}
 [ $# -gt 0 ] && shift
 case "$arch" in
 x86_64 | x86) arch=x86_64 ka=x86_64 ;;
+x86_64-debug) ka=x86_64 ;;
 riscv64 | riscv) arch=riscv64 ka=riscv ;;
-*) die "unknown ARCH '$arch' (x86_64 or riscv64)" ;;
+*) die "unknown ARCH '$arch' (x86_64, x86_64-debug or riscv64)" ;;
 esac
 kdir=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 out="$RSLAB_OUT/$arch/module"

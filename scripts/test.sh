@@ -10,7 +10,9 @@
 # Console logs: out/<arch>/test.log. Exit status 0 only if nothing failed.
 . "$(dirname "$0")/lib.sh"
 
-arches=${RSLAB_ARCHES:-riscv64 x86_64}
+# x86_64-debug: the debug tier, x86_64 with KASAN, lockdep, kmemleak,
+# DEBUG_LIST, DEBUG_OBJECTS and fault injection (configs/x86_64-debug.config).
+arches=${RSLAB_ARCHES:-riscv64 x86_64 x86_64-debug}
 passed=0 failed=0 skipped=0
 start=$SECONDS
 
@@ -76,9 +78,11 @@ for arch in $arches; do
 	fi
 	log "$arch: booting the test kernel (console log: $out/test.log)"
 	vm_start=$SECONDS
+	tier=
+	[ "$arch" = x86_64-debug ] && tier=--debug
 	# shellcheck disable=SC2086
-	in_root "$RSLAB_TOP/scripts/vm.sh" "$arch" "$out/test.log" "$ko" \
-		"$RSLAB_TOP/scripts/guest/rslab-test.sh" $suites || log "$arch: the VM exited with status $?"
+	RSLAB_TIMEOUT=${RSLAB_TIMEOUT:-1800} in_root "$RSLAB_TOP/scripts/vm.sh" "$arch" "$out/test.log" "$ko" \
+		"$RSLAB_TOP/scripts/guest/rslab-test.sh" $tier $suites || log "$arch: the VM exited with status $?"
 	log "$arch: VM run took $((SECONDS - vm_start)) s"
 	# shellcheck disable=SC2086
 	in_root python3 "$RSLAB_TOP/scripts/kunit-results.py" --kunit-py "$ksrc/tools/testing/kunit/kunit.py" \

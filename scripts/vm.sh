@@ -75,11 +75,11 @@ riscv64)
 		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}${RSLAB_APPEND:+ $RSLAB_APPEND}" \
 		-no-reboot -nographic -monitor none </dev/null >>"$log" 2>&1 || rc=$?
 	;;
-x86_64)
+x86_64 | x86_64-debug)
 	accel=$(kvm_probe)
 	opts=(--disable-kvm)
 	[ "$accel" = kvm ] && opts=()
-	echo "[rslab] vm: x86_64 $(echo "$accel" | tr a-z A-Z), 2 CPUs, $mem" >>"$log"
+	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z), 2 CPUs, $mem" >>"$log"
 	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
 	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus 2 --memory "$mem" \
 		--append "oops=panic panic=-1${RSLAB_APPEND:+ $RSLAB_APPEND}" \

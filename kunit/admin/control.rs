@@ -5,7 +5,7 @@
 //! debugfs copies from user memory; the guest script writes the file
 //! itself), with their effects read from sysfs as a user would.
 
-use crate::glue::vfs;
+use crate::glue::{gfp::Gfp, vfs};
 use kernel::{prelude::*, str::CStr};
 
 /// Runs `line` as a write of it to the control file does: `Ok(len)` or the
@@ -150,6 +150,34 @@ mod tests {
             &vfs::read(c"/sys/kernel/rslab/caches/kmalloc-96/object_size")?[..],
             b"96\n"
         );
+        Ok(())
+    }
+
+    /// A destroy refused because objects are out changes nothing: the
+    /// cache, its directory and its name stay (a create of the name is
+    /// still `EEXIST`), and destroy works once the objects are back.
+    #[test]
+    fn a_refused_destroy_changes_nothing() -> Result {
+        let ctl = crate::admin::module_control().ok_or(ENODEV)?;
+        control(b"create kunit-busy 64\n")?;
+        let cache = ctl.caches().find(b"kunit-busy").ok_or(ENOENT)?;
+        let o = cache.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+        let refused = control(b"destroy kunit-busy\n");
+        let dir = vfs::read(c"/sys/kernel/rslab/caches/kunit-busy/object_size");
+        let found = ctl.caches().find(b"kunit-busy").is_some();
+        let again = control(b"create kunit-busy 64\n");
+        // SAFETY: `o` came from `cache` above and is not used again.
+        unsafe { cache.free(o) };
+        drop(cache);
+        let done = control(b"destroy kunit-busy\n");
+        let gone = vfs::read(c"/sys/kernel/rslab/caches/kunit-busy/object_size");
+        assert_eq!(refused, Err(EBUSY));
+        assert_eq!(&dir?[..], b"64\n");
+        assert!(found);
+        assert_eq!(again, Err(EEXIST));
+        assert_eq!(done, Ok(19));
+        assert_eq!(gone.err(), Some(ENOENT));
+        assert!(ctl.caches().find(b"kunit-busy").is_none());
         Ok(())
     }
 

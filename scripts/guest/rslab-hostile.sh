@@ -274,6 +274,49 @@ hostile_loaded() {
 	check hostile_pool_validate_at_rest sh -c "echo 1 >$R/pool/validate"
 }
 
+# The debug tier's stress: on both CPUs at once, 2M operations on each of
+# three caches (64, 700 and 3000 bytes), 2M kmalloc operations of random
+# sizes and 2M pool operations of random orders, all with cross-CPU frees,
+# while caches and the pool are shrunk and drop_caches runs; then every
+# structure is validated.
+hostile_stress() {
+	sizes="64 700 3000"
+	for z in $sizes; do echo "create hostile-s$z $z" >$CTL; done
+	pids=
+	for z in $sizes; do
+		echo "workload cache hostile-s$z 1000000 256" >$CTL &
+		pids="$pids $!"
+	done
+	echo 'workload kmalloc 1000000 256' >$CTL &
+	pids="$pids $!"
+	echo 'workload pool 1000000 6' >$CTL &
+	pids="$pids $!"
+	rounds=0
+	while :; do
+		alive=
+		for p in $pids; do kill -0 $p 2>/dev/null && alive=1; done
+		[ -n "$alive" ] || break
+		for z in $sizes; do echo 1 >$R/caches/hostile-s$z/shrink; done
+		echo 1 >$R/pool/shrink
+		echo 2 >/proc/sys/vm/drop_caches
+		rounds=$((rounds + 1))
+		sleep 1
+	done
+	ok=1
+	for p in $pids; do wait $p || ok=; done
+	echo "RSLAB-HOSTILE stress: $rounds rounds of shrink and drop_caches"
+	dmesg | grep -E 'workload (cache hostile-s|kmalloc|pool)' | tail -n 5 | sed 's/^\[[^]]*\] /RSLAB-HOSTILE /'
+	check hostile_stress_workloads_clean test -n "$ok"
+	check hostile_stress_no_failures_no_corruption sh -c \
+		"dmesg | grep -E 'workload (cache hostile-s|kmalloc|pool)' | tail -n 5 | grep -v ' 0 failed allocations, 0 corrupted' | grep -q . && exit 1; exit 0"
+	check hostile_stress_shrunk_meanwhile test $rounds -gt 0
+	for z in $sizes; do
+		check "hostile_stress_validate_s$z" sh -c "echo 1 >$R/caches/hostile-s$z/validate"
+		echo "destroy hostile-s$z" >$CTL
+	done
+	check hostile_stress_pool_validate sh -c "echo 1 >$R/pool/validate"
+}
+
 hostile_unload() {
 	# While a command runs (and holds the control file open), the module is
 	# in use: rmmod is refused and changes nothing; after, it goes whole.

@@ -4,9 +4,13 @@
 # between markers for the host to parse, and checks load/unload behaviour.
 # Every check prints "RSLAB-CHECK ok|fail <name>"; the host counts them.
 #
-# Usage: rslab-test.sh /path/to/rslab.ko SUITE...
+# Usage: rslab-test.sh /path/to/rslab.ko [--debug] SUITE...
+#   --debug: the debug tier (a KASAN/lockdep/kmemleak kernel): also the long
+#            stress, and a kmemleak scan after the last unload.
 ko=$1
 shift
+debug=
+[ "${1:-}" = --debug ] && { debug=1; shift; }
 
 check() {
 	name=$1
@@ -52,6 +56,7 @@ check control_destroy_unknown_refused refused "destroy guest-ctl"
 # The hostile suite (scripts/guest/rslab-hostile.sh).
 . "$(dirname "$0")/rslab-hostile.sh"
 hostile_loaded
+[ -z "$debug" ] || hostile_stress
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
 check debugfs_gone_after_rmmod test ! -e /sys/kernel/debug/rslab
@@ -61,12 +66,24 @@ check insmod_again insmod "$ko"
 check version_after_reload test -s /sys/kernel/rslab/version
 
 hostile_unload
+if [ -n "$debug" ]; then
+	# kmemleak: two scans (an object is reported once it stayed unreferenced
+	# over a scan); nothing may be left.
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >/tmp/kmemleak
+	sed 's/^/RSLAB-KMEMLEAK /' /tmp/kmemleak | head -n 60
+	check kmemleak_reports_nothing test ! -s /tmp/kmemleak
+fi
 # Anything the kernel complained about during the run fails it.
 # rslab's own error reports: pages still in use at destroy, bad frees,
 # failed validation.
 # The KUnit suites and the hostile suite provoke some on purpose, in caches
 # named kunit-* and hostile-*; those are theirs to check.
-if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|rslab: .*(still in use|bad free|double free|validate:)' |
+# (On the debug tier: KASAN's and lockdep's reports start "BUG:" and
+# "WARNING:", DEBUG_LIST's and DEBUG_OBJECTS' warn or BUG too.)
+if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab: .*(still in use|bad free|double free|validate:)' |
 	grep -vE 'rslab: cache (kunit|hostile)-' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
 	echo "RSLAB-CHECK fail kernel_log_clean"

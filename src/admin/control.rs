@@ -24,6 +24,11 @@ impl Control {
         Ok(Arc::new(Control { pool, caches }, GFP_KERNEL)?)
     }
 
+    /// The caches commands act on.
+    pub(crate) fn caches(&self) -> &Registry {
+        &self.caches
+    }
+
     /// Runs one command line, as written to the control file (`EINVAL` if
     /// it is not UTF-8 or does not parse).
     pub(crate) fn execute(&self, line: &[u8]) -> Result {
@@ -53,6 +58,23 @@ impl Control {
             } => self.caches.create(&name, size, align, flags).map(|_| ()),
             Command::Destroy { name } => self.caches.destroy(name.as_bytes()),
             Command::Bench { quick } => self.bench(quick).map(|_| ()),
+            Command::KmallocWorkload { ops, held } => {
+                let r = workload::kmalloc_workload(self.caches.kmalloc(), ops, held)?;
+                pr_info!(
+                    "workload kmalloc: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
+                    r.cpus,
+                    r.ops,
+                    held,
+                    r.ns / 1000,
+                    r.remote,
+                    r.failed,
+                    r.corrupt
+                );
+                if r.corrupt > 0 {
+                    return Err(EIO);
+                }
+                Ok(())
+            }
             Command::CacheWorkload { name, ops, held } => {
                 let cache = self.caches.find(name.as_bytes()).ok_or(ENOENT)?;
                 let r = workload::cache_workload(&cache, ops, held)?;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Workloads started from `/sys/kernel/debug/rslab/control`.
+//! Workloads started from `/sys/kernel/debug/rslab/control`: on the pool,
+//! on a cache, and on kmalloc.
 
 use crate::{
     glue::{cpu, gfp::Gfp, kthread},
+    kmalloc::Kmalloc,
     logic::rand::XorShift64,
     page_pool::{PageRecord, Pool, RawBlock},
     slab::Cache,
@@ -160,19 +162,85 @@ fn stamp_object(p: usize, size: usize, check: bool) -> bool {
 /// other, so that objects are freed on other CPUs than their own.
 const MAILBOX: usize = 64;
 
+/// What an object workload allocates from: a cache, or kmalloc with
+/// random sizes.
+trait Objects: Sync {
+    /// A new object, or `None` if no memory could be had.
+    fn alloc(&self, r: &mut XorShift64) -> Option<usize>;
+    /// The bytes of `p` the workload stamps, and the alignment `p` must
+    /// have.
+    fn extent(&self, p: usize) -> (usize, usize);
+    /// Frees `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` came from [`Objects::alloc`] and is not used again.
+    unsafe fn free(&self, p: usize);
+}
+
+struct CacheObjects<'a>(&'a Cache);
+
+impl Objects for CacheObjects<'_> {
+    fn alloc(&self, _r: &mut XorShift64) -> Option<usize> {
+        self.0.alloc(Gfp::KERNEL).map(|p| p.as_ptr() as usize)
+    }
+
+    fn extent(&self, _p: usize) -> (usize, usize) {
+        let l = self.0.layout();
+        (l.object_size as usize, l.align as usize)
+    }
+
+    unsafe fn free(&self, p: usize) {
+        // SAFETY: the caller's guarantee; `p` is not null.
+        unsafe { self.0.free(NonNull::new_unchecked(p as *mut u8)) };
+    }
+}
+
+struct KmallocObjects<'a>(&'a Kmalloc);
+
+impl Objects for KmallocObjects<'_> {
+    fn alloc(&self, r: &mut XorShift64) -> Option<usize> {
+        // Sizes 1 .. 32 KiB, about as many of each power of two: every
+        // class and the large blocks above them.
+        let shift = r.below(16);
+        let size = (1usize << shift) + r.below(1 << shift) as usize;
+        let p = self.0.kmalloc(size, Gfp::KERNEL);
+        (!p.is_null()).then_some(p as usize)
+    }
+
+    fn extent(&self, p: usize) -> (usize, usize) {
+        // SAFETY: `p` is a live allocation of the workload's.
+        (unsafe { self.0.ksize(p as *const u8) }, 8)
+    }
+
+    unsafe fn free(&self, p: usize) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.0.kfree(p as *mut u8) };
+    }
+}
+
 /// `workload cache`: on one kthread per online CPU at once, `ops` random
 /// allocations and frees, each thread holding up to `held` objects,
 /// stamped while held and checked when freed; one operation in eight
 /// swaps an object through a shared mailbox instead, so another CPU frees
 /// it. Everything is freed at the end.
 pub(crate) fn cache_workload(cache: &Cache, ops: u32, held: u32) -> Result<Report> {
+    object_workload(&CacheObjects(cache), ops, held)
+}
+
+/// `workload kmalloc`: the same with kmalloc and random sizes from 1 byte
+/// to 32 KiB (large blocks from the pool included), each checked against
+/// `ksize()`.
+pub(crate) fn kmalloc_workload(k: &Kmalloc, ops: u32, held: u32) -> Result<Report> {
+    object_workload(&KmallocObjects(k), ops, held)
+}
+
+fn object_workload(o: &impl Objects, ops: u32, held: u32) -> Result<Report> {
     let cpus = cpu::online_list()?;
     let mut mailbox = KVec::with_capacity(MAILBOX, GFP_KERNEL)?;
     for _ in 0..MAILBOX {
         mailbox.push(Atomic::<usize>::new(0), GFP_KERNEL)?;
     }
-    let size = cache.layout().object_size as usize;
-    let align = cache.layout().align as usize;
     let (done, failed, corrupt, remote) = (
         Atomic::<u64>::new(0),
         Atomic::<u64>::new(0),
@@ -180,11 +248,12 @@ pub(crate) fn cache_workload(cache: &Cache, ops: u32, held: u32) -> Result<Repor
         Atomic::<u64>::new(0),
     );
     let free = |p: usize| {
+        let (size, align) = o.extent(p);
         if !stamp_object(p, size, true) || p.checked_rem(align) != Some(0) {
             corrupt.add(1, Relaxed);
         }
-        // SAFETY: `p` came from `cache` and is dropped by the workload here.
-        unsafe { cache.free(NonNull::new_unchecked(p as *mut u8)) };
+        // SAFETY: `p` came from `o` and is dropped by the workload here.
+        unsafe { o.free(p) };
     };
     let start = Instant::<Monotonic>::now();
     kthread::run_on_cpus(&cpus, &|cpu| {
@@ -203,10 +272,9 @@ pub(crate) fn cache_workload(cache: &Cache, ops: u32, held: u32) -> Result<Repor
                     free(old);
                 }
             } else if objs.len() < held as usize && (objs.is_empty() || r.below(2) == 0) {
-                match cache.alloc(Gfp::KERNEL) {
+                match o.alloc(&mut r) {
                     Some(p) => {
-                        let p = p.as_ptr() as usize;
-                        stamp_object(p, size, false);
+                        stamp_object(p, o.extent(p).0, false);
                         // Capacity reserved: cannot fail.
                         let _ = objs.push(p, GFP_KERNEL);
                     }

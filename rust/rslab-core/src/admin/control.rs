@@ -133,6 +133,14 @@ pub enum Command {
         /// Objects each thread holds at most.
         held: u32,
     },
+    /// Random allocations (random sizes) and frees of kmalloc on every
+    /// online CPU.
+    KmallocWorkload {
+        /// Operations per CPU.
+        ops: u32,
+        /// Objects each thread holds at most.
+        held: u32,
+    },
 }
 
 /// Why a line was rejected.
@@ -203,6 +211,18 @@ pub fn parse(line: &str, max_page_order: u32) -> Result<Command, ParseError> {
                 return Err(ParseError::Syntax);
             }
             Ok(Command::PoolWorkload { ops, max_order })
+        }
+        (Some("workload"), Some("kmalloc")) => {
+            let ops = number(words.next().ok_or(ParseError::Syntax)?, MAX_OPS)?;
+            let held = match words.next() {
+                Some(w) => number(w, MAX_HELD)?,
+                None => 128,
+            };
+            if ops == 0 || held == 0 {
+                return Err(ParseError::BadNumber);
+            }
+            end(words)?;
+            Ok(Command::KmallocWorkload { ops, held })
         }
         (Some("workload"), Some("cache")) => {
             let name = name(words.next())?;
@@ -389,5 +409,31 @@ mod tests {
         assert_eq!(parse("destroy ..", 10), Err(ParseError::BadName));
         assert!(parse("create ... 8", 10).is_ok());
         assert!(parse("create .a 8", 10).is_ok());
+    }
+
+    #[test]
+    fn accepts_the_kmalloc_workload() {
+        assert_eq!(
+            parse("workload kmalloc 1000\n", 10),
+            Ok(Command::KmallocWorkload {
+                ops: 1000,
+                held: 128
+            })
+        );
+        assert_eq!(
+            parse("workload kmalloc 5 7", 10),
+            Ok(Command::KmallocWorkload { ops: 5, held: 7 })
+        );
+        for bad in [
+            "workload kmalloc",
+            "workload kmalloc 0",
+            "workload kmalloc 10 0",
+            "workload kmalloc 10 4097",
+            "workload kmalloc 10000001",
+            "workload kmalloc 4294967296",
+            "workload kmalloc 10 10 10",
+        ] {
+            assert!(parse(bad, 10).is_err(), "{bad}");
+        }
     }
 }
