@@ -334,9 +334,11 @@ mod tests {
         Ok(())
     }
 
-    /// At a 10% failure rate, a workload on every CPU sees failures, each
-    /// one a clean `None` counted as `alloc_fail`, and nothing corrupted;
-    /// the pool is consistent after, and gives every page back when dropped.
+    /// At a 10% failure rate, on every CPU at once: each allocation takes a
+    /// whole chunk (so each one asks the fault attribute), some fail, each
+    /// failure is a clean `None` counted as `alloc_fail`, nothing handed
+    /// out is corrupted, the pool is consistent after, and dropping it
+    /// gives every page back.
     #[test]
     fn ten_percent_injected_failures_stay_clean() -> Result {
         if fault::setup(c"1,0,0,0") == Err(ENODEV) {
@@ -345,9 +347,9 @@ mod tests {
         }
         fault::quiet();
         let before = pool::backing_pages();
-        let (r, fails, check) = {
-            // Low watermark 0 and a high one of 0: every allocation that
-            // finds no page grows, and every free chunk goes back.
+        let cpus = cpu::online_list()?;
+        let (fails, corrupt, counted, check) = {
+            // High watermark 0: a chunk goes back as soon as it is free.
             let p = Pool::<()>::new(Config {
                 wmark: Watermarks {
                     min: 0,
@@ -356,16 +358,58 @@ mod tests {
                 },
                 ..Config::default()
             })?;
+            let (fails, corrupt) = (AtomicUsize::new(0), AtomicUsize::new(0));
             fault::setup(c"1,10,0,-1")?;
-            let r = crate::admin::pool_workload(&p, 20_000, 4);
+            let r = kthread::run_on_cpus(&cpus, &|cpu| {
+                let Ok(mut held) = KVec::<(RawBlock, u64)>::with_capacity(8, GFP_KERNEL) else {
+                    corrupt.fetch_add(1, Ordering::Relaxed);
+                    return;
+                };
+                let mut tag = (cpu as u64) << 48;
+                for _ in 0..200 {
+                    match p.alloc(MAX_ORDER, Gfp::KERNEL) {
+                        Some(b) => {
+                            tag += 1;
+                            stamp(&p, &b, tag);
+                            // Capacity reserved: cannot fail.
+                            let _ = held.push((b, tag), GFP_KERNEL);
+                        }
+                        None => {
+                            fails.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    if held.len() == 8 {
+                        for (b, t) in held.drain_all() {
+                            if !stamped(&p, &b, t) {
+                                corrupt.fetch_add(1, Ordering::Relaxed);
+                            }
+                            p.free(b);
+                        }
+                    }
+                }
+                for (b, t) in held.drain_all() {
+                    if !stamped(&p, &b, t) {
+                        corrupt.fetch_add(1, Ordering::Relaxed);
+                    }
+                    p.free(b);
+                }
+            });
             fault::setup(c"1,0,0,0")?;
-            let check = p.check().map(|c| c.in_use);
-            (r, p.stat(Stat::AllocFail), check)
+            r?;
+            (
+                fails.load(Ordering::Relaxed) as u64,
+                corrupt.load(Ordering::Relaxed),
+                p.stat(Stat::AllocFail),
+                p.check().map(|c| c.in_use),
+            )
         };
-        let r = r?;
-        assert!(r.failed > 0);
-        assert_eq!(r.failed, fails);
-        assert_eq!(r.corrupt, 0);
+        pr_info!(
+            "kunit: 10% injected: {fails} of {} allocations failed\n",
+            200 * cpus.len()
+        );
+        assert!(fails > 0);
+        assert_eq!(fails, counted);
+        assert_eq!(corrupt, 0);
         assert_eq!(check, Ok(0));
         assert_eq!(pool::backing_pages(), before);
         Ok(())

@@ -554,6 +554,39 @@ mod tests {
         Ok(())
     }
 
+    /// A new slab that the fault injection fails makes the allocation fail
+    /// cleanly (`None`, counted as a slow path, the cache consistent and
+    /// empty), and the next one works. Skipped without
+    /// `CONFIG_FAULT_INJECTION`.
+    #[test]
+    fn injected_new_slab_failures_fail_cleanly() -> Result {
+        if crate::glue::fault::setup(c"1,0,0,0") == Err(ENODEV) {
+            crate::glue::fault::kunit_skip(c"no CONFIG_FAULT_INJECTION");
+            return Ok(());
+        }
+        crate::glue::fault::quiet();
+        let p = pool()?;
+        let c = cache(&p, "kunit-fail-slab", 512)?;
+        crate::glue::fault::setup(c"1,100,0,1")?;
+        let failed = c.alloc(Gfp::KERNEL);
+        let none = failed.is_none();
+        crate::glue::fault::setup(c"1,0,0,0")?;
+        if let Some(o) = failed {
+            // SAFETY: just allocated from `c`.
+            unsafe { c.free(o) };
+        }
+        let slow = c.stat_total(SlabStat::AllocSlowpath);
+        let census0 = census(&c)?;
+        let o = alloc(&c)?;
+        free(&c, o);
+        assert!(none);
+        assert_eq!(slow, 1);
+        assert_eq!(census0.slabs, 0);
+        assert_eq!(c.stat_total(SlabStat::AllocSlab), 1);
+        assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+
     /// A dead CPU's slabs are flushed by the hotplug callback.
     #[test]
     fn cpu_offline_flushes_its_slabs() -> Result {

@@ -20,7 +20,7 @@ pub(crate) use control::{init_global as init_control, module_control};
 
 use control::{Control, ControlFile};
 pub(crate) use registry::{test_ctor, Registry, CTOR_BYTE, CTOR_CALLS};
-pub(crate) use workload::{cache_workload, pool_workload, stamp, stamped};
+pub(crate) use workload::{cache_workload, stamp, stamped};
 
 use crate::{
     glue::sysfs::{Attr, Dir, Parent},
