@@ -60,39 +60,12 @@ impl Control {
             Command::Bench { quick } => self.bench(quick).map(|_| ()),
             Command::KmallocWorkload { ops, held } => {
                 let r = workload::kmalloc_workload(self.caches.kmalloc(), ops, held)?;
-                pr_info!(
-                    "workload kmalloc: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
-                    r.cpus,
-                    r.ops,
-                    held,
-                    r.ns / 1000,
-                    r.remote,
-                    r.failed,
-                    r.corrupt
-                );
-                if r.corrupt > 0 {
-                    return Err(EIO);
-                }
-                Ok(())
+                objects_report(fmt!("kmalloc"), held, &r)
             }
             Command::CacheWorkload { name, ops, held } => {
                 let cache = self.caches.find(name.as_bytes()).ok_or(ENOENT)?;
                 let r = workload::cache_workload(&cache, ops, held)?;
-                pr_info!(
-                    "workload cache {}: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
-                    cache.display_name(),
-                    r.cpus,
-                    r.ops,
-                    held,
-                    r.ns / 1000,
-                    r.remote,
-                    r.failed,
-                    r.corrupt
-                );
-                if r.corrupt > 0 {
-                    return Err(EIO);
-                }
-                Ok(())
+                objects_report(fmt!("cache {}", cache.display_name()), held, &r)
             }
         }
     }
@@ -107,6 +80,26 @@ impl Control {
         };
         bench::run(&self.pool, self.caches.kmalloc(), size)
     }
+}
+
+/// Logs what an object workload (`what`) did; `EIO` if it found a corrupted
+/// object.
+fn objects_report(what: core::fmt::Arguments<'_>, held: u32, r: &workload::Report) -> Result {
+    pr_info!(
+        "workload {}: {} CPUs, {} ops in all (holding up to {} objects each) in {} us: {} freed on another CPU, {} failed allocations, {} corrupted objects\n",
+        what,
+        r.cpus,
+        r.ops,
+        held,
+        r.ns / 1000,
+        r.remote,
+        r.failed,
+        r.corrupt
+    );
+    if r.corrupt > 0 {
+        return Err(EIO);
+    }
+    Ok(())
 }
 
 kernel::sync::global_lock! {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The commands of `/sys/kernel/rslab/control`, one per write.
+//! The commands of `/sys/kernel/debug/rslab/control`, one per write.
 //!
 //! Grammar (words separated by single spaces or tabs, one optional trailing
 //! newline):
@@ -9,6 +9,7 @@
 //! create <name> <size> [<align> [<flag>,<flag>...]]
 //! destroy <name>
 //! workload cache <name> <ops> [<held>]
+//! workload kmalloc <ops> [<held>]
 //! bench [quick]
 //! ```
 //!
@@ -25,6 +26,7 @@
 //! - `workload cache` runs `ops` random allocations and frees of the cache's
 //!   objects on one kernel thread per online CPU at once, each holding up to
 //!   `held` objects (default 128).
+//! - `workload kmalloc` does the same with kmalloc and random sizes.
 //! - `bench` runs the benchmark against the kernel's own allocators (`quick`:
 //!   tiny counts, a smoke run).
 //!
@@ -175,6 +177,21 @@ fn flags(word: &str) -> Result<u32, ParseError> {
     Ok(f)
 }
 
+/// `<ops> [<held>]` of an object workload: `ops` up to [`MAX_OPS`], `held`
+/// up to [`MAX_HELD`] (default 128), neither 0.
+fn ops_and_held<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<(u32, u32), ParseError> {
+    let ops = number(words.next().ok_or(ParseError::Syntax)?, MAX_OPS)?;
+    let held = match words.next() {
+        Some(w) => number(w, MAX_HELD)?,
+        None => 128,
+    };
+    if ops == 0 || held == 0 {
+        return Err(ParseError::BadNumber);
+    }
+    end(words)?;
+    Ok((ops, held))
+}
+
 fn end<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<(), ParseError> {
     match words.next() {
         Some(_) => Err(ParseError::Syntax),
@@ -213,28 +230,12 @@ pub fn parse(line: &str, max_page_order: u32) -> Result<Command, ParseError> {
             Ok(Command::PoolWorkload { ops, max_order })
         }
         (Some("workload"), Some("kmalloc")) => {
-            let ops = number(words.next().ok_or(ParseError::Syntax)?, MAX_OPS)?;
-            let held = match words.next() {
-                Some(w) => number(w, MAX_HELD)?,
-                None => 128,
-            };
-            if ops == 0 || held == 0 {
-                return Err(ParseError::BadNumber);
-            }
-            end(words)?;
+            let (ops, held) = ops_and_held(words)?;
             Ok(Command::KmallocWorkload { ops, held })
         }
         (Some("workload"), Some("cache")) => {
             let name = name(words.next())?;
-            let ops = number(words.next().ok_or(ParseError::Syntax)?, MAX_OPS)?;
-            let held = match words.next() {
-                Some(w) => number(w, MAX_HELD)?,
-                None => 128,
-            };
-            if ops == 0 || held == 0 {
-                return Err(ParseError::BadNumber);
-            }
-            end(words)?;
+            let (ops, held) = ops_and_held(words)?;
             Ok(Command::CacheWorkload { name, ops, held })
         }
         (Some("create"), n) => {
