@@ -523,8 +523,15 @@ mod tests {
         kthread::run_on_cpus(&cpus[..2.min(cpus.len())], &|cpu| {
             if cpu == cpus[0] {
                 let mut r = XorShift64::new(7);
-                for _ in 0..20_000 {
-                    match p.alloc(r.below(4), Gfp::KERNEL) {
+                for _ in 0..4_000 {
+                    // Half of them a whole chunk: each of those grows the
+                    // pool, with the shrinker spinning for the zone lock.
+                    let order = if r.below(2) == 0 {
+                        MAX_ORDER
+                    } else {
+                        r.below(4)
+                    };
+                    match p.alloc(order, Gfp::KERNEL) {
                         Some(b) => p.free(b),
                         None => {
                             failed.fetch_add(1, Ordering::Relaxed);
