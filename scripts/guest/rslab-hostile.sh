@@ -222,7 +222,7 @@ hostile_loaded() {
 
 	# CPU 1 offline and back during a cache workload.
 	echo 'create hostile-h 700' >$CTL
-	echo 'workload cache hostile-h 2000000 128' >$CTL &
+	echo 'workload cache hostile-h 6000000 128' >$CTL &
 	wl=$!
 	running hostile-h $wl
 	hp=ok
