@@ -69,9 +69,20 @@ mod tests {
         assert_eq!(p.stat(Stat::Grow), 1);
         assert_eq!(p.stat(Stat::OrderFallback), 0);
         assert_eq!(p.total_pages(), CHUNK_PAGES);
+        // Every page, also those a refill left on the list of a CPU this
+        // thread migrated away from: drain every list between rounds.
         let mut blocks = KVec::new();
-        while let Some(b) = p.alloc(0, Gfp::KERNEL) {
-            blocks.push(b, GFP_KERNEL)?;
+        loop {
+            let before = blocks.len();
+            while let Some(b) = p.alloc(0, Gfp::KERNEL) {
+                blocks.push(b, GFP_KERNEL)?;
+            }
+            for c in 0..cpu::nr_cpu_ids() {
+                p.drain_cpu(c);
+            }
+            if blocks.len() == before {
+                break;
+            }
         }
         assert_eq!(blocks.len(), CHUNK_PAGES);
         assert_eq!(census(&p)?.in_use, CHUNK_PAGES);
