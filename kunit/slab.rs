@@ -560,11 +560,9 @@ mod tests {
     /// `CONFIG_FAULT_INJECTION`.
     #[test]
     fn injected_new_slab_failures_fail_cleanly() -> Result {
-        if crate::glue::fault::setup(c"1,0,0,0") == Err(ENODEV) {
-            crate::glue::fault::kunit_skip(c"no CONFIG_FAULT_INJECTION");
+        if !crate::glue::fault::kunit_ready() {
             return Ok(());
         }
-        crate::glue::fault::quiet();
         let p = pool()?;
         let c = cache(&p, "kunit-fail-slab", 512)?;
         crate::glue::fault::setup(c"1,100,0,1")?;

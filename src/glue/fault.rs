@@ -77,8 +77,20 @@ impl Drop for Knobs {
     }
 }
 
+/// For a KUnit test that injects failures: whether the kernel can. If it
+/// can, injection starts off and quiet (no report per failure); if not, the
+/// running test is marked skipped and should return.
+pub(crate) fn kunit_ready() -> bool {
+    if setup(c"1,0,0,0") == Err(ENODEV) {
+        kunit_skip(c"no CONFIG_FAULT_INJECTION");
+        return false;
+    }
+    quiet();
+    true
+}
+
 /// Marks the running KUnit test skipped, with `reason`.
-pub(crate) fn kunit_skip(reason: &CStr) {
+fn kunit_skip(reason: &CStr) {
     // SAFETY: `reason` is NUL-terminated and formatted as "%s".
     unsafe { ffi::rslab_kunit_skip(reason.as_char_ptr()) };
 }
