@@ -5,6 +5,7 @@
 //! `glue/helpers.c`: one-line wrappers of static inlines, declared in
 //! [`ffi`].
 
+pub(crate) mod atomic;
 pub(crate) mod cpu;
 pub(crate) mod cpuhp;
 pub(crate) mod debugfs;
@@ -14,6 +15,7 @@ pub(crate) mod ffi;
 pub(crate) mod fmtbuf;
 pub(crate) mod gfp;
 pub(crate) mod kthread;
+pub(crate) mod percpu;
 pub(crate) mod shrinker;
 pub(crate) mod stats;
 pub(crate) mod sysfs;

@@ -20,7 +20,6 @@ use crate::{
     page_pool::MAX_ORDER,
     slab::{Cache, CacheConfig, Owner, SlabPage, SlabPool},
 };
-use core::ptr::NonNull;
 use kernel::{bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
 
 /// `ZERO_SIZE_PTR`: what `kmalloc(0)` returns; `kfree()` ignores it.
@@ -31,6 +30,13 @@ pub(crate) struct Kmalloc {
     pool: Arc<SlabPool>,
     /// Indexed by `kmalloc_index()`; `None` for indices with no class.
     caches: [Option<Arc<Cache>>; layout::KMALLOC_SHIFT_HIGH as usize + 1],
+}
+
+/// Reports a `kfree()` of something rslab did not hand out.
+#[cold]
+#[inline(never)]
+fn bad_kfree(p: *mut u8, why: &str) {
+    pr_err!("kfree of {:#x}: {why}\n", p as usize);
 }
 
 impl Kmalloc {
@@ -59,18 +65,22 @@ impl Kmalloc {
 
     /// The cache serving `size` bytes, if one does.
     pub(crate) fn cache_for(&self, size: usize) -> Option<&Arc<Cache>> {
-        self.caches[layout::kmalloc_index(size)? as usize].as_ref()
+        self.caches
+            .get(layout::kmalloc_index(size)? as usize)?
+            .as_ref()
     }
 
     /// `kmalloc()`: `size` bytes, aligned to the largest power of two that
     /// divides the class size (page-aligned for large requests);
-    /// [`ZERO_SIZE_PTR`] for 0; null if no memory could be had.
+    /// [`ZERO_SIZE_PTR`] for 0; null if no memory could be had. Out of line,
+    /// as the kernel's; no call inside but to a slow path.
+    #[inline(never)]
     pub(crate) fn kmalloc(&self, size: usize, gfp: Gfp) -> *mut u8 {
         if size == 0 {
             return ZERO_SIZE_PTR;
         }
         if let Some(c) = self.cache_for(size) {
-            return c.alloc(gfp).map_or(core::ptr::null_mut(), |p| p.as_ptr());
+            return c.slab_alloc(gfp) as *mut u8;
         }
         // kmalloc_large(): get_order(size) pages.
         let order = layout::get_order(size as u64, bindings::PAGE_SHIFT);
@@ -117,24 +127,24 @@ impl Kmalloc {
     ///
     /// `p` is null, [`ZERO_SIZE_PTR`], or a live allocation that is not used
     /// again.
+    #[inline(never)]
     pub(crate) unsafe fn kfree(&self, p: *mut u8) {
         if (p as usize) <= ZERO_SIZE_PTR as usize {
             return;
         }
         // SAFETY: the caller's guarantee.
         let Some(rec) = (unsafe { self.record(p) }) else {
-            pr_err!("kfree of {:#x}: not rslab memory\n", p as usize);
-            return;
+            return bad_kfree(p, "not rslab memory");
         };
         match rec.owner() {
-            Owner::Nobody => pr_err!("kfree of {:#x}: not allocated\n", p as usize),
+            Owner::Nobody => bad_kfree(p, "not allocated"),
             // SAFETY: the caller's guarantee: `p` is live and being freed.
             Owner::LargeKmalloc => unsafe { self.free_large(rec.head_page(), p) },
             Owner::Slab(cache) => {
                 // SAFETY: a slab's record names its live cache (type
                 // invariant of `SlabPage`); the caller's guarantee covers
                 // `p`, which is not null.
-                unsafe { cache.as_ref().free(NonNull::new_unchecked(p)) };
+                unsafe { cache.as_ref().free_in(rec.head_page(), p as usize) };
             }
         }
     }

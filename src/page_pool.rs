@@ -42,17 +42,20 @@ pub(crate) use check::Census;
 pub(crate) use register::Registration;
 
 use crate::{
-    glue::{cpu::Pinned, ffi, gfp::Gfp, stats::Stats},
+    glue::{
+        atomic::{Atomic, Relaxed},
+        cpu::Pinned,
+        ffi,
+        gfp::Gfp,
+        stats::Stats,
+    },
     logic::page_pool::freearea::{FreeArea, Pages},
 };
 use chunk::{Chunks, Released, SlotInfo, Zone};
 use kernel::{
     bindings, new_spinlock, new_spinlock_irq,
     prelude::*,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, SpinLock, SpinLockIrq,
-    },
+    sync::{Arc, SpinLock, SpinLockIrq},
 };
 use pcp::CpuPcp;
 use pfn_map::PfnMap;
@@ -241,6 +244,8 @@ pub(crate) struct Pool<R: PageRecord> {
     batch: u32,
     /// This pool's identity, carried by its blocks.
     id: u32,
+    /// `__va(0)`, for [`Pool::record_of_addr`].
+    linear: usize,
     /// The lists' `(high_min, high_max)`, packed; each CPU applies it to its
     /// own list under its own lock (see [`Pool::apply_tuning`]).
     tuning: Atomic<u64>,
@@ -290,6 +295,8 @@ impl<R: PageRecord> Pool<R> {
                 wmark_high: Atomic::new(cfg.wmark.high),
                 batch: cfg.batch.clamp(1, 255),
                 id: NEXT_POOL_ID.fetch_add(1, Relaxed),
+                // SAFETY: computes an address; no side effect.
+                linear: unsafe { ffi::rslab_linear_offset() } as usize,
                 tuning: Atomic::new(0),
             }),
             GFP_KERNEL,
@@ -400,9 +407,13 @@ impl<R: PageRecord> Pool<R> {
     ///
     /// The reference is only valid while the page stays in the pool: the
     /// caller must hold (or be freeing) a block that contains `addr`.
+    #[inline(always)]
     pub(crate) unsafe fn record_of_addr(&self, addr: *const u8) -> Option<&R> {
-        // SAFETY: the helper only computes; it dereferences nothing.
-        let pfn = unsafe { ffi::rslab_virt_to_pfn(addr.cast()) } as usize;
+        // `virt_to_pfn()` of a linear-map address, inline. An address
+        // outside the linear map gives a pfn that no pool page has (the
+        // map is a bijection: only a page's own linear addresses give its
+        // pfn), so the map finds nothing for it.
+        let pfn = (addr as usize).wrapping_sub(self.linear) >> bindings::PAGE_SHIFT;
         let r = self.map.lookup(pfn)?;
         // SAFETY: a mapped page's record lives while its chunk is in the
         // pool (type invariant of `PfnMap`), which the caller guarantees.

@@ -89,7 +89,13 @@ pub(crate) use teardown::{Census, Leaked, SlabError};
 pub(crate) use typed::TypedCache;
 
 use crate::{
-    glue::{cpu, dword::DWord, stats::Stats},
+    glue::{
+        atomic::{Atomic, Relaxed},
+        cpu,
+        dword::DWord,
+        percpu::PerCpu,
+        stats::Stats,
+    },
     logic::{
         admin::control::{Name, NAME_LEN},
         rand::XorShift64,
@@ -101,10 +107,7 @@ use kernel::{
     bindings, new_spinlock_irq,
     prelude::*,
     str::BStr,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, SpinLockIrq,
-    },
+    sync::{Arc, SpinLockIrq},
 };
 use node::Node;
 
@@ -196,7 +199,7 @@ impl<'a> CacheConfig<'a> {
 const ACCEPTED_FLAGS: u32 =
     layout::SLAB_HWCACHE_ALIGN | layout::SLAB_RECLAIM_ACCOUNT | layout::SLAB_CACHE_DMA;
 
-/// `struct kmem_cache_cpu`, on a cache line of its own.
+/// `struct kmem_cache_cpu`, in per-CPU memory (on a cache line of its own).
 ///
 /// # Invariants
 ///
@@ -257,7 +260,9 @@ pub(crate) struct Cache {
     random: usize,
     seq: KVec<u32>,
     pool: Arc<SlabPool>,
-    cpus: KVec<CpuSlab>,
+    cpus: PerCpu<CpuSlab>,
+    /// `obj_to_index()`'s reciprocal of `layout.size`.
+    recip: u64,
     #[pin]
     node: SpinLockIrq<Node>,
     nr_partial: Atomic<u32>,
@@ -315,20 +320,13 @@ impl Cache {
             pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);
             EINVAL
         })?;
-        let ncpu = cpu::nr_cpu_ids();
-        let tid_step = ncpu.next_power_of_two();
-        let mut cpus = KVec::with_capacity(ncpu, GFP_KERNEL)?;
-        for c in 0..ncpu {
-            // INVARIANT: `tid` starts at the CPU's number.
-            cpus.push(
-                CpuSlab {
-                    pair: DWord::new(0, c),
-                    slab: Atomic::new(core::ptr::null_mut()),
-                    partial: Atomic::new(core::ptr::null_mut()),
-                },
-                GFP_KERNEL,
-            )?;
-        }
+        let tid_step = cpu::nr_cpu_ids().next_power_of_two();
+        // INVARIANT: `tid` starts at the CPU's number.
+        let cpus = PerCpu::new(|c| CpuSlab {
+            pair: DWord::new(0, c),
+            slab: Atomic::new(core::ptr::null_mut()),
+            partial: Atomic::new(core::ptr::null_mut()),
+        })?;
         // SAFETY: `get_random_u64()` may be called from any context.
         let random = unsafe { bindings::get_random_u64() } as usize;
         let mut seq = KVec::new();
@@ -351,6 +349,7 @@ impl Cache {
                 seq,
                 pool: pool.clone(),
                 cpus,
+                recip: layout::obj_reciprocal(l.size),
                 node <- new_spinlock_irq!(Node::new()),
                 nr_partial: Atomic::new(0),
                 nr_slabs: Atomic::new(0),
@@ -465,14 +464,10 @@ impl Cache {
         }
     }
 
-    #[inline]
-    fn stat(&self, cpu: usize, s: SlabStat) {
-        self.stats.inc_local(cpu, s as usize);
-    }
-
-    #[inline]
-    fn stat_here(&self, s: SlabStat) {
-        self.stats.add(s as usize, 1);
+    /// Counts `s` on the current CPU (`stat()`).
+    #[inline(always)]
+    fn stat(&self, s: SlabStat) {
+        self.stats.inc(s as usize);
     }
 
     /// Reports an error on this cache (and counts it).

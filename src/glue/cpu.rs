@@ -37,6 +37,12 @@ impl Drop for Pinned {
     }
 }
 
+/// The current CPU (`smp_processor_id()`): stable while the caller keeps
+/// interrupts or preemption off. An out-of-line call: for slow paths.
+pub(crate) fn current() -> usize {
+    CpuId::current().as_u32() as usize
+}
+
 /// `nr_cpu_ids`: the bound of CPU numbers.
 pub(crate) fn nr_cpu_ids() -> usize {
     kernel::cpu::nr_cpu_ids() as usize

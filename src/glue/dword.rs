@@ -16,10 +16,10 @@
 //! Readers load either word on its own without any lock; a reader that must
 //! see both consistently gets them from a successful compare-exchange.
 
-use super::ffi;
-use kernel::{
-    interrupt::local_interrupt_disable,
-    sync::atomic::{Acquire, Atomic, Relaxed, Release},
+use super::{
+    atomic::{Acquire, Atomic, Relaxed, Release},
+    ffi,
+    percpu::IrqsOff,
 };
 
 /// Whether [`DWord`] uses `cmpxchg16b` (set once by [`init`]).
@@ -32,7 +32,9 @@ pub(crate) fn init() {
     CX16.store(i32::from(has), Relaxed);
 }
 
-/// Whether the lock-free form is in use (for the kernel log).
+/// Whether the lock-free form is in use (the fast paths test it: an inline
+/// load, `system_has_cmpxchg128()`'s role).
+#[inline(always)]
 pub(crate) fn lock_free() -> bool {
     CX16.load(Relaxed) != 0
 }
@@ -41,8 +43,9 @@ pub(crate) fn lock_free() -> bool {
 ///
 /// # Invariants
 ///
-/// Once shared, `w` is only written by [`DWord::cmpxchg`] (or only by
-/// [`DWord::cmpxchg_local`] on one CPU), never by plain stores; `lock` is
+/// Once shared, `w` is only written by [`DWord::cmpxchg`] (or, for a pair
+/// in per-CPU memory, only by its CPU: [`cmpxchg16b_this_cpu`] and
+/// [`DWord::set_local`] with interrupts off); `lock` is
 /// only taken by the fallback of [`DWord::cmpxchg`].
 #[repr(C, align(16))]
 pub(crate) struct DWord {
@@ -82,7 +85,9 @@ impl DWord {
             // field) and valid for 16 bytes.
             return unsafe { cmpxchg16b::<true>(self.w[0].as_ptr().cast(), old, new) };
         }
-        let _irq = local_interrupt_disable();
+        // Interrupts off without a call (`raw_local_irq_save()`); nothing
+        // below takes a lock lockdep knows.
+        let _irq = IrqsOff::new();
         // `slab_lock()`: a bit spinlock; interrupts are off, so an interrupt
         // on this CPU cannot spin on a lock this CPU holds.
         while self.lock.cmpxchg(0, 1, Acquire).is_err() {
@@ -99,23 +104,21 @@ impl DWord {
         ok
     }
 
-    /// The same for a pair that only the current CPU writes, with the
-    /// caller pinned to that CPU: atomic against this CPU's interrupts (the
-    /// only other writers).
-    #[inline]
-    pub(crate) fn cmpxchg_local(&self, old: (usize, usize), new: (usize, usize)) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if lock_free() {
-            // SAFETY: as in `cmpxchg`.
-            return unsafe { cmpxchg16b::<false>(self.w[0].as_ptr().cast(), old, new) };
-        }
-        let _irq = local_interrupt_disable();
-        let ok = self.w[0].load(Relaxed) == old.0 && self.w[1].load(Relaxed) == old.1;
-        if ok {
-            self.w[1].store(new.1, Relaxed);
-            self.w[0].store(new.0, Release);
-        }
-        ok
+    /// The first word of a per-CPU pair, read on its CPU with interrupts off
+    /// (only that CPU writes it, so no ordering is needed).
+    #[inline(always)]
+    pub(crate) fn first_local(&self) -> usize {
+        self.w[0].load(Relaxed)
+    }
+
+    /// Sets both words of a per-CPU pair on its CPU with interrupts off
+    /// (`c->freelist = ...; c->tid = ...;` in SLUB's slow paths): plain
+    /// stores, since only that CPU reads them (a flush runs on it, or after
+    /// it died, which hotplug orders).
+    #[inline(always)]
+    pub(crate) fn set_this_cpu(&self, a: usize, b: usize) {
+        self.w[1].store(b, Relaxed);
+        self.w[0].store(a, Relaxed);
     }
 
     /// Sets both words with plain stores: from the owning CPU with its
@@ -128,6 +131,24 @@ impl DWord {
     }
 }
 
+/// `this_cpu_cmpxchg_double()`: `cmpxchg16b` without `lock` on this CPU's
+/// copy of the per-CPU pair at per-CPU address `p` (`%gs:`-relative).
+///
+/// # Safety
+///
+/// `p` is a per-CPU pointer to a 16-byte aligned pair of words, valid on
+/// every CPU, that only the owning CPU writes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn cmpxchg16b_this_cpu(
+    p: usize,
+    old: (usize, usize),
+    new: (usize, usize),
+) -> bool {
+    // SAFETY: the caller's guarantee, with the segment override.
+    unsafe { cmpxchg16b_insn::<2>(p as *mut u128, old, new) }
+}
+
 /// `cmpxchg16b` on `p`; `LOCK` selects the `lock` prefix.
 ///
 /// # Safety
@@ -137,6 +158,29 @@ impl DWord {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn cmpxchg16b<const LOCK: bool>(
+    p: *mut u128,
+    old: (usize, usize),
+    new: (usize, usize),
+) -> bool {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        if LOCK {
+            cmpxchg16b_insn::<1>(p, old, new)
+        } else {
+            cmpxchg16b_insn::<0>(p, old, new)
+        }
+    }
+}
+
+/// The instruction: `KIND` 0 is plain, 1 has `lock`, 2 is `%gs:`-relative
+/// (`p` a per-CPU address).
+///
+/// # Safety
+///
+/// As for [`cmpxchg16b`] (or [`cmpxchg16b_this_cpu`] for `KIND` 2).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn cmpxchg16b_insn<const KIND: u8>(
     p: *mut u128,
     old: (usize, usize),
     new: (usize, usize),
@@ -172,10 +216,10 @@ unsafe fn cmpxchg16b<const LOCK: bool>(
     // SAFETY: the caller guarantees `p`; the instruction touches only those
     // 16 bytes and the named registers, and `rbx` is restored.
     unsafe {
-        if LOCK {
-            cmpxchg16b!("lock cmpxchg16b xmmword ptr [rsi]");
-        } else {
-            cmpxchg16b!("cmpxchg16b xmmword ptr [rsi]");
+        match KIND {
+            1 => cmpxchg16b!("lock cmpxchg16b xmmword ptr [rsi]"),
+            2 => cmpxchg16b!("cmpxchg16b xmmword ptr gs:[rsi]"),
+            _ => cmpxchg16b!("cmpxchg16b xmmword ptr [rsi]"),
         }
     }
     ok != 0

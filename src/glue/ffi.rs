@@ -20,8 +20,9 @@ unsafe extern "C" {
     pub(crate) fn rslab_preempt_enable();
     /// `page_address()`.
     pub(crate) fn rslab_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
-    /// `virt_addr_valid(addr) ? PHYS_PFN(__pa(addr)) : ULONG_MAX`.
-    pub(crate) fn rslab_virt_to_pfn(addr: *const core::ffi::c_void) -> c_ulong;
+    /// `__va(0)`: the offset of the linear map (direct map), so that
+    /// `PHYS_PFN(addr - offset)` is the pfn of a linear-map address.
+    pub(crate) fn rslab_linear_offset() -> c_ulong;
     /// Whether this is x86_64 with `cmpxchg16b` (`system_has_cmpxchg128()`).
     pub(crate) fn rslab_has_cmpxchg16b() -> bool;
     /// `get_cycles()`.
@@ -34,6 +35,9 @@ unsafe extern "C" {
     pub(crate) fn rslab_fail_setup(s: *mut kernel::ffi::c_char) -> core::ffi::c_int;
     /// `rslab_fail.verbose = 0` (nothing without `CONFIG_FAULT_INJECTION`).
     pub(crate) fn rslab_fail_quiet();
+    /// `__alloc_percpu(size, align)`: zeroed per-CPU memory (a per-CPU
+    /// pointer, or null).
+    pub(crate) fn rslab_alloc_percpu(size: usize, align: usize) -> *mut core::ffi::c_void;
     /// `kunit_mark_skipped(kunit_get_current_test(), "%s", reason)`.
     pub(crate) fn rslab_kunit_skip(reason: *const kernel::ffi::c_char);
 }

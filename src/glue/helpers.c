@@ -10,6 +10,7 @@
 #include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/timex.h>
 
 /* The fault attribute of rslab's backing allocations and new slabs. */
@@ -21,7 +22,7 @@ void rslab_revert_init_fs(struct fs_struct *old);
 void rslab_preempt_disable(void);
 void rslab_preempt_enable(void);
 void *rslab_page_address(struct page *page);
-unsigned long rslab_virt_to_pfn(const void *addr);
+unsigned long rslab_linear_offset(void);
 bool rslab_has_cmpxchg16b(void);
 unsigned long long rslab_get_cycles(void);
 bool rslab_should_fail(size_t size);
@@ -29,14 +30,16 @@ struct dentry *rslab_fail_debugfs(void);
 int rslab_fail_setup(char *str);
 void rslab_fail_quiet(void);
 void rslab_kunit_skip(const char *reason);
+void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 
+void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
 void rslab_revert_init_fs(struct fs_struct *old) { __revert_init_fs(old); }
 void rslab_preempt_disable(void) { preempt_disable(); }
 void rslab_preempt_enable(void) { preempt_enable(); }
 void *rslab_page_address(struct page *page) { return page_address(page); }
-unsigned long rslab_virt_to_pfn(const void *addr) { return virt_addr_valid(addr) ? PHYS_PFN(__pa(addr)) : ULONG_MAX; }
+unsigned long rslab_linear_offset(void) { return (unsigned long)__va(0); }
 #ifdef CONFIG_X86_64
 bool rslab_has_cmpxchg16b(void) { return system_has_cmpxchg128(); }
 #else

@@ -1,74 +1,89 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Per-CPU event counters, shown the way SLUB's `SLUB_STATS` files are.
 //!
-//! Each CPU has its own cache line of counters, so counting on the fast path
-//! writes no shared line. A file shows the total and then `C<cpu>=<n>` for
+//! Each CPU has its own counters in per-CPU memory ([`PerCpu`]), so
+//! counting on the fast path writes no shared line and makes no call: one
+//! `%gs:`-relative `inc` on x86_64 (`this_cpu_inc()`), a plain add with
+//! interrupts off elsewhere. A file shows the total and then `C<cpu>=<n>` for
 //! each online CPU with a non-zero count (mm/slub.c `show_stat()`), and
 //! writing `0` clears the counter on every CPU (`clear_stat()`).
 
-use super::{cpu, sysfs::Emitter};
-use core::fmt::Write;
-use kernel::{
-    prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+use super::{
+    atomic::{Atomic, Relaxed},
+    cpu,
+    percpu::{IrqsOff, PerCpu},
+    sysfs::Emitter,
 };
+use core::fmt::Write;
+use kernel::prelude::*;
 
-/// One CPU's counters, on a cache line (or more) of their own.
-#[repr(C, align(64))]
+/// One CPU's counters.
+#[repr(C)]
 struct CpuCounters<const N: usize>([Atomic<u64>; N]);
 
 /// `N` counters, per CPU.
 pub(crate) struct Stats<const N: usize> {
-    cpus: KVec<CpuCounters<N>>,
+    cpus: PerCpu<CpuCounters<N>>,
 }
 
 impl<const N: usize> Stats<N> {
     /// Zeroed counters for every possible CPU.
     pub(crate) fn new() -> Result<Self> {
-        let n = cpu::nr_cpu_ids();
-        let mut cpus = KVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            cpus.push(CpuCounters([const { Atomic::new(0) }; N]), GFP_KERNEL)?;
-        }
-        Ok(Stats { cpus })
+        Ok(Stats {
+            cpus: PerCpu::new(|_| CpuCounters([const { Atomic::new(0) }; N]))?,
+        })
     }
 
-    /// Counts one event `item` on `cpu` (normally the current one).
-    #[inline]
+    /// Counts `n` events `item` on `cpu`.
     pub(crate) fn add_on(&self, cpu: usize, item: usize, n: u64) {
-        if let Some(c) = self.cpus.get(cpu) {
-            c.0[item].add(n, Relaxed);
+        if let Some(c) = self.cpus.get(cpu).and_then(|c| c.0.get(item)) {
+            c.add(n, Relaxed);
         }
     }
 
-    /// Counts one event `item` on `cpu`, the CPU the caller is pinned to,
-    /// with a plain load and store on that CPU's line (`raw_cpu_inc()`): no
-    /// locked instruction on the fast paths. An interrupt on this CPU that
-    /// counts the same item between the two can lose one count, as
-    /// `raw_cpu_inc()` can on architectures without a one-instruction
-    /// per-CPU add.
-    #[inline]
-    pub(crate) fn inc_local(&self, cpu: usize, item: usize) {
-        if let Some(c) = self.cpus.get(cpu) {
-            let a = &c.0[item];
-            a.store(a.load(Relaxed) + 1, Relaxed);
+    /// Counts `n` events `item` on the current CPU, whose interrupts `irq`
+    /// holds off: a plain load and store (`raw_cpu_add()`), no locked
+    /// instruction.
+    #[inline(always)]
+    pub(crate) fn add_irqs_off(&self, irq: &IrqsOff, item: usize, n: u64) {
+        if let Some(a) = self.cpus.this(irq).0.get(item) {
+            a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
         }
+    }
+
+    /// Counts one event `item` on the current CPU (`this_cpu_inc()`): one
+    /// `%gs:`-relative `inc` on x86_64, else an add with interrupts off.
+    #[inline(always)]
+    pub(crate) fn inc(&self, item: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if item < N {
+            // SAFETY: `item < N`, so the offset names counter `item` of
+            // `CpuCounters` (`repr(C)` array of `Atomic<u64>`).
+            unsafe { self.cpus.this_cpu_inc(item * core::mem::size_of::<u64>()) };
+            return;
+        }
+        self.add_irqs_off(&IrqsOff::new(), item, 1);
     }
 
     /// Counts `n` events `item` on the current CPU.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, item: usize, n: u64) {
-        self.add_on(kernel::cpu::CpuId::current().as_u32() as usize, item, n);
+        self.add_irqs_off(&IrqsOff::new(), item, n);
     }
 
     /// The count of `item` on `cpu`.
     pub(crate) fn get(&self, item: usize, cpu: usize) -> u64 {
-        self.cpus.get(cpu).map_or(0, |c| c.0[item].load(Relaxed))
+        self.cpus
+            .get(cpu)
+            .and_then(|c| c.0.get(item))
+            .map_or(0, |a| a.load(Relaxed))
     }
 
-    /// The total of `item` over all CPUs.
+    /// The total of `item` over all possible CPUs.
     pub(crate) fn sum(&self, item: usize) -> u64 {
-        self.cpus.iter().map(|c| c.0[item].load(Relaxed)).sum()
+        (0..cpu::nr_cpu_ids())
+            .map(|c| self.get(item, c))
+            .fold(0, u64::wrapping_add)
     }
 
     /// `show_stat()`: "total C0=a C1=b\n". As SLUB does, each online CPU's
@@ -76,7 +91,7 @@ impl<const N: usize> Stats<N> {
     /// shown (a CPU that went offline keeps its counts, but they are not
     /// shown).
     pub(crate) fn show(&self, item: usize, e: &mut Emitter) -> Result {
-        let mut vals = KVec::with_capacity(self.cpus.len(), GFP_KERNEL)?;
+        let mut vals = KVec::with_capacity(cpu::nr_cpu_ids(), GFP_KERNEL)?;
         let mut total = 0u64;
         for c in cpu::online_cpus() {
             let v = self.get(item, c);
@@ -95,8 +110,10 @@ impl<const N: usize> Stats<N> {
         if !s.starts_with('0') {
             return Err(EINVAL);
         }
-        for c in self.cpus.iter() {
-            c.0[item].store(0, Relaxed);
+        for c in (0..cpu::nr_cpu_ids()).filter_map(|c| self.cpus.get(c)) {
+            if let Some(a) = c.0.get(item) {
+                a.store(0, Relaxed);
+            }
         }
         Ok(())
     }

@@ -2,13 +2,15 @@
 //! [`RslabAlloc`]: the kernel crate's `Allocator` over the module's kmalloc.
 
 use super::Kmalloc;
-use crate::glue::gfp::Gfp;
+use crate::glue::{
+    atomic::{Acquire, Atomic, Release},
+    gfp::Gfp,
+};
 use core::{alloc::Layout, ptr::NonNull};
 use kernel::{
     alloc::{AllocError, Allocator, Flags, NumaNode},
     page::PAGE_SIZE,
     prelude::*,
-    sync::atomic::{Acquire, Atomic, Release},
 };
 
 /// The [`Kmalloc`] that [`RslabAlloc`] uses: the module's, set while it is

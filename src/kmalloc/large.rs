@@ -13,6 +13,7 @@ use kernel::prelude::*;
 impl Kmalloc {
     /// A block of `1 << order` pages for a large kmalloc; null if no memory
     /// could be had.
+    #[inline(never)]
     pub(super) fn alloc_large(&self, order: u32, gfp: Gfp) -> *mut u8 {
         let Some(b) = self.pool.alloc(order, gfp) else {
             return core::ptr::null_mut();
@@ -30,6 +31,7 @@ impl Kmalloc {
     ///
     /// `p` is a live allocation inside that block, being freed: it is not
     /// used again.
+    #[inline(never)]
     pub(super) unsafe fn free_large(&self, head: &SlabPage, p: *mut u8) {
         if head.base() != p {
             pr_err!("kfree of {:#x}: inside a large block\n", p as usize);

@@ -4,16 +4,14 @@
 
 use super::{Area, PageRecord, Pool, Stat, BACKING_PAGES, CHUNK_PAGES, MAX_ORDER};
 use crate::{
-    glue::{fault, ffi, gfp::Gfp},
+    glue::{
+        atomic::{Atomic, Relaxed},
+        fault, ffi,
+        gfp::Gfp,
+    },
     logic::page_pool::freearea::{PageMeta, PageState, Pages},
 };
-use kernel::{
-    alloc::KVVec,
-    bindings,
-    page::PAGE_SIZE,
-    prelude::*,
-    sync::atomic::{Atomic, Relaxed},
-};
+use kernel::{alloc::KVVec, bindings, page::PAGE_SIZE, prelude::*};
 
 /// A chunk of backing memory.
 ///

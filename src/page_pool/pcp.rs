@@ -3,11 +3,12 @@
 //! batches under the zone lock ([`Pcp`] is the pure logic).
 
 use super::{chunk::Released, PageRecord, Pool, Stat};
+use crate::glue::atomic::Relaxed;
 use crate::{
     glue::cpu::{self, Pinned},
     logic::page_pool::pcp::{self, Pcp},
 };
-use kernel::{bindings, sync::atomic::Relaxed};
+use kernel::bindings;
 
 // SAFETY: every field of `Pcp` is an integer or an array of integers, for
 // which all-zero bytes are valid: a `Pcp` with empty lists and zero tuning.

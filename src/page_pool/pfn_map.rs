@@ -3,11 +3,9 @@
 //! in O(1) and without a lock, for every page of every chunk in the pool.
 
 use super::CHUNK_PAGES;
-use kernel::{
-    alloc::VBox,
-    prelude::*,
-    sync::atomic::{Acquire, Atomic, Relaxed, Release},
-};
+// Inline atomics: the lookup is on every free's fast path.
+use crate::glue::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::{alloc::VBox, prelude::*};
 
 /// Pages per window of the map: one `MAX_PAGE_ORDER` chunk, so a chunk
 /// (naturally aligned, of at most that order) always lies in one window.
@@ -56,6 +54,7 @@ impl<R> PfnMap<R> {
     }
 
     /// The window of `pfn`, if it exists.
+    #[inline(always)]
     fn window(&self, pfn: usize) -> Option<&Window<R>> {
         let w = self.top.get(pfn / WINDOW)?.load(Acquire);
         // SAFETY: a non-null entry is a window that lives as long as the map
@@ -111,6 +110,7 @@ impl<R> PfnMap<R> {
 
     /// The record of page `pfn`, if its chunk is in the pool. It stays
     /// valid while that chunk does.
+    #[inline(always)]
     pub(super) fn lookup(&self, pfn: usize) -> Option<*const R> {
         let r = self.window(pfn)?[pfn % WINDOW].load(Acquire);
         (!r.is_null()).then_some(r)

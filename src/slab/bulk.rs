@@ -3,41 +3,49 @@
 //! `build_detached_freelist()`.
 
 use super::Cache;
-use crate::glue::{cpu::Pinned, gfp::Gfp};
-use kernel::interrupt::local_interrupt_disable;
+use crate::glue::{gfp::Gfp, percpu::IrqsOff};
 
 impl Cache {
     /// `kmem_cache_alloc_bulk()`: fills `out` with objects; all or nothing
-    /// (returns `out.len()`, or 0 with nothing allocated).
+    /// (returns `out.len()`, or 0 with nothing allocated). As SLUB's, it
+    /// takes a run of objects off this CPU's freelist with interrupts off
+    /// in one go (one store of `(freelist, tid)` per run, no exchange per
+    /// object), and goes to the slow path when the freelist runs out.
+    #[inline(never)]
     pub(crate) fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
         let mut i = 0;
-        while i < out.len() {
+        while let Some(rest) = out.get_mut(i..) {
+            if rest.is_empty() {
+                break;
+            }
             {
-                let pin = Pinned::new();
-                let _irq = local_interrupt_disable();
-                let c = &self.cpus[pin.cpu()];
-                let mut fl = c.pair.first();
+                let irq = IrqsOff::new();
+                let c = self.cpus.this(&irq);
+                let mut fl = c.pair.first_local();
                 let start = i;
-                while i < out.len() && fl != 0 {
-                    out[i] = fl as *mut u8;
+                for slot in rest.iter_mut() {
+                    if fl == 0 {
+                        break;
+                    }
+                    *slot = fl as *mut u8;
                     // SAFETY: `fl` is on this CPU's freelist, which we hold
                     // with interrupts off.
                     fl = unsafe { self.get_fp(fl) };
                     i += 1;
                 }
                 if i > start {
-                    c.pair.set_local(fl, self.next_tid(c.pair.second()));
+                    c.pair.set_this_cpu(fl, self.next_tid(c.pair.second()));
                 }
             }
-            if i < out.len() {
-                let o = self.slab_alloc(gfp);
+            if let Some(slot) = out.get_mut(i) {
+                let o = self.slab_alloc_slow(gfp);
                 if o == 0 {
                     // SAFETY: `out[..i]` are objects just allocated from
                     // this cache, not handed to anyone.
-                    unsafe { self.free_bulk(&mut out[..i]) };
+                    unsafe { self.free_bulk(out.get_mut(..i).unwrap_or_default()) };
                     return 0;
                 }
-                out[i] = o as *mut u8;
+                *slot = o as *mut u8;
                 i += 1;
             }
         }
@@ -52,6 +60,7 @@ impl Cache {
     ///
     /// Every non-null pointer of `objs` came from this cache, appears once,
     /// and is not used (or freed) again.
+    #[inline(never)]
     pub(crate) unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
         let mut size = objs.len();
         while size > 0 {
@@ -68,11 +77,16 @@ impl Cache {
     /// # Safety
     ///
     /// As for [`Cache::free_bulk`].
-    unsafe fn free_detached(&self, p: &mut [*mut u8], mut size: usize) -> usize {
+    #[inline(always)]
+    unsafe fn free_detached(&self, p: &mut [*mut u8], size: usize) -> usize {
+        // Only indices below `size <= p.len()` are used: no bounds checks.
+        let mut size = size.min(p.len());
+        let p = p.as_mut_ptr();
         let mut o = 0;
         while size > 0 {
             size -= 1;
-            o = p[size] as usize;
+            // SAFETY: `size < p.len()`.
+            o = unsafe { *p.add(size) } as usize;
             if o != 0 {
                 break;
             }
@@ -80,18 +94,20 @@ impl Cache {
         if o == 0 {
             return 0;
         }
-        p[size] = core::ptr::null_mut();
+        // SAFETY: `size < p.len()`.
+        unsafe { *p.add(size) = core::ptr::null_mut() };
         // SAFETY: the caller is freeing `o`, so it holds it.
         let Some(slab) = (unsafe { self.slab_of(o) }) else {
             self.bad_free(o);
             return size;
         };
         let (mut head, mut cnt) = (o, 1u32);
-        let mut lookahead = 3;
+        let mut lookahead = 3u32;
         let mut first_skipped = 0;
         while size > 0 {
             size -= 1;
-            let q = p[size] as usize;
+            // SAFETY: `size < p.len()`.
+            let q = unsafe { *p.add(size) } as usize;
             if q == 0 {
                 continue;
             }
@@ -100,16 +116,17 @@ impl Cache {
                 // SAFETY: the caller gave `q` to be freed.
                 unsafe { self.set_fp(q, head) };
                 head = q;
-                cnt += 1;
-                p[size] = core::ptr::null_mut();
+                cnt = cnt.wrapping_add(1);
+                // SAFETY: `size < p.len()`.
+                unsafe { *p.add(size) = core::ptr::null_mut() };
                 continue;
             }
-            lookahead -= 1;
+            lookahead = lookahead.wrapping_sub(1);
             if lookahead == 0 {
                 break;
             }
             if first_skipped == 0 {
-                first_skipped = size + 1;
+                first_skipped = size.wrapping_add(1);
             }
         }
         self.do_slab_free(slab, head, o, cnt);

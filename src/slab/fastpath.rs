@@ -3,12 +3,18 @@
 //! the CPU's freelist with its transaction id (see the lock order in
 //! `src/slab.rs`), and the object-to-slab lookup of a free.
 
+#[cfg(target_arch = "x86_64")]
+use super::CpuSlab;
 use super::{Cache, Owner, SlabPage, SlabStat};
-use crate::glue::{cpu::Pinned, gfp::Gfp};
-use core::{
-    ptr::NonNull,
-    sync::atomic::{compiler_fence, Ordering::SeqCst},
+#[cfg(target_arch = "x86_64")]
+use crate::glue::dword;
+use crate::{
+    glue::{atomic::Relaxed, gfp::Gfp, percpu::IrqsOff},
+    logic::slab::layout,
 };
+use core::ptr::NonNull;
+#[cfg(target_arch = "x86_64")]
+use core::sync::atomic::{compiler_fence, Ordering::SeqCst};
 
 impl Cache {
     /// This cache as a page owner.
@@ -17,29 +23,53 @@ impl Cache {
     }
 
     /// The slab `obj` belongs to, if it is an object of this cache:
-    /// `virt_to_slab()` plus `cache_from_obj()`'s check.
+    /// `virt_to_slab()` plus `cache_from_obj()`'s check, in O(1) without
+    /// a division (`obj_to_index()`'s reciprocal multiply).
     ///
     /// # Safety
     ///
     /// The slab holding `obj`, if any, is not discarded while the reference
     /// is used: the caller holds `obj` (is freeing it).
+    #[inline(always)]
     pub(super) unsafe fn slab_of(&self, obj: usize) -> Option<&SlabPage> {
         // SAFETY: the caller holds `obj`, so its slab (and page) stays.
         let page = unsafe { self.pool.record_of_addr(obj as *const u8) }?;
         let slab = page.head_page();
-        if slab.owner() != self.as_owner() {
+        // A plain read suffices: the caller got `obj` after the slab was
+        // claimed for this cache (through the freelists' exchanges and
+        // locks, which order the claim's stores before it).
+        if slab.owner_here() != self.as_owner() {
             return None;
         }
-        let base = slab.base() as usize;
-        let size = self.layout.size as usize;
-        let off = obj.checked_sub(base)?;
-        // (`checked_*`: no panic path; `size` is never 0.)
-        if off.checked_rem(size)? != 0
-            || off.checked_div(size)? >= slab.counters().objects() as usize
-        {
-            return None;
+        self.is_object_of(slab, obj).then_some(slab)
+    }
+
+    /// Whether `obj`, an address in the pages of `slab` (a slab of this
+    /// cache), is the start of one of its object slots.
+    #[inline(always)]
+    fn is_object_of(&self, slab: &SlabPage, obj: usize) -> bool {
+        // `obj` lies in the slab's pages (its page has the slab's record),
+        // so `off` is below the slab's size (at most `MAX_ORDER` pages).
+        let off = obj.wrapping_sub(slab.base() as usize);
+        let idx = layout::obj_index(off, self.recip);
+        idx.wrapping_mul(self.layout.size as usize) == off
+            && idx < slab.counters().objects() as usize
+    }
+
+    /// `kfree()`'s part for a slab object: frees `obj`, whose page's head
+    /// record is `slab`, a slab of this cache; reports it if `obj` is not
+    /// an object's address.
+    ///
+    /// # Safety
+    ///
+    /// `obj` came from this cache and is not used (or freed) again.
+    #[inline(always)]
+    pub(crate) unsafe fn free_in(&self, slab: &SlabPage, obj: usize) {
+        if self.is_object_of(slab, obj) {
+            self.do_slab_free(slab, obj, obj, 1);
+        } else {
+            self.bad_free(obj);
         }
-        Some(slab)
     }
 
     /// Whether `p` is the address of an object slot of this cache (free or
@@ -55,37 +85,58 @@ impl Cache {
     }
 
     /// `kmem_cache_alloc()`: an object, or `None` if no memory could be had
-    /// (with `gfp` deciding whether to sleep for it).
-    #[inline]
+    /// (with `gfp` deciding whether to sleep for it). Out of line, as the
+    /// kernel's is; the fast path inside makes no call.
+    #[inline(never)]
     pub(crate) fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
         NonNull::new(self.slab_alloc(gfp) as *mut u8)
     }
 
-    /// `slab_alloc_node()`: the fast path.
-    #[inline]
-    pub(super) fn slab_alloc(&self, gfp: Gfp) -> usize {
-        loop {
-            let pin = Pinned::new();
-            let cpu = pin.cpu();
-            let c = &self.cpus[cpu];
-            let tid = c.pair.second();
-            // `barrier()`: read the tid before the freelist, so an
-            // interrupt in between shows as a changed tid.
-            compiler_fence(SeqCst);
-            let object = c.pair.first();
-            if object == 0 || c.slab.load(kernel::sync::atomic::Relaxed).is_null() {
-                return self.slab_alloc_slow(pin, gfp);
+    /// `slab_alloc_node()`: the fast path. It makes no call but to the slow
+    /// path: this CPU's `(freelist, tid)` is read and exchanged
+    /// `%gs:`-relative on x86_64 (`this_cpu_cmpxchg_double()`), and taken
+    /// with interrupts off elsewhere (the generic `this_cpu` way).
+    #[inline(always)]
+    pub(crate) fn slab_alloc(&self, gfp: Gfp) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if dword::lock_free() {
+            loop {
+                let tid = self.this_cpu_word(TID);
+                // `barrier()`: the tid is read before the freelist, so that
+                // a change in between shows as a changed tid. The task may
+                // move to another CPU between any two of these reads: then
+                // the tid, which encodes its CPU, fails the exchange.
+                compiler_fence(SeqCst);
+                let object = self.this_cpu_word(FREELIST);
+                let slab = self.this_cpu_word(SLAB);
+                if object == 0 || slab == 0 {
+                    return self.slab_alloc_slow(gfp);
+                }
+                // SAFETY: `object` was on a CPU freelist of this cache; if
+                // it was handed out meanwhile the value read is stale and
+                // the exchange below fails (`get_freepointer_safe()`).
+                let next = unsafe { self.get_fp_nocheck(object) };
+                if self.this_cpu_cmpxchg((object, tid), (next, self.next_tid(tid))) {
+                    self.stats.inc(SlabStat::AllocFastpath as usize);
+                    return object;
+                }
+                self.stats.inc(SlabStat::CmpxchgDoubleCpuFail as usize);
             }
-            // SAFETY: `object` is on this CPU's freelist of its frozen slab.
-            let next = unsafe { self.get_fp(object) };
-            if c.pair
-                .cmpxchg_local((object, tid), (next, self.next_tid(tid)))
-            {
-                self.stat(cpu, SlabStat::AllocFastpath);
-                return object;
-            }
-            self.stat(cpu, SlabStat::CmpxchgDoubleCpuFail);
         }
+        let irq = IrqsOff::new();
+        let c = self.cpus.this(&irq);
+        let object = c.pair.first_local();
+        if object == 0 || c.slab.load(Relaxed).is_null() {
+            drop(irq);
+            return self.slab_alloc_slow(gfp);
+        }
+        // SAFETY: `object` is on this CPU's freelist of its frozen slab, and
+        // interrupts are off: it is ours to take.
+        let next = unsafe { self.get_fp(object) };
+        c.pair.set_this_cpu(next, self.next_tid(c.pair.second()));
+        self.stats
+            .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
+        object
     }
 
     /// `kmem_cache_free()`. An address that is not an object of this cache
@@ -94,7 +145,7 @@ impl Cache {
     /// # Safety
     ///
     /// `obj` came from this cache and is not used (or freed) again.
-    #[inline]
+    #[inline(never)]
     pub(crate) unsafe fn free(&self, obj: NonNull<u8>) {
         let o = obj.as_ptr() as usize;
         // SAFETY: the caller is freeing `obj`, so it holds it.
@@ -104,41 +155,98 @@ impl Cache {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn bad_free(&self, o: usize) {
         self.report(format_args!(
             "bad free of {o:#x}: not an object of this cache"
         ));
     }
 
+    #[cold]
+    #[inline(never)]
+    fn double_free(&self, o: usize) {
+        // CONFIG_SLAB_FREELIST_HARDENED's naive double-free check.
+        self.report(format_args!("double free of {o:#x}"));
+    }
+
     /// `do_slab_free()`: frees the detached list `head..tail` of `cnt`
     /// objects of `slab`: onto the CPU freelist if `slab` is the CPU slab
-    /// (the fast path), else `__slab_free()`.
+    /// (the fast path, without calls as in [`Cache::slab_alloc`]), else
+    /// `__slab_free()`.
+    #[inline(always)]
     pub(super) fn do_slab_free(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
-        loop {
-            let pin = Pinned::new();
-            let cpu = pin.cpu();
-            let c = &self.cpus[cpu];
-            let tid = c.pair.second();
-            compiler_fence(SeqCst);
-            if c.slab.load(kernel::sync::atomic::Relaxed) != slab.as_link() {
-                drop(pin);
-                return self.slab_free_slow(slab, head, tail, cnt);
+        #[cfg(target_arch = "x86_64")]
+        if dword::lock_free() {
+            loop {
+                let tid = self.this_cpu_word(TID);
+                compiler_fence(SeqCst);
+                if self.this_cpu_word(SLAB) != slab.as_link() as usize {
+                    return self.slab_free_slow(slab, head, tail, cnt);
+                }
+                let freelist = self.this_cpu_word(FREELIST);
+                if freelist == head {
+                    return self.double_free(head);
+                }
+                // SAFETY: `tail` is a free object the caller gave us.
+                unsafe { self.set_fp(tail, freelist) };
+                // Ordering: only the CPU a freelist belongs to takes objects
+                // off it (a flush runs on that CPU, or after it died), so
+                // the free pointer written above is ordered before any read
+                // of it by program order on that CPU; the exchange, on this
+                // CPU's pair, fails if the task moved.
+                if self.this_cpu_cmpxchg((freelist, tid), (head, self.next_tid(tid))) {
+                    self.stats.inc(SlabStat::FreeFastpath as usize);
+                    return;
+                }
+                self.stats.inc(SlabStat::CmpxchgDoubleCpuFail as usize);
             }
-            let freelist = c.pair.first();
-            if freelist == head {
-                // CONFIG_SLAB_FREELIST_HARDENED's naive double-free check.
-                self.report(format_args!("double free of {head:#x}"));
-                return;
-            }
-            // SAFETY: `tail` is a free object the caller gave us.
-            unsafe { self.set_fp(tail, freelist) };
-            if c.pair
-                .cmpxchg_local((freelist, tid), (head, self.next_tid(tid)))
-            {
-                self.stat(cpu, SlabStat::FreeFastpath);
-                return;
-            }
-            self.stat(cpu, SlabStat::CmpxchgDoubleCpuFail);
         }
+        let irq = IrqsOff::new();
+        let c = self.cpus.this(&irq);
+        if c.slab.load(Relaxed) != slab.as_link() {
+            drop(irq);
+            return self.slab_free_slow(slab, head, tail, cnt);
+        }
+        let freelist = c.pair.first_local();
+        if freelist == head {
+            drop(irq);
+            return self.double_free(head);
+        }
+        // SAFETY: `tail` is a free object the caller gave us.
+        unsafe { self.set_fp(tail, freelist) };
+        c.pair.set_this_cpu(head, self.next_tid(c.pair.second()));
+        self.stats
+            .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, 1);
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+impl Cache {
+    /// `this_cpu_read()` of a word of this CPU's `CpuSlab`: [`FREELIST`],
+    /// [`TID`] or [`SLAB`].
+    #[inline(always)]
+    fn this_cpu_word(&self, off: usize) -> usize {
+        // SAFETY: the three offsets are those of atomic word fields of
+        // `CpuSlab`.
+        unsafe { self.cpus.this_cpu_read(off) }
+    }
+
+    /// `this_cpu_cmpxchg_double()` of this CPU's `(freelist, tid)`.
+    #[inline(always)]
+    fn this_cpu_cmpxchg(&self, old: (usize, usize), new: (usize, usize)) -> bool {
+        // SAFETY: `pair` is a 16-byte aligned pair of atomic words
+        // (`DWord`) that only its CPU writes (type invariant of `CpuSlab`);
+        // the fast paths call this only when `dword::lock_free()`, i.e. the
+        // CPU has `cmpxchg16b`.
+        unsafe { self.cpus.this_cpu_cmpxchg16b(FREELIST, old, new) }
+    }
+}
+
+/// Offsets of `CpuSlab`'s words, for the `%gs:`-relative accesses.
+#[cfg(target_arch = "x86_64")]
+const FREELIST: usize = core::mem::offset_of!(CpuSlab, pair);
+#[cfg(target_arch = "x86_64")]
+const TID: usize = FREELIST + core::mem::size_of::<usize>();
+#[cfg(target_arch = "x86_64")]
+const SLAB: usize = core::mem::offset_of!(CpuSlab, slab);

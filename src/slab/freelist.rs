@@ -10,7 +10,7 @@ use crate::logic::slab::layout;
 impl Cache {
     #[inline]
     fn fp_addr(&self, obj: usize) -> usize {
-        obj + self.layout.offset as usize
+        obj.wrapping_add(self.layout.offset as usize)
     }
 
     /// `get_freepointer()`.
@@ -27,6 +27,38 @@ impl Cache {
         // object handed out meanwhile) gives a stale value, which the
         // caller's compare-exchange then rejects, as in SLUB.
         let v = unsafe { core::ptr::read_volatile(a as *const usize) };
+        if self.harden {
+            layout::freelist_ptr(v, self.random, a)
+        } else {
+            v
+        }
+    }
+
+    /// `get_freepointer_safe()`: the free pointer of an object that may
+    /// have been handed out (and its slab given back) since it was seen on
+    /// a CPU freelist. On x86_64 the word is read by an `asm!` load, which
+    /// KASAN does not instrument: the read is speculative, its value only
+    /// used if the caller's exchange proves it current. Pool pages stay
+    /// mapped (the direct map) whether the pool or the kernel has them.
+    ///
+    /// # Safety
+    ///
+    /// `obj` was an object of a slab of this cache.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) unsafe fn get_fp_nocheck(&self, obj: usize) -> usize {
+        let a = self.fp_addr(obj);
+        let v: usize;
+        // SAFETY: `a` is a direct-map address of a page that was a slab page
+        // of this cache, hence mapped; the load has no other effect.
+        unsafe {
+            core::arch::asm!(
+                "mov {v}, qword ptr [{a}]",
+                v = out(reg) v,
+                a = in(reg) a,
+                options(nostack, readonly, preserves_flags),
+            )
+        };
         if self.harden {
             layout::freelist_ptr(v, self.random, a)
         } else {

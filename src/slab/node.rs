@@ -4,8 +4,8 @@
 //! the list.
 
 use super::{slowpath::Taken, Cache, SlabPage, SlabStat};
+use crate::glue::atomic::Relaxed;
 use crate::logic::slab::slabstate::Counters;
-use kernel::sync::atomic::Relaxed;
 
 /// `struct kmem_cache_node`'s partial list, with `list_lock` around it.
 ///
@@ -84,7 +84,7 @@ impl Cache {
     /// `get_partial_node()`: takes slabs off the node partial list, the first
     /// as the CPU slab (returned with its freelist), more onto the CPU
     /// partial list up to half its limit. Interrupts are off.
-    pub(super) fn get_partial(&self, cpu: usize) -> Option<Taken<'_>> {
+    pub(super) fn get_partial(&self) -> Option<Taken<'_>> {
         if self.nr_partial.load(Relaxed) == 0 {
             return None;
         }
@@ -117,10 +117,10 @@ impl Cache {
             self.remove_partial(&mut n, s);
             if first {
                 got = Some(Taken { slab: s, freelist });
-                self.stat(cpu, SlabStat::AllocFromPartial);
+                self.stat(SlabStat::AllocFromPartial);
             } else {
                 self.put_cpu_partial(s, false);
-                self.stat(cpu, SlabStat::CpuPartialNode);
+                self.stat(SlabStat::CpuPartialNode);
                 partial_slabs += 1;
             }
             if partial_slabs > self.cpu_partial_slabs.load(Relaxed) / 2 {
@@ -168,7 +168,7 @@ impl Cache {
         while let Some(s) = unsafe { SlabPage::from_link(discard) } {
             discard = s.next.load(Relaxed);
             self.discard_slab(s);
-            self.stat_here(SlabStat::FreeSlab);
+            self.stat(SlabStat::FreeSlab);
             freed += 1;
         }
         freed

@@ -3,13 +3,13 @@
 //! overlays on `struct page` in the kernel.
 
 use super::{Cache, SlabPool};
+use crate::glue::atomic::{Acquire, Atomic, Relaxed, Release};
 use crate::{
     glue::dword::DWord,
     logic::slab::slabstate::Counters,
     page_pool::{PageRecord, RawBlock},
 };
 use core::{cell::UnsafeCell, ptr::NonNull};
-use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 
 /// What owns a page of the pool, as its head record says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,14 +6,15 @@
 //! `src/slab.rs`), except where a new slab is allocated.
 
 use super::{Cache, SlabPage, SlabStat, HAS_CPU_PARTIAL};
+use crate::glue::atomic::Relaxed;
 use crate::{
-    glue::{cpu::Pinned, fault, gfp::Gfp},
+    glue::{cpu, fault, gfp::Gfp},
     logic::slab::{
         layout,
         slabstate::{self, Counters, Deactivate, FreeAction, ListAction},
     },
 };
-use kernel::{bindings, interrupt::local_interrupt_disable, sync::atomic::Relaxed};
+use kernel::{bindings, interrupt::local_interrupt_disable};
 
 /// A frozen slab just taken for a CPU, with the freelist the CPU takes.
 pub(super) struct Taken<'a> {
@@ -33,11 +34,12 @@ impl Cache {
     }
 
     /// `___slab_alloc()`: the slow path.
-    pub(super) fn slab_alloc_slow(&self, pin: Pinned, gfp: Gfp) -> usize {
+    #[inline(never)]
+    pub(super) fn slab_alloc_slow(&self, gfp: Gfp) -> usize {
         let irq = local_interrupt_disable();
-        self.stat(pin.cpu(), SlabStat::AllocSlowpath);
+        let cpu = cpu::current();
+        self.stat(SlabStat::AllocSlowpath);
         loop {
-            let cpu = pin.cpu();
             let c = &self.cpus[cpu];
             // SAFETY: the CPU slab is this cache's and frozen; only this CPU
             // (here, with interrupts off) takes it off.
@@ -48,13 +50,13 @@ impl Cache {
                 }
                 let freelist = self.get_freelist(slab);
                 if freelist != 0 {
-                    self.stat(cpu, SlabStat::AllocRefill);
+                    self.stat(SlabStat::AllocRefill);
                     return self.load_freelist(cpu, freelist);
                 }
                 // Full: it stays unfrozen on no list.
                 c.slab.store(core::ptr::null_mut(), Relaxed);
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
-                self.stat(cpu, SlabStat::DeactivateBypass);
+                self.stat(SlabStat::DeactivateBypass);
             }
             // new_slab: the CPU partial list first.
             // SAFETY: a CPU partial slab is this cache's and frozen; only
@@ -62,26 +64,24 @@ impl Cache {
             if let Some(s) = unsafe { SlabPage::from_link(c.partial.load(Relaxed)) } {
                 c.partial.store(s.next.load(Relaxed), Relaxed);
                 c.slab.store(s.as_link(), Relaxed);
-                self.stat(cpu, SlabStat::CpuPartialAlloc);
+                self.stat(SlabStat::CpuPartialAlloc);
                 continue;
             }
             // new_objects: the node partial list.
-            if let Some(t) = self.get_partial(cpu) {
+            if let Some(t) = self.get_partial() {
                 c.slab.store(t.slab.as_link(), Relaxed);
                 return self.load_freelist(cpu, t.freelist);
             }
             // A new slab, with interrupts on and unpinned (the pool may
             // sleep if `gfp` allows it).
             drop(irq);
-            drop(pin);
             let made = self.new_slab(gfp);
-            let pin = Pinned::new();
             let _irq = local_interrupt_disable();
             let Some(t) = made else {
                 return 0;
             };
-            let cpu = pin.cpu();
-            self.stat(cpu, SlabStat::AllocSlab);
+            let cpu = cpu::current();
+            self.stat(SlabStat::AllocSlab);
             let c = &self.cpus[cpu];
             // retry_load_slab: another task may have set a CPU slab here
             // meanwhile (or this is another CPU now): flush it.
@@ -91,7 +91,7 @@ impl Cache {
                 c.slab.store(core::ptr::null_mut(), Relaxed);
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
                 self.deactivate_slab(old, fl);
-                self.stat(cpu, SlabStat::CpuslabFlush);
+                self.stat(SlabStat::CpuslabFlush);
             }
             c.slab.store(t.slab.as_link(), Relaxed);
             return self.load_freelist(cpu, t.freelist);
@@ -111,16 +111,15 @@ impl Cache {
             {
                 return freelist;
             }
-            self.stat_here(SlabStat::CmpxchgDoubleFail);
+            self.stat(SlabStat::CmpxchgDoubleFail);
         }
     }
 
     /// `put_cpu_partial()`: puts a frozen slab on this CPU's partial list,
     /// first draining the list to the node if `drain` and it is full.
     pub(super) fn put_cpu_partial(&self, s: &SlabPage, drain: bool) {
-        let pin = Pinned::new();
         let irq = local_interrupt_disable();
-        let c = &self.cpus[pin.cpu()];
+        let c = &self.cpus[cpu::current()];
         let mut old = c.partial.load(Relaxed);
         let mut slabs = 0;
         let mut unfreeze = core::ptr::null_mut();
@@ -138,11 +137,10 @@ impl Cache {
         s.set_slabs(slabs + 1);
         s.next.store(old, Relaxed);
         c.partial.store(s.as_link(), Relaxed);
-        let cpu = pin.cpu();
         drop(irq);
         if !unfreeze.is_null() {
             self.unfreeze_partials(unfreeze);
-            self.stat(cpu, SlabStat::CpuPartialDrain);
+            self.stat(SlabStat::CpuPartialDrain);
         }
     }
 
@@ -162,14 +160,14 @@ impl Cache {
                 if s.pair.cmpxchg((fl, old.0 as usize), (fl, new.0 as usize)) {
                     break new;
                 }
-                self.stat_here(SlabStat::CmpxchgDoubleFail);
+                self.stat(SlabStat::CmpxchgDoubleFail);
             };
             if new.inuse() == 0 && n.nr_partial >= self.min_partial.load(Relaxed) {
                 s.next.store(discard, Relaxed);
                 discard = cur;
             } else {
                 self.add_partial(&mut n, s, true);
-                self.stat_here(SlabStat::FreeAddPartial);
+                self.stat(SlabStat::FreeAddPartial);
             }
             cur = next;
         }
@@ -177,9 +175,9 @@ impl Cache {
         // SAFETY: taken off every list above, and empty.
         while let Some(s) = unsafe { SlabPage::from_link(discard) } {
             discard = s.next.load(Relaxed);
-            self.stat_here(SlabStat::DeactivateEmpty);
+            self.stat(SlabStat::DeactivateEmpty);
             self.discard_slab(s);
-            self.stat_here(SlabStat::FreeSlab);
+            self.stat(SlabStat::FreeSlab);
         }
     }
 
@@ -188,7 +186,7 @@ impl Cache {
     pub(super) fn deactivate_slab(&self, s: &SlabPage, freelist: usize) {
         let mut tail = false;
         if s.pair.first() != 0 {
-            self.stat_here(SlabStat::DeactivateRemoteFrees);
+            self.stat(SlabStat::DeactivateRemoteFrees);
             tail = true;
         }
         // Stage one: count the CPU's free objects and find the last.
@@ -230,7 +228,7 @@ impl Cache {
                 .pair
                 .cmpxchg((old_fl, old.0 as usize), (new_fl, new.0 as usize))
             {
-                self.stat_here(SlabStat::CmpxchgDoubleFail);
+                self.stat(SlabStat::CmpxchgDoubleFail);
                 continue;
             }
             match mode {
@@ -239,26 +237,27 @@ impl Cache {
                         self.add_partial(n, s, tail);
                     }
                     drop(n);
-                    self.stat_here(if tail {
+                    self.stat(if tail {
                         SlabStat::DeactivateToTail
                     } else {
                         SlabStat::DeactivateToHead
                     });
                 }
                 Deactivate::Free => {
-                    self.stat_here(SlabStat::DeactivateEmpty);
+                    self.stat(SlabStat::DeactivateEmpty);
                     self.discard_slab(s);
-                    self.stat_here(SlabStat::FreeSlab);
+                    self.stat(SlabStat::FreeSlab);
                 }
-                Deactivate::Full => self.stat_here(SlabStat::DeactivateFull),
+                Deactivate::Full => self.stat(SlabStat::DeactivateFull),
             }
             return;
         }
     }
 
     /// `__slab_free()`: the slow path.
+    #[inline(never)]
     pub(super) fn slab_free_slow(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
-        self.stat_here(SlabStat::FreeSlowpath);
+        self.stat(SlabStat::FreeSlowpath);
         let (prior, new, action, n) = loop {
             let prior = slab.pair.first();
             let old = slab.counters();
@@ -276,14 +275,14 @@ impl Cache {
             {
                 break (prior, new, action, n);
             }
-            self.stat_here(SlabStat::CmpxchgDoubleFail);
+            self.stat(SlabStat::CmpxchgDoubleFail);
         };
         let Some(mut n) = n else {
             match action {
-                FreeAction::Frozen => self.stat_here(SlabStat::FreeFrozen),
+                FreeAction::Frozen => self.stat(SlabStat::FreeFrozen),
                 FreeAction::ToCpuPartial => {
                     self.put_cpu_partial(slab, true);
-                    self.stat_here(SlabStat::CpuPartialFree);
+                    self.stat(SlabStat::CpuPartialFree);
                 }
                 _ => {}
             }
@@ -299,15 +298,15 @@ impl Cache {
             ListAction::Discard { from_partial } => {
                 if from_partial {
                     self.remove_partial(&mut n, slab);
-                    self.stat_here(SlabStat::FreeRemovePartial);
+                    self.stat(SlabStat::FreeRemovePartial);
                 }
                 drop(n);
-                self.stat_here(SlabStat::FreeSlab);
+                self.stat(SlabStat::FreeSlab);
                 self.discard_slab(slab);
             }
             ListAction::AddPartialTail => {
                 self.add_partial(&mut n, slab, true);
-                self.stat_here(SlabStat::FreeAddPartial);
+                self.stat(SlabStat::FreeAddPartial);
             }
             ListAction::Nothing => {}
         }
@@ -324,7 +323,7 @@ impl Cache {
         if block.is_none() && self.layout.min_order < self.layout.order {
             block = self.pool.alloc(self.layout.min_order, gfp);
             if block.is_some() {
-                self.stat_here(SlabStat::OrderFallback);
+                self.stat(SlabStat::OrderFallback);
             }
         }
         let block = block?;

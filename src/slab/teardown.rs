@@ -3,8 +3,9 @@
 //! consistency walk (`validate_slab_cache()`).
 
 use super::{Cache, SlabPage, SlabStat};
+use crate::glue::atomic::Relaxed;
 use crate::glue::cpu;
-use kernel::{interrupt::local_interrupt_disable, prelude::*, sync::atomic::Relaxed};
+use kernel::{interrupt::local_interrupt_disable, prelude::*};
 
 /// What a consistency walk found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,7 +68,7 @@ impl Cache {
             c.slab.store(core::ptr::null_mut(), Relaxed);
             c.pair.set_local(0, self.next_tid(c.pair.second()));
             self.deactivate_slab(slab, fl);
-            self.stat_here(SlabStat::CpuslabFlush);
+            self.stat(SlabStat::CpuslabFlush);
         }
         let p = c.partial.xchg(core::ptr::null_mut(), Relaxed);
         if !p.is_null() {
@@ -271,7 +272,7 @@ impl PinnedDrop for Cache {
     fn drop(self: Pin<&mut Self>) {
         // The last reference is gone: no CPU uses the cache any more, so its
         // CPU slabs can be flushed from here.
-        for c in 0..self.cpus.len() {
+        for c in (0..crate::glue::cpu::nr_cpu_ids()).filter(|&c| self.cpus.get(c).is_some()) {
             let _irq = local_interrupt_disable();
             self.flush_cpu(c);
         }

@@ -303,6 +303,23 @@ pub fn calculate_sizes(
     })
 }
 
+/// The reciprocal of an object size for [`obj_index`]: `ceil(2^64 / size)`
+/// (`reciprocal_value()` of `obj_to_index()`, in 64 bits so that it is
+/// exact for every offset of a slab). `size` is at least 2.
+pub const fn obj_reciprocal(size: u32) -> u64 {
+    let d = if size < 2 { 2 } else { size as u64 };
+    u64::MAX / d + 1
+}
+
+/// `obj_to_index()`: `off / size` by a multiply with `recip`
+/// ([`obj_reciprocal`]`(size)`), no division. Exact for `off < 2^32`: with
+/// `recip * size = 2^64 + e`, `e < size`, the error `off * e / 2^64` stays
+/// below `1 / size`.
+#[inline(always)]
+pub const fn obj_index(off: usize, recip: u64) -> usize {
+    ((off as u128).wrapping_mul(recip as u128) >> 64) as usize
+}
+
 /// `__kmalloc_index()` with `KMALLOC_MIN_SIZE` 8: the kmalloc class of a
 /// request of `size` bytes; 0 for size 0 (`ZERO_SIZE_PTR`), `None` above the
 /// largest class (such requests go to the page allocator).
@@ -375,6 +392,27 @@ mod tests {
     use super::*;
     use crate::rand::XorShift64;
     use std::vec::Vec;
+
+    #[test]
+    fn obj_index_is_exact_division() {
+        let mut rng = XorShift64::new(7);
+        let sizes = (8u32..=4200).chain([8192, 65536, 1 << 21, (1 << 22) - 8, 1 << 22, u32::MAX]);
+        for size in sizes {
+            let r = obj_reciprocal(size);
+            let s = size as usize;
+            // Every object boundary and its neighbours in a 4 MiB slab.
+            for k in (0..(4usize << 20) / s + 2).step_by(1 + (4 << 20) / s / 512) {
+                for off in [k * s, (k * s).saturating_sub(1), k * s + 1] {
+                    assert_eq!(obj_index(off, r), off / s, "size {size} off {off}");
+                }
+            }
+            // And random offsets below 2^32.
+            for _ in 0..200 {
+                let off = (rng.next_u64() as usize) & 0xffff_ffff;
+                assert_eq!(obj_index(off, r), off / s, "size {size} off {off}");
+            }
+        }
+    }
 
     const M2: Machine = Machine {
         page_shift: 12,
