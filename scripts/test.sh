@@ -6,7 +6,8 @@
 #      (cached) and rslab.ko with CLIPPY=1 (a warning fails the build check),
 #      boot it, load rslab so its KUnit suites run, and count the results as
 #      parsed by the kernel's tools/testing/kunit/kunit.py, plus the guest's
-#      load/unload checks.
+#      load/unload checks; and check the disassembly of the fast paths
+#      (scripts/fastpath-calls.py: no call but to their slow paths).
 # Console logs: out/<arch>/test.log. Exit status 0 only if nothing failed.
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,15 @@ for arch in $arches; do
 		count "$arch (module build: clippy/rustc warnings)" "0 1 0"
 	else
 		count "$arch (module build, clippy clean)" "1 0 0"
+	fi
+	# The fast paths make no call but to their slow paths (disassembly;
+	# not on the debug tier, whose KASAN instrumentation calls by design).
+	if [ "$arch" != x86_64-debug ]; then
+		in_root python3 "$RSLAB_TOP/scripts/fastpath-calls.py" "${arch%-debug}" "$ko" \
+			>"$out/fastpath-calls.txt" 2>&1 || true
+		cat "$out/fastpath-calls.txt" >&2
+		res=$(tail -n1 "$out/fastpath-calls.txt" | sed -n 's/^fast paths: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2 0/p')
+		count "$arch (fast paths make no calls, from the disassembly)" "${res:-0 1 0}"
 	fi
 	log "$arch: booting the test kernel (console log: $out/test.log)"
 	vm_start=$SECONDS

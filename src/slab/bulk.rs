@@ -31,7 +31,8 @@ impl Cache {
                     // SAFETY: `fl` is on this CPU's freelist, which we hold
                     // with interrupts off.
                     fl = unsafe { self.get_fp(fl) };
-                    i += 1;
+                    // `i < out.len()`: no overflow.
+                    i = i.wrapping_add(1);
                 }
                 if i > start {
                     c.pair.set_this_cpu(fl, self.next_tid(c.pair.second()));
@@ -46,7 +47,7 @@ impl Cache {
                     return 0;
                 }
                 *slot = o as *mut u8;
-                i += 1;
+                i = i.wrapping_add(1);
             }
         }
         out.len()
