@@ -34,34 +34,64 @@ def ratio(r):
     return r["rslab"] / r["kernel"]
 
 
+ICOUNT_SKIP = ("cross_cpu", "scale_")  # multi-CPU cases: TCG only
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    runs = []
+    runs = []  # (arch, mode, vm label, rows)
     for arg in sys.argv[2:]:
-        label, path = arg.split("=", 1)
-        runs.append((label, parse(path)))
+        key, path = arg.split("=", 1)
+        parts = key.split("|")
+        if len(parts) != 3:
+            parts = [key, "time", key]
+        runs.append((parts[0], parts[1], parts[2], parse(path)))
     with open(os.path.join(out, "bench.csv"), "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["run", "case", "unit", "rslab", "rslab_min", "rslab_max", "kernel",
+        wr.writerow(["arch", "mode", "vm", "case", "unit", "rslab", "rslab_min", "rslab_max", "kernel",
                      "kernel_min", "kernel_max", "ratio", "rslab_cycles", "kernel_cycles"])
-        for label, rows in runs:
+        for arch, mode, vm, rows in runs:
             for r in rows:
-                wr.writerow([label, r["case"], r["unit"], r["rslab"], r["rslab_min"], r["rslab_max"],
-                             r["kernel"], r["kernel_min"], r["kernel_max"], f"{ratio(r):.3f}",
-                             r["rslab_cycles"], r["kernel_cycles"]])
-    for label, rows in runs:
-        print(f"\n== {label}")
+                wr.writerow([arch, mode, vm, r["case"], r["unit"], r["rslab"], r["rslab_min"],
+                             r["rslab_max"], r["kernel"], r["kernel_min"], r["kernel_max"],
+                             f"{ratio(r):.3f}", r["rslab_cycles"], r["kernel_cycles"]])
+    for arch, mode, vm, rows in runs:
+        print(f"\n== {arch}: {vm}" + (" (ns/op are guest instructions/op)" if mode == "icount" else ""))
         print(f"{'case':18} {'unit':7} {'rslab':>10} {'(min..max)':>19} {'kernel':>10} {'(min..max)':>19} {'rslab/kernel':>12}")
         for r in rows:
             print(f"{r['case']:18} {r['unit']:7} {r['rslab']:10.2f} {r['rslab_min']:8.2f}..{r['rslab_max']:<9.2f}"
                   f" {r['kernel']:10.2f} {r['kernel_min']:8.2f}..{r['kernel_max']:<9.2f} {ratio(r):12.2f}")
         sc = {r["case"]: r for r in rows}
-        if "scale_1cpu" in sc and "scale_allcpus" in sc:
+        if mode != "icount" and "scale_1cpu" in sc and "scale_allcpus" in sc:
             for who in ("rslab", "kernel"):
                 one, all_ = sc["scale_1cpu"][who], sc["scale_allcpus"][who]
                 if one:
                     print(f"scaling {who}: all CPUs / one CPU = {all_ / one:.2f}x")
+    # The side-by-side table (Markdown, for README and the closing note).
+    arches = []
+    for arch, _, _, _ in runs:
+        if arch not in arches:
+            arches.append(arch)
+    for arch in arches:
+        by = {mode: {r["case"]: r for r in rows} for a, mode, _, rows in runs if a == arch}
+        t, ic = by.get("time", {}), by.get("icount", {})
+        cases = list(t) + [c for c in ic if c not in t]
+        print(f"\n### {arch}\n")
+        print("| case | unit | TCG rslab | TCG kernel | TCG ratio | icount rslab | icount kernel | icount ratio |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for c in cases:
+            a, b = t.get(c), ic.get(c)
+            if b is not None and c.startswith(ICOUNT_SKIP):
+                b = None
+            if a is None and b is None:
+                continue
+            unit = (a or b)["unit"]
+            iunit = "insn/op" if unit == "ns/op" else unit
+            cell = lambda r, k: f"{r[k]:.1f}" if r else "–"
+            rat = lambda r: f"{ratio(r):.2f}" if r else "–"
+            print(f"| {c} | {unit}{' / ' + iunit if b and iunit != unit else ''} | {cell(a, 'rslab')} | "
+                  f"{cell(a, 'kernel')} | {rat(a)} | {cell(b, 'rslab')} | {cell(b, 'kernel')} | {rat(b)} |")
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -69,17 +99,29 @@ def main():
     except ImportError:
         print("\n(no matplotlib: no chart)")
         return
-    fig, axes = plt.subplots(len(runs), 1, figsize=(12, 4.5 * len(runs)), squeeze=False)
-    for ax, (label, rows) in zip(axes[:, 0], runs):
-        rows = [r for r in rows if r["unit"] == "ns/op"]
-        xs = range(len(rows))
-        ax.bar([x - 0.2 for x in xs], [r["rslab"] for r in rows], 0.4, label="rslab")
-        ax.bar([x + 0.2 for x in xs], [r["kernel"] for r in rows], 0.4, label="kernel")
-        ax.set_xticks(list(xs))
-        ax.set_xticklabels([r["case"] for r in rows], rotation=45, ha="right", fontsize=8)
-        ax.set_ylabel("ns per operation (median)")
-        ax.set_yscale("log")
-        ax.set_title(label)
+    fig, axes = plt.subplots(len(arches), 1, figsize=(13, 4.8 * len(arches)), squeeze=False)
+    for ax, arch in zip(axes[:, 0], arches):
+        modes = [(mode, rows) for a, mode, _, rows in runs if a == arch]
+        cases = []
+        for _, rows in modes:
+            for r in rows:
+                if r["case"] not in cases:
+                    cases.append(r["case"])
+        w = 0.8 / max(1, len(modes))
+        for i, (mode, rows) in enumerate(modes):
+            by = {r["case"]: r for r in rows}
+            ys = []
+            for c in cases:
+                r = by.get(c)
+                skip = mode == "icount" and c.startswith(ICOUNT_SKIP)
+                ys.append(float("nan") if r is None or skip else ratio(r))
+            label = "instructions (icount)" if mode == "icount" else "TCG time"
+            ax.bar([x - 0.4 + w * (i + 0.5) for x in range(len(cases))], ys, w, label=label)
+        ax.axhline(1.0, color="black", linewidth=1)
+        ax.set_xticks(list(range(len(cases))))
+        ax.set_xticklabels(cases, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("rslab / kernel (lower is better)")
+        ax.set_title(arch)
         ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(out, "bench.png"), dpi=100)

@@ -28,6 +28,9 @@ FAST = {
     "<rslab::slab::Cache>::free_bulk": SLAB_SLOW,
     "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large"],
     "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Kmalloc>::free_large", "kmalloc::bad_kfree"],
+    # The page pool as the slab layer instantiates it: its per-CPU lists.
+    "<rslab::page_pool::Pool<rslab::slab::page::SlabPage>>::alloc": ["Pool<rslab::slab::page::SlabPage>>::alloc_slow"],
+    "<rslab::page_pool::Pool<rslab::slab::page::SlabPage>>::free": ["Pool<rslab::slab::page::SlabPage>>::free_slow"],
 }
 
 HEADER = re.compile(r"^([0-9a-f]+) <(.*)>:$")

@@ -8,6 +8,10 @@
 #            kernel with it (RSLAB_KVM=auto, the default; 0 = never, 1 = always),
 #            TCG otherwise.
 #
+# RSLAB_ICOUNT=1 adds QEMU's `-icount shift=0,sleep=off` (TCG only): the
+# guest clock advances 1 ns per guest instruction, so times measured in the
+# guest are instruction counts (single-threaded TCG: not for scaling).
+#
 # Usage: scripts/vm.sh ARCH LOG KO GUEST_SCRIPT [ARGS...]
 . "$(dirname "$0")/lib.sh"
 
@@ -68,8 +72,10 @@ riscv64)
 	INIT
 	chmod +x "$ird/init"
 	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/riscv64/initramfs.cpio.gz"
-	echo "[rslab] vm: riscv64 TCG, 2 CPUs, $mem" >>"$log"
-	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp 2 -m "$mem" \
+	icount=()
+	[ -n "${RSLAB_ICOUNT:-}" ] && icount=(-icount shift=0,sleep=off)
+	echo "[rslab] vm: riscv64 TCG${RSLAB_ICOUNT:+ icount}, 2 CPUs, $mem" >>"$log"
+	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp 2 -m "$mem" "${icount[@]}" \
 		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
 		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/riscv64/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}${RSLAB_APPEND:+ $RSLAB_APPEND}" \
@@ -79,7 +85,10 @@ x86_64 | x86_64-debug)
 	accel=$(kvm_probe)
 	opts=(--disable-kvm)
 	[ "$accel" = kvm ] && opts=()
-	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z), 2 CPUs, $mem" >>"$log"
+	if [ -n "${RSLAB_ICOUNT:-}" ]; then
+		accel=tcg opts=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off")
+	fi
+	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z)${RSLAB_ICOUNT:+ icount}, 2 CPUs, $mem" >>"$log"
 	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
 	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus 2 --memory "$mem" \
 		--append "oops=panic panic=-1${RSLAB_APPEND:+ $RSLAB_APPEND}" \

@@ -44,20 +44,22 @@ pub(crate) use register::Registration;
 use crate::{
     glue::{
         atomic::{Atomic, Relaxed},
-        cpu::Pinned,
-        ffi,
+        cpu, ffi,
         gfp::Gfp,
+        percpu::PerCpu,
         stats::Stats,
     },
     logic::page_pool::freearea::{FreeArea, Pages},
 };
 use chunk::{Chunks, Released, SlotInfo, Zone};
 use kernel::{
-    bindings, new_spinlock, new_spinlock_irq,
+    bindings,
+    interrupt::local_interrupt_disable,
+    new_spinlock_irq,
     prelude::*,
-    sync::{Arc, SpinLock, SpinLockIrq},
+    sync::{Arc, SpinLockIrq},
 };
-use pcp::CpuPcp;
+use pcp::PcpCell;
 use pfn_map::PfnMap;
 
 /// `MAX_PAGE_ORDER`: the largest block and chunk order.
@@ -229,7 +231,7 @@ impl Default for Config {
 pub(crate) struct Pool<R: PageRecord> {
     #[pin]
     zone: SpinLockIrq<Zone<R>>,
-    cpus: KVec<Pin<KBox<SpinLock<CpuPcp>>>>,
+    cpus: PerCpu<PcpCell>,
     slots: KVec<SlotInfo<R>>,
     map: PfnMap<R>,
     stats: Stats<NR_STATS>,
@@ -260,15 +262,8 @@ impl<R: PageRecord> Pool<R> {
         {
             return Err(EINVAL);
         }
-        let ncpu = crate::glue::cpu::nr_cpu_ids();
-        let mut cpus = KVec::with_capacity(ncpu, GFP_KERNEL)?;
-        for _ in 0..ncpu {
-            // The lists are large (a ring per order): initialise in place.
-            cpus.push(
-                KBox::pin_init(new_spinlock!(pin_init::init_zeroed::<CpuPcp>()), GFP_KERNEL)?,
-                GFP_KERNEL,
-            )?;
-        }
+        // The lists are large (a ring per order): zeroed in place, empty.
+        let cpus = PerCpu::<PcpCell>::new_zeroed()?;
         let mut slots = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
         let mut table = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
         let stats = Stats::new()?;
@@ -302,8 +297,9 @@ impl<R: PageRecord> Pool<R> {
             GFP_KERNEL,
         )?;
         pool.update_tuning();
-        for c in pool.cpus.iter() {
-            pool.apply_tuning(&mut c.lock());
+        for c in (0..cpu::nr_cpu_ids()).filter_map(|c| pool.cpus.get(c)) {
+            let irq = local_interrupt_disable();
+            pool.apply_tuning(&mut c.lock(&irq));
         }
         Ok(pool)
     }
@@ -480,12 +476,12 @@ impl<R: PageRecord> Pool<R> {
     fn try_alloc(&self, order: u32) -> Option<RawBlock> {
         let mut out = Released::new();
         let idx = {
-            let pin = Pinned::new();
-            match self.pcp_alloc(&pin, order, &mut out) {
+            let irq = local_interrupt_disable();
+            match self.pcp_alloc(&irq, order, &mut out) {
                 Some(r) => r,
                 None => {
                     self.stats
-                        .add_on(pin.cpu(), Stat::AllocSlowpath as usize, 1);
+                        .add_on(cpu::current(), Stat::AllocSlowpath as usize, 1);
                     let mut z = self.zone.lock();
                     let idx = self.zone_alloc(&mut z, order);
                     if idx.is_some() {
@@ -503,7 +499,20 @@ impl<R: PageRecord> Pool<R> {
     /// kernel when it is below its low watermark or cannot serve the request;
     /// sleeps only if `gfp` allows it. `None` when the kernel cannot give
     /// memory either, or `order > MAX_PAGE_ORDER`; the pool is unchanged then.
+    /// Out of line; the fast path inside (this CPU's list) makes no call.
+    #[inline(never)]
     pub(crate) fn alloc(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
+        if self.free_pages() >= self.wmark_low.load(Relaxed) {
+            if let Some(idx) = self.pcp_alloc_fast(order) {
+                return Some(self.block(idx, order));
+            }
+        }
+        self.alloc_slow(order, gfp)
+    }
+
+    /// [`Pool::alloc`] past its fast path.
+    #[inline(never)]
+    fn alloc_slow(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
         if order > MAX_ORDER {
             self.stats.add(Stat::AllocFail as usize, 1);
             return None;
@@ -525,8 +534,19 @@ impl<R: PageRecord> Pool<R> {
     }
 
     /// Frees a block from [`Pool::alloc`]. A block of another pool is
-    /// reported and not freed (it stays allocated in its own pool).
+    /// reported and not freed (it stays allocated in its own pool). Out of
+    /// line; the fast path inside makes no call.
+    #[inline(never)]
     pub(crate) fn free(&self, b: RawBlock) {
+        if b.pool == self.id && self.pcp_free_fast(b.idx, b.order) {
+            return;
+        }
+        self.free_slow(b)
+    }
+
+    /// [`Pool::free`] past its fast path.
+    #[inline(never)]
+    fn free_slow(&self, b: RawBlock) {
         if b.pool != self.id {
             pr_err!(
                 "pool: bad free of a block of pool {} to pool {}\n",
@@ -537,8 +557,8 @@ impl<R: PageRecord> Pool<R> {
         }
         let mut out = Released::new();
         {
-            let pin = Pinned::new();
-            if !self.pcp_free(&pin, b.idx, b.order, &mut out) {
+            let irq = local_interrupt_disable();
+            if !self.pcp_free(&irq, b.idx, b.order, &mut out) {
                 let mut z = self.zone.lock();
                 if self.zone_free(&mut z, b.idx, b.order, &mut out) {
                     z.user_pages -= 1 << b.order;
@@ -552,7 +572,7 @@ impl<R: PageRecord> Pool<R> {
     /// free chunks while at least `keep` pages stay free. Returns the pages
     /// given back.
     pub(crate) fn shrink(&self, keep: usize) -> usize {
-        for c in 0..self.cpus.len() {
+        for c in 0..cpu::nr_cpu_ids() {
             self.drain_cpu(c);
         }
         let mut given = 0;
@@ -607,7 +627,7 @@ impl<R: PageRecord> crate::glue::cpuhp::CpuDead for Pool<R> {
 
 impl<R: PageRecord> crate::glue::shrinker::Shrink for Pool<R> {
     fn count(&self) -> usize {
-        let pcp: usize = (0..self.cpus.len())
+        let pcp: usize = (0..cpu::nr_cpu_ids())
             .filter_map(|c| self.pcp_info(c))
             .map(|i| i.count as usize)
             .sum();

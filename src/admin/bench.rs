@@ -250,6 +250,40 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                     },
                 );
             }
+            // Burst: 64 allocations, then 64 frees, one by one (a network
+            // stack's pattern: a batch of packets in, then out).
+            {
+                const BURST: usize = 64;
+                let mut rb = [0usize; BURST];
+                let mut kb = [core::ptr::null_mut::<u8>(); BURST];
+                let rounds = (ops / BURST as u64).max(1);
+                compare(
+                    t,
+                    "burst_64",
+                    rounds * BURST as u64 * 2,
+                    || {
+                        for _ in 0..rounds {
+                            for slot in rb.iter_mut() {
+                                *slot = r.alloc(Gfp::KERNEL).map_or(0, obj);
+                            }
+                            for &p in rb.iter().filter(|&&p| p != 0) {
+                                rfree(&r, p);
+                            }
+                        }
+                    },
+                    || {
+                        for _ in 0..rounds {
+                            for slot in kb.iter_mut() {
+                                *slot = k.alloc();
+                            }
+                            for &p in kb.iter().filter(|p| !p.is_null()) {
+                                // SAFETY: just allocated from `k`.
+                                unsafe { k.free(p) };
+                            }
+                        }
+                    },
+                );
+            }
             // Bulk.
             for b in [16usize, 64] {
                 let mut rb = KVec::from_elem(core::ptr::null_mut::<u8>(), b, GFP_KERNEL)?;

@@ -1,41 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! CPU pinning and per-CPU iteration.
+//! The current CPU and per-CPU iteration.
 
-use super::ffi;
 use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
-
-/// While alive, the current task stays on its CPU (`preempt_disable()`),
-/// so per-CPU data of [`Pinned::cpu`] may be used as this CPU's own, the way
-/// the kernel pins a task around its per-CPU page lists (`pcpu_task_pin`).
-pub(crate) struct Pinned {
-    cpu: usize,
-    _not_send: core::marker::PhantomData<*mut ()>,
-}
-
-impl Pinned {
-    /// Pins the current task to its CPU.
-    pub(crate) fn new() -> Self {
-        // SAFETY: balanced by `preempt_enable()` in `drop`, on the same task
-        // (`Pinned` is not `Send`).
-        unsafe { ffi::rslab_preempt_disable() };
-        Pinned {
-            cpu: CpuId::current().as_u32() as usize,
-            _not_send: core::marker::PhantomData,
-        }
-    }
-
-    /// The CPU the task is pinned to.
-    pub(crate) fn cpu(&self) -> usize {
-        self.cpu
-    }
-}
-
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        // SAFETY: `new` disabled preemption on this task.
-        unsafe { ffi::rslab_preempt_enable() };
-    }
-}
 
 /// The current CPU (`smp_processor_id()`): stable while the caller keeps
 /// interrupts or preemption off. An out-of-line call: for slow paths.

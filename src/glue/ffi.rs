@@ -14,10 +14,6 @@ unsafe extern "C" {
     pub(crate) fn rslab_override_init_fs() -> *mut bindings::fs_struct;
     /// `__revert_init_fs()`.
     pub(crate) fn rslab_revert_init_fs(old: *mut bindings::fs_struct);
-    /// `preempt_disable()`.
-    pub(crate) fn rslab_preempt_disable();
-    /// `preempt_enable()`.
-    pub(crate) fn rslab_preempt_enable();
     /// `page_address()`.
     pub(crate) fn rslab_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
     /// `__va(0)`: the offset of the linear map (direct map), so that

@@ -19,8 +19,6 @@ static DECLARE_FAULT_ATTR(rslab_fail);
 unsigned long rslab_page_to_pfn(struct page *page);
 struct fs_struct *rslab_override_init_fs(void);
 void rslab_revert_init_fs(struct fs_struct *old);
-void rslab_preempt_disable(void);
-void rslab_preempt_enable(void);
 void *rslab_page_address(struct page *page);
 unsigned long rslab_linear_offset(void);
 bool rslab_has_cmpxchg16b(void);
@@ -36,8 +34,6 @@ void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_pe
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
 void rslab_revert_init_fs(struct fs_struct *old) { __revert_init_fs(old); }
-void rslab_preempt_disable(void) { preempt_disable(); }
-void rslab_preempt_enable(void) { preempt_enable(); }
 void *rslab_page_address(struct page *page) { return page_address(page); }
 unsigned long rslab_linear_offset(void) { return (unsigned long)__va(0); }
 #ifdef CONFIG_X86_64

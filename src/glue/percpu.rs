@@ -165,6 +165,12 @@ impl Drop for IrqsOff {
     }
 }
 
+/// Proof that interrupts are off on this CPU: [`IrqsOff`], or the kernel
+/// crate's traced `local_interrupt_disable()` guard.
+pub(crate) trait IrqsAreOff {}
+impl IrqsAreOff for IrqsOff {}
+impl IrqsAreOff for kernel::interrupt::LocalInterruptDisabled {}
+
 /// A `T` per possible CPU (see the module comment).
 ///
 /// # Invariants
@@ -199,6 +205,22 @@ impl<T> PerCpu<T> {
         // INVARIANT: every possible CPU's copy is initialised.
         Ok(PerCpu {
             ptr,
+            _owns: PhantomData,
+        })
+    }
+
+    /// A `T` per possible CPU, all zeroes (what `__alloc_percpu()` gives).
+    pub(crate) fn new_zeroed() -> Result<Self>
+    where
+        T: pin_init::Zeroable,
+    {
+        let size = core::mem::size_of::<T>().max(1);
+        let align = core::mem::align_of::<T>();
+        // SAFETY: as in `new`.
+        let p = unsafe { ffi::rslab_alloc_percpu(size, align) };
+        // INVARIANT: every copy is zeroed memory, a valid `T` (`Zeroable`).
+        Ok(PerCpu {
+            ptr: NonNull::new(p.cast::<T>()).ok_or(ENOMEM)?,
             _owns: PhantomData,
         })
     }

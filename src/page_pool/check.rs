@@ -45,16 +45,20 @@ impl<R: PageRecord> Pool<R> {
         // One bit per page index, to catch a block listed twice.
         let words = (slots << MAX_ORDER).div_ceil(64);
         let mut seen = VVec::from_elem(0u64, words, GFP_KERNEL).map_err(|_| PoolError::NoMemory)?;
-        let mut guards =
-            KVec::with_capacity(self.cpus.len(), GFP_KERNEL).map_err(|_| PoolError::NoMemory)?;
-        for c in self.cpus.iter() {
+        let ncpu = crate::glue::cpu::nr_cpu_ids();
+        let room = KVec::with_capacity(ncpu, GFP_KERNEL).map_err(|_| PoolError::NoMemory)?;
+        // The list locks are taken with interrupts off (see `PcpCell`), for
+        // as long as the guards live: bound after `irq`, they go first.
+        let irq = kernel::interrupt::local_interrupt_disable();
+        let mut guards = room;
+        for c in (0..ncpu).filter_map(|c| self.cpus.get(c)) {
             // Every list lock at once, by spinning on `try_lock`: no other
             // path ever holds two list locks, so this cannot deadlock, and
             // lockdep (which checks no trylock for recursion or ordering, as
             // for the kernel's own per-CPU page lists) stays quiet about
             // holding many locks of one class.
             let guard = loop {
-                if let Some(guard) = c.try_lock() {
+                if let Some(guard) = c.try_lock(&irq) {
                     break guard;
                 }
                 core::hint::spin_loop();

@@ -3,12 +3,19 @@
 //! batches under the zone lock ([`Pcp`] is the pure logic).
 
 use super::{chunk::Released, PageRecord, Pool, Stat};
-use crate::glue::atomic::Relaxed;
 use crate::{
-    glue::cpu::{self, Pinned},
+    glue::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        cpu,
+        percpu::{IrqsAreOff, IrqsOff},
+    },
     logic::page_pool::pcp::{self, Pcp},
 };
-use kernel::bindings;
+use core::{
+    cell::UnsafeCell,
+    ops::{Deref, DerefMut},
+};
+use kernel::{bindings, interrupt::local_interrupt_disable};
 
 // SAFETY: every field of `Pcp` is an integer or an array of integers, for
 // which all-zero bytes are valid: a `Pcp` with empty lists and zero tuning.
@@ -28,6 +35,88 @@ pub(super) struct CpuPcp {
 // SAFETY: `Pcp` is zeroable (above) and so are the integers.
 unsafe impl pin_init::Zeroable for CpuPcp {}
 
+/// One CPU's list and its lock (`per_cpu_pages.lock`), in per-CPU memory.
+///
+/// The lock is a test-and-set word with inline atomics: the kernel's
+/// `spin_trylock()` is an out-of-line call from a module, and the fast
+/// paths make none. Lockdep does not see it; what it would check holds by
+/// construction: it is taken only with interrupts off on the taking CPU
+/// (the [`IrqsAreOff`] argument), its own CPU only *tries* it (an interrupt
+/// cannot arrive while it is held there; another CPU holding it sends this
+/// CPU's allocation to the free areas), no path holds two of them except
+/// [`Pool::check`] (which takes them by trying), and the zone lock nests
+/// inside it, never the reverse.
+///
+/// # Invariants
+///
+/// `pcp` is only accessed through a [`PcpGuard`], of which there is at most
+/// one at a time (`locked` is 1 while it lives).
+#[repr(C)]
+pub(super) struct PcpCell {
+    locked: Atomic<u32>,
+    pcp: UnsafeCell<CpuPcp>,
+}
+
+// SAFETY: `pcp` is only reached through the lock (type invariant).
+unsafe impl Sync for PcpCell {}
+// SAFETY: as above.
+unsafe impl Send for PcpCell {}
+// SAFETY: an unlocked cell with a zeroed (valid, see above) `CpuPcp`.
+unsafe impl pin_init::Zeroable for PcpCell {}
+
+/// A held [`PcpCell`] lock, giving the list.
+pub(super) struct PcpGuard<'a>(&'a PcpCell);
+
+impl PcpCell {
+    /// Takes the lock if it is free (`spin_trylock()`).
+    #[inline(always)]
+    pub(super) fn try_lock<'a>(&'a self, _irq: &'a impl IrqsAreOff) -> Option<PcpGuard<'a>> {
+        // INVARIANT: the exchange from 0 makes this the only guard;
+        // acquire orders the list's accesses after it.
+        self.locked
+            .cmpxchg(0, 1, Acquire)
+            .ok()
+            .map(|_| PcpGuard(self))
+    }
+
+    /// Takes the lock, spinning (`spin_lock()`). Interrupts are off, so a
+    /// holder on this CPU cannot be waited for: the holder is always
+    /// another CPU, itself with interrupts off, which releases it.
+    pub(super) fn lock<'a>(&'a self, irq: &'a impl IrqsAreOff) -> PcpGuard<'a> {
+        loop {
+            if let Some(g) = self.try_lock(irq) {
+                return g;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+impl Deref for PcpGuard<'_> {
+    type Target = CpuPcp;
+    #[inline(always)]
+    fn deref(&self) -> &CpuPcp {
+        // SAFETY: the guard holds the lock (type invariant of `PcpCell`).
+        unsafe { &*self.0.pcp.get() }
+    }
+}
+
+impl DerefMut for PcpGuard<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut CpuPcp {
+        // SAFETY: as above; `&mut self` makes the reference unique.
+        unsafe { &mut *self.0.pcp.get() }
+    }
+}
+
+impl Drop for PcpGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release: the list's accesses happen before the next holder's.
+        self.0.locked.store(0, Release);
+    }
+}
+
 /// One CPU's lists, as `/sys/kernel/rslab/pool/pcp` shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PcpInfo {
@@ -46,7 +135,8 @@ pub(crate) struct PcpInfo {
 impl<R: PageRecord> Pool<R> {
     /// `cpu`'s lists.
     pub(crate) fn pcp_info(&self, cpu: usize) -> Option<PcpInfo> {
-        let p = self.cpus.get(cpu)?.lock();
+        let irq = local_interrupt_disable();
+        let p = self.cpus.get(cpu)?.lock(&irq);
         let (high_min, high_max) = p.pcp.high_range();
         Some(PcpInfo {
             count: p.pcp.count(),
@@ -57,22 +147,66 @@ impl<R: PageRecord> Pool<R> {
         })
     }
 
-    /// The fast path of an allocation of `order` on the pinned CPU: the
-    /// CPU's list, refilled by one batch (`rmqueue_bulk`) when empty.
+    /// The fast path of an allocation of `order`: a block off this CPU's
+    /// list, if it has one and nothing needs doing first (tuning to apply).
+    /// No call: interrupts off inline, the list's lock tried inline.
+    #[inline(always)]
+    pub(super) fn pcp_alloc_fast(&self, order: u32) -> Option<u32> {
+        if order > pcp::COSTLY_ORDER {
+            return None;
+        }
+        let irq = IrqsOff::new();
+        let mut c = self.cpus.this(&irq).try_lock(&irq)?;
+        if c.tuning != self.tuning.load(Relaxed) || c.pcp.list(order).is_empty() {
+            return None;
+        }
+        c.pcp.note_alloc();
+        let idx = c.pcp.take(order)?;
+        c.user_pages = c.user_pages.wrapping_add(1 << order);
+        drop(c);
+        self.stats
+            .add_irqs_off(&irq, Stat::AllocFastpath as usize, 1);
+        Some(idx)
+    }
+
+    /// The fast path of a free of `idx`: onto this CPU's list if that needs
+    /// no drain (and no tuning to apply). Returns whether it took the block.
+    #[inline(always)]
+    pub(super) fn pcp_free_fast(&self, idx: u32, order: u32) -> bool {
+        if order > pcp::COSTLY_ORDER {
+            return false;
+        }
+        let irq = IrqsOff::new();
+        let Some(mut c) = self.cpus.this(&irq).try_lock(&irq) else {
+            return false;
+        };
+        if c.tuning != self.tuning.load(Relaxed) {
+            return false;
+        }
+        let below_high = self.below_high();
+        if !c.pcp.free_no_drain(idx, order, below_high) {
+            return false;
+        }
+        c.user_pages = c.user_pages.wrapping_sub(1 << order);
+        true
+    }
+
+    /// The slow path of an allocation of `order` on this CPU: the CPU's
+    /// list, refilled by one batch (`rmqueue_bulk`) when empty.
     /// `None` if the list cannot serve it (a costly order, or the list lock
     /// taken by the task this interrupt interrupted): the caller goes to
     /// the free areas. `Some(None)` if the free areas are empty.
     pub(super) fn pcp_alloc(
         &self,
-        pin: &Pinned,
+        irq: &impl IrqsAreOff,
         order: u32,
         out: &mut Released<R>,
     ) -> Option<Option<u32>> {
         if order > pcp::COSTLY_ORDER {
             return None;
         }
-        let cpu = pin.cpu();
-        let mut c = self.cpus[cpu].try_lock()?;
+        let cpu = cpu::current();
+        let mut c = self.cpus[cpu].try_lock(irq)?;
         c.pcp.note_alloc();
         if let Some(idx) = c.pcp.take(order) {
             c.user_pages += 1 << order;
@@ -106,12 +240,12 @@ impl<R: PageRecord> Pool<R> {
         Some(idx)
     }
 
-    /// The fast path of a free on the pinned CPU: onto the CPU's list,
+    /// The slow path of a free on this CPU: onto the CPU's list,
     /// draining a batch to the free areas when it runs over `high`. Returns
     /// `false` if the list cannot take it (see [`Pool::pcp_alloc`]).
     pub(super) fn pcp_free(
         &self,
-        pin: &Pinned,
+        irq: &impl IrqsAreOff,
         idx: u32,
         order: u32,
         out: &mut Released<R>,
@@ -119,7 +253,8 @@ impl<R: PageRecord> Pool<R> {
         if order > pcp::COSTLY_ORDER {
             return false;
         }
-        let Some(mut c) = self.cpus[pin.cpu()].try_lock() else {
+        let cpu = cpu::current();
+        let Some(mut c) = self.cpus[cpu].try_lock(irq) else {
             return false;
         };
         self.apply_tuning(&mut c);
@@ -132,7 +267,7 @@ impl<R: PageRecord> Pool<R> {
                     self.zone_free(&mut z, i, o, out);
                 });
                 drop(z);
-                self.stats.add_on(pin.cpu(), Stat::Drain as usize, 1);
+                self.stats.add_on(cpu, Stat::Drain as usize, 1);
                 self.maybe_decay(&mut c, out);
             }
             None => {
@@ -170,7 +305,8 @@ impl<R: PageRecord> Pool<R> {
         let Some(c) = self.cpus.get(cpu) else {
             return 0;
         };
-        let mut c = c.lock();
+        let irq = local_interrupt_disable();
+        let mut c = c.lock(&irq);
         if c.pcp.count() == 0 {
             return 0;
         }
@@ -181,6 +317,7 @@ impl<R: PageRecord> Pool<R> {
         });
         drop(z);
         drop(c);
+        drop(irq);
         self.stats.add_on(cpu, Stat::Drain as usize, 1);
         self.release(out);
         n as usize

@@ -74,23 +74,28 @@ impl Ring {
     }
 
     /// Blocks on the list.
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the list is empty.
+    #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// `list_add()`: puts a block at the hot end. `false` if full.
+    #[inline(always)]
     pub fn push_hot(&mut self, idx: u32) -> bool {
         if self.len == RING {
             return false;
         }
-        self.head = (self.head + RING - 1) % RING;
-        self.buf[self.head] = idx;
-        self.len += 1;
+        // Wrapping arithmetic and `% RING` (a power of two) at every index:
+        // the fast paths have no overflow or bounds-check branches.
+        self.head = self.head.wrapping_add(RING - 1) % RING;
+        self.buf[self.head % RING] = idx;
+        self.len = self.len.wrapping_add(1);
         true
     }
 
@@ -99,19 +104,20 @@ impl Ring {
         if self.len == RING {
             return false;
         }
-        self.buf[(self.head + self.len) % RING] = idx;
-        self.len += 1;
+        self.buf[self.head.wrapping_add(self.len) % RING] = idx;
+        self.len = self.len.wrapping_add(1);
         true
     }
 
     /// `list_first_entry()` + `list_del()`: takes the hottest block.
+    #[inline(always)]
     pub fn pop_hot(&mut self) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
-        let idx = self.buf[self.head];
-        self.head = (self.head + 1) % RING;
-        self.len -= 1;
+        let idx = self.buf[self.head % RING];
+        self.head = self.head.wrapping_add(1) % RING;
+        self.len = self.len.wrapping_sub(1);
         Some(idx)
     }
 
@@ -199,12 +205,17 @@ impl Pcp {
         self.batch
     }
     /// The list of `order`.
+    #[inline(always)]
     pub fn list(&self, order: u32) -> &Ring {
         &self.lists[order as usize]
     }
 
+    #[inline(always)]
     fn clamp_high(&mut self) -> u32 {
-        self.high = self.high.clamp(self.high_min, self.high_max);
+        // `max` then `min`, not `clamp`: the same for `high_min <=
+        // high_max` (the invariant), without `clamp`'s assertion branch on
+        // the fast path.
+        self.high = self.high.max(self.high_min).min(self.high_max);
         self.high
     }
 
@@ -257,14 +268,57 @@ impl Pcp {
 
     /// `rmqueue_pcplist()` on a list that is not empty: takes the hottest
     /// block of `order` (`None` if the list is empty: refill first).
+    #[inline(always)]
     pub fn take(&mut self, order: u32) -> Option<u32> {
-        let idx = self.lists[order as usize].pop_hot()?;
-        self.count -= 1 << order;
+        let idx = self.lists.get_mut(order as usize)?.pop_hot()?;
+        self.count = self.count.wrapping_sub(1 << (order % 32));
         Some(idx)
+    }
+
+    /// [`Pcp::free`] when it would drain nothing (the fast path): returns
+    /// whether it took the block. If the list is full or the free would
+    /// call for a drain, nothing changes and `false` is returned: the
+    /// caller then does the whole [`Pcp::free`].
+    #[inline(always)]
+    pub fn free_no_drain(&mut self, idx: u32, order: u32, below_high: bool) -> bool {
+        if self
+            .lists
+            .get(order as usize)
+            .is_none_or(|l| l.len() == RING)
+        {
+            return false;
+        }
+        let saved = (
+            self.alloc_factor,
+            self.count,
+            self.flags,
+            self.free_count,
+            self.high,
+        );
+        match self.free(idx, order, below_high) {
+            Some(0) => true,
+            r => {
+                if r.is_some() {
+                    // Undo the push: the block is at the hot end.
+                    if let Some(l) = self.lists.get_mut(order as usize) {
+                        l.pop_hot();
+                    }
+                }
+                (
+                    self.alloc_factor,
+                    self.count,
+                    self.flags,
+                    self.free_count,
+                    self.high,
+                ) = saved;
+                false
+            }
+        }
     }
 
     /// Notes an allocation attempt through this list (`free_count >>= 1`,
     /// done before the list is looked at, as `rmqueue_pcplist()` does).
+    #[inline(always)]
     pub fn note_alloc(&mut self) {
         self.free_count >>= 1;
     }
@@ -274,23 +328,24 @@ impl Pcp {
     /// [`Pcp::drain`] with this `order` as the first list. If the list is
     /// full the block is not taken and `None` is returned: free it to the
     /// free areas directly.
+    #[inline(always)]
     pub fn free(&mut self, idx: u32, order: u32, below_high: bool) -> Option<u32> {
-        if !self.lists[order as usize].push_hot(idx) {
+        if !self.lists.get_mut(order as usize)?.push_hot(idx) {
             return None;
         }
         self.alloc_factor >>= 1;
-        self.count += 1 << order;
+        self.count = self.count.wrapping_add(1 << (order % 32));
         let batch = self.batch;
         let mut free_high = false;
         if order > 0 && order <= COSTLY_ORDER {
-            free_high = self.free_count >= batch + self.high_min / 2
+            free_high = self.free_count >= batch.saturating_add(self.high_min / 2)
                 && self.flags & PREV_FREE_HIGH_ORDER != 0;
             self.flags |= PREV_FREE_HIGH_ORDER;
         } else {
             self.flags &= !PREV_FREE_HIGH_ORDER;
         }
         if self.free_count < (batch << BATCH_SCALE_MAX) {
-            self.free_count += 1 << order;
+            self.free_count = self.free_count.saturating_add(1 << (order % 32));
         }
         let high = self.nr_pcp_high(batch, free_high, below_high);
         if self.count < high {
@@ -300,6 +355,7 @@ impl Pcp {
     }
 
     /// `nr_pcp_high()`.
+    #[inline(always)]
     fn nr_pcp_high(&mut self, batch: u32, free_high: bool, below_high: bool) -> u32 {
         let (high_min, high_max) = (self.high_min, self.high_max);
         let mut high = self.clamp_high();
@@ -318,9 +374,9 @@ impl Pcp {
             self.high = high.saturating_sub(free_count).max(high_min);
             high = self.count.max(high_min);
         } else if self.count >= high {
-            let need_high = self.free_count + batch;
+            let need_high = self.free_count.saturating_add(batch);
             if self.high < need_high {
-                self.high = need_high.clamp(high_min, high_max);
+                self.high = need_high.max(high_min).min(high_max);
             }
         }
         high
@@ -336,7 +392,7 @@ impl Pcp {
         }
         let min_nr_free = batch;
         let max_nr_free = (high - batch).max(min_nr_free);
-        self.free_count.clamp(min_nr_free, max_nr_free)
+        self.free_count.max(min_nr_free).min(max_nr_free)
     }
 
     /// `free_pcppages_bulk()`: takes about `pages` pages off the lists (a
@@ -403,6 +459,60 @@ mod tests {
     use super::*;
     use crate::rand::XorShift64;
     use std::{boxed::Box, vec::Vec};
+
+    type Snap = ((u32, u32, u8, u32, u32, u32), Vec<Vec<u32>>);
+
+    fn snap(p: &Pcp) -> Snap {
+        (
+            (
+                p.alloc_factor,
+                p.count,
+                p.flags,
+                p.free_count,
+                p.high,
+                p.batch,
+            ),
+            p.lists.iter().map(|l| l.iter().collect()).collect(),
+        )
+    }
+
+    #[test]
+    fn free_no_drain_is_free_without_a_drain_or_nothing() {
+        let mut rng = XorShift64::new(11);
+        let (mut p, mut twin) = (tuned(8, 64, 4), tuned(8, 64, 4));
+        let (mut taken, mut declined) = (0, 0);
+        let mut next = 0u32;
+        for _ in 0..20_000 {
+            let order = rng.below(4);
+            let below = rng.below(4) == 0;
+            if rng.below(3) == 0 {
+                assert_eq!(p.take(order), twin.take(order));
+                continue;
+            }
+            next += 1;
+            let before = snap(&p);
+            if p.free_no_drain(next, order, below) {
+                assert_eq!(twin.free(next, order, below), Some(0));
+                taken += 1;
+            } else {
+                assert_eq!(snap(&p), before, "a declined free changes nothing");
+                match twin.free(next, order, below) {
+                    None => {}
+                    Some(n) => {
+                        assert!(n > 0, "declined a free that needed no drain");
+                        twin.drain(n, order, |_, _| {});
+                    }
+                }
+                // The caller's slow path does the same on the real one.
+                if let Some(n) = p.free(next, order, below) {
+                    p.drain(n, order, |_, _| {});
+                }
+                declined += 1;
+            }
+            assert_eq!(snap(&p), snap(&twin));
+        }
+        assert!(taken > 1000 && declined > 100, "{taken} {declined}");
+    }
 
     #[test]
     fn batch_and_high_follow_the_kernel() {
