@@ -22,12 +22,13 @@ import sys
 SLAB_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_free_slow",
              "Cache>::bad_free", "Cache>::double_free"]
 FAST = {
-    "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow"],
-    "<rslab::slab::Cache>::free": SLAB_SLOW,
+    "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"],
+    "<rslab::slab::Cache>::free": SLAB_SLOW + ["Cache>::sheaf_free_slow"],
     "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow", "Cache>::free_bulk"],
     "<rslab::slab::Cache>::free_bulk": SLAB_SLOW,
     "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large"],
-    "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Kmalloc>::free_large", "kmalloc::bad_kfree"],
+    "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
+                                                     "kmalloc::bad_kfree"],
     # The page pool as the slab layer instantiates it: its per-CPU lists.
     "<rslab::page_pool::Pool<rslab::slab::page::SlabPage>>::alloc": ["Pool<rslab::slab::page::SlabPage>>::alloc_slow"],
     "<rslab::page_pool::Pool<rslab::slab::page::SlabPage>>::free": ["Pool<rslab::slab::page::SlabPage>>::free_slow"],

@@ -40,6 +40,7 @@ mod kunit {
     mod kmalloc;
     mod logic;
     mod page_pool;
+    mod sheaves;
     pub(crate) mod slab;
     pub(crate) mod util;
 }

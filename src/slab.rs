@@ -19,6 +19,8 @@
 //!   the CPU partial list, new and discarded slabs;
 //! - [`node`]: the node partial list (`kmem_cache_node`);
 //! - [`bulk`]: `kmem_cache_alloc_bulk()` and `kmem_cache_free_bulk()`;
+//! - [`sheaves`]: the 7.x per-CPU sheaves and barn, a mode selected per
+//!   cache at create, in front of the slabs;
 //! - [`teardown`]: flush, shrink, destroy and validate;
 //! - [`typed`]: [`TypedCache`], owned objects of a Rust type.
 //!
@@ -80,6 +82,7 @@ mod fastpath;
 mod freelist;
 mod node;
 mod page;
+mod sheaves;
 mod slowpath;
 mod teardown;
 mod typed;
@@ -114,7 +117,8 @@ use node::Node;
 /// The page pool slabs come from: it keeps a [`SlabPage`] per page.
 pub(crate) type SlabPool = Pool<SlabPage>;
 
-/// SLUB's `enum stat_item` (6.1), in its order.
+/// SLUB's `enum stat_item` (6.1), in its order, then the sheaves mode's
+/// counters of 7.3's `enum stat_item`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 #[allow(missing_docs)]
@@ -145,10 +149,19 @@ pub(crate) enum SlabStat {
     CpuPartialFree,
     CpuPartialNode,
     CpuPartialDrain,
+    // The sheaves mode's, as 7.3 names them.
+    SheafFlush,
+    SheafRefill,
+    SheafAlloc,
+    SheafFree,
+    BarnGet,
+    BarnGetFail,
+    BarnPut,
+    BarnPutFail,
 }
 
 /// The number of [`SlabStat`] counters.
-pub(crate) const NR_SLAB_STATS: usize = SlabStat::CpuPartialDrain as usize + 1;
+pub(crate) const NR_SLAB_STATS: usize = SlabStat::BarnPutFail as usize + 1;
 
 /// A constructor: runs on every object of a new slab.
 pub(crate) type Ctor = fn(*mut u8);
@@ -177,6 +190,9 @@ pub(crate) struct CacheConfig<'a> {
     pub(crate) harden: bool,
     /// New slabs get a shuffled freelist (`CONFIG_SLAB_FREELIST_RANDOM`).
     pub(crate) randomize: bool,
+    /// Per-CPU sheaves in front of the slabs (7.x's design), see
+    /// [`sheaves`]; the classic per-CPU slab serves alone otherwise.
+    pub(crate) sheaves: bool,
 }
 
 impl<'a> CacheConfig<'a> {
@@ -191,6 +207,7 @@ impl<'a> CacheConfig<'a> {
             ctor: None,
             harden: true,
             randomize: true,
+            sheaves: false,
         }
     }
 }
@@ -272,6 +289,8 @@ pub(crate) struct Cache {
     cpu_partial: Atomic<u32>,
     cpu_partial_slabs: Atomic<u32>,
     stats: Stats<NR_SLAB_STATS>,
+    /// The sheaves, in the sheaves mode.
+    sheaves: Option<Pin<KBox<sheaves::Sheaves>>>,
     /// Errors reported on this cache (bad and double frees).
     errors: Atomic<u64>,
     tid_step: usize,
@@ -337,6 +356,12 @@ impl Cache {
             let mut rng = XorShift64::new(unsafe { bindings::get_random_u64() });
             layout::freelist_randomize(&mut seq, &mut rng);
         }
+        let sheaves = if cfg.sheaves {
+            let cap = layout::sheaf_capacity(l.size, 1 << bindings::PAGE_SHIFT);
+            Some(KBox::pin_init(sheaves::Sheaves::new(cap), GFP_KERNEL)?)
+        } else {
+            None
+        };
         // INVARIANT: no slabs yet; every CPU slab is empty.
         Arc::pin_init(
             try_pin_init!(Cache {
@@ -358,6 +383,7 @@ impl Cache {
                 cpu_partial: Atomic::new(l.cpu_partial),
                 cpu_partial_slabs: Atomic::new(l.cpu_partial_slabs),
                 stats,
+                sheaves,
                 errors: Atomic::new(0),
                 tid_step,
             }? Error),
@@ -388,6 +414,11 @@ impl Cache {
     /// Whether it has a constructor.
     pub(crate) fn has_ctor(&self) -> bool {
         self.ctor.is_some()
+    }
+
+    /// `sheaf_capacity`: objects per sheaf, 0 without sheaves.
+    pub(crate) fn sheaf_capacity(&self) -> u32 {
+        self.sheaves().map_or(0, |s| s.capacity())
     }
 
     /// The counters.

@@ -186,17 +186,22 @@ fn fill(c: &Cache, buf: &mut KVVec<usize>, n: usize) {
 
 /// The cases that run on one CPU (a kthread bound to CPU 0).
 fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result {
-    const NAMES: [(&CStr, u32); 3] = [
-        (c"rslab_bench_32", 32),
-        (c"rslab_bench_256", 256),
-        (c"rslab_bench_1024", 1024),
+    // (kernel cache name, size, rslab in the sheaves mode)
+    const NAMES: [(&CStr, u32, bool); 4] = [
+        (c"rslab_bench_32", 32, false),
+        (c"rslab_bench_256", 256, false),
+        (c"rslab_bench_256s", 256, true),
+        (c"rslab_bench_1024", 1024, false),
     ];
     let ops = sz.ops;
-    for (name, size) in NAMES {
-        let r = Cache::new(pool, &CacheConfig::new("bench", size))?;
+    for (name, size, sheaves) in NAMES {
+        let mut cfg = CacheConfig::new("bench", size);
+        cfg.sheaves = sheaves;
+        let r = Cache::new(pool, &cfg)?;
         let k = KernelCache::new(name, size)?;
-        let mut case = [0u8; 24];
-        let case = fmtbuf::format(&mut case, format_args!("cache_pair_{size}"));
+        let sfx = if sheaves { "_sheaves" } else { "" };
+        let mut case = [0u8; 32];
+        let case = fmtbuf::format(&mut case, format_args!("cache_pair_{size}{sfx}"));
         compare(
             t,
             case,
@@ -223,8 +228,8 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
             let mut buf = KVVec::with_capacity(sz.many[1], GFP_KERNEL)?;
             let mut kbuf = KVVec::<*mut u8>::with_capacity(sz.many[1], GFP_KERNEL)?;
             for n in sz.many {
-                let mut case = [0u8; 24];
-                let case = fmtbuf::format(&mut case, format_args!("alloc_free_n_{n}"));
+                let mut case = [0u8; 32];
+                let case = fmtbuf::format(&mut case, format_args!("alloc_free_n_{n}{sfx}"));
                 compare(
                     t,
                     case,
@@ -257,9 +262,11 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                 let mut rb = [0usize; BURST];
                 let mut kb = [core::ptr::null_mut::<u8>(); BURST];
                 let rounds = (ops / BURST as u64).max(1);
+                let mut case = [0u8; 32];
+                let case = fmtbuf::format(&mut case, format_args!("burst_64{sfx}"));
                 compare(
                     t,
-                    "burst_64",
+                    case,
                     rounds * BURST as u64 * 2,
                     || {
                         for _ in 0..rounds {
@@ -284,8 +291,8 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                     },
                 );
             }
-            // Bulk.
-            for b in [16usize, 64] {
+            // Bulk (the slabs' own; the sheaves mode has none of its own).
+            for b in [16usize, 64].into_iter().filter(|_| !sheaves) {
                 let mut rb = KVec::from_elem(core::ptr::null_mut::<u8>(), b, GFP_KERNEL)?;
                 let mut kb = KVec::from_elem(core::ptr::null_mut::<c_void>(), b, GFP_KERNEL)?;
                 let rounds = (ops / b as u64).max(1);
@@ -374,8 +381,10 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
 
 /// Producer on CPU 0 allocates, consumer on CPU 1 frees, through a ring;
 /// returns ns per object for rslab and for SLUB.
-fn cross_cpu(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
-    let r = Cache::new(pool, &CacheConfig::new("bench-x", 256))?;
+fn cross_cpu(t: &Tally, pool: &Arc<SlabPool>, sz: Size, sheaves: bool) -> Result {
+    let mut cfg = CacheConfig::new("bench-x", 256);
+    cfg.sheaves = sheaves;
+    let r = Cache::new(pool, &cfg)?;
     let k = KernelCache::new(c"rslab_bench_x", 256)?;
     let mut ring = KVec::with_capacity(1024, GFP_KERNEL)?;
     for _ in 0..1024 {
@@ -428,7 +437,11 @@ fn cross_cpu(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
     }
     report(
         t,
-        "cross_cpu_256",
+        if sheaves {
+            "cross_cpu_256_sheaves"
+        } else {
+            "cross_cpu_256"
+        },
         "ns/op",
         stats(&mut ra),
         stats(&mut rb),
@@ -559,7 +572,8 @@ pub(crate) fn run(pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result<S
         return Err(ENOMEM);
     }
     if cpu::online_cpus().count() >= 2 {
-        cross_cpu(&t, pool, sz)?;
+        cross_cpu(&t, pool, sz, false)?;
+        cross_cpu(&t, pool, sz, true)?;
     }
     scaling(&t, pool, sz)?;
     memory(&t, sz)?;

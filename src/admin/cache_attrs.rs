@@ -69,7 +69,7 @@ macro_rules! stat_attr {
     };
 }
 
-const NR_CACHE_ATTRS: usize = 26 + NR_SLAB_STATS;
+const NR_CACHE_ATTRS: usize = 27 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
@@ -137,6 +137,9 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
             Ok(())
         }
     }),
+    Attr::ro(c"sheaf_capacity", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.sheaf_capacity()))
+    }),
     Attr::ro(c"aliases", |_, e| emit(e, format_args!("0\n"))),
     Attr::ro(c"poison", |d, e| flag(d, e, layout::SLAB_POISON)),
     Attr::ro(c"red_zone", |d, e| flag(d, e, layout::SLAB_RED_ZONE)),
@@ -200,4 +203,12 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     stat_attr!(c"cpu_partial_free", SlabStat::CpuPartialFree),
     stat_attr!(c"cpu_partial_node", SlabStat::CpuPartialNode),
     stat_attr!(c"cpu_partial_drain", SlabStat::CpuPartialDrain),
+    stat_attr!(c"sheaf_flush", SlabStat::SheafFlush),
+    stat_attr!(c"sheaf_refill", SlabStat::SheafRefill),
+    stat_attr!(c"sheaf_alloc", SlabStat::SheafAlloc),
+    stat_attr!(c"sheaf_free", SlabStat::SheafFree),
+    stat_attr!(c"barn_get", SlabStat::BarnGet),
+    stat_attr!(c"barn_get_fail", SlabStat::BarnGetFail),
+    stat_attr!(c"barn_put", SlabStat::BarnPut),
+    stat_attr!(c"barn_put_fail", SlabStat::BarnPutFail),
 ];

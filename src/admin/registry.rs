@@ -147,6 +147,7 @@ impl Registry {
         }
         cfg.harden = flags & control::FLAG_NOHARDEN == 0;
         cfg.randomize = flags & control::FLAG_NORANDOM == 0;
+        cfg.sheaves = flags & control::FLAG_SHEAVES != 0;
         let mut g = self.inner.lock();
         if g.entries.iter().any(|e| e.cache.name() == name.as_bytes()) {
             pr_err!(

@@ -167,9 +167,24 @@ impl Drop for IrqsOff {
 
 /// Proof that interrupts are off on this CPU: [`IrqsOff`], or the kernel
 /// crate's traced `local_interrupt_disable()` guard.
-pub(crate) trait IrqsAreOff {}
-impl IrqsAreOff for IrqsOff {}
-impl IrqsAreOff for kernel::interrupt::LocalInterruptDisabled {}
+pub(crate) trait IrqsAreOff {
+    /// This CPU's per-CPU offset.
+    fn cpu_offset(&self) -> usize;
+}
+
+impl IrqsAreOff for IrqsOff {
+    #[inline(always)]
+    fn cpu_offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl IrqsAreOff for kernel::interrupt::LocalInterruptDisabled {
+    #[inline(always)]
+    fn cpu_offset(&self) -> usize {
+        arch::this_cpu_offset()
+    }
+}
 
 /// A `T` per possible CPU (see the module comment).
 ///
@@ -242,10 +257,10 @@ impl<T> PerCpu<T> {
 
     /// This CPU's copy, while interrupts are off (`this_cpu_ptr()`).
     #[inline(always)]
-    pub(crate) fn this<'a>(&'a self, irq: &'a IrqsOff) -> &'a T {
+    pub(crate) fn this<'a>(&'a self, irq: &'a impl IrqsAreOff) -> &'a T {
         // SAFETY: the CPU running with `irq` is online, hence possible, so
         // its copy is an initialised `T` (type invariant).
-        unsafe { &*((self.ptr.as_ptr() as usize).wrapping_add(irq.offset) as *const T) }
+        unsafe { &*((self.ptr.as_ptr() as usize).wrapping_add(irq.cpu_offset()) as *const T) }
     }
 
     /// The per-CPU address of the word `off` bytes into `T`.

@@ -65,10 +65,12 @@ impl Cache {
     /// `obj` came from this cache and is not used (or freed) again.
     #[inline(always)]
     pub(crate) unsafe fn free_in(&self, slab: &SlabPage, obj: usize) {
-        if self.is_object_of(slab, obj) {
-            self.do_slab_free(slab, obj, obj, 1);
-        } else {
+        if !self.is_object_of(slab, obj) {
             self.bad_free(obj);
+        } else if let Some(sh) = self.sheaves() {
+            self.sheaf_free(sh, obj);
+        } else {
+            self.do_slab_free(slab, obj, obj, 1);
         }
     }
 
@@ -89,6 +91,9 @@ impl Cache {
     /// kernel's is; the fast path inside makes no call.
     #[inline(never)]
     pub(crate) fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        if let Some(sh) = self.sheaves() {
+            return NonNull::new(self.sheaf_alloc(sh, gfp) as *mut u8);
+        }
         NonNull::new(self.slab_alloc(gfp) as *mut u8)
     }
 
@@ -150,7 +155,10 @@ impl Cache {
         let o = obj.as_ptr() as usize;
         // SAFETY: the caller is freeing `obj`, so it holds it.
         match unsafe { self.slab_of(o) } {
-            Some(slab) => self.do_slab_free(slab, o, o, 1),
+            Some(slab) => match self.sheaves() {
+                Some(sh) => self.sheaf_free(sh, o),
+                None => self.do_slab_free(slab, o, o, 1),
+            },
             None => self.bad_free(o),
         }
     }

@@ -58,6 +58,9 @@ impl Cache {
     /// partial list. Runs on `cpu` with interrupts off, or on behalf of a
     /// dead `cpu`.
     fn flush_cpu(&self, cpu: usize) {
+        // The sheaves first: their objects go back to the slabs, which the
+        // rest of the flush then deactivates.
+        self.flush_cpu_sheaves(cpu);
         let Some(c) = self.cpus.get(cpu) else {
             return;
         };
@@ -80,6 +83,7 @@ impl Cache {
     /// worker with interrupts off there (6.1's `flush_cpu_slab()` work).
     /// May sleep.
     pub(crate) fn flush_all(&self) {
+        self.flush_barn();
         cpu::on_each_online_cpu(self, |cache, cpu| {
             let _irq = local_interrupt_disable();
             cache.flush_cpu(cpu);
@@ -271,7 +275,14 @@ impl Cache {
 impl PinnedDrop for Cache {
     fn drop(self: Pin<&mut Self>) {
         // The last reference is gone: no CPU uses the cache any more, so its
-        // CPU slabs can be flushed from here.
+        // CPU slabs can be flushed from here. Every sheaf first: their
+        // objects go back to slabs through this CPU, which may freeze slabs
+        // onto this CPU's lists; the CPU slabs are flushed after that.
+        self.flush_barn();
+        for c in 0..crate::glue::cpu::nr_cpu_ids() {
+            let _irq = local_interrupt_disable();
+            self.flush_cpu_sheaves(c);
+        }
         for c in (0..crate::glue::cpu::nr_cpu_ids()).filter(|&c| self.cpus.get(c).is_some()) {
             let _irq = local_interrupt_disable();
             self.flush_cpu(c);

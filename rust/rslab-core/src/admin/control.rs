@@ -20,8 +20,9 @@
 //!   characters without `/`; `align` 0 means the minimum; the flags are
 //!   `hwcache` (`SLAB_HWCACHE_ALIGN`), `reclaim` (`SLAB_RECLAIM_ACCOUNT`),
 //!   `dma` (`SLAB_CACHE_DMA`), `ctor` (a constructor that stamps each
-//!   object), `noharden` (plain free pointers) and `norandom` (sequential
-//!   freelists), or `-` for none.
+//!   object), `noharden` (plain free pointers), `norandom` (sequential
+//!   freelists) and `sheaves` (the per-CPU sheaves mode of Linux 7.x), or
+//!   `-` for none.
 //! - `destroy` destroys a cache made by `create`.
 //! - `workload cache` runs `ops` random allocations and frees of the cache's
 //!   objects on one kernel thread per online CPU at once, each holding up to
@@ -53,14 +54,17 @@ pub const FLAG_CTOR: u32 = 1 << 3;
 pub const FLAG_NOHARDEN: u32 = 1 << 4;
 /// `norandom`: sequential freelists in new slabs.
 pub const FLAG_NORANDOM: u32 = 1 << 5;
+/// `sheaves`: the 7.x per-CPU sheaves mode.
+pub const FLAG_SHEAVES: u32 = 1 << 6;
 
-const FLAG_NAMES: [(&str, u32); 6] = [
+const FLAG_NAMES: [(&str, u32); 7] = [
     ("hwcache", FLAG_HWCACHE),
     ("reclaim", FLAG_RECLAIM),
     ("dma", FLAG_DMA),
     ("ctor", FLAG_CTOR),
     ("noharden", FLAG_NOHARDEN),
     ("norandom", FLAG_NORANDOM),
+    ("sheaves", FLAG_SHEAVES),
 ];
 
 /// A cache name, as given.

@@ -303,6 +303,22 @@ pub fn calculate_sizes(
     })
 }
 
+/// `calculate_sheaf_capacity()` of mm/slub.c (7.3): objects per sheaf for
+/// objects of `size` bytes (the slot size), about half what the CPU partial
+/// list held, rounded up so that a sheaf (a 32-byte header and a pointer per
+/// object) fills its kmalloc bucket exactly.
+pub fn sheaf_capacity(size: u32, page_size: u32) -> u32 {
+    if size >= page_size {
+        4
+    } else if size >= 1024 {
+        12
+    } else if size >= 256 {
+        28
+    } else {
+        60
+    }
+}
+
 /// The reciprocal of an object size for [`obj_index`]: `ceil(2^64 / size)`
 /// (`reciprocal_value()` of `obj_to_index()`, in 64 bits so that it is
 /// exact for every offset of a slab). `size` is at least 2.
@@ -392,6 +408,29 @@ mod tests {
     use super::*;
     use crate::rand::XorShift64;
     use std::vec::Vec;
+
+    #[test]
+    fn sheaf_capacity_fills_a_kmalloc_bucket_as_in_7_3() {
+        // The kernel's formula: header 32 bytes + 8 per object, rounded up
+        // to a kmalloc size, then as many objects as fit.
+        for (size, raw) in [
+            (8u32, 60u32),
+            (255, 60),
+            (256, 26),
+            (1023, 26),
+            (1024, 12),
+            (4095, 12),
+            (4096, 4),
+            (8192, 4),
+        ] {
+            let bytes = 32 + 8 * raw;
+            let bucket = [64u32, 96, 128, 192, 256, 512, 1024]
+                .into_iter()
+                .find(|&b| b >= bytes)
+                .unwrap();
+            assert_eq!(sheaf_capacity(size, 4096), (bucket - 32) / 8, "size {size}");
+        }
+    }
 
     #[test]
     fn obj_index_is_exact_division() {

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit: the sheaves mode (per-CPU sheaves and the barn, Linux 7.x).
+//!
+//! As in `kunit/slab.rs`, tests that count one CPU's events run on a kthread
+//! bound to it, and each test has its own pool and cache.
+
+use crate::{
+    admin,
+    glue::{cpu, cpuhp, gfp::Gfp},
+    kunit::{
+        slab::{census, pool},
+        util::{ensure, hotplug_retry, on_cpu, some},
+    },
+    slab::{Cache, CacheConfig, SlabPool, SlabStat},
+};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// A sheaves cache of `size`-byte objects with sequential freelists.
+fn sheaves_cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>> {
+    let mut cfg = CacheConfig::new(name, size);
+    cfg.randomize = false;
+    cfg.sheaves = true;
+    Cache::new(p, &cfg)
+}
+
+fn alloc(c: &Cache) -> Result<usize> {
+    Ok(some!(c.alloc(Gfp::KERNEL)).as_ptr() as usize)
+}
+
+fn free(c: &Cache, p: usize) {
+    // SAFETY: the tests only free what they allocated from `c`, once.
+    unsafe { c.free(NonNull::new_unchecked(p as *mut u8)) };
+}
+
+fn pages_in_use(p: &SlabPool) -> Result<usize> {
+    Ok(p.check().map_err(|_| EINVAL)?.in_use)
+}
+
+#[kunit_tests(rslab_sheaves)]
+mod tests {
+    use super::*;
+
+    /// The capacity follows 7.3's `calculate_sheaf_capacity()`, and a
+    /// classic cache has none.
+    #[test]
+    fn sheaf_capacity_per_cache() -> Result {
+        let p = pool()?;
+        for (size, cap) in [(64, 60), (256, 28), (1024, 12), (4096, 4)] {
+            let c = sheaves_cache(&p, "kunit-sheaf-cap", size)?;
+            assert_eq!(c.sheaf_capacity(), cap);
+        }
+        let classic = Cache::new(&p, &CacheConfig::new("kunit-classic", 64))?;
+        assert_eq!(classic.sheaf_capacity(), 0);
+        Ok(())
+    }
+
+    /// Every path of the sheaves moves its 7.3 counter by exactly its
+    /// events: a first allocation finds no sheaf (`barn_get_fail`), makes
+    /// one (`sheaf_alloc`) and refills it (`sheaf_refill`, objects); the
+    /// rest of the sheaf is the fast path; frees fill it back; a free onto a
+    /// full sheaf puts it in the barn for a new empty one (`barn_put`,
+    /// `sheaf_alloc`); an allocation on an empty sheaf takes the full one
+    /// back (`barn_get`); shrink flushes and frees every sheaf
+    /// (`sheaf_flush` objects, `sheaf_free`).
+    #[test]
+    fn each_sheaf_path_moves_its_own_counter() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-sheaf-paths", 64)?;
+        let cap = u64::from(c.sheaf_capacity());
+        ensure!(cap == 60, "capacity 60 for 64-byte objects");
+        on_cpu(0, || {
+            let s = |x| c.stat_total(x);
+            let mut held = KVec::new();
+            // a) A first sheaf, made and refilled; `cap` fast allocations.
+            for _ in 0..cap {
+                held.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            ensure!(s(SlabStat::BarnGetFail) == 1, "no full sheaf in the barn");
+            ensure!(s(SlabStat::SheafAlloc) == 1, "one sheaf made");
+            ensure!(s(SlabStat::SheafRefill) == cap, "refilled whole");
+            ensure!(
+                s(SlabStat::AllocFastpath) == cap,
+                "every object from the sheaf"
+            );
+            ensure!(s(SlabStat::AllocSlab) == 1, "from one new slab");
+            // b) Freed back: the sheaf fills up.
+            for o in held.drain_all() {
+                free(&c, o);
+            }
+            ensure!(s(SlabStat::FreeFastpath) == cap, "frees onto the sheaf");
+            ensure!(s(SlabStat::FreeSlowpath) == 0, "none to a slab");
+            // c) cap + 1 allocations: the sheaf runs out, none in the barn,
+            // the same sheaf is refilled.
+            for _ in 0..=cap {
+                held.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            ensure!(s(SlabStat::BarnGetFail) == 2, "the barn is still empty");
+            ensure!(s(SlabStat::SheafAlloc) == 1, "the sheaf is reused");
+            ensure!(s(SlabStat::SheafRefill) == 2 * cap, "refilled again");
+            ensure!(
+                s(SlabStat::AllocFastpath) == 2 * cap + 1,
+                "all from sheaves"
+            );
+            // d) cap + 1 frees: the second one finds the sheaf full; it
+            // goes to the barn, a new empty one takes the free.
+            for o in held.drain_all() {
+                free(&c, o);
+            }
+            ensure!(s(SlabStat::BarnPut) == 1, "the full sheaf to the barn");
+            ensure!(s(SlabStat::SheafAlloc) == 2, "a new empty sheaf");
+            ensure!(s(SlabStat::FreeFastpath) == 2 * cap + 1, "all onto sheaves");
+            // e) cap + 1 allocations: the main sheaf (cap objects) runs
+            // out, the barn's full one comes back.
+            for _ in 0..=cap {
+                held.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            ensure!(s(SlabStat::BarnGet) == 1, "the full sheaf from the barn");
+            ensure!(s(SlabStat::BarnGetFail) == 2, "no failure");
+            ensure!(s(SlabStat::SheafRefill) == 2 * cap, "no refill");
+            ensure!(
+                s(SlabStat::AllocFastpath) == 3 * cap + 2,
+                "all from sheaves"
+            );
+            for o in held.drain_all() {
+                free(&c, o);
+            }
+            Ok(())
+        })?;
+        // The last frees put a full sheaf in the barn again: shrink flushes
+        // it and CPU 0's full main sheaf, `cap` objects each, and frees both.
+        let flushed = c.stat_total(SlabStat::SheafFlush);
+        assert_eq!(flushed, 0);
+        c.shrink();
+        assert_eq!(c.stat_total(SlabStat::SheafFlush), 2 * cap);
+        assert_eq!(c.stat_total(SlabStat::BarnPut), 2);
+        assert_eq!(c.stat_total(SlabStat::SheafFree), 2);
+        let cs = census(&c)?;
+        assert_eq!(cs.inuse, 0);
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Two CPUs allocating and freeing at once, with objects crossing
+    /// between them, end with every object back in a slab: validate finds
+    /// nothing in use, and destroy returns every page.
+    #[test]
+    fn two_cpu_stress_with_validate_shrink_destroy() -> Result {
+        let p = pool()?;
+        for (name, size) in [
+            ("kunit-sheaf-stress-64", 64),
+            ("kunit-sheaf-stress-700", 700),
+        ] {
+            let c = sheaves_cache(&p, name, size)?;
+            let r = admin::cache_workload(&c, 500_000, 256)?;
+            assert_eq!(r.cpus, 2);
+            assert_eq!(r.ops, 1_000_000);
+            assert_eq!(r.corrupt, 0);
+            assert_eq!(r.failed, 0);
+            assert!(r.remote > 0);
+            assert!(c.stat_total(SlabStat::AllocFastpath) > 0);
+            assert!(c.stat_total(SlabStat::FreeFastpath) > 0);
+            let cs = census(&c)?;
+            assert_eq!(cs.inuse, 0);
+            assert_eq!(cs.frozen, 0);
+            c.shrink();
+            assert_eq!(c.counts().slabs, 0);
+            assert_eq!(c.destroy(), Ok(()));
+        }
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Taking a CPU offline flushes its sheaves into the slabs: exactly the
+    /// objects its main sheaf held, and the sheaf is freed.
+    #[test]
+    fn cpu_offline_flushes_its_sheaves() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-sheaf-hotplug", 64)?;
+        let cap = u64::from(c.sheaf_capacity());
+        let o = AtomicUsize::new(0);
+        // One allocation on CPU 1 refills its sheaf; freeing it there fills
+        // the sheaf back to `cap` objects.
+        on_cpu(1, || {
+            let x = alloc(&c)?;
+            free(&c, x);
+            o.store(x, Ordering::Relaxed);
+            Ok(())
+        })?;
+        let flushed_before = c.stat_total(SlabStat::SheafFlush);
+        // No assertion while the hotplug instance is registered.
+        let (removed, added, flushed, freed) = {
+            let _hp = cpuhp::Instance::new(c.clone())?;
+            // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock
+            // themselves.
+            let removed = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
+            let flushed = c.stat_total(SlabStat::SheafFlush);
+            let freed = c.stat_total(SlabStat::SheafFree);
+            let mut added = 0;
+            if removed == 0 {
+                // SAFETY: as above.
+                added = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
+            }
+            (removed, added, flushed, freed)
+        };
+        assert_eq!(removed, 0);
+        assert_eq!(added, 0);
+        assert_eq!(flushed_before, 0);
+        assert_eq!(flushed, cap);
+        assert_eq!(freed, 1);
+        assert_eq!(cpu::online_cpus().count(), 2);
+        assert_eq!(census(&c)?.inuse, 0);
+        assert_ne!(o.load(Ordering::Relaxed), 0);
+        Ok(())
+    }
+
+    /// A bad free on a sheaves cache is reported and never reaches a sheaf.
+    #[test]
+    fn bad_free_never_reaches_a_sheaf() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-sheaf-bad", 64)?;
+        let a = alloc(&c)?;
+        free(&c, a + 8);
+        assert_eq!(c.errors(), 1);
+        free(&c, a);
+        assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+}

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The sheaves mode: per-CPU arrays of object pointers in front of the
+//! slabs, the design of mm/slub.c in Linux 7.x (selected per cache at
+//! create; the classic per-CPU slab stays the default).
+//!
+//! - Each CPU has a `main` and a `spare` sheaf ([`CpuSheaves`],
+//!   `struct slub_percpu_sheaves`): allocation pops from `main`, free pushes
+//!   onto it (`alloc_from_pcs()`, `free_to_pcs()`), without a call. 7.3
+//!   guards them with a `local_trylock_t`, which an interrupt on the same
+//!   CPU fails (and then goes to the slabs); here every access runs with
+//!   interrupts off on the CPU (an inline `IrqsOff` on the fast paths, the
+//!   kernel's traced `local_interrupt_disable()` on the slow ones), which no
+//!   interrupt can split, so no lock word is needed.
+//! - When `main` is empty (full), the slow path swaps in `spare` if that
+//!   helps, else exchanges `main` with the cache's *barn* (`struct
+//!   node_barn`, one per cache since rslab has one node): a full sheaf for
+//!   an empty one on allocation (`barn_get`), an empty one for a full one on
+//!   free (`barn_put`), at most [`MAX_FULL_SHEAVES`] / [`MAX_EMPTY_SHEAVES`]
+//!   kept. Failing that, a sheaf is refilled from the slabs in bulk
+//!   (`sheaf_refill`, through [`Cache::alloc_bulk`]) or flushed to them
+//!   (`sheaf_flush`, through [`Cache::free_bulk`]), with interrupts on.
+//! - Flushes (shrink, destroy, validate, CPU offline) empty the CPUs'
+//!   sheaves and the barn back into the slabs first.
+//!
+//! Counters: `alloc_fastpath`/`free_fastpath` count objects served by a
+//! sheaf (as in 7.3), plus 7.3's `sheaf_flush`, `sheaf_refill` (objects),
+//! `sheaf_alloc`, `sheaf_free` (sheaves), `barn_get`, `barn_get_fail`,
+//! `barn_put`, `barn_put_fail`. The slabs underneath count their own events
+//! with the classic names.
+
+use super::{Cache, SlabStat};
+use crate::glue::{
+    gfp::Gfp,
+    percpu::{IrqsAreOff, IrqsOff, PerCpu},
+};
+use core::cell::UnsafeCell;
+use kernel::{interrupt::local_interrupt_disable, new_spinlock_irq, prelude::*, sync::SpinLockIrq};
+
+/// `MAX_FULL_SHEAVES`: full sheaves a barn keeps.
+pub(crate) const MAX_FULL_SHEAVES: usize = 10;
+/// `MAX_EMPTY_SHEAVES`: empty sheaves a barn keeps.
+pub(crate) const MAX_EMPTY_SHEAVES: usize = 10;
+
+/// A sheaf: up to `capacity` objects (`struct slab_sheaf`). A sheaf without
+/// a buffer (capacity 0) stands for "none".
+type Sheaf = KVec<*mut u8>;
+
+/// One CPU's sheaves (`struct slub_percpu_sheaves`).
+#[derive(Default)]
+pub(crate) struct CpuSheaves {
+    main: Sheaf,
+    spare: Sheaf,
+}
+
+/// The cache's barn (`struct node_barn`): full and empty sheaves, with room
+/// reserved for [`MAX_FULL_SHEAVES`] and [`MAX_EMPTY_SHEAVES`] of them so
+/// that nothing is allocated under its lock.
+pub(crate) struct Barn {
+    full: KVec<Sheaf>,
+    empty: KVec<Sheaf>,
+}
+
+/// A cache's sheaves.
+///
+/// # Invariants
+///
+/// A CPU's [`CpuSheaves`] is only accessed with interrupts off on that CPU,
+/// or, once the CPU is dead, by the hotplug teardown: never two references
+/// at once. Every object in a sheaf (per-CPU or in the barn) is allocated
+/// from the cache's slabs and owned by the sheaf.
+#[pin_data]
+pub(crate) struct Sheaves {
+    pcs: PerCpu<UnsafeCell<CpuSheaves>>,
+    #[pin]
+    barn: SpinLockIrq<Barn>,
+    capacity: usize,
+}
+
+// SAFETY: the per-CPU sheaves are only touched by their CPU with interrupts
+// off (type invariant); the barn is under its lock.
+unsafe impl Sync for Sheaves {}
+// SAFETY: as above; the sheaves own plain addresses.
+unsafe impl Send for Sheaves {}
+
+impl Sheaves {
+    /// Empty sheaves of `capacity` objects for every CPU, and an empty barn.
+    pub(crate) fn new(capacity: u32) -> impl PinInit<Self, Error> {
+        try_pin_init!(Sheaves {
+            pcs: PerCpu::new(|_| UnsafeCell::new(CpuSheaves::default()))?,
+            barn <- new_spinlock_irq!(Barn {
+                full: KVec::with_capacity(MAX_FULL_SHEAVES, GFP_KERNEL)?,
+                empty: KVec::with_capacity(MAX_EMPTY_SHEAVES, GFP_KERNEL)?,
+            }),
+            capacity: capacity as usize,
+        }? Error)
+    }
+
+    /// Objects per sheaf (`sheaf_capacity`).
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity as u32
+    }
+
+    /// This CPU's sheaves.
+    ///
+    /// # Safety
+    ///
+    /// No other reference to this CPU's sheaves is live while the result is
+    /// used (the caller makes none, and interrupts are off).
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn this<'a>(&'a self, irq: &'a impl IrqsAreOff) -> &'a mut CpuSheaves {
+        // SAFETY: interrupts are off on this CPU, so nothing else on it runs,
+        // and other CPUs do not touch its sheaves (type invariant); the
+        // caller makes no second reference.
+        unsafe { &mut *self.pcs.this(irq).get() }
+    }
+}
+
+impl Cache {
+    /// The sheaves, if the cache has them.
+    #[inline(always)]
+    pub(crate) fn sheaves(&self) -> Option<&Sheaves> {
+        self.sheaves.as_deref()
+    }
+
+    /// `alloc_from_pcs()`: an object off this CPU's main sheaf, without a
+    /// call; the slow path otherwise.
+    #[inline(always)]
+    pub(super) fn sheaf_alloc(&self, sh: &Sheaves, gfp: Gfp) -> usize {
+        {
+            let irq = IrqsOff::new();
+            // SAFETY: interrupts are off; no other reference is made.
+            let pcs = unsafe { sh.this(&irq) };
+            if let Some(o) = pcs.main.pop() {
+                self.stats
+                    .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
+                return o as usize;
+            }
+        }
+        self.sheaf_alloc_slow(sh, gfp)
+    }
+
+    /// `free_to_pcs()`: onto this CPU's main sheaf if it has room, without a
+    /// call; the slow path otherwise.
+    #[inline(always)]
+    pub(super) fn sheaf_free(&self, sh: &Sheaves, obj: usize) {
+        {
+            let irq = IrqsOff::new();
+            // SAFETY: as above.
+            let pcs = unsafe { sh.this(&irq) };
+            if pcs.main.len() < pcs.main.capacity()
+                && pcs.main.push_within_capacity(obj as *mut u8).is_ok()
+            {
+                self.stats
+                    .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, 1);
+                return;
+            }
+        }
+        self.sheaf_free_slow(sh, obj)
+    }
+
+    /// Pops an object off `pcs.main`, counting it.
+    fn pop_main(&self, pcs: &mut CpuSheaves) -> Option<usize> {
+        let o = pcs.main.pop()?;
+        self.stat(SlabStat::AllocFastpath);
+        Some(o as usize)
+    }
+
+    /// `__pcs_replace_empty_main()` and the refill: the slow path of a
+    /// sheaves allocation. 0 if no memory could be had.
+    #[inline(never)]
+    fn sheaf_alloc_slow(&self, sh: &Sheaves, gfp: Gfp) -> usize {
+        let mut sheaf;
+        {
+            let irq = local_interrupt_disable();
+            // SAFETY: interrupts are off; no other reference is made.
+            let pcs = unsafe { sh.this(&irq) };
+            if let Some(o) = self.pop_main(pcs) {
+                return o;
+            }
+            if !pcs.spare.is_empty() {
+                core::mem::swap(&mut pcs.main, &mut pcs.spare);
+                if let Some(o) = self.pop_main(pcs) {
+                    return o;
+                }
+            }
+            let mut barn = sh.barn.lock();
+            if let Some(full) = barn.full.pop() {
+                self.stat(SlabStat::BarnGet);
+                let empty = core::mem::replace(&mut pcs.main, full);
+                let o = self.pop_main(pcs);
+                if empty.capacity() > 0 {
+                    if let Err(e) = barn.empty.push_within_capacity(empty) {
+                        drop(barn);
+                        drop(e);
+                        self.stat(SlabStat::SheafFree);
+                    }
+                }
+                if let Some(o) = o {
+                    return o;
+                }
+                // (A full sheaf always has an object.)
+                return 0;
+            }
+            self.stat(SlabStat::BarnGetFail);
+            // Refill this CPU's empty main sheaf, or an empty one from the
+            // barn, or (below) a new one, with interrupts on.
+            sheaf = if pcs.main.capacity() > 0 {
+                core::mem::take(&mut pcs.main)
+            } else {
+                barn.empty.pop().unwrap_or_default()
+            };
+        }
+        if sheaf.capacity() < sh.capacity {
+            match KVec::with_capacity(sh.capacity, gfp.for_metadata()) {
+                Ok(s) => {
+                    sheaf = s;
+                    self.stat(SlabStat::SheafAlloc);
+                }
+                // No sheaf: serve this one allocation from the slabs.
+                Err(_) => return self.slab_alloc(gfp),
+            }
+        }
+        if sheaf
+            .resize(sh.capacity, core::ptr::null_mut(), gfp.for_metadata())
+            .is_err()
+        {
+            return self.slab_alloc(gfp);
+        }
+        if self.alloc_bulk(gfp, &mut sheaf) == 0 {
+            sheaf.clear();
+            self.give_back_sheaf(sh, sheaf);
+            return self.slab_alloc(gfp);
+        }
+        self.stats
+            .add(SlabStat::SheafRefill as usize, sh.capacity as u64);
+        // Install it on whatever CPU this is now.
+        let irq = local_interrupt_disable();
+        // SAFETY: interrupts are off; no other reference is made.
+        let pcs = unsafe { sh.this(&irq) };
+        let extra = if pcs.main.is_empty() {
+            let old = core::mem::replace(&mut pcs.main, sheaf);
+            if old.capacity() > 0 && pcs.spare.capacity() == 0 {
+                pcs.spare = old;
+                None
+            } else {
+                Some(old)
+            }
+        } else if pcs.spare.is_empty() {
+            let old = core::mem::replace(&mut pcs.spare, sheaf);
+            (old.capacity() > 0).then_some(old)
+        } else {
+            // Both full meanwhile: to the barn, or back to the slabs.
+            let mut barn = sh.barn.lock();
+            match barn.full.push_within_capacity(sheaf) {
+                Ok(()) => {
+                    self.stat(SlabStat::BarnPut);
+                    None
+                }
+                Err(e) => {
+                    self.stat(SlabStat::BarnPutFail);
+                    Some(e.0)
+                }
+            }
+        };
+        let o = self.pop_main(pcs).unwrap_or(0);
+        drop(irq);
+        if let Some(s) = extra {
+            self.flush_sheaf(sh, s);
+        }
+        o
+    }
+
+    /// `__pcs_replace_full_main()` and the flush: the slow path of a
+    /// sheaves free.
+    #[inline(never)]
+    fn sheaf_free_slow(&self, sh: &Sheaves, obj: usize) {
+        let mut sheaf;
+        {
+            let irq = local_interrupt_disable();
+            // SAFETY: interrupts are off; no other reference is made.
+            let pcs = unsafe { sh.this(&irq) };
+            if pcs.main.len() < pcs.main.capacity()
+                && pcs.main.push_within_capacity(obj as *mut u8).is_ok()
+            {
+                self.stat(SlabStat::FreeFastpath);
+                return;
+            }
+            if pcs.spare.capacity() > 0 && pcs.spare.is_empty() {
+                core::mem::swap(&mut pcs.main, &mut pcs.spare);
+                if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
+                    self.stat(SlabStat::FreeFastpath);
+                    return;
+                }
+            }
+            // `barn_replace_full_sheaf()`: the full main sheaf into the
+            // barn, an empty one (the barn's, else a new one, allocated
+            // without sleeping) as main.
+            let mut barn = sh.barn.lock();
+            if barn.full.len() < MAX_FULL_SHEAVES {
+                let empty = match barn.empty.pop() {
+                    Some(e) => Some(e),
+                    None => KVec::with_capacity(sh.capacity, Gfp::NOWAIT.for_metadata())
+                        .ok()
+                        .inspect(|_| self.stat(SlabStat::SheafAlloc)),
+                };
+                if let Some(empty) = empty {
+                    let full = core::mem::replace(&mut pcs.main, empty);
+                    if full.capacity() > 0 {
+                        // Room checked above: cannot fail.
+                        let _ = barn.full.push_within_capacity(full);
+                        self.stat(SlabStat::BarnPut);
+                    }
+                    if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
+                        self.stat(SlabStat::FreeFastpath);
+                        return;
+                    }
+                }
+            } else {
+                self.stat(SlabStat::BarnPutFail);
+            }
+            drop(barn);
+            // Flush this CPU's main sheaf to the slabs, with interrupts on.
+            sheaf = core::mem::take(&mut pcs.main);
+        }
+        if sheaf.capacity() == 0 {
+            // A CPU without any sheaf yet: get one.
+            match KVec::with_capacity(sh.capacity, Gfp::ATOMIC.for_metadata()) {
+                Ok(s) => {
+                    sheaf = s;
+                    self.stat(SlabStat::SheafAlloc);
+                }
+                Err(_) => {
+                    // No sheaf: this object goes to its slab directly.
+                    return self.free_to_slab(obj);
+                }
+            }
+        } else {
+            self.flush_objects(&mut sheaf);
+        }
+        let irq = local_interrupt_disable();
+        // SAFETY: interrupts are off; no other reference is made.
+        let pcs = unsafe { sh.this(&irq) };
+        if pcs.main.capacity() == 0 {
+            pcs.main = sheaf;
+            if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
+                self.stat(SlabStat::FreeFastpath);
+                return;
+            }
+            drop(irq);
+            return self.free_to_slab(obj);
+        }
+        drop(irq);
+        self.give_back_sheaf(sh, sheaf);
+        self.free_to_slab(obj);
+    }
+
+    /// Frees one object of this cache to its slab (the classic path).
+    fn free_to_slab(&self, obj: usize) {
+        // SAFETY: `obj` is an object of this cache being freed (it was
+        // checked by `Cache::free`/`free_in` before it reached a sheaf).
+        match unsafe { self.slab_of(obj) } {
+            Some(slab) => self.do_slab_free(slab, obj, obj, 1),
+            None => self.bad_free(obj),
+        }
+    }
+
+    /// `sheaf_flush_unused()`: frees a sheaf's objects to the slabs, in bulk.
+    fn flush_objects(&self, sheaf: &mut Sheaf) {
+        let n = sheaf.len();
+        if n == 0 {
+            return;
+        }
+        // SAFETY: a sheaf's objects are allocated objects of this cache that
+        // it owns (type invariant of `Sheaves`); they are handed over here.
+        unsafe { self.free_bulk(&mut sheaf[..]) };
+        sheaf.clear();
+        self.stats.add(SlabStat::SheafFlush as usize, n as u64);
+    }
+
+    /// Flushes a sheaf and keeps it in the barn as empty, or frees it.
+    fn flush_sheaf(&self, sh: &Sheaves, mut sheaf: Sheaf) {
+        self.flush_objects(&mut sheaf);
+        self.give_back_sheaf(sh, sheaf);
+    }
+
+    /// Puts an empty sheaf in the barn, or frees it if the barn has enough.
+    fn give_back_sheaf(&self, sh: &Sheaves, sheaf: Sheaf) {
+        if sheaf.capacity() == 0 {
+            return;
+        }
+        let refused = sh.barn.lock().empty.push_within_capacity(sheaf).err();
+        if refused.is_some() {
+            drop(refused);
+            self.stat(SlabStat::SheafFree);
+        }
+    }
+
+    /// `pcs_flush_all()` for `cpu`: empties its sheaves into the slabs and
+    /// frees them. Runs on `cpu` with interrupts off, or for a dead `cpu`.
+    pub(super) fn flush_cpu_sheaves(&self, cpu: usize) {
+        let Some(sh) = self.sheaves() else {
+            return;
+        };
+        let Some(cell) = sh.pcs.get(cpu) else {
+            return;
+        };
+        // SAFETY: the caller runs on `cpu` with interrupts off, or `cpu` is
+        // dead: nothing else touches its sheaves meanwhile.
+        let pcs = unsafe { &mut *cell.get() };
+        let (mut main, mut spare) = (
+            core::mem::take(&mut pcs.main),
+            core::mem::take(&mut pcs.spare),
+        );
+        for s in [&mut main, &mut spare] {
+            if s.capacity() > 0 {
+                self.flush_objects(s);
+                self.stat(SlabStat::SheafFree);
+            }
+        }
+    }
+
+    /// `barn_shrink()`: empties the barn into the slabs and frees its
+    /// sheaves.
+    pub(super) fn flush_barn(&self) {
+        let Some(sh) = self.sheaves() else {
+            return;
+        };
+        loop {
+            let s = {
+                let mut b = sh.barn.lock();
+                match b.full.pop() {
+                    Some(s) => Some(s),
+                    None => b.empty.pop(),
+                }
+            };
+            let Some(mut s) = s else {
+                return;
+            };
+            self.flush_objects(&mut s);
+            self.stat(SlabStat::SheafFree);
+        }
+    }
+}
