@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! KUnit: the shared pure logic against the real kernel it runs in.
 
-use crate::{glue::ffi, logic::page_pool::buddy};
+use crate::{
+    glue::{ffi, swab::swab},
+    logic::{page_pool::buddy, rand::XorShift64, slab::layout},
+};
 use kernel::{bindings, prelude::*};
 
 #[kunit_tests(rslab_logic)]
@@ -38,6 +41,27 @@ mod tests {
             assert_eq!(
                 buddy::get_order(kernel::page::PAGE_SIZE << order, page_shift),
                 order
+            );
+        }
+        Ok(())
+    }
+
+    /// The kernel side's `swab()` (`rev8` on a riscv64 CPU with Zbb, else
+    /// `bswap` or shifts) gives the hardened free pointer the host logic
+    /// computes, for random words.
+    #[test]
+    fn hardened_free_pointer_matches_the_host_logic() -> Result {
+        let mut rng = XorShift64::new(0x5eed);
+        for _ in 0..10_000 {
+            let (p, r, a) = (
+                rng.next_u64() as usize,
+                rng.next_u64() as usize,
+                rng.next_u64() as usize,
+            );
+            assert_eq!(swab(a), a.swap_bytes());
+            assert_eq!(
+                layout::freelist_ptr_swabbed(p, r, swab(a)),
+                layout::freelist_ptr(p, r, a)
             );
         }
         Ok(())

@@ -18,5 +18,6 @@ pub(crate) mod kthread;
 pub(crate) mod percpu;
 pub(crate) mod shrinker;
 pub(crate) mod stats;
+pub(crate) mod swab;
 pub(crate) mod sysfs;
 pub(crate) mod vfs;

@@ -71,6 +71,7 @@ struct Rslab {
 impl kernel::Module for Rslab {
     fn init(module: &'static ThisModule) -> Result<Self> {
         glue::dword::init();
+        glue::swab::init();
         // SAFETY: once per load, before anything uses the control state.
         unsafe { admin::init_control() };
         let fault = glue::fault::Knobs::new();

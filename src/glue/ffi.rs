@@ -21,6 +21,9 @@ unsafe extern "C" {
     pub(crate) fn rslab_linear_offset() -> c_ulong;
     /// Whether this is x86_64 with `cmpxchg16b` (`system_has_cmpxchg128()`).
     pub(crate) fn rslab_has_cmpxchg16b() -> bool;
+    /// Whether this is riscv64 with Zbb
+    /// (`riscv_has_extension_likely(RISCV_ISA_EXT_ZBB)`).
+    pub(crate) fn rslab_has_zbb() -> bool;
     /// `get_cycles()`.
     pub(crate) fn rslab_get_cycles() -> u64;
     /// `should_fail(&rslab_fail, size)`.

@@ -22,6 +22,7 @@ void rslab_revert_init_fs(struct fs_struct *old);
 void *rslab_page_address(struct page *page);
 unsigned long rslab_linear_offset(void);
 bool rslab_has_cmpxchg16b(void);
+bool rslab_has_zbb(void);
 unsigned long long rslab_get_cycles(void);
 bool rslab_should_fail(size_t size);
 struct dentry *rslab_fail_debugfs(void);
@@ -40,6 +41,11 @@ unsigned long rslab_linear_offset(void) { return (unsigned long)__va(0); }
 bool rslab_has_cmpxchg16b(void) { return system_has_cmpxchg128(); }
 #else
 bool rslab_has_cmpxchg16b(void) { return false; }
+#endif
+#if defined(CONFIG_RISCV) && defined(CONFIG_RISCV_ISA_ZBB)
+bool rslab_has_zbb(void) { return riscv_has_extension_likely(RISCV_ISA_EXT_ZBB); }
+#else
+bool rslab_has_zbb(void) { return false; }
 #endif
 unsigned long long rslab_get_cycles(void) { return get_cycles(); }
 bool rslab_should_fail(size_t size) { return should_fail(&rslab_fail, size); }

@@ -5,7 +5,7 @@
 //! transaction ids of the per-CPU freelists.
 
 use super::Cache;
-use crate::logic::slab::layout;
+use crate::{glue::swab::swab, logic::slab::layout};
 
 impl Cache {
     #[inline]
@@ -28,7 +28,7 @@ impl Cache {
         // caller's compare-exchange then rejects, as in SLUB.
         let v = unsafe { core::ptr::read_volatile(a as *const usize) };
         if self.harden {
-            layout::freelist_ptr(v, self.random, a)
+            layout::freelist_ptr_swabbed(v, self.random, swab(a))
         } else {
             v
         }
@@ -60,7 +60,7 @@ impl Cache {
             )
         };
         if self.harden {
-            layout::freelist_ptr(v, self.random, a)
+            layout::freelist_ptr_swabbed(v, self.random, swab(a))
         } else {
             v
         }
@@ -75,7 +75,7 @@ impl Cache {
     pub(super) unsafe fn set_fp(&self, obj: usize, fp: usize) {
         let a = self.fp_addr(obj);
         let v = if self.harden {
-            layout::freelist_ptr(fp, self.random, a)
+            layout::freelist_ptr_swabbed(fp, self.random, swab(a))
         } else {
             fp
         };

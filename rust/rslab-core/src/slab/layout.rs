@@ -379,7 +379,14 @@ pub const KMALLOC_INDICES: [u32; 13] = [3, 4, 5, 6, 1, 7, 2, 8, 9, 10, 11, 12, 1
 /// secret. The same function decodes.
 #[inline]
 pub const fn freelist_ptr(ptr: usize, random: usize, ptr_addr: usize) -> usize {
-    ptr ^ random ^ ptr_addr.swap_bytes()
+    freelist_ptr_swabbed(ptr, random, ptr_addr.swap_bytes())
+}
+
+/// [`freelist_ptr`] given `swab(ptr_addr)` (which the kernel side computes
+/// with the CPU's byte-reverse instruction where it has one).
+#[inline(always)]
+pub const fn freelist_ptr_swabbed(ptr: usize, random: usize, swabbed_addr: usize) -> usize {
+    ptr ^ random ^ swabbed_addr
 }
 
 /// `freelist_randomize()`: fills `seq` with a random permutation of
