@@ -21,11 +21,13 @@ import sys
 # of the demangled callee): its slow paths and error reports.
 SLAB_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_free_slow",
              "Cache>::bad_free", "Cache>::double_free"]
+SHEAF_SLOW = ["Cache>::sheaf_alloc_slow", "Cache>::sheaf_free_slow"]
 FAST = {
     "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"],
     "<rslab::slab::Cache>::free": SLAB_SLOW + ["Cache>::sheaf_free_slow"],
-    "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow", "Cache>::free_bulk"],
-    "<rslab::slab::Cache>::free_bulk": SLAB_SLOW,
+    # (alloc_bulk's failure path frees what it took: the free slow paths.)
+    "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW,
+    "<rslab::slab::Cache>::free_bulk": SLAB_SLOW + SHEAF_SLOW,
     "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large"],
     "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
                                                      "kmalloc::bad_kfree"],

@@ -182,7 +182,7 @@ mod tests {
     }
 
     /// `bench quick` runs every benchmark case with tiny counts (a smoke
-    /// run: the timings are not compared, but every one of the 26 cases
+    /// run: the timings are not compared, but every one of the 28 cases
     /// must report a measurement on both sides) and leaves nothing behind.
     #[test]
     fn bench_smoke_run() -> Result {
@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(control(b"bench slow\n"), Err(EINVAL));
         let ctl = crate::admin::module_control().ok_or(ENODEV)?;
         let summary = ctl.bench(true)?;
-        assert_eq!(summary.rows, 26);
+        assert_eq!(summary.rows, 28);
         assert_eq!(summary.empty, 0);
         assert_eq!(
             vfs::write(c"/sys/kernel/rslab/pool/validate", b"1\n"),

@@ -291,13 +291,13 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                     },
                 );
             }
-            // Bulk (the slabs' own; the sheaves mode has none of its own).
-            for b in [16usize, 64].into_iter().filter(|_| !sheaves) {
+            // Bulk.
+            for b in [16usize, 64] {
                 let mut rb = KVec::from_elem(core::ptr::null_mut::<u8>(), b, GFP_KERNEL)?;
                 let mut kb = KVec::from_elem(core::ptr::null_mut::<c_void>(), b, GFP_KERNEL)?;
                 let rounds = (ops / b as u64).max(1);
-                let mut case = [0u8; 24];
-                let case = fmtbuf::format(&mut case, format_args!("bulk_{b}"));
+                let mut case = [0u8; 32];
+                let case = fmtbuf::format(&mut case, format_args!("bulk_{b}{sfx}"));
                 compare(
                     t,
                     case,

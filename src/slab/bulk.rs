@@ -7,12 +7,41 @@ use crate::glue::{gfp::Gfp, percpu::IrqsOff};
 
 impl Cache {
     /// `kmem_cache_alloc_bulk()`: fills `out` with objects; all or nothing
-    /// (returns `out.len()`, or 0 with nothing allocated). As SLUB's, it
-    /// takes a run of objects off this CPU's freelist with interrupts off
-    /// in one go (one store of `(freelist, tid)` per run, no exchange per
-    /// object), and goes to the slow path when the freelist runs out.
+    /// (returns `out.len()`, or 0 with nothing allocated). From this CPU's
+    /// sheaves in the sheaves mode, else from the slabs.
     #[inline(never)]
     pub(crate) fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
+        match self.sheaves() {
+            Some(sh) => self.sheaf_alloc_bulk(sh, gfp, out),
+            None => self.slab_alloc_bulk(gfp, out),
+        }
+    }
+
+    /// `kmem_cache_free_bulk()`: frees every non-null pointer of `objs`
+    /// (leaving them null). An address that is not an object of this cache
+    /// is reported and skipped. Onto this CPU's sheaves in the sheaves
+    /// mode, else to the slabs.
+    ///
+    /// # Safety
+    ///
+    /// Every non-null pointer of `objs` came from this cache, appears once,
+    /// and is not used (or freed) again.
+    #[inline(never)]
+    pub(crate) unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
+        match self.sheaves() {
+            // SAFETY: the caller's guarantee.
+            Some(sh) => unsafe { self.sheaf_free_bulk(sh, objs) },
+            // SAFETY: the caller's guarantee.
+            None => unsafe { self.slab_free_bulk(objs) },
+        }
+    }
+
+    /// The slabs' `kmem_cache_alloc_bulk()` (6.1): takes a run of objects off
+    /// this CPU's freelist with interrupts off in one go (one store of
+    /// `(freelist, tid)` per run, no exchange per object), and goes to the
+    /// slow path when the freelist runs out. All or nothing.
+    #[inline(always)]
+    pub(super) fn slab_alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
         let mut i = 0;
         while let Some(rest) = out.get_mut(i..) {
             if rest.is_empty() {
@@ -42,8 +71,8 @@ impl Cache {
                 let o = self.slab_alloc_slow(gfp);
                 if o == 0 {
                     // SAFETY: `out[..i]` are objects just allocated from
-                    // this cache, not handed to anyone.
-                    unsafe { self.free_bulk(out.get_mut(..i).unwrap_or_default()) };
+                    // the slabs, not handed to anyone.
+                    unsafe { self.slab_free_bulk(out.get_mut(..i).unwrap_or_default()) };
                     return 0;
                 }
                 *slot = o as *mut u8;
@@ -53,16 +82,14 @@ impl Cache {
         out.len()
     }
 
-    /// `kmem_cache_free_bulk()`: frees every non-null pointer of `objs`
-    /// (leaving them null), one detached freelist per slab run. An address
-    /// that is not an object of this cache is reported and skipped.
+    /// The slabs' `kmem_cache_free_bulk()`: frees every non-null pointer of
+    /// `objs` (leaving them null), one detached freelist per slab run.
     ///
     /// # Safety
     ///
-    /// Every non-null pointer of `objs` came from this cache, appears once,
-    /// and is not used (or freed) again.
-    #[inline(never)]
-    pub(crate) unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
+    /// As for [`Cache::free_bulk`]; the objects are not in a sheaf.
+    #[inline(always)]
+    pub(super) unsafe fn slab_free_bulk(&self, objs: &mut [*mut u8]) {
         let mut size = objs.len();
         while size > 0 {
             // SAFETY: the caller's guarantee.
@@ -77,7 +104,7 @@ impl Cache {
     ///
     /// # Safety
     ///
-    /// As for [`Cache::free_bulk`].
+    /// As for [`Cache::slab_free_bulk`].
     #[inline(always)]
     unsafe fn free_detached(&self, p: &mut [*mut u8], size: usize) -> usize {
         // Only indices below `size <= p.len()` are used: no bounds checks.

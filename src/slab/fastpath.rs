@@ -47,7 +47,7 @@ impl Cache {
     /// Whether `obj`, an address in the pages of `slab` (a slab of this
     /// cache), is the start of one of its object slots.
     #[inline(always)]
-    fn is_object_of(&self, slab: &SlabPage, obj: usize) -> bool {
+    pub(super) fn is_object_of(&self, slab: &SlabPage, obj: usize) -> bool {
         // `obj` lies in the slab's pages (its page has the slab's record),
         // so `off` is below the slab's size (at most `MAX_ORDER` pages).
         let off = obj.wrapping_sub(slab.base() as usize);

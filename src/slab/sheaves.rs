@@ -17,8 +17,11 @@
 //!   an empty one on allocation (`barn_get`), an empty one for a full one on
 //!   free (`barn_put`), at most [`MAX_FULL_SHEAVES`] / [`MAX_EMPTY_SHEAVES`]
 //!   kept. Failing that, a sheaf is refilled from the slabs in bulk
-//!   (`sheaf_refill`, through [`Cache::alloc_bulk`]) or flushed to them
-//!   (`sheaf_flush`, through [`Cache::free_bulk`]), with interrupts on.
+//!   (`sheaf_refill`, through the slabs' bulk allocation) or flushed to them
+//!   (`sheaf_flush`, through their bulk free), with interrupts on.
+//! - Bulk allocation and free go through the sheaves too
+//!   (`alloc_from_pcs_bulk()`, `free_to_pcs_bulk()`): a run of objects per
+//!   interrupts-off section.
 //! - Flushes (shrink, destroy, validate, CPU offline) empty the CPUs'
 //!   sheaves and the barn back into the slabs first.
 //!
@@ -159,6 +162,111 @@ impl Cache {
         self.sheaf_free_slow(sh, obj)
     }
 
+    /// `alloc_from_pcs_bulk()`: fills `out` from this CPU's main sheaf, a
+    /// run per interrupts-off section, refilling through the slow path; all
+    /// or nothing.
+    #[inline(always)]
+    pub(super) fn sheaf_alloc_bulk(&self, sh: &Sheaves, gfp: Gfp, out: &mut [*mut u8]) -> usize {
+        let mut i = 0;
+        while i < out.len() {
+            {
+                let irq = IrqsOff::new();
+                // SAFETY: interrupts are off; no other reference is made.
+                let pcs = unsafe { sh.this(&irq) };
+                let start = i;
+                for slot in out.iter_mut().skip(i) {
+                    let Some(o) = pcs.main.pop() else {
+                        break;
+                    };
+                    *slot = o;
+                    i = i.wrapping_add(1);
+                }
+                self.stats.add_irqs_off(
+                    &irq,
+                    SlabStat::AllocFastpath as usize,
+                    i.wrapping_sub(start) as u64,
+                );
+            }
+            if let Some(slot) = out.get_mut(i) {
+                let o = self.sheaf_alloc_slow(sh, gfp);
+                if o == 0 {
+                    // SAFETY: `out[..i]` were just allocated from this
+                    // cache and handed to nobody.
+                    unsafe { self.sheaf_free_bulk(sh, out.get_mut(..i).unwrap_or_default()) };
+                    return 0;
+                }
+                *slot = o as *mut u8;
+                i = i.wrapping_add(1);
+            }
+        }
+        out.len()
+    }
+
+    /// `free_to_pcs_bulk()`: checks every object (as a free does; a bad one
+    /// is reported and dropped), then pushes them onto this CPU's main
+    /// sheaf, a run per interrupts-off section, through the slow path when
+    /// it is full. Objects of the slab of the previous one are recognised
+    /// by their address, without the pfn map.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::free_bulk`].
+    #[inline(always)]
+    pub(super) unsafe fn sheaf_free_bulk(&self, sh: &Sheaves, objs: &mut [*mut u8]) {
+        let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
+        let (mut base, mut slab) = (0usize, None);
+        for p in objs.iter_mut() {
+            let o = *p as usize;
+            if o == 0 {
+                continue;
+            }
+            let same =
+                slab.is_some_and(|s| o.wrapping_sub(base) < slab_bytes && self.is_object_of(s, o));
+            if !same {
+                // SAFETY: the caller is freeing `o`, so it holds it.
+                match unsafe { self.slab_of(o) } {
+                    Some(s) => {
+                        base = s.base() as usize;
+                        slab = Some(s);
+                    }
+                    None => {
+                        *p = core::ptr::null_mut();
+                        self.bad_free(o);
+                    }
+                }
+            }
+        }
+        let mut rest = &mut objs[..];
+        while !rest.is_empty() {
+            let mut k = 0usize;
+            {
+                let irq = IrqsOff::new();
+                // SAFETY: interrupts are off; no other reference is made.
+                let pcs = unsafe { sh.this(&irq) };
+                let mut n = 0u64;
+                for p in rest.iter_mut() {
+                    if !p.is_null() {
+                        if pcs.main.push_within_capacity(*p).is_err() {
+                            break;
+                        }
+                        *p = core::ptr::null_mut();
+                        n = n.wrapping_add(1);
+                    }
+                    k = k.wrapping_add(1);
+                }
+                self.stats
+                    .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, n);
+            }
+            rest = rest.get_mut(k..).unwrap_or_default();
+            if let Some(p) = rest.first_mut() {
+                // The main sheaf is full: the slow path makes room.
+                let o = core::mem::replace(p, core::ptr::null_mut()) as usize;
+                self.sheaf_free_slow(sh, o);
+                rest = rest.get_mut(1..).unwrap_or_default();
+            }
+        }
+    }
+
     /// Pops an object off `pcs.main`, counting it.
     fn pop_main(&self, pcs: &mut CpuSheaves) -> Option<usize> {
         let o = pcs.main.pop()?;
@@ -227,7 +335,7 @@ impl Cache {
         {
             return self.slab_alloc(gfp);
         }
-        if self.alloc_bulk(gfp, &mut sheaf) == 0 {
+        if self.slab_alloc_bulk(gfp, &mut sheaf) == 0 {
             sheaf.clear();
             self.give_back_sheaf(sh, sheaf);
             return self.slab_alloc(gfp);
@@ -373,7 +481,7 @@ impl Cache {
         }
         // SAFETY: a sheaf's objects are allocated objects of this cache that
         // it owns (type invariant of `Sheaves`); they are handed over here.
-        unsafe { self.free_bulk(&mut sheaf[..]) };
+        unsafe { self.slab_free_bulk(&mut sheaf[..]) };
         sheaf.clear();
         self.stats.add(SlabStat::SheafFlush as usize, n as u64);
     }
