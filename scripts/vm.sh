@@ -8,6 +8,7 @@
 #            kernel with it (RSLAB_KVM=auto, the default; 0 = never, 1 = always),
 #            TCG otherwise.
 #
+# RSLAB_CPUS sets the number of CPUs (default 2).
 # RSLAB_ICOUNT=1 adds QEMU's `-icount shift=0,sleep=off` (TCG only): the
 # guest clock advances 1 ns per guest instruction, so times measured in the
 # guest are instruction counts (single-threaded TCG: not for scaling).
@@ -21,6 +22,7 @@ arch=$1 log=$2 ko=$3 script=$4
 shift 4
 timeout=${RSLAB_TIMEOUT:-900}
 mem=${RSLAB_MEM:-2G}
+cpus=${RSLAB_CPUS:-2}
 kb=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 mkdir -p "$(dirname "$log")"
 : >"$log"
@@ -74,8 +76,8 @@ riscv64)
 	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/riscv64/initramfs.cpio.gz"
 	icount=()
 	[ -n "${RSLAB_ICOUNT:-}" ] && icount=(-icount shift=0,sleep=off)
-	echo "[rslab] vm: riscv64 TCG${RSLAB_ICOUNT:+ icount}, 2 CPUs, $mem" >>"$log"
-	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp 2 -m "$mem" "${icount[@]}" \
+	echo "[rslab] vm: riscv64 TCG${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem" >>"$log"
+	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp "$cpus" -m "$mem" "${icount[@]}" \
 		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
 		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/riscv64/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}${RSLAB_APPEND:+ $RSLAB_APPEND}" \
@@ -88,9 +90,9 @@ x86_64 | x86_64-debug)
 	if [ -n "${RSLAB_ICOUNT:-}" ]; then
 		accel=tcg opts=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off")
 	fi
-	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z)${RSLAB_ICOUNT:+ icount}, 2 CPUs, $mem" >>"$log"
+	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z)${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem" >>"$log"
 	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
-	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus 2 --memory "$mem" \
+	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus "$cpus" --memory "$mem" \
 		--append "oops=panic panic=-1${RSLAB_APPEND:+ $RSLAB_APPEND}" \
 		--exec "sh $(quote "$script" "$ko" "$@")" </dev/null 2>&1 | cat >>"$log" || rc=$?
 	# (Through a pipe: QEMU reopens a file on stdout with truncation.)
