@@ -14,6 +14,7 @@ pub(crate) mod fault;
 pub(crate) mod ffi;
 pub(crate) mod fmtbuf;
 pub(crate) mod gfp;
+pub(crate) mod kallsyms;
 pub(crate) mod kthread;
 pub(crate) mod percpu;
 pub(crate) mod shrinker;

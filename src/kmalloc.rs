@@ -119,6 +119,39 @@ impl Kmalloc {
         unsafe { self.pool.record_of_addr(p) }
     }
 
+    /// `alloc_pages()` of the exported API: a block of `1 << order` pages,
+    /// recorded as a large kmalloc block; null if no memory could be had or
+    /// `order` is beyond `MAX_PAGE_ORDER`.
+    pub(crate) fn alloc_pages(&self, order: u32, gfp: Gfp) -> *mut u8 {
+        if order > MAX_ORDER {
+            return core::ptr::null_mut();
+        }
+        self.alloc_large(order, gfp)
+    }
+
+    /// `__free_pages()` of the exported API: frees the block at `p` if it is
+    /// one of [`Kmalloc::alloc_pages`] of this `order`; reports anything
+    /// else and keeps it.
+    ///
+    /// # Safety
+    ///
+    /// `p` is the first byte of a live block from [`Kmalloc::alloc_pages`]
+    /// (or is reported), not used again.
+    pub(crate) unsafe fn free_pages(&self, p: *mut u8, order: u32) {
+        // SAFETY: the caller's guarantee.
+        let Some(rec) = (unsafe { self.record(p) }) else {
+            return bad_kfree(p, "rslab_free_pages: not rslab memory");
+        };
+        let head = rec.head_page();
+        // SAFETY: the caller holds the block, so nobody frees it meanwhile.
+        let ok = rec.owner() == Owner::LargeKmalloc && unsafe { head.block_order() } == Some(order);
+        if !ok {
+            return bad_kfree(p, "rslab_free_pages: not a page block of that order");
+        }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.free_large(head, p) };
+    }
+
     /// `kfree()`: frees what [`Kmalloc::kmalloc`] (or any rslab cache on this
     /// pool) gave. Null and [`ZERO_SIZE_PTR`] are ignored; an address that
     /// is none of rslab's is reported and ignored.

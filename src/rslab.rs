@@ -29,6 +29,7 @@ mod logic {
 }
 
 mod admin;
+mod api;
 mod glue;
 mod kmalloc;
 mod page_pool;
@@ -83,6 +84,9 @@ impl kernel::Module for Rslab {
         // SAFETY: the registry (and so its kmalloc) lives in an `Arc` held
         // until `ModuleState::drop`, which clears the global first.
         unsafe { kmalloc::set_global(caches.kmalloc()) };
+        // SAFETY: as above: the registry lives until `ModuleState::drop`,
+        // which clears it first.
+        unsafe { api::set(&caches) };
         pr_info!(
             "rslab {} loaded ({} double-word compare-exchange)\n",
             admin::VERSION,
@@ -106,6 +110,9 @@ impl kernel::Module for Rslab {
 
 impl Drop for ModuleState {
     fn drop(&mut self) {
+        // Modules using the exported API are gone (they hold a reference on
+        // this one); stop it anyway before anything is torn down.
+        api::clear();
         kmalloc::clear_global();
         // No command can run once the files are gone.
         drop(self.interfaces.take());

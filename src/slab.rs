@@ -163,8 +163,12 @@ pub(crate) enum SlabStat {
 /// The number of [`SlabStat`] counters.
 pub(crate) const NR_SLAB_STATS: usize = SlabStat::BarnPutFail as usize + 1;
 
-/// A constructor: runs on every object of a new slab.
-pub(crate) type Ctor = fn(*mut u8);
+/// A constructor: runs on every object of a new slab (the C ABI, so that
+/// other modules' constructors can be used, as `kmem_cache_create()`'s).
+///
+/// It is called with a pointer to a whole object of the cache's
+/// `object_size` bytes, from any context the cache allocates in.
+pub(crate) type Ctor = unsafe extern "C" fn(*mut core::ffi::c_void);
 
 /// `kmem_cache_has_cpu_partial()`: whether caches keep per-CPU partial
 /// lists. SLUB has none for debug caches; rslab has no debug caches.
@@ -409,6 +413,11 @@ impl Cache {
     /// The `SLAB_*` flags.
     pub(crate) fn flags(&self) -> u32 {
         self.flags
+    }
+
+    /// The constructor, if any.
+    pub(crate) fn ctor(&self) -> Option<Ctor> {
+        self.ctor
     }
 
     /// Whether it has a constructor.

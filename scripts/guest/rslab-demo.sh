@@ -25,6 +25,9 @@ ctl "workload cache demo-700 200000 256"
 dmesg | grep 'workload cache' | tail -n 1 | sed 's/^\[[^]]*\] //'
 echo "== echo 1 > $C/demo-700/validate"
 echo 1 >$C/demo-700/validate && echo "cache consistent"
+sample=$(dirname "$ko")/rslab_sample.ko
+echo "== insmod rslab_sample.ko (a C module using the exported API, samples/rslab_sample.c)"
+insmod "$sample" && dmesg | grep 'rslab_sample:' | sed 's/^\[[^]]*\] //'
 echo "== caches (as tools/mm/slabinfo shows them: objects, slabs, size, order, fast/slow paths)"
 printf '%-16s %8s %8s %6s %6s %5s %10s %10s %10s %10s\n' name objects total slabs objsize order alloc_fast alloc_slow free_fast free_slow
 for d in "$C"/*/; do
@@ -53,6 +56,10 @@ echo "== echo 1 > $C/demo-700/shrink"
 echo 1 >$C/demo-700/shrink
 echo "slabs after shrink: $(cat $C/demo-700/slabs)"
 ctl "destroy demo-700"
+echo "== rmmod rslab (refused while rslab_sample uses it), rmmod rslab_sample"
+rmmod rslab 2>&1 | sed 's/^/  /'
+echo "$C/rslab-sample/ctor: $(cat $C/rslab-sample/ctor)"
+rmmod rslab_sample && dmesg | grep 'rslab_sample: ok softirq\|rslab_sample: unloaded' | sed 's/^\[[^]]*\] //'
 echo "== echo 2 > /proc/sys/vm/drop_caches"
 echo "pages_total before: $(cat $P/pages_total)"
 echo 2 >/proc/sys/vm/drop_caches

@@ -57,6 +57,21 @@ check control_destroy_unknown_refused refused "destroy guest-ctl"
 . "$(dirname "$0")/rslab-hostile.sh"
 hostile_loaded
 [ -z "$debug" ] || hostile_stress
+# The exported API, used by a C module (samples/rslab_sample.c): its cache
+# is in sysfs, and rslab cannot go while it is loaded.
+sample=$(dirname "$ko")/rslab_sample.ko
+S=/sys/kernel/rslab/caches/rslab-sample
+check sample_insmod insmod "$sample"
+check sample_ready sh -c 'dmesg | grep -q "rslab_sample: ready"'
+check sample_cache_in_sysfs test -d $S
+check sample_holds_objects test "$(cat $S/objects 2>/dev/null || echo 0)" -ge 16
+check sample_ctor_named grep -q "^sample_ctor+" $S/ctor
+check sample_keeps_rslab_loaded sh -c "! rmmod rslab 2>/dev/null && test -d /sys/kernel/rslab"
+sleep 1
+check sample_rmmod rmmod rslab_sample
+check sample_softirq_allocations sh -c 'dmesg | grep -q "rslab_sample: ok softirq context: 20 ticks"'
+check sample_cache_destroyed test ! -e $S
+check sample_no_failure sh -c '! dmesg | grep -q "rslab_sample: FAIL"'
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
 check debugfs_gone_after_rmmod test ! -e /sys/kernel/debug/rslab

@@ -5,7 +5,7 @@
 
 use crate::{
     glue::{
-        cpu,
+        cpu, kallsyms,
         sysfs::{self, Attr, Emitter},
     },
     logic::slab::layout,
@@ -131,11 +131,16 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
         },
     ),
     Attr::ro(c"ctor", |d, e| {
-        if d.cache.has_ctor() {
-            emit(e, format_args!("rslab_stamp_ctor\n"))
-        } else {
-            Ok(())
-        }
+        // ctor_show(): the constructor as `%pS` prints it, if any.
+        let Some(f) = d.cache.ctor() else {
+            return Ok(());
+        };
+        let mut buf = KBox::new([0u8; kallsyms::SYMBOL_LEN], GFP_KERNEL)?;
+        let name = kallsyms::symbol(f as usize, &mut buf);
+        emit(
+            e,
+            format_args!("{}\n", core::str::from_utf8(name).unwrap_or("?")),
+        )
     }),
     Attr::ro(c"sheaf_capacity", |d, e| {
         emit(e, format_args!("{}\n", d.cache.sheaf_capacity()))

@@ -148,17 +148,37 @@ impl Registry {
         cfg.harden = flags & control::FLAG_NOHARDEN == 0;
         cfg.randomize = flags & control::FLAG_NORANDOM == 0;
         cfg.sheaves = flags & control::FLAG_SHEAVES != 0;
+        self.create_config(&cfg)
+    }
+
+    /// A cache made from `cfg`, with its directory: `EEXIST` for a name in
+    /// use, `EINVAL` for a bad request (`create`, and the exported
+    /// `rslab_cache_create()`).
+    pub(crate) fn create_config(&self, cfg: &CacheConfig<'_>) -> Result<Arc<Cache>> {
         let mut g = self.inner.lock();
-        if g.entries.iter().any(|e| e.cache.name() == name.as_bytes()) {
-            pr_err!(
-                "create: a cache {} exists\n",
-                kernel::str::BStr::from_bytes(name.as_bytes())
-            );
+        if g.entries
+            .iter()
+            .any(|e| e.cache.name() == cfg.name.as_bytes())
+        {
+            pr_err!("create: a cache {} exists\n", cfg.name);
             return Err(EEXIST);
         }
-        let cache = Cache::new(&self.pool, &cfg)?;
+        let cache = Cache::new(&self.pool, cfg)?;
         Self::add(&mut g, cache.clone(), false)?;
         Ok(cache)
+    }
+
+    /// Destroys the cache at `c` (the exported `rslab_cache_destroy()`):
+    /// as [`Registry::destroy`], found by address. `ENOENT` if no cache of
+    /// the registry is at `c`.
+    pub(crate) fn destroy_at(&self, c: *const Cache) -> Result {
+        let mut g = self.inner.lock();
+        let i = g
+            .entries
+            .iter()
+            .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
+            .ok_or(ENOENT)?;
+        Self::destroy_entry(&mut g, i)
     }
 
     /// `destroy`: `ENOENT` for an unknown name, `EPERM` for a kmalloc
@@ -172,6 +192,11 @@ impl Registry {
             .iter()
             .position(|e| e.cache.name() == name)
             .ok_or(ENOENT)?;
+        Self::destroy_entry(&mut g, i)
+    }
+
+    /// Destroys entry `i` (see [`Registry::destroy`]).
+    fn destroy_entry(g: &mut Inner, i: usize) -> Result {
         if g.entries[i].builtin {
             return Err(EPERM);
         }
@@ -227,9 +252,14 @@ pub(crate) const CTOR_BYTE: u8 = 0xc7;
 
 /// The constructor of caches made with `ctor`: fills the object's first
 /// byte with [`CTOR_BYTE`] and counts the call.
-fn stamp_ctor(obj: *mut u8) {
+///
+/// # Safety
+///
+/// `obj` points to a whole object of at least one byte (a constructor's
+/// contract, see [`crate::slab::Ctor`]).
+unsafe extern "C" fn stamp_ctor(obj: *mut core::ffi::c_void) {
     // SAFETY: a constructor gets a whole object of at least one byte.
-    unsafe { obj.write(CTOR_BYTE) };
+    unsafe { obj.cast::<u8>().write(CTOR_BYTE) };
     CTOR_CALLS.add(1, Relaxed);
 }
 

@@ -14,6 +14,8 @@ unsafe extern "C" {
     pub(crate) fn rslab_override_init_fs() -> *mut bindings::fs_struct;
     /// `__revert_init_fs()`.
     pub(crate) fn rslab_revert_init_fs(old: *mut bindings::fs_struct);
+    /// `virt_to_page()` of a linear-map address.
+    pub(crate) fn rslab_virt_to_page(addr: *const core::ffi::c_void) -> *mut bindings::page;
     /// `page_address()`.
     pub(crate) fn rslab_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
     /// `__va(0)`: the offset of the linear map (direct map), so that

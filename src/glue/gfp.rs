@@ -20,6 +20,11 @@ impl Gfp {
         self.0 & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
     }
 
+    /// Flags a caller passed (the exported API's `gfp_t`).
+    pub(crate) fn from_raw(gfp: bindings::gfp_t) -> Gfp {
+        Gfp(gfp)
+    }
+
     /// The raw `gfp_t`.
     pub(crate) fn raw(self) -> bindings::gfp_t {
         self.0

@@ -13,6 +13,8 @@
 #include <linux/percpu.h>
 #include <linux/timex.h>
 
+#include "../../include/rslab.h"
+
 /* The fault attribute of rslab's backing allocations and new slabs. */
 static DECLARE_FAULT_ATTR(rslab_fail);
 
@@ -20,6 +22,7 @@ unsigned long rslab_page_to_pfn(struct page *page);
 struct fs_struct *rslab_override_init_fs(void);
 void rslab_revert_init_fs(struct fs_struct *old);
 void *rslab_page_address(struct page *page);
+struct page *rslab_virt_to_page(const void *addr);
 unsigned long rslab_linear_offset(void);
 bool rslab_has_cmpxchg16b(void);
 bool rslab_has_zbb(void);
@@ -36,6 +39,7 @@ unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
 struct fs_struct *rslab_override_init_fs(void) { return __override_init_fs(); }
 void rslab_revert_init_fs(struct fs_struct *old) { __revert_init_fs(old); }
 void *rslab_page_address(struct page *page) { return page_address(page); }
+struct page *rslab_virt_to_page(const void *addr) { return virt_to_page(addr); }
 unsigned long rslab_linear_offset(void) { return (unsigned long)__va(0); }
 #ifdef CONFIG_X86_64
 bool rslab_has_cmpxchg16b(void) { return system_has_cmpxchg128(); }
@@ -61,3 +65,21 @@ void rslab_kunit_skip(const char *reason) { kunit_mark_skipped(kunit_get_current
 #else
 void rslab_kunit_skip(const char *reason) { }
 #endif
+
+/* The exported API (defined in src/api.rs; see include/rslab.h). */
+EXPORT_SYMBOL_GPL(rslab_cache_create);
+EXPORT_SYMBOL_GPL(rslab_cache_destroy);
+EXPORT_SYMBOL_GPL(rslab_cache_alloc);
+EXPORT_SYMBOL_GPL(rslab_cache_zalloc);
+EXPORT_SYMBOL_GPL(rslab_cache_free);
+EXPORT_SYMBOL_GPL(rslab_cache_alloc_bulk);
+EXPORT_SYMBOL_GPL(rslab_cache_free_bulk);
+EXPORT_SYMBOL_GPL(rslab_cache_shrink);
+EXPORT_SYMBOL_GPL(rslab_kmalloc);
+EXPORT_SYMBOL_GPL(rslab_kzalloc);
+EXPORT_SYMBOL_GPL(rslab_kmalloc_array);
+EXPORT_SYMBOL_GPL(rslab_krealloc);
+EXPORT_SYMBOL_GPL(rslab_kfree);
+EXPORT_SYMBOL_GPL(rslab_ksize);
+EXPORT_SYMBOL_GPL(rslab_alloc_pages);
+EXPORT_SYMBOL_GPL(rslab_free_pages);

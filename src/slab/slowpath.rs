@@ -333,7 +333,9 @@ impl Cache {
         let size = self.layout.size as usize;
         if let Some(ctor) = self.ctor {
             for i in 0..objects as usize {
-                ctor((base + i * size) as *mut u8);
+                // SAFETY: a constructor takes a whole object of this cache,
+                // as this is (a fresh slab nobody else can reach yet).
+                unsafe { ctor((base + i * size) as *mut core::ffi::c_void) };
             }
         }
         // Link the objects.

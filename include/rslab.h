@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rslab: a slab allocator and page pool in a loadable module.
+ *
+ * The kernel's slab and page allocator calls with an rslab_ prefix: a driver
+ * switches by renaming. The semantics are the kernel's: NULL on failure,
+ * ZERO_SIZE_PTR for a zero-size kmalloc, a reported (and ignored) bad free.
+ * The symbols are EXPORT_SYMBOL_GPL; a module that uses them keeps rslab
+ * loaded. Caches appear under /sys/kernel/rslab/caches/<name>/.
+ */
+#ifndef _RSLAB_H
+#define _RSLAB_H
+
+#include <linux/gfp_types.h>
+#include <linux/slab.h>
+#include <linux/types.h>
+
+struct page;
+
+/**
+ * rslab_cache_create - make a slab cache (kmem_cache_create())
+ * @name: its name, 1 to 32 printable characters without '/', unique
+ * @size: object size in bytes
+ * @align: alignment (0: the minimum; else a power of two)
+ * @flags: SLAB_HWCACHE_ALIGN, SLAB_CACHE_DMA, SLAB_RECLAIM_ACCOUNT,
+ *         SLAB_NO_MERGE, SLAB_PANIC (the others are refused for now)
+ * @ctor: run on every object when its slab is made, or NULL
+ *
+ * Return: the cache, or NULL (the reason is in the kernel log).
+ */
+void *rslab_cache_create(const char *name, unsigned int size, unsigned int align,
+			 slab_flags_t flags, void (*ctor)(void *));
+
+/**
+ * rslab_cache_destroy - destroy a cache (kmem_cache_destroy())
+ * @s: the cache, or NULL
+ *
+ * A cache with objects still allocated is reported and kept.
+ */
+void rslab_cache_destroy(void *s);
+
+/**
+ * rslab_cache_alloc - allocate an object (kmem_cache_alloc())
+ * @s: the cache
+ * @gfp: allocation flags; it sleeps only if they allow it
+ *
+ * Return: the object, or NULL.
+ */
+void *rslab_cache_alloc(void *s, gfp_t gfp);
+
+/**
+ * rslab_cache_zalloc - allocate a zeroed object (kmem_cache_zalloc())
+ * @s: the cache
+ * @gfp: allocation flags
+ *
+ * Return: the object, or NULL.
+ */
+void *rslab_cache_zalloc(void *s, gfp_t gfp);
+
+/**
+ * rslab_cache_free - free an object (kmem_cache_free())
+ * @s: the cache it came from
+ * @obj: the object, or NULL
+ */
+void rslab_cache_free(void *s, void *obj);
+
+/**
+ * rslab_cache_alloc_bulk - allocate objects in bulk (kmem_cache_alloc_bulk())
+ * @s: the cache
+ * @gfp: allocation flags
+ * @size: how many
+ * @p: where the objects go
+ *
+ * Return: @size, or 0 with nothing allocated.
+ */
+int rslab_cache_alloc_bulk(void *s, gfp_t gfp, size_t size, void **p);
+
+/**
+ * rslab_cache_free_bulk - free objects in bulk (kmem_cache_free_bulk())
+ * @s: the cache
+ * @size: how many
+ * @p: the objects (NULL entries are skipped)
+ */
+void rslab_cache_free_bulk(void *s, size_t size, void **p);
+
+/**
+ * rslab_cache_shrink - give a cache's empty slabs back (kmem_cache_shrink())
+ * @s: the cache
+ *
+ * Return: 0.
+ */
+int rslab_cache_shrink(void *s);
+
+/**
+ * rslab_kmalloc - allocate memory (kmalloc())
+ * @size: bytes
+ * @gfp: allocation flags
+ *
+ * Return: the memory, ZERO_SIZE_PTR for @size 0, or NULL.
+ */
+void *rslab_kmalloc(size_t size, gfp_t gfp);
+
+/**
+ * rslab_kzalloc - allocate zeroed memory (kzalloc())
+ * @size: bytes
+ * @gfp: allocation flags
+ *
+ * Return: the memory, ZERO_SIZE_PTR for @size 0, or NULL.
+ */
+void *rslab_kzalloc(size_t size, gfp_t gfp);
+
+/**
+ * rslab_kmalloc_array - allocate an array (kmalloc_array())
+ * @n: elements
+ * @size: bytes per element
+ * @gfp: allocation flags
+ *
+ * Return: the memory, or NULL (also if @n * @size overflows).
+ */
+void *rslab_kmalloc_array(size_t n, size_t size, gfp_t gfp);
+
+/**
+ * rslab_krealloc - resize an allocation (krealloc())
+ * @p: memory from rslab_kmalloc(), or NULL
+ * @new_size: bytes
+ * @gfp: allocation flags
+ *
+ * Return: the memory (@p itself if it is big enough), or NULL with @p kept.
+ */
+void *rslab_krealloc(void *p, size_t new_size, gfp_t gfp);
+
+/**
+ * rslab_kfree - free memory of rslab_kmalloc() (kfree())
+ * @p: the memory, NULL or ZERO_SIZE_PTR
+ */
+void rslab_kfree(const void *p);
+
+/**
+ * rslab_ksize - usable size of an allocation (ksize())
+ * @p: memory from rslab_kmalloc()
+ *
+ * Return: its usable size, 0 for NULL or ZERO_SIZE_PTR.
+ */
+size_t rslab_ksize(const void *p);
+
+/**
+ * rslab_alloc_pages - allocate pages from rslab's pool (alloc_pages())
+ * @gfp: allocation flags
+ * @order: 2^@order pages
+ *
+ * Return: the first page, or NULL.
+ */
+struct page *rslab_alloc_pages(gfp_t gfp, unsigned int order);
+
+/**
+ * rslab_free_pages - free pages of rslab_alloc_pages() (__free_pages())
+ * @page: the first page, or NULL
+ * @order: the order they were allocated with
+ */
+void rslab_free_pages(struct page *page, unsigned int order);
+
+#endif /* _RSLAB_H */

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The exported C API (`include/rslab.h`): the kernel's slab and page
+//! allocator calls with an `rslab_` prefix, so that a driver can switch by
+//! renaming. The functions are `EXPORT_SYMBOL_GPL`ed by `src/glue/helpers.c`;
+//! a module that calls them holds a reference on rslab (modpost records the
+//! dependency), so `rmmod rslab` is refused while it is loaded.
+//!
+//! Bad arguments behave as the kernel's: a NULL cache gives NULL (or does
+//! nothing), a size of 0 gives `ZERO_SIZE_PTR`, an impossible cache gives
+//! NULL with the reason in the kernel log, a free of something that is not
+//! an object of the cache is reported (and counted on the cache) and
+//! ignored.
+
+use crate::{
+    admin::Registry,
+    glue::{
+        atomic::{Acquire, Atomic, Release},
+        ffi,
+        gfp::Gfp,
+    },
+    slab::{Cache, CacheConfig, Ctor},
+};
+use core::{ffi::c_void, ptr::NonNull};
+use kernel::{
+    bindings,
+    ffi::{c_char, c_int, c_uint},
+    prelude::*,
+    str::CStr,
+};
+
+/// The registry the API serves from: the module's, while it is loaded.
+static REGISTRY: Atomic<*const Registry> = Atomic::new(core::ptr::null());
+
+/// Makes `r` the registry the API uses, until [`clear`].
+///
+/// # Safety
+///
+/// `r` stays alive and in place until [`clear`] is called.
+pub(crate) unsafe fn set(r: &Registry) {
+    REGISTRY.store(core::ptr::from_ref(r), Release);
+}
+
+/// Stops the API (at unload: no module that uses it is loaded any more).
+pub(crate) fn clear() {
+    REGISTRY.store(core::ptr::null(), Release);
+}
+
+fn registry() -> Option<&'static Registry> {
+    let r = REGISTRY.load(Acquire);
+    // SAFETY: set from a registry that lives until `clear` (the contract of
+    // `set`); callers run while rslab is loaded (they hold a module
+    // reference).
+    unsafe { r.as_ref() }
+}
+
+/// `SLAB_*` flags of Linux 7.3 (`enum _slab_flag_bits`) rslab accepts, and
+/// what they become.
+fn flags_from_kernel(flags: c_uint) -> Option<u32> {
+    use crate::logic::slab::layout;
+    let bit = |b: u32| 1u32 << b;
+    let known = bit(bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN)
+        | bit(bindings::_slab_flag_bits__SLAB_CACHE_DMA)
+        | bit(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT)
+        | bit(bindings::_slab_flag_bits__SLAB_NO_MERGE)
+        | bit(bindings::_slab_flag_bits__SLAB_PANIC);
+    if flags & !known != 0 {
+        pr_err!(
+            "rslab_cache_create: unsupported flags {:#x}\n",
+            flags & !known
+        );
+        return None;
+    }
+    let mut out = 0;
+    if flags & bit(bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN) != 0 {
+        out |= layout::SLAB_HWCACHE_ALIGN;
+    }
+    if flags & bit(bindings::_slab_flag_bits__SLAB_CACHE_DMA) != 0 {
+        out |= layout::SLAB_CACHE_DMA;
+    }
+    if flags & bit(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT) != 0 {
+        out |= layout::SLAB_RECLAIM_ACCOUNT;
+    }
+    Some(out)
+}
+
+/// The cache a handle names.
+///
+/// # Safety
+///
+/// `s` is null or a handle from [`rslab_cache_create`] not yet destroyed.
+unsafe fn cache<'a>(s: *mut c_void) -> Option<&'a Cache> {
+    // SAFETY: the caller's guarantee: the registry keeps the cache alive
+    // until it is destroyed.
+    unsafe { s.cast::<Cache>().cast_const().as_ref() }
+}
+
+/// `kmem_cache_create()`.
+///
+/// # Safety
+///
+/// `name` is a NUL-terminated string; `ctor`, if any, may be called on any
+/// object of the cache from any context the cache allocates in.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_create(
+    name: *const c_char,
+    size: c_uint,
+    align: c_uint,
+    flags: c_uint,
+    ctor: Option<Ctor>,
+) -> *mut c_void {
+    let (Some(r), false) = (registry(), name.is_null()) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the caller's guarantee.
+    let name = unsafe { CStr::from_char_ptr(name) };
+    let Ok(name) = name.to_str() else {
+        return core::ptr::null_mut();
+    };
+    let Some(flags) = flags_from_kernel(flags) else {
+        return core::ptr::null_mut();
+    };
+    let mut cfg = CacheConfig::new(name, size);
+    cfg.align = align;
+    cfg.flags = flags;
+    cfg.ctor = ctor;
+    match r.create_config(&cfg) {
+        Ok(c) => kernel::sync::Arc::as_ptr(&c).cast_mut().cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// `kmem_cache_destroy()`: a cache with objects still allocated is reported
+/// and kept (its memory stays allocated), as the kernel does.
+///
+/// # Safety
+///
+/// `s` is null or a cache from [`rslab_cache_create`], not used afterwards.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_destroy(s: *mut c_void) {
+    if let (Some(r), false) = (registry(), s.is_null()) {
+        if r.destroy_at(s.cast::<Cache>().cast_const()) == Err(EBUSY) {
+            pr_err!("rslab_cache_destroy: objects remain; the cache is kept\n");
+        }
+    }
+}
+
+/// `kmem_cache_alloc()`.
+///
+/// # Safety
+///
+/// `s` is null or a live cache from [`rslab_cache_create`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_alloc(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    match unsafe { cache(s) } {
+        Some(c) => c
+            .alloc(Gfp::from_raw(gfp))
+            .map_or(core::ptr::null_mut(), |p| p.as_ptr().cast()),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// `kmem_cache_zalloc()`.
+///
+/// # Safety
+///
+/// As for [`rslab_cache_alloc`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_zalloc(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let p = unsafe { rslab_cache_alloc(s, gfp) };
+    // SAFETY: the caller's guarantee.
+    if let (false, Some(c)) = (p.is_null(), unsafe { cache(s) }) {
+        // SAFETY: `p` is a fresh object of `c`, `object_size` bytes.
+        unsafe { core::ptr::write_bytes(p.cast::<u8>(), 0, c.layout().object_size as usize) };
+    }
+    p
+}
+
+/// `kmem_cache_free()`.
+///
+/// # Safety
+///
+/// `s` is null or a live cache; `obj` is null or an object the caller
+/// allocated from `s` and does not use again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_free(s: *mut c_void, obj: *mut c_void) {
+    // SAFETY: the caller's guarantee.
+    if let (Some(c), Some(o)) = (unsafe { cache(s) }, NonNull::new(obj.cast::<u8>())) {
+        // SAFETY: the caller's guarantee; a foreign address is reported.
+        unsafe { c.free(o) };
+    }
+}
+
+/// `kmem_cache_alloc_bulk()`: `size` objects into `p`, all or nothing;
+/// returns `size` or 0.
+///
+/// # Safety
+///
+/// `s` is null or a live cache; `p` points to `size` writable pointers.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_alloc_bulk(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    size: usize,
+    p: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return 0;
+    };
+    if p.is_null() || size == 0 || size > c_int::MAX as usize {
+        return 0;
+    }
+    // SAFETY: the caller's guarantee: `p` holds `size` pointers.
+    let out = unsafe { core::slice::from_raw_parts_mut(p.cast::<*mut u8>(), size) };
+    c.alloc_bulk(Gfp::from_raw(gfp), out) as c_int
+}
+
+/// `kmem_cache_free_bulk()`.
+///
+/// # Safety
+///
+/// `s` is null or a live cache; `p` points to `size` pointers, each null or
+/// an object of `s` the caller does not use again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_free_bulk(
+    s: *mut c_void,
+    size: usize,
+    p: *mut *mut c_void,
+) {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return;
+    };
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: the caller's guarantee.
+    let objs = unsafe { core::slice::from_raw_parts_mut(p.cast::<*mut u8>(), size) };
+    // SAFETY: the caller's guarantee.
+    unsafe { c.free_bulk(objs) };
+}
+
+/// `kmem_cache_shrink()`: 0.
+///
+/// # Safety
+///
+/// `s` is null or a live cache.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_shrink(s: *mut c_void) -> c_int {
+    // SAFETY: the caller's guarantee.
+    if let Some(c) = unsafe { cache(s) } {
+        c.shrink();
+    }
+    0
+}
+
+/// `kmalloc()`.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
+    registry().map_or(core::ptr::null_mut(), |r| {
+        r.kmalloc().kmalloc(size, Gfp::from_raw(gfp)).cast()
+    })
+}
+
+/// `kzalloc()`.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_kzalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
+    registry().map_or(core::ptr::null_mut(), |r| {
+        r.kmalloc().kzalloc(size, Gfp::from_raw(gfp)).cast()
+    })
+}
+
+/// `kmalloc_array()`: NULL if `n * size` overflows.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_kmalloc_array(
+    n: usize,
+    size: usize,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    registry().map_or(core::ptr::null_mut(), |r| {
+        r.kmalloc()
+            .kmalloc_array(n, size, Gfp::from_raw(gfp))
+            .cast()
+    })
+}
+
+/// `krealloc()`.
+///
+/// # Safety
+///
+/// `p` is null, `ZERO_SIZE_PTR` or a live allocation of [`rslab_kmalloc`],
+/// not used again unless the result is null.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_krealloc(
+    p: *mut c_void,
+    size: usize,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    registry().map_or(core::ptr::null_mut(), |r| {
+        // SAFETY: the caller's guarantee.
+        unsafe { r.kmalloc().krealloc(p.cast(), size, Gfp::from_raw(gfp)) }.cast()
+    })
+}
+
+/// `kfree()`.
+///
+/// # Safety
+///
+/// `p` is null, `ZERO_SIZE_PTR` or a live allocation of rslab's kmalloc,
+/// not used again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kfree(p: *const c_void) {
+    if let Some(r) = registry() {
+        // SAFETY: the caller's guarantee.
+        unsafe { r.kmalloc().kfree(p.cast_mut().cast()) };
+    }
+}
+
+/// `ksize()`.
+///
+/// # Safety
+///
+/// `p` is null, `ZERO_SIZE_PTR` or a live allocation of rslab's kmalloc.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_ksize(p: *const c_void) -> usize {
+    // SAFETY: the caller's guarantee.
+    registry().map_or(0, |r| unsafe { r.kmalloc().ksize(p.cast()) })
+}
+
+/// `alloc_pages()`: a block of `1 << order` pages from rslab's pool.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_alloc_pages(
+    gfp: bindings::gfp_t,
+    order: c_uint,
+) -> *mut bindings::page {
+    let Some(r) = registry() else {
+        return core::ptr::null_mut();
+    };
+    let p = r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp));
+    if p.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `p` is a linear-map address of a pool page.
+    unsafe { ffi::rslab_virt_to_page(p.cast()) }
+}
+
+/// `__free_pages()`: a block from [`rslab_alloc_pages`] of this `order`; a
+/// page that is not such a block is reported and kept.
+///
+/// # Safety
+///
+/// `page` is null or heads a block from [`rslab_alloc_pages`] of `order`,
+/// not used again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_free_pages(page: *mut bindings::page, order: c_uint) {
+    let (Some(r), false) = (registry(), page.is_null()) else {
+        return;
+    };
+    // SAFETY: `page` is a page (the caller's guarantee).
+    let p = unsafe { ffi::rslab_page_address(page) };
+    // SAFETY: the caller's guarantee.
+    unsafe { r.kmalloc().free_pages(p.cast(), order) };
+}
