@@ -12,6 +12,7 @@
 #define _RSLAB_H
 
 #include <linux/gfp_types.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/types.h>
 
@@ -23,7 +24,8 @@ struct page;
  * @size: object size in bytes
  * @align: alignment (0: the minimum; else a power of two)
  * @flags: SLAB_HWCACHE_ALIGN, SLAB_CACHE_DMA, SLAB_RECLAIM_ACCOUNT,
- *         SLAB_NO_MERGE, SLAB_PANIC (the others are refused for now)
+ *         SLAB_TYPESAFE_BY_RCU, SLAB_NO_MERGE, SLAB_PANIC (the debug flags
+ *         are refused for now)
  * @ctor: run on every object when its slab is made, or NULL
  *
  * Return: the cache, or NULL (the reason is in the kernel log).
@@ -158,5 +160,21 @@ struct page *rslab_alloc_pages(gfp_t gfp, unsigned int order);
  * @order: the order they were allocated with
  */
 void rslab_free_pages(struct page *page, unsigned int order);
+
+/**
+ * rslab_kvfree_call_rcu - free an allocation after an RCU grace period
+ * @head: an rcu_head inside the allocation
+ * @ptr: the allocation (of rslab_kmalloc() or any rslab cache)
+ *
+ * Use rslab_kfree_rcu(). rslab waits for these before it unloads.
+ */
+void rslab_kvfree_call_rcu(struct rcu_head *head, void *ptr);
+
+/**
+ * rslab_kfree_rcu - kfree_rcu() for rslab allocations
+ * @ptr: the allocation
+ * @rhf: the name of its struct rcu_head member
+ */
+#define rslab_kfree_rcu(ptr, rhf) rslab_kvfree_call_rcu(&(ptr)->rhf, (void *)(ptr))
 
 #endif /* _RSLAB_H */

@@ -112,4 +112,31 @@ mod tests {
         assert!(unsafe { some!(k.cache_for(64)).contains(addr as *const u8) });
         Ok(())
     }
+
+    /// `rslab_kfree_rcu()` frees the allocation holding the `rcu_head`, and
+    /// only after a grace period: not while this thread is in an RCU
+    /// read-side section, exactly once after `rcu_barrier()`.
+    #[test]
+    fn kfree_rcu_frees_after_a_grace_period() -> Result {
+        use crate::{api, glue::rcu::RcuHead};
+        use kernel::sync::rcu;
+        let k = some!(crate::kmalloc::global());
+        let p = k.kmalloc(64, Gfp::KERNEL);
+        assert!(!p.is_null());
+        // The head anywhere inside: the callback finds the allocation.
+        let head = p.wrapping_add(24).cast::<RcuHead>();
+        let before = api::RCU_FREES.load(crate::glue::atomic::Relaxed);
+        let during = {
+            let _g = rcu::read_lock();
+            // SAFETY: `head` lies inside the live allocation `p`, handed
+            // over here and not used again.
+            unsafe { api::rslab_kvfree_call_rcu(head, p.cast()) };
+            api::RCU_FREES.load(crate::glue::atomic::Relaxed)
+        };
+        rcu::rcu_barrier();
+        let after = api::RCU_FREES.load(crate::glue::atomic::Relaxed);
+        assert_eq!(during, before);
+        assert_eq!(after, before + 1);
+        Ok(())
+    }
 }

@@ -655,4 +655,75 @@ mod tests {
         assert!(TypedCache::<()>::new(&p, "kunit-zst").is_err());
         Ok(())
     }
+
+    /// A `SLAB_TYPESAFE_BY_RCU` cache gives a discarded slab's pages back
+    /// only after a grace period: while another CPU is in an RCU read-side
+    /// section, a shrink takes the empty slab off the cache but the pool
+    /// still has its pages lent out; after `rcu_barrier()` they are back.
+    #[test]
+    fn typesafe_by_rcu_slabs_wait_for_a_grace_period() -> Result {
+        use crate::glue::kthread;
+        use core::sync::atomic::AtomicBool;
+        use kernel::sync::rcu;
+        let p = pool()?;
+        let mut cfg = CacheConfig::new("kunit-rcu", 256);
+        cfg.flags = layout::SLAB_TYPESAFE_BY_RCU;
+        cfg.randomize = false;
+        let c = Cache::new(&p, &cfg)?;
+        c.set_min_partial(0);
+        let n = c.layout().objects as usize;
+        let slab_pages = 1usize << c.layout().order;
+        // `n + 1` objects from CPU 0: the first `n` fill one slab.
+        let mut objs = KVec::with_capacity(n + 1, GFP_KERNEL)?;
+        for _ in 0..=n {
+            objs.push(AtomicUsize::new(0), GFP_KERNEL)?;
+        }
+        on_cpu(0, || {
+            for o in objs.iter() {
+                o.store(alloc(&c)?, Ordering::Relaxed);
+            }
+            Ok(())
+        })?;
+        let pages_before = pages_in_use(&p)?;
+        let (reading, done) = (AtomicBool::new(false), AtomicBool::new(false));
+        let seen = AtomicUsize::new(usize::MAX);
+        let slabs_seen = AtomicUsize::new(usize::MAX);
+        let pages_seen = AtomicUsize::new(usize::MAX);
+        let cpus = cpu::online_list()?;
+        assert_eq!(cpus.len(), 2);
+        kthread::run_on_cpus(&cpus, &|cpu| {
+            if cpu == cpus[1] {
+                // Hold a grace period off until the other CPU is done.
+                let g = rcu::read_lock();
+                reading.store(true, Ordering::Release);
+                while !done.load(Ordering::Acquire) {
+                    core::hint::spin_loop();
+                }
+                drop(g);
+                return;
+            }
+            while !reading.load(Ordering::Acquire) {
+                core::hint::spin_loop();
+            }
+            // The first `n` objects fill one slab: freed, it is empty.
+            for o in objs.iter().take(n) {
+                free(&c, o.load(Ordering::Relaxed));
+            }
+            c.shrink();
+            seen.store(c.rcu_pending_slabs(), Ordering::Relaxed);
+            slabs_seen.store(c.counts().slabs, Ordering::Relaxed);
+            pages_seen.store(pages_in_use(&p).unwrap_or(0), Ordering::Relaxed);
+            done.store(true, Ordering::Release);
+        })?;
+        rcu::rcu_barrier();
+        assert_eq!(seen.load(Ordering::Relaxed), 1);
+        assert_eq!(slabs_seen.load(Ordering::Relaxed), 1);
+        assert_eq!(pages_seen.load(Ordering::Relaxed), pages_before);
+        assert_eq!(c.rcu_pending_slabs(), 0);
+        assert_eq!(pages_in_use(&p)?, pages_before - slab_pages);
+        free(&c, objs[n].load(Ordering::Relaxed));
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
 }

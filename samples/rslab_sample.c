@@ -26,6 +26,11 @@
 #define BULK 32
 #define TICKS 20
 
+struct sample_node {
+	int value;
+	struct rcu_head rcu;
+};
+
 static void *cache;
 static void *held[HELD];
 static struct timer_list timer;
@@ -86,6 +91,16 @@ static int __init sample_process_context(void)
 	    rslab_kmalloc_array(SIZE_MAX / 2, 4, GFP_KERNEL))
 		return -EINVAL;
 
+	/* Freed after a grace period, by rslab. */
+	{
+		struct sample_node *node = rslab_kmalloc(sizeof(*node), GFP_KERNEL);
+
+		if (!node)
+			return -ENOMEM;
+		node->value = 1;
+		rslab_kfree_rcu(node, rcu);
+	}
+
 	pg = rslab_alloc_pages(GFP_KERNEL, 2);
 	if (!pg)
 		return -ENOMEM;
@@ -109,7 +124,7 @@ static int __init sample_init(void)
 		pr_err("rslab_sample: FAIL: process context (%d)\n", err);
 		goto out;
 	}
-	pr_info("rslab_sample: ok process context: %d held, bulk %d, kmalloc family, pages\n",
+	pr_info("rslab_sample: ok process context: %d held, bulk %d, kmalloc family, kfree_rcu, pages\n",
 		HELD, BULK);
 	timer_setup(&timer, sample_tick, 0);
 	mod_timer(&timer, jiffies + msecs_to_jiffies(5));

@@ -14,9 +14,10 @@
 use crate::{
     admin::Registry,
     glue::{
-        atomic::{Acquire, Atomic, Release},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         ffi,
         gfp::Gfp,
+        rcu::{self, RcuHead},
     },
     slab::{Cache, CacheConfig, Ctor},
 };
@@ -59,6 +60,7 @@ fn flags_from_kernel(flags: c_uint) -> Option<u32> {
     use crate::logic::slab::layout;
     let bit = |b: u32| 1u32 << b;
     let known = bit(bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN)
+        | bit(bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU)
         | bit(bindings::_slab_flag_bits__SLAB_CACHE_DMA)
         | bit(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT)
         | bit(bindings::_slab_flag_bits__SLAB_NO_MERGE)
@@ -79,6 +81,9 @@ fn flags_from_kernel(flags: c_uint) -> Option<u32> {
     }
     if flags & bit(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT) != 0 {
         out |= layout::SLAB_RECLAIM_ACCOUNT;
+    }
+    if flags & bit(bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU) != 0 {
+        out |= layout::SLAB_TYPESAFE_BY_RCU;
     }
     Some(out)
 }
@@ -333,6 +338,49 @@ pub(crate) unsafe extern "C" fn rslab_kfree(p: *const c_void) {
 pub(crate) unsafe extern "C" fn rslab_ksize(p: *const c_void) -> usize {
     // SAFETY: the caller's guarantee.
     registry().map_or(0, |r| unsafe { r.kmalloc().ksize(p.cast()) })
+}
+
+/// `kvfree_rcu()`s completed (for the tests).
+pub(crate) static RCU_FREES: Atomic<u64> = Atomic::new(0);
+
+/// The RCU callback of [`rslab_kvfree_call_rcu`]: frees the allocation that
+/// holds `head`.
+///
+/// # Safety
+///
+/// `head` lies in a live rslab allocation that was handed over to be freed.
+unsafe extern "C" fn kfree_rcu_cb(head: *mut RcuHead) {
+    let Some(k) = registry().map(|r| r.kmalloc()) else {
+        return;
+    };
+    // SAFETY: the allocation is live until freed here (the contract).
+    match unsafe { k.allocation_of(head.cast_const().cast()) } {
+        // SAFETY: `p` starts the allocation handed over to be freed.
+        Some(p) => unsafe { k.kfree(p) },
+        None => pr_err!(
+            "kvfree_rcu: {:#x} is not in an rslab allocation\n",
+            head as usize
+        ),
+    }
+    RCU_FREES.add(1, Relaxed);
+}
+
+/// `kvfree_call_rcu()`, behind `rslab_kfree_rcu(ptr, rhf)`: frees the
+/// allocation `ptr` (of rslab's kmalloc, or of any rslab cache) after an
+/// RCU grace period. `head` is an `rcu_head` inside it.
+///
+/// # Safety
+///
+/// `head` lies inside the live allocation `ptr`, which is not used (by
+/// anyone but RCU readers) or freed again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kvfree_call_rcu(head: *mut RcuHead, ptr: *mut c_void) {
+    if head.is_null() || ptr.is_null() {
+        return;
+    }
+    // SAFETY: the caller's guarantee; rslab waits for its RCU callbacks
+    // (`rcu_barrier()`) before it unloads.
+    unsafe { rcu::call_rcu(head, kfree_rcu_cb) };
 }
 
 /// `alloc_pages()`: a block of `1 << order` pages from rslab's pool.

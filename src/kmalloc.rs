@@ -119,6 +119,28 @@ impl Kmalloc {
         unsafe { self.pool.record_of_addr(p) }
     }
 
+    /// The start of the allocation (kmalloc object, object of any cache of
+    /// this pool, or large block) that contains `p`, if any: what
+    /// `kvfree_rcu()` frees, given the address of the `rcu_head` inside.
+    ///
+    /// # Safety
+    ///
+    /// The allocation holding `p`, if any, is live and not freed meanwhile.
+    pub(crate) unsafe fn allocation_of(&self, p: *const u8) -> Option<*mut u8> {
+        // SAFETY: the caller's guarantee.
+        let rec = unsafe { self.record(p) }?;
+        let head = rec.head_page();
+        match head.owner() {
+            Owner::Nobody => None,
+            Owner::LargeKmalloc => Some(head.base()),
+            Owner::Slab(cache) => {
+                // SAFETY: a slab's owner is its live cache.
+                let c = unsafe { cache.as_ref() };
+                c.object_containing(head, p as usize).map(|o| o as *mut u8)
+            }
+        }
+    }
+
     /// `alloc_pages()` of the exported API: a block of `1 << order` pages,
     /// recorded as a large kmalloc block; null if no memory could be had or
     /// `order` is beyond `MAX_PAGE_ORDER`.

@@ -111,7 +111,10 @@ impl kernel::Module for Rslab {
 impl Drop for ModuleState {
     fn drop(&mut self) {
         // Modules using the exported API are gone (they hold a reference on
-        // this one); stop it anyway before anything is torn down.
+        // this one); its `kvfree_rcu()` callbacks may still be queued: wait
+        // for them (they use the caches and this module's code), then stop
+        // the API before anything is torn down.
+        kernel::sync::rcu::rcu_barrier();
         api::clear();
         kmalloc::clear_global();
         // No command can run once the files are gone.

@@ -184,6 +184,9 @@ pub(crate) struct CacheConfig<'a> {
     /// Requested alignment (0: the minimum; else a power of two).
     pub(crate) align: u32,
     /// `SLAB_*` flags: [`layout::SLAB_HWCACHE_ALIGN`],
+    /// [`layout::SLAB_TYPESAFE_BY_RCU`] (slabs go back to the pool only
+    /// after an RCU grace period, so a freed object stays an object of this
+    /// cache for RCU readers),
     /// [`layout::SLAB_RECLAIM_ACCOUNT`] and [`layout::SLAB_CACHE_DMA`] are
     /// accepted (the latter two only recorded: the pool has one zone).
     pub(crate) flags: u32,
@@ -217,8 +220,10 @@ impl<'a> CacheConfig<'a> {
 }
 
 /// Flags a cache may be made with.
-const ACCEPTED_FLAGS: u32 =
-    layout::SLAB_HWCACHE_ALIGN | layout::SLAB_RECLAIM_ACCOUNT | layout::SLAB_CACHE_DMA;
+const ACCEPTED_FLAGS: u32 = layout::SLAB_HWCACHE_ALIGN
+    | layout::SLAB_RECLAIM_ACCOUNT
+    | layout::SLAB_CACHE_DMA
+    | layout::SLAB_TYPESAFE_BY_RCU;
 
 /// `struct kmem_cache_cpu`, in per-CPU memory (on a cache line of its own).
 ///
@@ -297,6 +302,8 @@ pub(crate) struct Cache {
     sheaves: Option<Pin<KBox<sheaves::Sheaves>>>,
     /// Errors reported on this cache (bad and double frees).
     errors: Atomic<u64>,
+    /// `SLAB_TYPESAFE_BY_RCU` slabs waiting for their grace period.
+    rcu_pending: Atomic<usize>,
     tid_step: usize,
 }
 
@@ -389,6 +396,7 @@ impl Cache {
                 stats,
                 sheaves,
                 errors: Atomic::new(0),
+                rcu_pending: Atomic::new(0),
                 tid_step,
             }? Error),
             GFP_KERNEL,

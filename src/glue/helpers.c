@@ -83,3 +83,4 @@ EXPORT_SYMBOL_GPL(rslab_kfree);
 EXPORT_SYMBOL_GPL(rslab_ksize);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages);
 EXPORT_SYMBOL_GPL(rslab_free_pages);
+EXPORT_SYMBOL_GPL(rslab_kvfree_call_rcu);

@@ -56,6 +56,16 @@ impl Cache {
             && idx < slab.counters().objects() as usize
     }
 
+    /// The object of `slab` (a slab of this cache) that contains `addr`
+    /// (`nearest_obj()`), if `addr` lies in one.
+    pub(crate) fn object_containing(&self, slab: &SlabPage, addr: usize) -> Option<usize> {
+        let base = slab.base() as usize;
+        let off = addr.checked_sub(base)?;
+        let idx = layout::obj_index(off, self.recip);
+        (idx < slab.counters().objects() as usize)
+            .then(|| base.wrapping_add(idx.wrapping_mul(self.layout.size as usize)))
+    }
+
     /// `kfree()`'s part for a slab object: frees `obj`, whose page's head
     /// record is `slab`, a slab of this cache; reports it if `obj` is not
     /// an object's address.

@@ -3,7 +3,10 @@
 //! overlays on `struct page` in the kernel.
 
 use super::{Cache, SlabPool};
-use crate::glue::atomic::{Acquire, Atomic, Relaxed, Release};
+use crate::glue::{
+    atomic::{Acquire, Atomic, Relaxed, Release},
+    rcu::{self, RcuHead},
+};
 use crate::{
     glue::dword::DWord,
     logic::slab::slabstate::Counters,
@@ -71,6 +74,8 @@ pub(crate) struct SlabPage {
     head: Atomic<u32>,
     slabs: Atomic<u32>,
     block: UnsafeCell<Option<RawBlock>>,
+    rcu: UnsafeCell<RcuHead>,
+    rcu_cache: Atomic<*const Cache>,
 }
 
 // SAFETY: everything but `block` is atomic; `block` is only touched by the
@@ -91,6 +96,8 @@ impl PageRecord for SlabPage {
             head: Atomic::new(0),
             slabs: Atomic::new(0),
             block: UnsafeCell::new(None),
+            rcu: UnsafeCell::new(RcuHead::default()),
+            rcu_cache: Atomic::new(core::ptr::null()),
         }
     }
 }
@@ -203,6 +210,25 @@ impl SlabPage {
         Some(b)
     }
 
+    /// Discards the slab after an RCU grace period (`SLAB_TYPESAFE_BY_RCU`,
+    /// `rcu_free_slab()`): it stops being the cache's now (lookups no longer
+    /// find it), and its pages go back to the pool from the RCU callback.
+    ///
+    /// # Safety
+    ///
+    /// The slab is `cache`'s, empty and on no list: the caller is its only
+    /// owner; `cache` waits for RCU callbacks (`rcu_barrier()`) before it
+    /// goes.
+    pub(super) unsafe fn free_after_rcu(&self, cache: &Cache) {
+        self.rcu_cache.store(core::ptr::from_ref(cache), Relaxed);
+        self.owner.store(Owner::Nobody.encode(), Release);
+        // SAFETY: the record lives while its block is allocated, which it
+        // stays until the callback frees it; nothing else queues `rcu` (the
+        // slab is the caller's alone); the cache outlives the callback (the
+        // caller's guarantee).
+        unsafe { rcu::call_rcu(self.rcu.get(), slab_free_rcu) };
+    }
+
     /// The order of a head's block, if it has one.
     ///
     /// # Safety
@@ -213,4 +239,24 @@ impl SlabPage {
         // SAFETY: the caller's guarantee: nobody takes the block meanwhile.
         unsafe { (*self.block.get()).as_ref().map(|b| b.order()) }
     }
+}
+
+/// The RCU callback of [`SlabPage::free_after_rcu`]: the slab's pages go
+/// back to the pool.
+///
+/// # Safety
+///
+/// `head` is the `rcu` field of a slab queued by `free_after_rcu`.
+unsafe extern "C" fn slab_free_rcu(head: *mut RcuHead) {
+    // SAFETY: `head` is the `rcu` field of a `SlabPage` (the contract), so
+    // this is that record, alive while its block is allocated.
+    let sp = unsafe {
+        &*head
+            .byte_sub(core::mem::offset_of!(SlabPage, rcu))
+            .cast::<SlabPage>()
+    };
+    // SAFETY: set before the callback was queued; the cache waits for this
+    // callback before it goes.
+    let cache = unsafe { &*sp.rcu_cache.load(Relaxed) };
+    cache.rcu_slab_freed(sp);
 }

@@ -393,6 +393,14 @@ impl Cache {
         self.nr_slabs.fetch_sub(1, Relaxed);
         self.total_objects
             .fetch_sub(s.counters().objects() as usize, Relaxed);
+        if self.flags & layout::SLAB_TYPESAFE_BY_RCU != 0 {
+            self.rcu_pending.fetch_add(1, Relaxed);
+            // SAFETY: the slab is this cache's, empty and on no list; the
+            // cache waits for RCU callbacks before it goes (`destroy`, drop).
+            unsafe { s.free_after_rcu(self) };
+            drop(n);
+            return;
+        }
         // SAFETY: the slab is empty and on no list: the caller is its only
         // owner.
         let block = unsafe { s.release(&self.pool) };
@@ -401,5 +409,23 @@ impl Cache {
             Some(block) => self.pool.free(block),
             None => self.report(format_args!("slab without a block")),
         }
+    }
+
+    /// The end of a `SLAB_TYPESAFE_BY_RCU` discard, after the grace period
+    /// (the RCU callback): the slab's block goes back to the pool.
+    pub(super) fn rcu_slab_freed(&self, s: &SlabPage) {
+        // SAFETY: the slab was retired by `free_after_rcu` and is nobody's
+        // but this callback's.
+        match unsafe { s.release(&self.pool) } {
+            Some(block) => self.pool.free(block),
+            None => self.report(format_args!("slab without a block")),
+        }
+        self.rcu_pending.fetch_sub(1, Relaxed);
+    }
+
+    /// `SLAB_TYPESAFE_BY_RCU` slabs discarded whose grace period has not
+    /// passed yet (their pages are still allocated).
+    pub(crate) fn rcu_pending_slabs(&self) -> usize {
+        self.rcu_pending.load(Relaxed)
     }
 }

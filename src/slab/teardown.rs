@@ -117,7 +117,17 @@ impl Cache {
     /// their slabs stay: nothing still in use is freed.
     pub(crate) fn destroy(&self) -> Result<(), Leaked> {
         self.shrink();
+        self.rcu_barrier();
         self.report_leaks()
+    }
+
+    /// For a `SLAB_TYPESAFE_BY_RCU` cache, waits until every slab it
+    /// discarded is back in the pool (`rcu_barrier()`, as
+    /// `kmem_cache_destroy()` does). May sleep.
+    pub(crate) fn rcu_barrier(&self) {
+        if self.flags & crate::logic::slab::layout::SLAB_TYPESAFE_BY_RCU != 0 {
+            kernel::sync::rcu::rcu_barrier();
+        }
     }
 
     /// Reports slabs still held (after everything empty was freed).
@@ -288,6 +298,8 @@ impl PinnedDrop for Cache {
             self.flush_cpu(c);
         }
         self.discard_empty();
+        // The RCU callbacks of discarded slabs use the cache.
+        self.rcu_barrier();
         let _ = self.report_leaks();
     }
 }
