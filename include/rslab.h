@@ -37,7 +37,8 @@ void *rslab_cache_create(const char *name, unsigned int size, unsigned int align
  * rslab_cache_destroy - destroy a cache (kmem_cache_destroy())
  * @s: the cache, or NULL
  *
- * A cache with objects still allocated is reported and kept.
+ * Waits for pending rslab_kfree_rcu()s first; a cache with objects still
+ * allocated is then reported and kept. May sleep.
  */
 void rslab_cache_destroy(void *s);
 

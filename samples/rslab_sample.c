@@ -148,8 +148,17 @@ static void __exit sample_exit(void)
 	else
 		pr_info("rslab_sample: ok softirq context: %d ticks\n",
 			atomic_read(&ticks_done));
-	for (i = 0; i < HELD; i++)
+	for (i = 1; i < HELD; i++)
 		rslab_cache_free(cache, held[i]);
+	/*
+	 * A cache object freed by RCU just before the destroy, as slub_kunit's
+	 * test_kfree_rcu does: the destroy waits for it.
+	 */
+	{
+		struct sample_node *node = held[0];
+
+		rslab_kfree_rcu(node, rcu);
+	}
 	rslab_cache_destroy(cache);
 	pr_info("rslab_sample: unloaded\n");
 }

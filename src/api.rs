@@ -134,8 +134,11 @@ pub(crate) unsafe extern "C" fn rslab_cache_create(
     }
 }
 
-/// `kmem_cache_destroy()`: a cache with objects still allocated is reported
-/// and kept (its memory stays allocated), as the kernel does.
+/// `kmem_cache_destroy()`: first waits for pending `rslab_kfree_rcu()`s
+/// (`kvfree_rcu_barrier()`, as the kernel's does), so that objects freed
+/// that way are back; a cache with objects still allocated is then
+/// reported and kept (its memory stays allocated), as the kernel does. May
+/// sleep.
 ///
 /// # Safety
 ///
@@ -143,6 +146,7 @@ pub(crate) unsafe extern "C" fn rslab_cache_create(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_destroy(s: *mut c_void) {
     if let (Some(r), false) = (registry(), s.is_null()) {
+        kernel::sync::rcu::rcu_barrier();
         if r.destroy_at(s.cast::<Cache>().cast_const()) == Err(EBUSY) {
             pr_err!("rslab_cache_destroy: objects remain; the cache is kept\n");
         }
