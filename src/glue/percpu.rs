@@ -204,14 +204,20 @@ unsafe impl<T: Sync + Send> Send for PerCpu<T> {}
 unsafe impl<T: Sync> Sync for PerCpu<T> {}
 
 impl<T> PerCpu<T> {
-    /// A `T` per possible CPU, `init(cpu)` each.
-    pub(crate) fn new(mut init: impl FnMut(usize) -> T) -> Result<Self> {
+    /// Zeroed per-CPU memory for a `T` on every possible CPU
+    /// (`__alloc_percpu()`), not yet owned by a `PerCpu`.
+    fn alloc() -> Result<NonNull<T>> {
         let size = core::mem::size_of::<T>().max(1);
         let align = core::mem::align_of::<T>();
         // SAFETY: allocates zeroed per-CPU memory; any size and a power of
         // two alignment (at most `PAGE_SIZE`, true of every `T` here).
         let p = unsafe { ffi::rslab_alloc_percpu(size, align) };
-        let ptr = NonNull::new(p.cast::<T>()).ok_or(ENOMEM)?;
+        NonNull::new(p.cast::<T>()).ok_or(ENOMEM)
+    }
+
+    /// A `T` per possible CPU, `init(cpu)` each.
+    pub(crate) fn new(mut init: impl FnMut(usize) -> T) -> Result<Self> {
+        let ptr = Self::alloc()?;
         for cpu in (0..super::cpu::nr_cpu_ids()).filter(|&c| possible(c)) {
             // SAFETY: the copy of a possible CPU is valid, aligned memory
             // for a `T`, not yet initialised.
@@ -229,13 +235,9 @@ impl<T> PerCpu<T> {
     where
         T: pin_init::Zeroable,
     {
-        let size = core::mem::size_of::<T>().max(1);
-        let align = core::mem::align_of::<T>();
-        // SAFETY: as in `new`.
-        let p = unsafe { ffi::rslab_alloc_percpu(size, align) };
         // INVARIANT: every copy is zeroed memory, a valid `T` (`Zeroable`).
         Ok(PerCpu {
-            ptr: NonNull::new(p.cast::<T>()).ok_or(ENOMEM)?,
+            ptr: Self::alloc()?,
             _owns: PhantomData,
         })
     }

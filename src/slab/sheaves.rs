@@ -304,11 +304,8 @@ impl Cache {
                         self.stat(SlabStat::SheafFree);
                     }
                 }
-                if let Some(o) = o {
-                    return o;
-                }
                 // (A full sheaf always has an object.)
-                return 0;
+                return o.unwrap_or(0);
             }
             self.stat(SlabStat::BarnGetFail);
             // Refill this CPU's empty main sheaf, or an empty one from the
