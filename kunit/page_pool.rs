@@ -9,7 +9,7 @@
 use crate::{
     admin::{stamp, stamped},
     glue::{cpu, fault, gfp::Gfp, kthread, vfs},
-    kunit::util::{ensure, hotplug_retry, on_cpu, some},
+    kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
     logic::{page_pool::buddy, rand::XorShift64},
     page_pool::{
         self as pool, Config, Pool, RawBlock, Registration, Stat, Watermarks, CHUNK_PAGES,
@@ -582,15 +582,7 @@ mod tests {
                 );
                 Ok(())
             })?;
-            // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock
-            // themselves.
-            let removed = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
-            let count = p.pcp_info(1).map(|i| i.count);
-            let mut added = 0;
-            if removed == 0 {
-                // SAFETY: as above.
-                added = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
-            }
+            let (removed, count, added) = with_cpu1_offline(|| p.pcp_info(1).map(|i| i.count));
             (on_list.load(Ordering::Relaxed), removed, count, added)
         };
         assert!(on_list > 0);

@@ -5,18 +5,14 @@
 //! bound to it, and each test has its own pool and cache.
 
 use crate::{
-    admin,
     glue::{cpu, cpuhp, gfp::Gfp},
     kunit::{
-        slab::{census, pool},
-        util::{ensure, hotplug_retry, on_cpu, some},
+        slab::{alloc, census, free, pages_in_use, pool, two_cpu_stress},
+        util::{ensure, on_cpu, with_cpu1_offline},
     },
     slab::{Cache, CacheConfig, SlabPool, SlabStat},
 };
-use core::{
-    ptr::NonNull,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// A sheaves cache of `size`-byte objects with sequential freelists.
@@ -25,19 +21,6 @@ fn sheaves_cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>>
     cfg.randomize = false;
     cfg.sheaves = true;
     Cache::new(p, &cfg)
-}
-
-fn alloc(c: &Cache) -> Result<usize> {
-    Ok(some!(c.alloc(Gfp::KERNEL)).as_ptr() as usize)
-}
-
-fn free(c: &Cache, p: usize) {
-    // SAFETY: the tests only free what they allocated from `c`, once.
-    unsafe { c.free(NonNull::new_unchecked(p as *mut u8)) };
-}
-
-fn pages_in_use(p: &SlabPool) -> Result<usize> {
-    Ok(p.check().map_err(|_| EINVAL)?.in_use)
 }
 
 #[kunit_tests(rslab_sheaves)]
@@ -156,17 +139,9 @@ mod tests {
             ("kunit-sheaf-stress-700", 700),
         ] {
             let c = sheaves_cache(&p, name, size)?;
-            let r = admin::cache_workload(&c, 500_000, 256)?;
-            assert_eq!(r.cpus, 2);
-            assert_eq!(r.ops, 1_000_000);
-            assert_eq!(r.corrupt, 0);
-            assert_eq!(r.failed, 0);
-            assert!(r.remote > 0);
+            two_cpu_stress(&c)?;
             assert!(c.stat_total(SlabStat::AllocFastpath) > 0);
             assert!(c.stat_total(SlabStat::FreeFastpath) > 0);
-            let cs = census(&c)?;
-            assert_eq!(cs.inuse, 0);
-            assert_eq!(cs.frozen, 0);
             c.shrink();
             assert_eq!(c.counts().slabs, 0);
             assert_eq!(c.destroy(), Ok(()));
@@ -193,19 +168,14 @@ mod tests {
         })?;
         let flushed_before = c.stat_total(SlabStat::SheafFlush);
         // No assertion while the hotplug instance is registered.
-        let (removed, added, flushed, freed) = {
+        let (removed, (flushed, freed), added) = {
             let _hp = cpuhp::Instance::new(c.clone())?;
-            // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock
-            // themselves.
-            let removed = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
-            let flushed = c.stat_total(SlabStat::SheafFlush);
-            let freed = c.stat_total(SlabStat::SheafFree);
-            let mut added = 0;
-            if removed == 0 {
-                // SAFETY: as above.
-                added = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
-            }
-            (removed, added, flushed, freed)
+            with_cpu1_offline(|| {
+                (
+                    c.stat_total(SlabStat::SheafFlush),
+                    c.stat_total(SlabStat::SheafFree),
+                )
+            })
         };
         assert_eq!(removed, 0);
         assert_eq!(added, 0);

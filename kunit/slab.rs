@@ -8,7 +8,7 @@
 use crate::{
     admin::{self, CTOR_BYTE, CTOR_CALLS},
     glue::{cpu, cpuhp, gfp::Gfp},
-    kunit::util::{ensure, hotplug_retry, on_cpu, some},
+    kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
     logic::{rand::XorShift64, slab::layout},
     page_pool::{Config, Pool},
     slab::{
@@ -38,11 +38,11 @@ fn cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>> {
     Cache::new(p, &cfg)
 }
 
-fn alloc(c: &Cache) -> Result<usize> {
+pub(super) fn alloc(c: &Cache) -> Result<usize> {
     Ok(some!(c.alloc(Gfp::KERNEL)).as_ptr() as usize)
 }
 
-fn free(c: &Cache, p: usize) {
+pub(super) fn free(c: &Cache, p: usize) {
     // SAFETY: the tests only free what they allocated from `c`, once.
     unsafe { c.free(NonNull::new_unchecked(p as *mut u8)) };
 }
@@ -55,7 +55,24 @@ pub(super) fn census(c: &Cache) -> Result<Census> {
     })
 }
 
-fn pages_in_use(p: &SlabPool) -> Result<usize> {
+/// Runs the two-CPU cache workload on `c` (500000 operations on each CPU,
+/// up to 256 objects held, objects freed on the other CPU) and asserts it
+/// ended clean: every operation done, nothing corrupted or failed, some
+/// frees remote, and validate finds no object in use and no slab frozen.
+pub(super) fn two_cpu_stress(c: &Cache) -> Result {
+    let r = admin::cache_workload(c, 500_000, 256)?;
+    assert_eq!(r.cpus, 2);
+    assert_eq!(r.ops, 1_000_000);
+    assert_eq!(r.corrupt, 0);
+    assert_eq!(r.failed, 0);
+    assert!(r.remote > 0);
+    let cs = census(c)?;
+    assert_eq!(cs.inuse, 0);
+    assert_eq!(cs.frozen, 0);
+    Ok(())
+}
+
+pub(super) fn pages_in_use(p: &SlabPool) -> Result<usize> {
     Ok(p.check().map_err(|_| EINVAL)?.in_use)
 }
 
@@ -337,15 +354,7 @@ mod tests {
         let p = pool()?;
         for (name, size) in [("kunit-stress-64", 64), ("kunit-stress-700", 700)] {
             let c = Cache::new(&p, &CacheConfig::new(name, size))?;
-            let r = admin::cache_workload(&c, 500_000, 256)?;
-            assert_eq!(r.cpus, 2);
-            assert_eq!(r.ops, 1_000_000);
-            assert_eq!(r.corrupt, 0);
-            assert_eq!(r.failed, 0);
-            assert!(r.remote > 0);
-            let cs = census(&c)?;
-            assert_eq!(cs.inuse, 0);
-            assert_eq!(cs.frozen, 0);
+            two_cpu_stress(&c)?;
             assert!(c.stat_total(SlabStat::FreeSlowpath) > 0);
             assert_eq!(c.destroy(), Ok(()));
         }
@@ -600,16 +609,7 @@ mod tests {
         // registered: it must be removed (dropped) first.
         let (removed, after, added) = {
             let _hp = cpuhp::Instance::new(c.clone())?;
-            // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock
-            // themselves.
-            let removed = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
-            let after = c.cpu_info(1);
-            let mut added = 0;
-            if removed == 0 {
-                // SAFETY: as above.
-                added = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
-            }
-            (removed, after, added)
+            with_cpu1_offline(|| c.cpu_info(1))
         };
         assert_eq!(
             before,

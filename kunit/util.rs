@@ -67,3 +67,19 @@ pub(crate) fn hotplug_retry(op: impl Fn() -> i32) -> i32 {
     }
     r
 }
+
+/// Takes CPU 1 offline, calls `offline()` while it is, and brings it back
+/// online if it went. Returns `remove_cpu`'s result, what `offline()`
+/// returned and `add_cpu`'s result (0 when nothing was to be added back).
+/// Asserts nothing, so that a caller may hold a hotplug instance around it.
+pub(crate) fn with_cpu1_offline<T>(offline: impl FnOnce() -> T) -> (i32, T, i32) {
+    // SAFETY: `remove_cpu`/`add_cpu` take the hotplug lock themselves.
+    let removed = hotplug_retry(|| unsafe { kernel::bindings::remove_cpu(1) });
+    let seen = offline();
+    let mut added = 0;
+    if removed == 0 {
+        // SAFETY: as above.
+        added = hotplug_retry(|| unsafe { kernel::bindings::add_cpu(1) });
+    }
+    (removed, seen, added)
+}
