@@ -28,6 +28,19 @@ fn keeping_pool(batch: u32) -> Result<Arc<Pool<()>>> {
     })
 }
 
+/// A pool with every watermark 0: it grows only when it has no page to
+/// serve, and a chunk goes back to the kernel as soon as it is wholly free.
+fn releasing_pool() -> Result<Arc<Pool<()>>> {
+    Pool::new(Config {
+        wmark: Watermarks {
+            min: 0,
+            low: 0,
+            high: 0,
+        },
+        ..Config::default()
+    })
+}
+
 /// A pool that grows before it runs dry and gives chunks back as soon as
 /// more than 64 pages stay free without them; with a chunk in it, it is not
 /// "below its high watermark", so its lists tune freely.
@@ -357,14 +370,7 @@ mod tests {
         let cpus = cpu::online_list()?;
         let (fails, corrupt, counted, check) = {
             // High watermark 0: a chunk goes back as soon as it is free.
-            let p = Pool::<()>::new(Config {
-                wmark: Watermarks {
-                    min: 0,
-                    low: 0,
-                    high: 0,
-                },
-                ..Config::default()
-            })?;
+            let p = releasing_pool()?;
             let (fails, corrupt) = (AtomicUsize::new(0), AtomicUsize::new(0));
             fault::setup(c"1,10,0,-1")?;
             let r = kthread::run_on_cpus(&cpus, &|cpu| {
@@ -514,14 +520,7 @@ mod tests {
     fn growing_races_with_shrink_and_validate() -> Result {
         // Low and high watermarks 0: an allocation that finds no page grows,
         // and every wholly free chunk may go at once.
-        let p = Pool::<()>::new(Config {
-            wmark: Watermarks {
-                min: 0,
-                low: 0,
-                high: 0,
-            },
-            ..Config::default()
-        })?;
+        let p = releasing_pool()?;
         let cpus = cpu::online_list()?;
         let failed = AtomicUsize::new(0);
         let bad_checks = AtomicUsize::new(0);
