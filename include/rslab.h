@@ -24,8 +24,10 @@ struct page;
  * @size: object size in bytes
  * @align: alignment (0: the minimum; else a power of two)
  * @flags: SLAB_HWCACHE_ALIGN, SLAB_CACHE_DMA, SLAB_RECLAIM_ACCOUNT,
- *         SLAB_TYPESAFE_BY_RCU, SLAB_NO_MERGE, SLAB_PANIC (the debug flags
- *         are refused for now)
+ *         SLAB_TYPESAFE_BY_RCU, SLAB_NO_MERGE, SLAB_PANIC, SLAB_KMALLOC,
+ *         SLAB_NO_USER_FLAGS (rslab's slub_debug= parameter then does not
+ *         apply), and the debug flags SLAB_CONSISTENCY_CHECKS,
+ *         SLAB_RED_ZONE, SLAB_POISON, SLAB_STORE_USER, SLAB_TRACE
  * @ctor: run on every object when its slab is made, or NULL
  *
  * Return: the cache, or NULL (the reason is in the kernel log).
@@ -177,5 +179,53 @@ void rslab_kvfree_call_rcu(struct rcu_head *head, void *ptr);
  * @rhf: the name of its struct rcu_head member
  */
 #define rslab_kfree_rcu(ptr, rhf) rslab_kvfree_call_rcu(&(ptr)->rhf, (void *)(ptr))
+
+/**
+ * rslab_kmalloc_cache - an object of @s for a request of @size bytes
+ *                       (__kmalloc_cache_noprof())
+ * @s: the cache
+ * @gfp: allocation flags (__GFP_ZERO zeroes @size bytes)
+ * @size: the size asked for, 1 to the cache's object size
+ *
+ * A cache made with SLAB_KMALLOC | SLAB_STORE_USER records @size; with
+ * SLAB_RED_ZONE the bytes past it are red zone, checked on free and by
+ * rslab_cache_validate().
+ *
+ * Return: the object, or NULL.
+ */
+void *rslab_kmalloc_cache(void *s, gfp_t gfp, size_t size);
+
+/**
+ * rslab_cache_validate - check every slab and object of a cache
+ *                        (validate_slab_cache())
+ * @s: the cache
+ *
+ * Reports (in SLUB's format) and repairs what is wrong; on a debug cache
+ * each object's red zones, poison and padding are checked too. May sleep.
+ *
+ * Return: the number of slabs, or a negative errno.
+ */
+long rslab_cache_validate(void *s);
+
+/**
+ * rslab_slab_errors - errors rslab reported so far, on every cache
+ *
+ * Each report and each repair counts once, where SLUB counts one for
+ * lib/tests/slub_kunit.c (its slab_errors), so a test compares the
+ * difference across what it does.
+ *
+ * Return: the count.
+ */
+unsigned long rslab_slab_errors(void);
+
+/**
+ * rslab_cache_freeptr_offset - where a free object keeps its free pointer
+ * @s: the cache
+ *
+ * For tests that corrupt it on purpose (SLUB's s->offset).
+ *
+ * Return: the offset from the object, in bytes.
+ */
+unsigned int rslab_cache_freeptr_offset(void *s);
 
 #endif /* _RSLAB_H */

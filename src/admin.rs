@@ -30,6 +30,43 @@ use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc, ThisModule};
 use pool_attrs::{PoolDir, POOL_ATTRS};
 
+/// The `slub_debug=` module parameter (`slub_debug=FZPU,cache-a,cache-b`,
+/// the syntax of the kernel's; see [`crate::logic::slab::debugopt`]),
+/// parsed: which caches are made debug caches, and how.
+pub(crate) fn slub_debug() -> crate::logic::slab::debugopt::SlubDebug<'static> {
+    use crate::logic::slab::debugopt::SlubDebug;
+    // SAFETY: reading the parameter's pointer has no precondition.
+    let p = unsafe { crate::glue::ffi::rslab_slub_debug_param() };
+    if p.is_null() {
+        return SlubDebug::NONE;
+    }
+    // SAFETY: a set `charp` parameter is a NUL-terminated string that lives,
+    // unchanged (it is read-only in sysfs), while the module is loaded.
+    let s = unsafe { kernel::str::CStr::from_char_ptr(p) };
+    SlubDebug::parse(s.to_bytes()).0
+}
+
+/// Says at load what `slub_debug=` turned on (and which letters it skipped).
+pub(crate) fn log_slub_debug() {
+    use crate::logic::slab::debugopt::SlubDebug;
+    // SAFETY: as in `slub_debug`.
+    let p = unsafe { crate::glue::ffi::rslab_slub_debug_param() };
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: as in `slub_debug`.
+    let s = unsafe { kernel::str::CStr::from_char_ptr(p) };
+    let (d, unknown) = SlubDebug::parse(s.to_bytes());
+    if let Some(c) = unknown {
+        pr_err!("slub_debug option '{}' unknown. skipped\n", char::from(c));
+    }
+    pr_info!(
+        "slub_debug={} (flags {:#x} for other caches)\n",
+        kernel::str::BStr::from_bytes(s.to_bytes()),
+        d.global
+    );
+}
+
 /// rslab's version, shown in `/sys/kernel/rslab/version`.
 pub(crate) const VERSION: &str = "0.1.0";
 

@@ -24,7 +24,7 @@ use crate::{
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
-    ffi::{c_char, c_int, c_uint},
+    ffi::{c_char, c_int, c_long, c_uint, c_ulong},
     prelude::*,
     str::CStr,
 };
@@ -55,16 +55,52 @@ fn registry() -> Option<&'static Registry> {
 }
 
 /// `SLAB_*` flags of Linux 7.3 (`enum _slab_flag_bits`) rslab accepts, and
-/// what they become.
-fn flags_from_kernel(flags: c_uint) -> Option<u32> {
+/// what they become: rslab's flags, and whether `SLAB_NO_USER_FLAGS` was
+/// given (the `slub_debug=` parameter does not apply then).
+fn flags_from_kernel(flags: c_uint) -> Option<(u32, bool)> {
     use crate::logic::slab::layout;
     let bit = |b: u32| 1u32 << b;
-    let known = bit(bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN)
-        | bit(bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU)
-        | bit(bindings::_slab_flag_bits__SLAB_CACHE_DMA)
-        | bit(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT)
-        | bit(bindings::_slab_flag_bits__SLAB_NO_MERGE)
-        | bit(bindings::_slab_flag_bits__SLAB_PANIC);
+    // Kernel flag bit, rslab flag (0: accepted, nothing to do).
+    let map = [
+        (
+            bindings::_slab_flag_bits__SLAB_CONSISTENCY_CHECKS,
+            layout::SLAB_CONSISTENCY_CHECKS,
+        ),
+        (
+            bindings::_slab_flag_bits__SLAB_RED_ZONE,
+            layout::SLAB_RED_ZONE,
+        ),
+        (bindings::_slab_flag_bits__SLAB_POISON, layout::SLAB_POISON),
+        (
+            bindings::_slab_flag_bits__SLAB_KMALLOC,
+            layout::SLAB_KMALLOC,
+        ),
+        (
+            bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN,
+            layout::SLAB_HWCACHE_ALIGN,
+        ),
+        (
+            bindings::_slab_flag_bits__SLAB_CACHE_DMA,
+            layout::SLAB_CACHE_DMA,
+        ),
+        (
+            bindings::_slab_flag_bits__SLAB_STORE_USER,
+            layout::SLAB_STORE_USER,
+        ),
+        (
+            bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT,
+            layout::SLAB_RECLAIM_ACCOUNT,
+        ),
+        (
+            bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU,
+            layout::SLAB_TYPESAFE_BY_RCU,
+        ),
+        (bindings::_slab_flag_bits__SLAB_TRACE, layout::SLAB_TRACE),
+        (bindings::_slab_flag_bits__SLAB_NO_MERGE, 0),
+        (bindings::_slab_flag_bits__SLAB_PANIC, 0),
+        (bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS, 0),
+    ];
+    let known = map.iter().fold(0, |k, &(b, _)| k | bit(b));
     if flags & !known != 0 {
         pr_err!(
             "rslab_cache_create: unsupported flags {:#x}\n",
@@ -72,20 +108,12 @@ fn flags_from_kernel(flags: c_uint) -> Option<u32> {
         );
         return None;
     }
-    let mut out = 0;
-    if flags & bit(bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN) != 0 {
-        out |= layout::SLAB_HWCACHE_ALIGN;
-    }
-    if flags & bit(bindings::_slab_flag_bits__SLAB_CACHE_DMA) != 0 {
-        out |= layout::SLAB_CACHE_DMA;
-    }
-    if flags & bit(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT) != 0 {
-        out |= layout::SLAB_RECLAIM_ACCOUNT;
-    }
-    if flags & bit(bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU) != 0 {
-        out |= layout::SLAB_TYPESAFE_BY_RCU;
-    }
-    Some(out)
+    let out = map
+        .iter()
+        .filter(|&&(b, _)| flags & bit(b) != 0)
+        .fold(0, |o, &(_, r)| o | r);
+    let no_user = flags & bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
+    Some((out, no_user))
 }
 
 /// The cache a handle names.
@@ -121,12 +149,13 @@ pub(crate) unsafe extern "C" fn rslab_cache_create(
     let Ok(name) = name.to_str() else {
         return core::ptr::null_mut();
     };
-    let Some(flags) = flags_from_kernel(flags) else {
+    let Some((flags, no_user_flags)) = flags_from_kernel(flags) else {
         return core::ptr::null_mut();
     };
     let mut cfg = CacheConfig::new(name, size);
     cfg.align = align;
     cfg.flags = flags;
+    cfg.no_user_flags = no_user_flags;
     cfg.ctor = ctor;
     match r.create_config(&cfg) {
         Ok(c) => kernel::sync::Arc::as_ptr(&c).cast_mut().cast(),
@@ -153,7 +182,7 @@ pub(crate) unsafe extern "C" fn rslab_cache_destroy(s: *mut c_void) {
     }
 }
 
-/// `kmem_cache_alloc()`.
+/// `kmem_cache_alloc()` (zeroed for `__GFP_ZERO`).
 ///
 /// # Safety
 ///
@@ -164,12 +193,99 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc(
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
     // SAFETY: the caller's guarantee.
-    match unsafe { cache(s) } {
-        Some(c) => c
-            .alloc(Gfp::from_raw(gfp))
-            .map_or(core::ptr::null_mut(), |p| p.as_ptr().cast()),
-        None => core::ptr::null_mut(),
+    let Some(c) = (unsafe { cache(s) }) else {
+        return core::ptr::null_mut();
+    };
+    let gfp = Gfp::from_raw(gfp);
+    let Some(p) = c.alloc(gfp) else {
+        return core::ptr::null_mut();
+    };
+    if gfp.zero() {
+        // SAFETY: `p` is a fresh object of `c`, `object_size` bytes.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, c.layout().object_size as usize) };
     }
+    p.as_ptr().cast()
+}
+
+/// `__kmalloc_cache_noprof()` (what `kmalloc()` of a constant size calls):
+/// an object of `s` for a request of `size` bytes, which a kmalloc debug
+/// cache (`SLAB_KMALLOC | SLAB_STORE_USER`) records, red-zoning the bytes
+/// past it. NULL if `size` is 0 or larger than the objects.
+///
+/// # Safety
+///
+/// `s` is null or a live cache from [`rslab_cache_create`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kmalloc_cache(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    size: usize,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return core::ptr::null_mut();
+    };
+    let Some(size) = u32::try_from(size)
+        .ok()
+        .filter(|&n| n > 0 && n <= c.layout().object_size)
+    else {
+        return core::ptr::null_mut();
+    };
+    let gfp = Gfp::from_raw(gfp);
+    let p = if c.sheaf_capacity() > 0 {
+        c.alloc(gfp).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    } else {
+        c.slab_alloc(gfp, size) as *mut u8
+    };
+    if gfp.zero() && !p.is_null() {
+        // SAFETY: `p` is a fresh object of `c`, at least `size` bytes.
+        unsafe { core::ptr::write_bytes(p, 0, size as usize) };
+    }
+    p.cast()
+}
+
+/// `validate_slab_cache()`: checks every slab of `s` (on a debug cache, each
+/// object's red zones and poison too), reporting and repairing what is
+/// wrong. Returns the number of slabs, or a negative errno (`-ENOMEM`, or
+/// `-EINVAL` for a finding it could not repair). May sleep.
+///
+/// # Safety
+///
+/// `s` is null or a live cache from [`rslab_cache_create`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_validate(s: *mut c_void) -> c_long {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return -(bindings::EINVAL as c_long);
+    };
+    match c.validate() {
+        Ok(census) => census.slabs as c_long,
+        Err(crate::slab::SlabError::NoMemory) => -(bindings::ENOMEM as c_long),
+        Err(crate::slab::SlabError::Busy) => -(bindings::EAGAIN as c_long),
+        Err(e) => {
+            pr_err!("cache {}: validate: {:?}\n", c.display_name(), e);
+            -(bindings::EINVAL as c_long)
+        }
+    }
+}
+
+/// The number of errors rslab reported so far, on every cache (each report
+/// and each repair, as SLUB counts them for lib/tests/slub_kunit.c).
+#[no_mangle]
+pub(crate) extern "C" fn rslab_slab_errors() -> c_ulong {
+    crate::slab::total_errors() as c_ulong
+}
+
+/// Where a free object of `s` keeps its free pointer (`s->offset`), for
+/// tests that corrupt it on purpose. 0 for a null cache.
+///
+/// # Safety
+///
+/// `s` is null or a live cache from [`rslab_cache_create`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_freeptr_offset(s: *mut c_void) -> c_uint {
+    // SAFETY: the caller's guarantee.
+    unsafe { cache(s) }.map_or(0, |c| c.layout().offset)
 }
 
 /// `kmem_cache_zalloc()`.
@@ -271,11 +387,16 @@ pub(crate) unsafe extern "C" fn rslab_cache_shrink(s: *mut c_void) -> c_int {
     0
 }
 
-/// `kmalloc()`.
+/// `kmalloc()` (zeroed for `__GFP_ZERO`).
 #[no_mangle]
 pub(crate) extern "C" fn rslab_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
+    let gfp = Gfp::from_raw(gfp);
     registry().map_or(core::ptr::null_mut(), |r| {
-        r.kmalloc().kmalloc(size, Gfp::from_raw(gfp)).cast()
+        if gfp.zero() {
+            r.kmalloc().kzalloc(size, gfp).cast()
+        } else {
+            r.kmalloc().kmalloc(size, gfp).cast()
+        }
     })
 }
 

@@ -8,6 +8,7 @@
 pub(crate) mod atomic;
 pub(crate) mod cpu;
 pub(crate) mod cpuhp;
+pub(crate) mod debug;
 pub(crate) mod debugfs;
 pub(crate) mod dword;
 pub(crate) mod fault;

@@ -80,7 +80,7 @@ impl Kmalloc {
             return ZERO_SIZE_PTR;
         }
         if let Some(c) = self.cache_for(size) {
-            return c.slab_alloc(gfp) as *mut u8;
+            return c.slab_alloc(gfp, size as u32) as *mut u8;
         }
         // kmalloc_large(): get_order(size) pages.
         let order = layout::get_order(size as u64, bindings::PAGE_SHIFT);
@@ -228,22 +228,19 @@ impl Kmalloc {
             Owner::Slab(cache) => {
                 // SAFETY: as in `kfree`.
                 let c = unsafe { cache.as_ref() };
-                // `slab_ksize()`: the whole slot unless metadata follows the
-                // object (the free pointer of a cache with a ctor).
-                let l = c.layout();
-                if c.has_ctor() {
-                    l.inuse as usize
-                } else {
-                    l.size as usize
-                }
+                // `slab_ksize()`.
+                c.layout().ksize(c.has_ctor()) as usize
             }
         }
     }
 
-    /// `krealloc()`: resizes, keeping the contents up to the smaller size.
-    /// In place while the new size fits [`Kmalloc::ksize`]; null (with `p`
-    /// untouched) if no memory could be had; size 0 frees `p` and returns
-    /// [`ZERO_SIZE_PTR`].
+    /// `krealloc()` (7.3's `__do_krealloc()`): resizes an allocation of
+    /// rslab's kmalloc or of any rslab cache, keeping the contents up to the
+    /// smaller size. In place while the new size fits the object (with the
+    /// bytes past it zeroed for `__GFP_ZERO`, and red-zoned again on a
+    /// kmalloc debug cache); else a new kmalloc allocation, and `p` freed.
+    /// Null (with `p` untouched) if no memory could be had; size 0 frees `p`
+    /// and returns [`ZERO_SIZE_PTR`].
     ///
     /// # Safety
     ///
@@ -254,22 +251,60 @@ impl Kmalloc {
             unsafe { self.kfree(p) };
             return ZERO_SIZE_PTR;
         }
-        // SAFETY: the caller's guarantee.
-        let ks = unsafe { self.ksize(p) };
+        let mut ks = 0usize;
+        let mut orig = 0usize;
+        let mut cache = None;
+        if (p as usize) > ZERO_SIZE_PTR as usize {
+            // SAFETY: the caller's guarantee.
+            match unsafe { self.record(p) }.map(|r| (r.owner(), r)) {
+                Some((Owner::LargeKmalloc, r)) => {
+                    // SAFETY: the caller holds `p`, so nobody frees it.
+                    let order = unsafe { r.head_page().block_order() }.unwrap_or(0);
+                    ks = PAGE_SIZE << order;
+                    orig = ks;
+                }
+                Some((Owner::Slab(c), _)) => {
+                    // SAFETY: a slab's owner is its live cache.
+                    let c = unsafe { c.as_ref() };
+                    ks = c.layout().object_size as usize;
+                    orig = c.orig_size(p as usize) as usize;
+                    cache = Some(c);
+                }
+                _ => return core::ptr::null_mut(),
+            }
+        }
         if size <= ks {
+            if gfp.zero() {
+                // SAFETY: `p` holds `ks` bytes, the caller's.
+                unsafe {
+                    if orig < size {
+                        core::ptr::write_bytes(p.add(orig), 0, size - orig);
+                    } else {
+                        core::ptr::write_bytes(p.add(size), 0, ks - size);
+                    }
+                }
+            }
+            if let Some(c) = cache {
+                c.set_kmalloc_redzone(p as usize, size);
+            }
             return p;
         }
-        let n = self.kmalloc(size, gfp);
+        let n = if gfp.zero() {
+            self.kzalloc(size, gfp)
+        } else {
+            self.kmalloc(size, gfp)
+        };
         if n.is_null() {
             return n;
         }
         if ks > 0 {
-            // SAFETY: `p` holds `ks` bytes, `n` at least `size > ks`; they
-            // are distinct allocations.
-            unsafe { core::ptr::copy_nonoverlapping(p, n, ks) };
+            let keep = size.min(if orig > 0 { orig } else { ks });
+            // SAFETY: `p` holds at least `keep` bytes, `n` at least `size`;
+            // they are distinct allocations.
+            unsafe { core::ptr::copy_nonoverlapping(p, n, keep) };
+            // SAFETY: the caller's guarantee.
+            unsafe { self.kfree(p) };
         }
-        // SAFETY: the caller's guarantee.
-        unsafe { self.kfree(p) };
         n
     }
 }

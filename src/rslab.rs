@@ -73,6 +73,8 @@ impl kernel::Module for Rslab {
     fn init(module: &'static ThisModule) -> Result<Self> {
         glue::dword::init();
         glue::swab::init();
+        glue::debug::init(module);
+        admin::log_slub_debug();
         // SAFETY: once per load, before anything uses the control state.
         unsafe { admin::init_control() };
         let fault = glue::fault::Knobs::new();

@@ -78,6 +78,7 @@
 //! [`DWord`]: crate::glue::dword::DWord
 
 mod bulk;
+mod debug;
 mod fastpath;
 mod freelist;
 mod node;
@@ -87,6 +88,7 @@ mod slowpath;
 mod teardown;
 mod typed;
 
+pub(crate) use debug::{Track, TrackItem};
 pub(crate) use page::{Owner, SlabPage};
 pub(crate) use teardown::{Census, Leaked, SlabError};
 pub(crate) use typed::TypedCache;
@@ -171,7 +173,8 @@ pub(crate) const NR_SLAB_STATS: usize = SlabStat::BarnPutFail as usize + 1;
 pub(crate) type Ctor = unsafe extern "C" fn(*mut core::ffi::c_void);
 
 /// `kmem_cache_has_cpu_partial()`: whether caches keep per-CPU partial
-/// lists. SLUB has none for debug caches; rslab has no debug caches.
+/// lists (debug caches, which never reach the code that uses this, have
+/// none).
 const HAS_CPU_PARTIAL: bool = true;
 
 /// What a cache is made from.
@@ -198,8 +201,11 @@ pub(crate) struct CacheConfig<'a> {
     /// New slabs get a shuffled freelist (`CONFIG_SLAB_FREELIST_RANDOM`).
     pub(crate) randomize: bool,
     /// Per-CPU sheaves in front of the slabs (7.x's design), see
-    /// [`sheaves`]; the classic per-CPU slab serves alone otherwise.
+    /// [`sheaves`]; the classic per-CPU slab serves alone otherwise. Debug
+    /// caches have none (as in 7.3).
     pub(crate) sheaves: bool,
+    /// `SLAB_NO_USER_FLAGS`: the `slub_debug=` parameter does not apply.
+    pub(crate) no_user_flags: bool,
 }
 
 impl<'a> CacheConfig<'a> {
@@ -215,6 +221,7 @@ impl<'a> CacheConfig<'a> {
             harden: true,
             randomize: true,
             sheaves: false,
+            no_user_flags: false,
         }
     }
 }
@@ -223,7 +230,9 @@ impl<'a> CacheConfig<'a> {
 const ACCEPTED_FLAGS: u32 = layout::SLAB_HWCACHE_ALIGN
     | layout::SLAB_RECLAIM_ACCOUNT
     | layout::SLAB_CACHE_DMA
-    | layout::SLAB_TYPESAFE_BY_RCU;
+    | layout::SLAB_TYPESAFE_BY_RCU
+    | layout::SLAB_KMALLOC
+    | layout::SLAB_DEBUG_FLAGS;
 
 /// `struct kmem_cache_cpu`, in per-CPU memory (on a cache line of its own).
 ///
@@ -307,6 +316,15 @@ pub(crate) struct Cache {
     tid_step: usize,
 }
 
+/// Errors reported on every cache so far (see [`Cache::errors`]).
+static TOTAL_ERRORS: Atomic<u64> = Atomic::new(0);
+
+/// Errors reported on every cache so far, destroyed ones included (what
+/// slub_kunit's `slab_errors` counts).
+pub(crate) fn total_errors() -> u64 {
+    TOTAL_ERRORS.load(Relaxed)
+}
+
 /// The machine, for the geometry.
 pub(crate) fn machine() -> Machine {
     Machine {
@@ -339,17 +357,16 @@ impl Cache {
             );
             return Err(EINVAL);
         }
-        let l = layout::calculate_sizes(
-            cfg.size,
-            cfg.align,
-            cfg.flags,
-            cfg.ctor.is_some(),
-            &machine(),
-        )
-        .map_err(|e| {
-            pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);
-            EINVAL
-        })?;
+        // `kmem_cache_flags()`: the `slub_debug=` parameter's flags for it.
+        let mut flags = cfg.flags;
+        if !cfg.no_user_flags {
+            flags |= crate::admin::slub_debug().flags_for(cfg.name.as_bytes());
+        }
+        let l = layout::calculate_sizes(cfg.size, cfg.align, flags, cfg.ctor.is_some(), &machine())
+            .map_err(|e| {
+                pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);
+                EINVAL
+            })?;
         let tid_step = cpu::nr_cpu_ids().next_power_of_two();
         // INVARIANT: `tid` starts at the CPU's number.
         let cpus = PerCpu::new(|c| CpuSlab {
@@ -367,7 +384,7 @@ impl Cache {
             let mut rng = XorShift64::new(unsafe { bindings::get_random_u64() });
             layout::freelist_randomize(&mut seq, &mut rng);
         }
-        let sheaves = if cfg.sheaves {
+        let sheaves = if cfg.sheaves && !l.debug() {
             let cap = layout::sheaf_capacity(l.size, 1 << bindings::PAGE_SHIFT);
             Some(KBox::pin_init(sheaves::Sheaves::new(cap), GFP_KERNEL)?)
         } else {
@@ -378,7 +395,7 @@ impl Cache {
             try_pin_init!(Cache {
                 name,
                 layout: l,
-                flags: cfg.flags,
+                flags,
                 ctor: cfg.ctor,
                 harden: cfg.harden,
                 random,
@@ -418,7 +435,7 @@ impl Cache {
         &self.layout
     }
 
-    /// The `SLAB_*` flags.
+    /// The `SLAB_*` flags (with those of `slub_debug=`).
     pub(crate) fn flags(&self) -> u32 {
         self.flags
     }
@@ -448,7 +465,9 @@ impl Cache {
         self.stats.sum(s as usize)
     }
 
-    /// How many errors (bad and double frees) were reported on this cache.
+    /// How many errors were reported on this cache: bad and double frees,
+    /// and on debug caches each of SLUB's reports and repairs (counted as
+    /// `slab_add_kunit_errors()` counts them for slub_kunit).
     pub(crate) fn errors(&self) -> u64 {
         self.errors.load(Relaxed)
     }
@@ -480,7 +499,7 @@ impl Cache {
     /// `cpu_partial_store()`: `EINVAL` for a non-zero value on a cache
     /// without CPU partial lists.
     pub(crate) fn set_cpu_partial(&self, objects: u32) -> Result {
-        if objects > 0 && !HAS_CPU_PARTIAL {
+        if objects > 0 && (!HAS_CPU_PARTIAL || self.is_debug()) {
             return Err(EINVAL);
         }
         self.cpu_partial.store(objects, Relaxed);
@@ -520,7 +539,7 @@ impl Cache {
 
     /// Reports an error on this cache (and counts it).
     fn report(&self, what: core::fmt::Arguments<'_>) {
-        self.errors.add(1, Relaxed);
+        self.count_error();
         pr_err!("cache {}: {}\n", self.display_name(), what);
     }
 }

@@ -9,7 +9,7 @@ use crate::{
         sysfs::{self, Attr, Emitter},
     },
     logic::slab::layout,
-    slab::{Cache, SlabError, SlabStat, NR_SLAB_STATS},
+    slab::{Cache, SlabError, SlabStat, Track, TrackItem, NR_SLAB_STATS},
 };
 use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
@@ -42,6 +42,138 @@ fn write_one(s: &str) -> Result {
     }
 }
 
+/// One caller of `alloc_calls`/`free_calls` (`struct location`).
+struct Location {
+    addr: usize,
+    count: u64,
+    sum_time: u64,
+    min_time: usize,
+    max_time: usize,
+    min_pid: i32,
+    max_pid: i32,
+    cpus: u64,
+}
+
+/// `list_locations()`: the allocated objects' last allocations (or frees)
+/// grouped by caller, in address order: `count caller age=min/avg/max
+/// pid=min-max cpus=list`. Empty without `SLAB_STORE_USER`.
+fn show_calls(d: &CacheDir, e: &mut Emitter, t: TrackItem) -> Result {
+    let now = crate::glue::debug::jiffies();
+    let mut locs: KVec<Location> = KVec::new();
+    d.cache.for_each_track(t, |tr: &Track| {
+        let age = now.wrapping_sub(tr.when);
+        let at = locs.binary_search_by_key(&tr.addr, |l| l.addr);
+        let cpu_bit = if (0..64).contains(&tr.cpu) {
+            1u64 << tr.cpu
+        } else {
+            0
+        };
+        match at {
+            Ok(i) => {
+                if let Some(l) = locs.get_mut(i) {
+                    l.count += 1;
+                    l.sum_time += age as u64;
+                    l.min_time = l.min_time.min(age);
+                    l.max_time = l.max_time.max(age);
+                    l.min_pid = l.min_pid.min(tr.pid);
+                    l.max_pid = l.max_pid.max(tr.pid);
+                    l.cpus |= cpu_bit;
+                }
+            }
+            Err(i) => {
+                let l = Location {
+                    addr: tr.addr,
+                    count: 1,
+                    sum_time: age as u64,
+                    min_time: age,
+                    max_time: age,
+                    min_pid: tr.pid,
+                    max_pid: tr.pid,
+                    cpus: cpu_bit,
+                };
+                // Under spinlocks: no sleeping allocation (a caller that
+                // does not fit is left out, as SLUB's GFP_NOWAIT does).
+                if locs.len() == locs.capacity() && locs.reserve(1, GFP_ATOMIC).is_err() {
+                    return;
+                }
+                let _ = locs.insert_within_capacity(i, l);
+            }
+        }
+    })?;
+    if locs.is_empty() {
+        return emit(e, format_args!("No data\n"));
+    }
+    let multi_cpu = cpu::online_cpus().nth(1).is_some();
+    for l in locs.iter() {
+        let mut buf = KBox::new([0u8; kallsyms::SYMBOL_LEN], GFP_KERNEL)?;
+        let r = (|| -> Result {
+            emit(e, format_args!("{:7} ", l.count))?;
+            if l.addr != 0 {
+                let name = kallsyms::symbol(l.addr, &mut buf);
+                emit(
+                    e,
+                    format_args!("{}", core::str::from_utf8(name).unwrap_or("?")),
+                )?;
+            } else {
+                emit(e, format_args!("<not-available>"))?;
+            }
+            if l.sum_time != l.min_time as u64 {
+                emit(
+                    e,
+                    format_args!(
+                        " age={}/{}/{}",
+                        l.min_time,
+                        l.sum_time / l.count,
+                        l.max_time
+                    ),
+                )?;
+            } else {
+                emit(e, format_args!(" age={}", l.min_time))?;
+            }
+            if l.min_pid != l.max_pid {
+                emit(e, format_args!(" pid={}-{}", l.min_pid, l.max_pid))?;
+            } else {
+                emit(e, format_args!(" pid={}", l.min_pid))?;
+            }
+            if multi_cpu && l.cpus != 0 {
+                emit(e, format_args!(" cpus="))?;
+                emit_cpu_list(e, l.cpus)?;
+            }
+            emit(e, format_args!("\n"))
+        })();
+        if r.is_err() {
+            // The page is full: what fits is shown.
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `%*pbl` of a CPU mask: ranges such as `0-1,3`.
+fn emit_cpu_list(e: &mut Emitter, mask: u64) -> Result {
+    let mut first = true;
+    let mut c = 0u32;
+    while c < 64 {
+        if mask & (1 << c) == 0 {
+            c += 1;
+            continue;
+        }
+        let start = c;
+        while c + 1 < 64 && mask & (1 << (c + 1)) != 0 {
+            c += 1;
+        }
+        let sep = if first { "" } else { "," };
+        if start == c {
+            emit(e, format_args!("{sep}{start}"))?;
+        } else {
+            emit(e, format_args!("{sep}{start}-{c}"))?;
+        }
+        first = false;
+        c += 1;
+    }
+    Ok(())
+}
+
 fn show_slabs_cpu_partial(d: &CacheDir, e: &mut Emitter) -> Result {
     // slabs_cpu_partial_show(): "objects(slabs)" then per CPU.
     let per_slab = d.cache.layout().objects;
@@ -69,7 +201,7 @@ macro_rules! stat_attr {
     };
 }
 
-const NR_CACHE_ATTRS: usize = 27 + NR_SLAB_STATS;
+const NR_CACHE_ATTRS: usize = 30 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
@@ -149,7 +281,12 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"poison", |d, e| flag(d, e, layout::SLAB_POISON)),
     Attr::ro(c"red_zone", |d, e| flag(d, e, layout::SLAB_RED_ZONE)),
     Attr::ro(c"store_user", |d, e| flag(d, e, layout::SLAB_STORE_USER)),
-    Attr::ro(c"sanity_checks", |_, e| emit(e, format_args!("0\n"))),
+    Attr::ro(c"sanity_checks", |d, e| {
+        flag(d, e, layout::SLAB_CONSISTENCY_CHECKS)
+    }),
+    Attr::ro(c"trace", |d, e| flag(d, e, layout::SLAB_TRACE)),
+    Attr::ro(c"alloc_calls", |d, e| show_calls(d, e, TrackItem::Alloc)),
+    Attr::ro(c"free_calls", |d, e| show_calls(d, e, TrackItem::Free)),
     Attr::ro(c"hwcache_align", |d, e| {
         flag(d, e, layout::SLAB_HWCACHE_ALIGN)
     }),

@@ -148,6 +148,17 @@ impl Registry {
         cfg.harden = flags & control::FLAG_NOHARDEN == 0;
         cfg.randomize = flags & control::FLAG_NORANDOM == 0;
         cfg.sheaves = flags & control::FLAG_SHEAVES != 0;
+        for (f, slab) in [
+            (control::FLAG_CONSISTENCY, layout::SLAB_CONSISTENCY_CHECKS),
+            (control::FLAG_RED_ZONE, layout::SLAB_RED_ZONE),
+            (control::FLAG_POISON, layout::SLAB_POISON),
+            (control::FLAG_STORE_USER, layout::SLAB_STORE_USER),
+            (control::FLAG_TRACE, layout::SLAB_TRACE),
+        ] {
+            if flags & f != 0 {
+                cfg.flags |= slab;
+            }
+        }
         self.create_config(&cfg)
     }
 

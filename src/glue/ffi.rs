@@ -41,4 +41,6 @@ unsafe extern "C" {
     pub(crate) fn rslab_alloc_percpu(size: usize, align: usize) -> *mut core::ffi::c_void;
     /// `kunit_mark_skipped(kunit_get_current_test(), "%s", reason)`.
     pub(crate) fn rslab_kunit_skip(reason: *const kernel::ffi::c_char);
+    /// The `slub_debug=` module parameter (NULL if not given).
+    pub(crate) fn rslab_slub_debug_param() -> *const kernel::ffi::c_char;
 }

@@ -20,6 +20,11 @@ impl Gfp {
         self.0 & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
     }
 
+    /// Whether the memory is to be zeroed (`__GFP_ZERO`).
+    pub(crate) fn zero(self) -> bool {
+        self.0 & (1 << bindings::___GFP_ZERO_BIT) != 0
+    }
+
     /// Flags a caller passed (the exported API's `gfp_t`).
     pub(crate) fn from_raw(gfp: bindings::gfp_t) -> Gfp {
         Gfp(gfp)

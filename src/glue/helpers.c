@@ -10,10 +10,16 @@
 #include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/timex.h>
 
 #include "../../include/rslab.h"
+
+/* The slub_debug= module parameter (parsed in src/admin.rs). */
+static char *rslab_slub_debug;
+module_param_named(slub_debug, rslab_slub_debug, charp, 0444);
+MODULE_PARM_DESC(slub_debug, "debug flags for caches, as the kernel's slub_debug= (FZPUT[,cache...][;...])");
 
 /* The fault attribute of rslab's backing allocations and new slabs. */
 static DECLARE_FAULT_ATTR(rslab_fail);
@@ -33,6 +39,9 @@ int rslab_fail_setup(char *str);
 void rslab_fail_quiet(void);
 void rslab_kunit_skip(const char *reason);
 void __percpu *rslab_alloc_percpu(size_t size, size_t align);
+const char *rslab_slub_debug_param(void);
+
+const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 
 void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
@@ -84,3 +93,7 @@ EXPORT_SYMBOL_GPL(rslab_ksize);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages);
 EXPORT_SYMBOL_GPL(rslab_free_pages);
 EXPORT_SYMBOL_GPL(rslab_kvfree_call_rcu);
+EXPORT_SYMBOL_GPL(rslab_kmalloc_cache);
+EXPORT_SYMBOL_GPL(rslab_cache_validate);
+EXPORT_SYMBOL_GPL(rslab_slab_errors);
+EXPORT_SYMBOL_GPL(rslab_cache_freeptr_offset);

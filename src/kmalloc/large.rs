@@ -20,7 +20,7 @@ impl Kmalloc {
         };
         let addr = self.pool.addr(&b);
         // SAFETY: `b` was just allocated from the pool and is ours alone.
-        unsafe { SlabPage::claim(&self.pool, b, Owner::LargeKmalloc) };
+        unsafe { SlabPage::claim(&self.pool, b, Owner::LargeKmalloc, 0) };
         addr
     }
 

@@ -104,7 +104,7 @@ impl Cache {
         if let Some(sh) = self.sheaves() {
             return NonNull::new(self.sheaf_alloc(sh, gfp) as *mut u8);
         }
-        NonNull::new(self.slab_alloc(gfp) as *mut u8)
+        NonNull::new(self.slab_alloc(gfp, self.layout.object_size) as *mut u8)
     }
 
     /// `slab_alloc_node()`: the fast path. It makes no call but to the slow
@@ -112,7 +112,7 @@ impl Cache {
     /// `%gs:`-relative on x86_64 (`this_cpu_cmpxchg_double()`), and taken
     /// with interrupts off elsewhere (the generic `this_cpu` way).
     #[inline(always)]
-    pub(crate) fn slab_alloc(&self, gfp: Gfp) -> usize {
+    pub(crate) fn slab_alloc(&self, gfp: Gfp, orig_size: u32) -> usize {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
@@ -125,7 +125,7 @@ impl Cache {
                 let object = self.this_cpu_word(FREELIST);
                 let slab = self.this_cpu_word(SLAB);
                 if object == 0 || slab == 0 {
-                    return self.slab_alloc_slow(gfp);
+                    return self.slab_alloc_slow(gfp, orig_size);
                 }
                 // SAFETY: `object` was on a CPU freelist of this cache; if
                 // it was handed out meanwhile the value read is stale and
@@ -143,7 +143,7 @@ impl Cache {
         let object = c.pair.first_local();
         if object == 0 || c.slab.load(Relaxed).is_null() {
             drop(irq);
-            return self.slab_alloc_slow(gfp);
+            return self.slab_alloc_slow(gfp, orig_size);
         }
         // SAFETY: `object` is on this CPU's freelist of its frozen slab, and
         // interrupts are off: it is ours to take.
@@ -176,6 +176,9 @@ impl Cache {
     #[cold]
     #[inline(never)]
     pub(super) fn bad_free(&self, o: usize) {
+        if self.is_debug() {
+            return self.debug_bad_free(o);
+        }
         self.report(format_args!(
             "bad free of {o:#x}: not an object of this cache"
         ));

@@ -126,7 +126,8 @@ impl SlabPage {
         unsafe { p.as_ref() }
     }
 
-    /// The slab's (or block's) first byte.
+    /// The slab's first object (its first byte unless red zones come
+    /// first), or a large block's first byte.
     pub(crate) fn base(&self) -> *mut u8 {
         self.base.load(Relaxed)
     }
@@ -165,17 +166,23 @@ impl SlabPage {
     }
 
     /// Makes `block` (just allocated from `pool`) a slab or large block
-    /// owned by `owner`; returns its head record.
+    /// owned by `owner`, its first object `first` bytes in; returns its
+    /// head record.
     ///
     /// # Safety
     ///
     /// The caller owns `block`, just allocated from `pool`: nobody else can
     /// reach its records yet.
-    pub(crate) unsafe fn claim(pool: &SlabPool, block: RawBlock, owner: Owner) -> *mut SlabPage {
+    pub(crate) unsafe fn claim(
+        pool: &SlabPool,
+        block: RawBlock,
+        owner: Owner,
+        first: usize,
+    ) -> *mut SlabPage {
         for i in 1..1usize << block.order() {
             pool.record(&block, i).head.store(i as u32, Relaxed);
         }
-        let base = pool.addr(&block);
+        let base = pool.addr(&block).wrapping_add(first);
         let head = pool.record(&block, 0).as_link();
         // SAFETY: the record lives while its block is out of the pool, which
         // it is until `release` gives it back (the block is kept in it).

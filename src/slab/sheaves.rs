@@ -323,19 +323,19 @@ impl Cache {
                     self.stat(SlabStat::SheafAlloc);
                 }
                 // No sheaf: serve this one allocation from the slabs.
-                Err(_) => return self.slab_alloc(gfp),
+                Err(_) => return self.slab_alloc(gfp, self.layout.object_size),
             }
         }
         if sheaf
             .resize(sh.capacity, core::ptr::null_mut(), gfp.for_metadata())
             .is_err()
         {
-            return self.slab_alloc(gfp);
+            return self.slab_alloc(gfp, self.layout.object_size);
         }
         if self.slab_alloc_bulk(gfp, &mut sheaf) == 0 {
             sheaf.clear();
             self.give_back_sheaf(sh, sheaf);
-            return self.slab_alloc(gfp);
+            return self.slab_alloc(gfp, self.layout.object_size);
         }
         self.stats
             .add(SlabStat::SheafRefill as usize, sh.capacity as u64);

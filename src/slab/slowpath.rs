@@ -33,9 +33,13 @@ impl Cache {
         freelist
     }
 
-    /// `___slab_alloc()`: the slow path.
+    /// `___slab_alloc()`: the slow path. `orig_size` is what was asked for
+    /// (recorded by kmalloc debug caches).
     #[inline(never)]
-    pub(super) fn slab_alloc_slow(&self, gfp: Gfp) -> usize {
+    pub(super) fn slab_alloc_slow(&self, gfp: Gfp, orig_size: u32) -> usize {
+        if self.is_debug() {
+            return self.debug_alloc(gfp, orig_size);
+        }
         let irq = local_interrupt_disable();
         let cpu = cpu::current();
         self.stat(SlabStat::AllocSlowpath);
@@ -257,6 +261,21 @@ impl Cache {
     /// `__slab_free()`: the slow path.
     #[inline(never)]
     pub(super) fn slab_free_slow(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
+        if self.is_debug() {
+            // One object at a time (the detached list's links first).
+            let mut o = head;
+            for _ in 0..cnt {
+                // SAFETY: `o` is on the caller's detached list of free
+                // objects of `slab`.
+                let next = unsafe { self.get_fp(o) };
+                self.debug_free(slab, o);
+                if o == tail {
+                    break;
+                }
+                o = next;
+            }
+            return;
+        }
         self.stat(SlabStat::FreeSlowpath);
         let (prior, new, action, n) = loop {
             let prior = slab.pair.first();
@@ -315,7 +334,7 @@ impl Cache {
     /// `allocate_slab()`: a new frozen slab, its objects constructed and
     /// linked (shuffled if randomised). Returns it with its freelist, all
     /// its objects counted in use (the CPU takes them all).
-    fn new_slab(&self, gfp: Gfp) -> Option<Taken<'_>> {
+    pub(super) fn new_slab(&self, gfp: Gfp) -> Option<Taken<'_>> {
         if fault::should_fail(self.layout.size as usize) {
             return None;
         }
@@ -329,8 +348,13 @@ impl Cache {
         let block = block?;
         let order = block.order();
         let objects = layout::order_objects(order, self.layout.size, bindings::PAGE_SHIFT);
-        let base = self.pool.addr(&block) as usize;
+        // The first object, after its left red zone (`fixup_red_left()`).
+        let base = self.pool.addr(&block) as usize + self.layout.red_left_pad as usize;
         let size = self.layout.size as usize;
+        if self.is_debug() {
+            let bytes = (1usize << bindings::PAGE_SHIFT) << order;
+            self.setup_slab_debug(base, bytes, objects);
+        }
         if let Some(ctor) = self.ctor {
             for i in 0..objects as usize {
                 // SAFETY: a constructor takes a whole object of this cache,
@@ -373,7 +397,14 @@ impl Cache {
         self.total_objects.add(objects as usize, Relaxed);
         // SAFETY: the block was just allocated from this cache's pool and is
         // ours alone.
-        let head = unsafe { SlabPage::claim(&self.pool, block, self.as_owner()) };
+        let head = unsafe {
+            SlabPage::claim(
+                &self.pool,
+                block,
+                self.as_owner(),
+                self.layout.red_left_pad as usize,
+            )
+        };
         drop(n);
         // SAFETY: the record lives while its block is out, which it is until
         // `discard_slab`, which only runs on a slab taken off every list.

@@ -130,11 +130,23 @@ impl Cache {
         }
     }
 
-    /// Reports slabs still held (after everything empty was freed).
+    /// Reports slabs still held (after everything empty was freed): each
+    /// slab and its allocated objects as SLUB's `list_slab_objects()` does,
+    /// then a summary.
     fn report_leaks(&self) -> Result<(), Leaked> {
         let slabs = self.nr_slabs.load(Relaxed);
         if slabs == 0 {
             return Ok(());
+        }
+        let words = (self.layout.objects as usize).div_ceil(64).max(1);
+        if let Ok(mut bits) = KVec::from_elem(0u64, words, GFP_KERNEL) {
+            let me = self.as_owner();
+            let _n = self.node.lock();
+            self.pool.for_each_record(|s| {
+                if s.is_head() && s.owner_here() == me && s.counters().inuse() > 0 {
+                    self.list_slab_objects(s, &mut bits);
+                }
+            });
         }
         let objects = self.objects_in_use();
         pr_err!(
@@ -196,6 +208,10 @@ impl Cache {
                 census.frozen += 1;
                 census.inuse += c.inuse() as usize;
                 return;
+            }
+            if self.is_debug() {
+                // SLUB's checks of every object first (they repair).
+                self.debug_validate_slab(s, &mut bits);
             }
             match self.walk_freelist(s, &mut bits) {
                 Ok(inuse) => census.inuse += inuse,

@@ -3,5 +3,6 @@
 //! (`layout`), and SLUB's slab state decisions (`slabstate`) (the kernel side
 //! is `src/slab.rs`).
 
+pub mod debugopt;
 pub mod layout;
 pub mod slabstate;

@@ -57,7 +57,18 @@ pub const FLAG_NORANDOM: u32 = 1 << 5;
 /// `sheaves`: the 7.x per-CPU sheaves mode.
 pub const FLAG_SHEAVES: u32 = 1 << 6;
 
-const FLAG_NAMES: [(&str, u32); 7] = [
+/// `consistency`: `SLAB_CONSISTENCY_CHECKS` (`slub_debug=F`).
+pub const FLAG_CONSISTENCY: u32 = 1 << 7;
+/// `red_zone`: `SLAB_RED_ZONE` (Z).
+pub const FLAG_RED_ZONE: u32 = 1 << 8;
+/// `poison`: `SLAB_POISON` (P).
+pub const FLAG_POISON: u32 = 1 << 9;
+/// `store_user`: `SLAB_STORE_USER` (U).
+pub const FLAG_STORE_USER: u32 = 1 << 10;
+/// `trace`: `SLAB_TRACE` (T).
+pub const FLAG_TRACE: u32 = 1 << 11;
+
+const FLAG_NAMES: [(&str, u32); 12] = [
     ("hwcache", FLAG_HWCACHE),
     ("reclaim", FLAG_RECLAIM),
     ("dma", FLAG_DMA),
@@ -65,6 +76,11 @@ const FLAG_NAMES: [(&str, u32); 7] = [
     ("noharden", FLAG_NOHARDEN),
     ("norandom", FLAG_NORANDOM),
     ("sheaves", FLAG_SHEAVES),
+    ("consistency", FLAG_CONSISTENCY),
+    ("red_zone", FLAG_RED_ZONE),
+    ("poison", FLAG_POISON),
+    ("store_user", FLAG_STORE_USER),
+    ("trace", FLAG_TRACE),
 ];
 
 /// A cache name, as given.
@@ -312,6 +328,22 @@ mod tests {
                 size: 100,
                 align: 0,
                 flags: 0
+            })
+        );
+        assert_eq!(
+            parse(
+                "create my-cache 16 0 red_zone,poison,store_user,consistency,trace",
+                10
+            ),
+            Ok(Command::Create {
+                name: n,
+                size: 16,
+                align: 0,
+                flags: FLAG_RED_ZONE
+                    | FLAG_POISON
+                    | FLAG_STORE_USER
+                    | FLAG_CONSISTENCY
+                    | FLAG_TRACE
             })
         );
         assert_eq!(

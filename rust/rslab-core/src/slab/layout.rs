@@ -5,6 +5,9 @@
 //! `set_cpu_partial()`, and the kmalloc size classes of
 //! `__kmalloc_index()`.
 
+/// `SLAB_CONSISTENCY_CHECKS` (`slub_debug=F`): check slabs and objects on
+/// every allocation and free.
+pub const SLAB_CONSISTENCY_CHECKS: u32 = 0x0000_0100;
 /// `SLAB_RED_ZONE`: a red zone around each object.
 pub const SLAB_RED_ZONE: u32 = 0x0000_0400;
 /// `SLAB_POISON`: poison freed objects.
@@ -19,6 +22,30 @@ pub const SLAB_STORE_USER: u32 = 0x0001_0000;
 pub const SLAB_RECLAIM_ACCOUNT: u32 = 0x0002_0000;
 /// `SLAB_TYPESAFE_BY_RCU`: slabs are freed after an RCU grace period.
 pub const SLAB_TYPESAFE_BY_RCU: u32 = 0x0008_0000;
+/// `SLAB_TRACE` (`slub_debug=T`): log every allocation and free.
+pub const SLAB_TRACE: u32 = 0x0020_0000;
+/// `SLAB_KMALLOC`: a kmalloc cache; with [`SLAB_STORE_USER`] each object
+/// records the size asked for (`orig_size`), and with [`SLAB_RED_ZONE`] the
+/// bytes past it are red zone too.
+pub const SLAB_KMALLOC: u32 = 0x0000_1000;
+/// `SLAB_DEBUG_FLAGS`: the flags that make a debug cache (which takes the
+/// slow paths, keeps no CPU partial list and no sheaves).
+pub const SLAB_DEBUG_FLAGS: u32 =
+    SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE | SLAB_CONSISTENCY_CHECKS;
+/// `__OBJECT_POISON`: [`SLAB_POISON`] without RCU or a constructor (which
+/// need a free object intact), so free objects are poisoned; set by
+/// [`calculate_sizes`].
+pub const OBJECT_POISON: u32 = 0x8000_0000;
+/// `SLUB_RED_INACTIVE`: a free object's red zones.
+pub const SLUB_RED_INACTIVE: u8 = 0xbb;
+/// `SLUB_RED_ACTIVE`: an allocated object's red zones.
+pub const SLUB_RED_ACTIVE: u8 = 0xcc;
+/// `POISON_INUSE`: padding, and slab memory not yet handed out.
+pub const POISON_INUSE: u8 = 0x5a;
+/// `POISON_FREE`: a free object's bytes.
+pub const POISON_FREE: u8 = 0x6b;
+/// `POISON_END`: a free object's last byte.
+pub const POISON_END: u8 = 0xa5;
 
 /// `MAX_OBJS_PER_PAGE`: `slab.objects` is 15 bits.
 pub const MAX_OBJS_PER_PAGE: u32 = 32767;
@@ -30,6 +57,8 @@ pub const MAX_PARTIAL: u32 = 10;
 pub const SLUB_MAX_ORDER: u32 = 3;
 /// `struct track` on 64-bit without stack depot: addr, cpu, pid, when.
 pub const TRACK_SIZE: u32 = 32;
+/// The `orig_size` field of a kmalloc debug object (an `unsigned int`).
+pub const ORIG_SIZE_SIZE: u32 = 4;
 /// `KMALLOC_MIN_SIZE` (8: no DMA alignment constraint on our targets).
 pub const KMALLOC_MIN_SIZE: usize = 8;
 /// `KMALLOC_SHIFT_HIGH` for 4 KiB pages: the largest kmalloc cache is 8 KiB.
@@ -82,6 +111,9 @@ pub struct Layout {
     pub red_left_pad: u32,
     /// The slab order (`oo_order(s->oo)`).
     pub order: u32,
+    /// The `SLAB_*` flags it was made for, with `__OBJECT_POISON` folded
+    /// in as [`Layout::object_poison`].
+    pub flags: u32,
     /// Objects per slab of that order (`oo_objects(s->oo)`).
     pub objects: u32,
     /// The smallest order that holds one object (`oo_order(s->min)`).
@@ -246,14 +278,20 @@ pub fn calculate_sizes(
         return Err(LayoutError::TooBig);
     }
     let align = calculate_alignment(flags, align, object_size, m);
+    let mut flags = flags & !OBJECT_POISON;
+    if flags & SLAB_POISON != 0 && flags & SLAB_TYPESAFE_BY_RCU == 0 && !has_ctor {
+        flags |= OBJECT_POISON;
+    }
+    // As 7.3's `calculate_sizes()` (without KASAN and object extensions).
     let mut size = align_up(object_size, WORD);
     if flags & SLAB_RED_ZONE != 0 && size == object_size {
         size += WORD;
     }
     let inuse = size;
+    let orig_size = flags & SLAB_STORE_USER != 0 && flags & SLAB_KMALLOC != 0;
     let offset;
     if flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) != 0
-        || (flags & SLAB_RED_ZONE != 0 && object_size < WORD)
+        || (flags & SLAB_RED_ZONE != 0 && (object_size < WORD || orig_size))
         || has_ctor
     {
         // The object must stay intact while free: the pointer goes after it.
@@ -265,9 +303,13 @@ pub fn calculate_sizes(
     }
     if flags & SLAB_STORE_USER != 0 {
         size += 2 * TRACK_SIZE;
+        if flags & SLAB_KMALLOC != 0 {
+            size += ORIG_SIZE_SIZE;
+        }
     }
     let mut red_left_pad = 0;
     if flags & SLAB_RED_ZONE != 0 {
+        // A mandatory word of padding, then the left red zone.
         size += WORD;
         red_left_pad = align_up(WORD, align);
         size += red_left_pad;
@@ -282,9 +324,8 @@ pub fn calculate_sizes(
     let ilog2 = u32::BITS - 1 - size.leading_zeros();
     let min_partial = (ilog2 / 2).clamp(MIN_PARTIAL, MAX_PARTIAL);
     let page_size = 1u32 << m.page_shift;
-    // SLUB has no CPU partial lists for debug caches; rslab's flags that
-    // SLUB treats as debug (red zone, poison, store user) get none either.
-    let has_cpu_partial = flags & (SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER) == 0;
+    // SLUB has no CPU partial lists for debug caches.
+    let has_cpu_partial = flags & SLAB_DEBUG_FLAGS == 0;
     let cpu_partial = cpu_partial_objects(size, page_size, has_cpu_partial);
     Ok(Layout {
         object_size,
@@ -294,6 +335,7 @@ pub fn calculate_sizes(
         align,
         red_left_pad,
         order,
+        flags,
         objects,
         min_order,
         min_objects: order_objects(min_order, size, m.page_shift),
@@ -301,6 +343,67 @@ pub fn calculate_sizes(
         cpu_partial,
         cpu_partial_slabs: cpu_partial_slabs(cpu_partial, objects),
     })
+}
+
+impl Layout {
+    /// `__OBJECT_POISON`: free objects are poisoned (`SLAB_POISON` without
+    /// RCU or a constructor, which need a free object intact).
+    pub const fn object_poison(&self) -> bool {
+        self.flags & OBJECT_POISON != 0
+    }
+
+    /// Whether this is a debug cache (`kmem_cache_debug()`).
+    pub const fn debug(&self) -> bool {
+        self.flags & SLAB_DEBUG_FLAGS != 0
+    }
+
+    /// `slub_debug_orig_size()`: objects record the size asked for.
+    pub const fn orig_size(&self) -> bool {
+        self.flags & SLAB_STORE_USER != 0 && self.flags & SLAB_KMALLOC != 0
+    }
+
+    /// `get_info_end()`: where the tracking data starts, from the object.
+    pub const fn info_end(&self) -> u32 {
+        if self.offset >= self.inuse {
+            self.inuse + WORD
+        } else {
+            self.inuse
+        }
+    }
+
+    /// Where the `orig_size` word is, from the object.
+    pub const fn orig_size_offset(&self) -> u32 {
+        self.info_end() + 2 * TRACK_SIZE
+    }
+
+    /// Where the metadata ends and the padding checked by
+    /// `check_pad_bytes()` starts, from the object.
+    pub const fn pad_offset(&self) -> u32 {
+        let mut off = self.info_end();
+        if self.flags & SLAB_STORE_USER != 0 {
+            off += 2 * TRACK_SIZE;
+            if self.flags & SLAB_KMALLOC != 0 {
+                off += ORIG_SIZE_SIZE;
+            }
+        }
+        off
+    }
+
+    /// `size_from_object()`: a slot's bytes from the object on.
+    pub const fn size_from_object(&self) -> u32 {
+        self.size - self.red_left_pad
+    }
+
+    /// `slab_ksize()`: the bytes of an object its user may use.
+    pub const fn ksize(&self, has_ctor: bool) -> u32 {
+        if self.flags & (SLAB_RED_ZONE | SLAB_POISON) != 0 {
+            self.object_size
+        } else if self.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_STORE_USER) != 0 || has_ctor {
+            self.inuse
+        } else {
+            self.size
+        }
+    }
 }
 
 /// `calculate_sheaf_capacity()` of mm/slub.c (7.3): objects per sheaf for
@@ -550,6 +653,60 @@ mod tests {
         assert_eq!(l.red_left_pad, 8);
         assert_eq!(l.inuse, 72);
         assert_eq!(l.size, 72 + 64 + 8 + 8);
+        assert_eq!((l.info_end(), l.pad_offset()), (72, 136));
+        assert_eq!(l.size_from_object(), 144);
+    }
+
+    #[test]
+    fn debug_layouts_match_slub_7_3() {
+        // The slub_kunit caches, as 7.3's `calculate_sizes()` lays them out
+        // on x86_64 (object_size/size/offset/inuse/red_left_pad).
+        let cases = [
+            (64, SLAB_RED_ZONE, (88, 32, 72, 8, 72)),
+            (64, SLAB_POISON, (72, 64, 64, 0, 72)),
+            (
+                32,
+                SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE,
+                (136, 40, 40, 8, 116),
+            ),
+            (
+                64,
+                SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE,
+                (168, 72, 72, 8, 148),
+            ),
+            (
+                64,
+                SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER,
+                (160, 72, 72, 8, 144),
+            ),
+        ];
+        for (object_size, flags, (size, offset, inuse, rlp, pad)) in cases {
+            let l = calculate_sizes(object_size, 0, flags, false, &M2).unwrap();
+            assert_eq!(
+                (l.size, l.offset, l.inuse, l.red_left_pad, l.pad_offset()),
+                (size, offset, inuse, rlp, pad),
+                "{object_size} {flags:#x}"
+            );
+            assert!(l.debug());
+            assert_eq!(l.cpu_partial, 0);
+        }
+        let p = calculate_sizes(64, 0, SLAB_POISON, false, &M2).unwrap();
+        assert!(p.object_poison());
+        // A constructor or RCU needs the free object intact: no poison.
+        assert!(!calculate_sizes(64, 0, SLAB_POISON, true, &M2)
+            .unwrap()
+            .object_poison());
+        let r = SLAB_POISON | SLAB_TYPESAFE_BY_RCU;
+        assert!(!calculate_sizes(64, 0, r, false, &M2)
+            .unwrap()
+            .object_poison());
+        assert!(!calculate_sizes(64, 0, 0, false, &M2).unwrap().debug());
+        // `slab_ksize()`.
+        assert_eq!(p.ksize(false), 64);
+        let u = calculate_sizes(60, 0, SLAB_STORE_USER, false, &M2).unwrap();
+        assert_eq!(u.ksize(false), u.inuse);
+        let plain = calculate_sizes(60, 0, 0, false, &M2).unwrap();
+        assert_eq!((plain.ksize(false), plain.ksize(true)), (64, 64));
     }
 
     #[test]
