@@ -13,7 +13,7 @@ use crate::{
     page_pool::{Config, Pool},
     slab::{
         Cache, CacheConfig, CacheCounts, Census, CpuSlabInfo, Leaked, SlabPool, SlabStat,
-        TypedCache,
+        TrackItem, TypedCache,
     },
 };
 use core::{
@@ -449,6 +449,80 @@ mod tests {
         Ok(())
     }
 
+    /// Each debug flag, on the Rust API: red zones (Z) and poison (P) catch
+    /// a write where none belongs, reported and restored (two errors each,
+    /// as SLUB counts them); user tracking (U) records the allocating and
+    /// freeing task; consistency checks (F) refuse a double free and a
+    /// free inside an object. Debug caches take the slow paths only.
+    #[test]
+    fn debug_flags_catch_what_they_name() -> Result {
+        let p = pool()?;
+        let debug = |name: &str, flags: u32| -> Result<Arc<Cache>> {
+            let mut cfg = CacheConfig::new(name, 64);
+            cfg.flags = flags;
+            cfg.no_user_flags = true;
+            Cache::new(&p, &cfg)
+        };
+        let byte = |a: usize| -> u8 {
+            // SAFETY: the tests read bytes of slab memory they hold.
+            unsafe { core::ptr::read_volatile(a as *const u8) }
+        };
+        let poke = |a: usize, v: u8| {
+            // SAFETY: a byte of a slab of a cache the test owns (a red zone
+            // or a freed object), written on purpose.
+            unsafe { core::ptr::write_volatile(a as *mut u8, v) }
+        };
+        // Z: the right red zone of an object in use.
+        let z = debug("kunit-dbg-z", layout::SLAB_RED_ZONE)?;
+        let o = alloc(&z)?;
+        assert_eq!((byte(o + 64), byte(o - 1)), (0xcc, 0xcc));
+        poke(o + 64, 0x12);
+        let e = z.errors();
+        assert_eq!(census(&z)?.inuse, 1);
+        assert_eq!(z.errors() - e, 2);
+        assert_eq!(byte(o + 64), 0xcc);
+        free(&z, o);
+        assert_eq!(byte(o + 64), 0xbb);
+        assert_eq!(z.stat_total(SlabStat::AllocFastpath), 0);
+        assert_eq!(z.stat_total(SlabStat::FreeFastpath), 0);
+        // P: a freed object is poisoned; a write into it is found.
+        let pz = debug("kunit-dbg-p", layout::SLAB_POISON)?;
+        let o = alloc(&pz)?;
+        free(&pz, o);
+        assert_eq!((byte(o), byte(o + 62), byte(o + 63)), (0x6b, 0x6b, 0xa5));
+        poke(o + 10, 0x78);
+        let e = pz.errors();
+        census(&pz)?;
+        assert_eq!(pz.errors() - e, 2);
+        assert_eq!(byte(o + 10), 0x6b);
+        // U: the last allocation and free, by this task.
+        let u = debug("kunit-dbg-u", layout::SLAB_STORE_USER)?;
+        let o = alloc(&u)?;
+        let t = u.track(o, TrackItem::Alloc);
+        assert!(t.addr != 0);
+        assert_eq!(t.pid, kernel::current!().pid());
+        assert_eq!(u.track(o, TrackItem::Free).addr, 0);
+        free(&u, o);
+        assert_eq!(u.track(o, TrackItem::Free).pid, kernel::current!().pid());
+        // F: a double free and a free inside an object are refused.
+        let f = debug("kunit-dbg-f", layout::SLAB_CONSISTENCY_CHECKS)?;
+        let o = alloc(&f)?;
+        let keep = alloc(&f)?;
+        free(&f, o);
+        let e = f.errors();
+        free(&f, o);
+        assert_eq!(f.errors() - e, 2);
+        free(&f, keep + 8);
+        assert_eq!(f.errors() - e, 4);
+        assert_eq!(census(&f)?.inuse, 1);
+        free(&f, keep);
+        assert_eq!(census(&f)?.inuse, 0);
+        // Debug caches keep no CPU partial list.
+        assert!(f.set_cpu_partial(8).is_err());
+        drop((z, pz, u, f));
+        Ok(())
+    }
+
     /// Bad input is refused without damage: a foreign pointer and a double
     /// free are reported and ignored; bad caches are `EINVAL`.
     #[test]
@@ -481,7 +555,8 @@ mod tests {
             assert!(Cache::new(&p, &cfg).is_err());
         }
         let mut cfg = CacheConfig::new("kunit-bad3", 8);
-        cfg.flags = layout::SLAB_POISON;
+        // A flag rslab does not know.
+        cfg.flags = 0x4000_0000;
         assert!(Cache::new(&p, &cfg).is_err());
         assert!(Cache::new(&p, &CacheConfig::new("a/b", 8)).is_err());
         Ok(())

@@ -54,7 +54,8 @@ else
 fi
 
 # The suites the module must run, straight from the sources.
-suites=$(grep -rho 'kunit_tests([a-z0-9_]*)' "$RSLAB_TOP"/kunit | sed 's/kunit_tests(\(.*\))/\1/' | sort -u)
+suites=$( (grep -rho 'kunit_tests([a-z0-9_]*)' "$RSLAB_TOP"/kunit | sed 's/kunit_tests(\(.*\))/\1/'
+	grep -ho '\.name = "[a-z0-9_]*"' "$RSLAB_TOP"/samples/*kunit*.c | sed 's/.*"\(.*\)"/\1/') | sort -u)
 ksrc=$(in_root "$RSLAB_TOP/scripts/kernel.sh" --source)
 
 # 2. Each arch.

@@ -58,10 +58,13 @@ riscv64)
 	cp "$(find "$ird/.bb" -path "*bin/busybox" -type f | head -n1)" "$ird/bin/busybox"
 	rm -rf "$ird/.bb"
 	cp "$ko" "$ird/rslab.ko"
-	# The sample user of the exported API, built beside it.
-	if [ -f "$(dirname "$ko")/rslab_sample.ko" ]; then
-		cp "$(dirname "$ko")/rslab_sample.ko" "$ird/rslab_sample.ko"
-	fi
+	# The C users of the exported API (the sample, the slub_kunit port),
+	# built beside it.
+	for m in rslab_sample rslab_slub_kunit; do
+		if [ -f "$(dirname "$ko")/$m.ko" ]; then
+			cp "$(dirname "$ko")/$m.ko" "$ird/$m.ko"
+		fi
+	done
 	# The script's folder comes along: guest scripts source their siblings.
 	cp -r "$(dirname "$script")" "$ird/guest"
 	cat >"$ird/init" <<-INIT

@@ -27,15 +27,23 @@ dmesg -n 5 2>/dev/null || true
 echo "RSLAB-GUEST nproc=$(nproc) kernel=$(uname -r) arch=$(uname -m)"
 check guest_has_two_cpus test "$(nproc)" = 2
 
+suites="$*"
+dmesg_has() { dmesg | grep -q "$1"; }
+# Prints the results of the suites that ran so far (once each).
+dump_ktap() {
+	for s in $suites; do
+		f=/sys/kernel/debug/kunit/$s/results
+		if [ -r "$f" ] && ! echo " $dumped " | grep -q " $s "; then
+			echo "RSLAB-KTAP-BEGIN $s"
+			cat "$f"
+			echo "RSLAB-KTAP-END $s"
+			dumped="$dumped $s"
+		fi
+	done
+}
+dumped=
 check insmod insmod "$ko"
-for s in "$@"; do
-	f=/sys/kernel/debug/kunit/$s/results
-	if [ -r "$f" ]; then
-		echo "RSLAB-KTAP-BEGIN $s"
-		cat "$f"
-		echo "RSLAB-KTAP-END $s"
-	fi
-done
+dump_ktap
 echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
 check version_readable test -s /sys/kernel/rslab/version
 # The command file is in debugfs (the KUnit suites run its commands without
@@ -72,13 +80,44 @@ check sample_rmmod rmmod rslab_sample
 check sample_softirq_allocations sh -c 'dmesg | grep -q "rslab_sample: ok softirq context: 20 ticks"'
 check sample_cache_destroyed test ! -e $S
 check sample_no_failure sh -c '! dmesg | grep -q "rslab_sample: FAIL"'
+# lib/tests/slub_kunit.c ported to the exported API (its suite runs at load).
+check slub_kunit_insmod insmod "$(dirname "$ko")/rslab_slub_kunit.ko"
+dump_ktap
+check slub_kunit_rmmod rmmod rslab_slub_kunit
+# Its reports are SLUB's, with the caller that allocated the object.
+check slub_kunit_report_bug dmesg_has "BUG TestSlub_RZ_alloc (.*): Object corrupt"
+check slub_kunit_report_overwritten dmesg_has "\[Right Redzone overwritten\] 0x.* @offset=.* First byte 0x12 instead of 0xcc"
+check slub_kunit_report_fix dmesg_has "FIX TestSlub_RZ_alloc: Restoring Right Redzone 0x.*=0xcc"
+check slub_kunit_report_caller dmesg_has "Allocated in test_kmalloc_redzone_access+.* age=.* cpu=.* pid="
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
 check debugfs_gone_after_rmmod test ! -e /sys/kernel/debug/rslab
 # The module counts pages taken from the kernel and given back.
 check unload_returned_every_page sh -c 'dmesg | grep -q "rslab: unloaded, 0 pages still taken from the kernel"'
-check insmod_again insmod "$ko"
+# Loaded again with slub_debug= (the kernel's syntax): the named caches are
+# debug caches, with the flag files saying so, checked on every operation.
+check insmod_again insmod "$ko" "slub_debug=FZPU,guest-dbg-*,rslab-sample;T,guest-trace"
 check version_after_reload test -s /sys/kernel/rslab/version
+D=/sys/kernel/rslab/caches
+flags_of() { cat "$D/$1/sanity_checks" "$D/$1/red_zone" "$D/$1/poison" "$D/$1/store_user" "$D/$1/trace" | tr -d '\n'; }
+for c in guest-dbg-a guest-trace guest-plain; do echo "create $c 64" >$C; done
+check slub_debug_flags_fzpu test "$(flags_of guest-dbg-a)" = 11110
+check slub_debug_flags_t test "$(flags_of guest-trace)" = 00001
+check slub_debug_other_caches_plain test "$(flags_of guest-plain)" = 00000
+check slub_debug_kmalloc_plain test "$(flags_of kmalloc-64)" = 00000
+check slub_debug_workload_validates sh -c "echo 'workload cache guest-dbg-a 5000 64' >$C && echo 1 >$D/guest-dbg-a/validate"
+check slub_debug_no_cpu_partial test "$(cat $D/guest-dbg-a/cpu_partial)" = 0
+check slub_debug_cpu_partial_refused sh -c "! echo 8 >$D/guest-dbg-a/cpu_partial 2>/dev/null"
+# The sample's cache is a debug cache now: alloc_calls names its caller.
+check slub_debug_sample_insmod insmod "$sample"
+check slub_debug_sample_flags test "$(flags_of rslab-sample)" = 11110
+# (Its allocations come from init code, freed after load: no symbol left.)
+check slub_debug_alloc_calls grep -q "^ *[0-9][0-9]* [^ ][^ ]* age=[0-9/]* pid=[0-9-]*" $D/rslab-sample/alloc_calls
+check slub_debug_free_calls test -s $D/rslab-sample/free_calls
+echo "RSLAB-GUEST alloc_calls: $(cat $D/rslab-sample/alloc_calls | head -n 3)"
+sleep 1
+check slub_debug_sample_rmmod rmmod rslab_sample
+check slub_debug_caches_destroyed sh -c "for c in guest-dbg-a guest-trace guest-plain; do echo \"destroy \$c\" >$C || exit 1; done"
 
 hostile_unload
 if [ -n "$debug" ]; then
@@ -99,7 +138,7 @@ fi
 # (On the debug tier: KASAN's and lockdep's reports start "BUG:" and
 # "WARNING:", DEBUG_LIST's and DEBUG_OBJECTS' warn or BUG too.)
 if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab: .*(still in use|bad free|double free|validate:)' |
-	grep -vE 'rslab: cache (kunit|hostile)-' >/tmp/rslab-complaints; then
+	grep -vE 'rslab: cache (kunit|hostile|TestSlub)' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
 	echo "RSLAB-CHECK fail kernel_log_clean"
 else
