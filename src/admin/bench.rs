@@ -475,8 +475,11 @@ fn scaling(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
             }
         })?;
         let ns = (t0.elapsed().as_nanos() as u64).max(1);
-        // Hundredths of Mops/s: ops * 1e3 / ns * 100.
-        Ok(ops * cpus.len() as u64 * 100_000 / ns)
+        // Hundredths of Mops/s: ops * 1e3 / ns * 100, rounded up (a run
+        // that did its operations has a rate above 0, also when a slow
+        // kernel's thread start-up makes it below 0.01 Mops/s, as the debug
+        // tier's quick run can be).
+        Ok((ops * cpus.len() as u64 * 100_000).div_ceil(ns))
     };
     for (case, cpus) in [("scale_1cpu", &all[..1]), ("scale_allcpus", &all[..])] {
         let (mut ra, mut rb) = ([0; REPS], [0; REPS]);
