@@ -30,39 +30,38 @@ use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc, ThisModule};
 use pool_attrs::{PoolDir, POOL_ATTRS};
 
+/// The `slub_debug=` module parameter's bytes, if it was given.
+fn slub_debug_param() -> Option<&'static [u8]> {
+    // SAFETY: reading the parameter's pointer has no precondition.
+    let p = unsafe { crate::glue::ffi::rslab_slub_debug_param() };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a set `charp` parameter is a NUL-terminated string that lives,
+    // unchanged (it is read-only in sysfs), while the module is loaded.
+    Some(unsafe { kernel::str::CStr::from_char_ptr(p) }.to_bytes())
+}
+
 /// The `slub_debug=` module parameter (`slub_debug=FZPU,cache-a,cache-b`,
 /// the syntax of the kernel's; see [`crate::logic::slab::debugopt`]),
 /// parsed: which caches are made debug caches, and how.
 pub(crate) fn slub_debug() -> crate::logic::slab::debugopt::SlubDebug<'static> {
     use crate::logic::slab::debugopt::SlubDebug;
-    // SAFETY: reading the parameter's pointer has no precondition.
-    let p = unsafe { crate::glue::ffi::rslab_slub_debug_param() };
-    if p.is_null() {
-        return SlubDebug::NONE;
-    }
-    // SAFETY: a set `charp` parameter is a NUL-terminated string that lives,
-    // unchanged (it is read-only in sysfs), while the module is loaded.
-    let s = unsafe { kernel::str::CStr::from_char_ptr(p) };
-    SlubDebug::parse(s.to_bytes()).0
+    slub_debug_param().map_or(SlubDebug::NONE, |s| SlubDebug::parse(s).0)
 }
 
 /// Says at load what `slub_debug=` turned on (and which letters it skipped).
 pub(crate) fn log_slub_debug() {
-    use crate::logic::slab::debugopt::SlubDebug;
-    // SAFETY: as in `slub_debug`.
-    let p = unsafe { crate::glue::ffi::rslab_slub_debug_param() };
-    if p.is_null() {
+    let Some(s) = slub_debug_param() else {
         return;
-    }
-    // SAFETY: as in `slub_debug`.
-    let s = unsafe { kernel::str::CStr::from_char_ptr(p) };
-    let (d, unknown) = SlubDebug::parse(s.to_bytes());
+    };
+    let (d, unknown) = crate::logic::slab::debugopt::SlubDebug::parse(s);
     if let Some(c) = unknown {
         pr_err!("slub_debug option '{}' unknown. skipped\n", char::from(c));
     }
     pr_info!(
         "slub_debug={} (flags {:#x} for other caches)\n",
-        kernel::str::BStr::from_bytes(s.to_bytes()),
+        kernel::str::BStr::from_bytes(s),
         d.global
     );
 }

@@ -96,6 +96,11 @@ unsafe fn first_not(a: usize, len: usize, val: u8) -> Option<usize> {
     (a..a.wrapping_add(len)).find(|&p| unsafe { byte(p) } != val)
 }
 
+/// Whether object `k` is marked in an object bitmap.
+pub(super) fn marked(bits: &[u64], k: usize) -> bool {
+    bits.get(k / 64).is_some_and(|b| b & (1 << (k % 64)) != 0)
+}
+
 /// `memset()` of slab metadata.
 ///
 /// # Safety
@@ -913,7 +918,7 @@ impl Cache {
         let size = self.layout.size as usize;
         for k in 0..s.counters().objects() as usize {
             let p = s.base() as usize + k * size;
-            let free = bits.get(k / 64).is_some_and(|b| b & (1 << (k % 64)) != 0);
+            let free = marked(bits, k);
             let val = if free {
                 SLUB_RED_INACTIVE
             } else {
@@ -951,7 +956,7 @@ impl Cache {
         self.free_map(s, bits);
         let size = self.layout.size as usize;
         for k in 0..s.counters().objects() as usize {
-            if bits.get(k / 64).is_some_and(|b| b & (1 << (k % 64)) != 0) {
+            if marked(bits, k) {
                 continue;
             }
             let p = s.base() as usize + k * size;
@@ -970,8 +975,7 @@ impl Cache {
             return Ok(());
         }
         self.flush_all();
-        let words = (self.layout.objects as usize).div_ceil(64).max(1);
-        let mut bits = KVec::from_elem(0u64, words, GFP_KERNEL)?;
+        let mut bits = self.object_map()?;
         let me = self.as_owner();
         let _n = self.node.lock();
         let size = self.layout.size as usize;
@@ -981,7 +985,7 @@ impl Cache {
             }
             self.free_map(s, &mut bits);
             for k in 0..s.counters().objects() as usize {
-                if bits.get(k / 64).is_some_and(|b| b & (1 << (k % 64)) != 0) {
+                if marked(&bits, k) {
                     continue;
                 }
                 f(&self.track(s.base() as usize + k * size, t));

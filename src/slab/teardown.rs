@@ -130,6 +130,12 @@ impl Cache {
         }
     }
 
+    /// A bitmap with a bit per object of a slab (`object_map`), clear.
+    pub(super) fn object_map(&self) -> Result<KVec<u64>> {
+        let words = (self.layout.objects as usize).div_ceil(64).max(1);
+        Ok(KVec::from_elem(0u64, words, GFP_KERNEL)?)
+    }
+
     /// Reports slabs still held (after everything empty was freed): each
     /// slab and its allocated objects as SLUB's `list_slab_objects()` does,
     /// then a summary.
@@ -138,8 +144,7 @@ impl Cache {
         if slabs == 0 {
             return Ok(());
         }
-        let words = (self.layout.objects as usize).div_ceil(64).max(1);
-        if let Ok(mut bits) = KVec::from_elem(0u64, words, GFP_KERNEL) {
+        if let Ok(mut bits) = self.object_map() {
             let me = self.as_owner();
             let _n = self.node.lock();
             self.pool.for_each_record(|s| {
@@ -171,8 +176,7 @@ impl Cache {
     /// tries).
     pub(crate) fn validate(&self) -> Result<Census, SlabError> {
         self.flush_all();
-        let words = (self.layout.objects as usize).div_ceil(64).max(1);
-        let mut bits = KVec::from_elem(0u64, words, GFP_KERNEL).map_err(|_| SlabError::NoMemory)?;
+        let mut bits = self.object_map().map_err(|_| SlabError::NoMemory)?;
         let me = self.as_owner();
         let n = self.node.lock();
         let mut census = Census::default();
