@@ -576,9 +576,18 @@ mod tests {
             AtomicUsize::new(0),
         );
         let done = core::sync::atomic::AtomicBool::new(false);
+        let started = core::sync::atomic::AtomicBool::new(false);
         let slot = AtomicUsize::new(0);
         crate::glue::kthread::run_on_cpus(&cpus[..2.min(cpus.len())], &|cpu| {
             if cpu == cpus[0] {
+                // The churn starts once the validator runs (10 s at most),
+                // so that the two overlap however the threads are scheduled.
+                for _ in 0..10_000 {
+                    if started.load(Ordering::Acquire) {
+                        break;
+                    }
+                    kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+                }
                 let mut r = XorShift64::new(11);
                 let mut held = Held(KVec::new());
                 for _ in 0..30_000 {
@@ -603,6 +612,7 @@ mod tests {
                 }
                 done.store(true, Ordering::Release);
             } else {
+                started.store(true, Ordering::Release);
                 while !done.load(Ordering::Acquire) {
                     let o = slot.swap(0, Ordering::AcqRel);
                     if o != 0 {
@@ -631,10 +641,15 @@ mod tests {
             runs.load(Ordering::Relaxed),
             busy.load(Ordering::Relaxed)
         );
+        let inuse = census(&c)?.inuse;
+        // Asserted with the cache and pool gone (a failed assertion skips
+        // destructors).
+        drop(c);
+        drop(p);
         assert_eq!(cpus.len(), 2);
         assert!(runs.load(Ordering::Relaxed) > 0);
         assert_eq!(findings.load(Ordering::Relaxed), 0);
-        assert_eq!(census(&c)?.inuse, 0);
+        assert_eq!(inuse, 0);
         Ok(())
     }
 

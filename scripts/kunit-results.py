@@ -4,7 +4,8 @@
 
 Reads a console log written by scripts/vm.sh running scripts/guest/rslab-test.sh:
 each KUnit suite's KTAP results sit between "RSLAB-KTAP-BEGIN <suite>" and
-"RSLAB-KTAP-END <suite>" and are parsed by the kernel's own
+"RSLAB-KTAP-END <suite>" ("<suite>@<tag>" for a later run of it, as after a
+reload) and are parsed by the kernel's own
 `tools/testing/kunit/kunit.py parse`; each "RSLAB-CHECK ok|fail <name>" line is
 one more test. A suite that is expected but absent (crash, timeout, not
 registered) counts as a failure, and so does a run that never finished.
@@ -56,21 +57,25 @@ def main():
     passed = failed = skipped = 0
     failures = []
 
-    blocks = dict(re.findall(
-        r"^RSLAB-KTAP-BEGIN (\S+)\n(.*?)^RSLAB-KTAP-END \1$", text, re.M | re.S))
+    # "suite" is the run at first load, "suite@tag" a later run (a reload);
+    # every run is counted, and every expected suite must have run once.
+    blocks = re.findall(
+        r"^RSLAB-KTAP-BEGIN (\S+)\n(.*?)^RSLAB-KTAP-END \1$", text, re.M | re.S)
+    ran = {tagged.split("@")[0] for tagged, _ in blocks}
     for suite in args.suites:
-        if suite not in blocks:
+        if suite not in ran:
             failed += 1
             failures.append(f"suite {suite}: no results (crash, timeout or not registered)")
-            continue
-        for name, status in parse_ktap(args.kunit_py, blocks[suite]):
+    for tagged, block in blocks:
+        tag = tagged.partition("@")[2]
+        for name, status in parse_ktap(args.kunit_py, block):
             if status == "PASS":
                 passed += 1
             elif status == "SKIP":
                 skipped += 1
             else:
                 failed += 1
-                failures.append(f"{name}: {status}")
+                failures.append(f"{name}{' (' + tag + ')' if tag else ''}: {status}")
 
     for status, name in re.findall(r"^RSLAB-CHECK (ok|fail) (\S+)$", text, re.M):
         if status == "ok":

@@ -29,15 +29,17 @@ check guest_has_two_cpus test "$(nproc)" = 2
 
 suites="$*"
 dmesg_has() { dmesg | grep -q "$1"; }
-# Prints the results of the suites that ran so far (once each).
+# Prints the results of the suites that ran so far (once each per run;
+# with an argument, of a later run of the same suites, tagged "suite@tag").
 dump_ktap() {
 	for s in $suites; do
 		f=/sys/kernel/debug/kunit/$s/results
-		if [ -r "$f" ] && ! echo " $dumped " | grep -q " $s "; then
-			echo "RSLAB-KTAP-BEGIN $s"
+		t=$s${1:+@$1}
+		if [ -r "$f" ] && ! echo " $dumped " | grep -q " $t "; then
+			echo "RSLAB-KTAP-BEGIN $t"
 			cat "$f"
-			echo "RSLAB-KTAP-END $s"
-			dumped="$dumped $s"
+			echo "RSLAB-KTAP-END $t"
+			dumped="$dumped $t"
 		fi
 	done
 }
@@ -98,6 +100,8 @@ check unload_returned_every_page sh -c 'dmesg | grep -q "rslab: unloaded, 0 page
 # debug caches, with the flag files saying so, checked on every operation.
 check insmod_again insmod "$ko" "slub_debug=FZPU,guest-dbg-*,rslab-sample;T,guest-trace"
 check version_after_reload test -s /sys/kernel/rslab/version
+# The suites ran again at this load, under slub_debug=: counted too.
+dump_ktap reload
 D=/sys/kernel/rslab/caches
 flags_of() { cat "$D/$1/sanity_checks" "$D/$1/red_zone" "$D/$1/poison" "$D/$1/store_user" "$D/$1/trace" | tr -d '\n'; }
 for c in guest-dbg-a guest-trace guest-plain; do echo "create $c 64" >$C; done

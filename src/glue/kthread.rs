@@ -79,10 +79,15 @@ pub(crate) fn run_on_cpus<F: Fn(usize) + Sync>(cpus: &[usize], f: &F) -> Result 
         // `task_struct`. Taking a reference keeps it alive after it exits,
         // until we have reaped it (as `kthread_stop()` requires).
         let task: ARef<Task> = unsafe { &*t.cast::<Task>() }.into();
-        // SAFETY: a new kthread waits to be woken once.
-        unsafe { bindings::wake_up_process(t) };
         // Capacity reserved above: never fails.
         let _ = threads.push((task, i), GFP_ATOMIC);
+    }
+    // Every thread is created before any is woken, so that they start
+    // together: creating one goes through kthreadd and takes far longer
+    // than a short `f` runs.
+    for (t, _) in threads.iter() {
+        // SAFETY: a new kthread waits to be woken once; `t` is alive.
+        unsafe { bindings::wake_up_process(t.as_ptr()) };
     }
     for (t, i) in threads.iter() {
         // Wait for `f` to have run: `kthread_stop()` alone would make a
