@@ -14,11 +14,6 @@
  * - test_leak_destroy frees the leaked object afterwards and destroys the
  *   cache again (expecting no new error): rslab keeps a cache whose destroy
  *   failed, and unloading rslab later must find it empty.
- * - test_kfree_rcu_wq_destroy's workqueue is not WQ_MEM_RECLAIM: rslab's
- *   destroy flushes the CPUs through work_on_cpu() (the system workqueue),
- *   which a WQ_MEM_RECLAIM worker may not wait for (the workqueue code
- *   warns); SLUB flushes through its own WQ_MEM_RECLAIM queue. Found by
- *   this test; not fixed yet.
  * - Not ported: test_kmalloc_nolock_and_friends_perf and
  *   test_kmalloc_nolock_and_friends_kprobe (rslab has no kmalloc_nolock() /
  *   kfree_nolock(), and a kprobe on SLUB's slab_attach_kprobe_locked() does
@@ -234,7 +229,7 @@ static void test_kfree_rcu_wq_destroy(struct kunit *test)
 
 	INIT_WORK_ONSTACK(&cdw.work, cache_destroy_workfn);
 	wq = alloc_workqueue("test_kfree_rcu_destroy_wq",
-			     WQ_HIGHPRI | WQ_UNBOUND, 0);
+			     WQ_HIGHPRI | WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!wq)
 		kunit_skip(test, "failed to alloc wq");
 

@@ -55,14 +55,15 @@ module! {
 }
 
 /// What the module holds while loaded. Fields drop in order: the files
-/// first (see [`Rslab`]'s drop), then the pool's registration, the registry
-/// and the hotplug state last.
+/// first (see [`Rslab`]'s drop), then the pool's registration, the registry,
+/// the hotplug state and the flush workqueue last.
 struct ModuleState {
     interfaces: Option<admin::Interfaces>,
     caches: kernel::sync::Arc<admin::Registry>,
     _pool: page_pool::Registration<slab::SlabPage>,
     _hotplug: glue::cpuhp::State,
     _fault: glue::fault::Knobs,
+    _flushwq: glue::cpu::FlushQueue,
 }
 
 struct Rslab {
@@ -78,6 +79,7 @@ impl kernel::Module for Rslab {
         // SAFETY: once per load, before anything uses the control state.
         unsafe { admin::init_control() };
         let fault = glue::fault::Knobs::new();
+        let flushwq = glue::cpu::FlushQueue::new()?;
         let hotplug = glue::cpuhp::State::register(c"rslab:dead")?;
         let pool = page_pool::Pool::new(page_pool::Config::default())?;
         let pool = page_pool::Registration::new(pool, c"rslab-pool")?;
@@ -105,6 +107,7 @@ impl kernel::Module for Rslab {
                 _pool: pool,
                 _hotplug: hotplug,
                 _fault: fault,
+                _flushwq: flushwq,
             }),
         })
     }

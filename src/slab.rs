@@ -68,9 +68,10 @@
 //! Contexts: allocation and free may run in any context, interrupts
 //! included, and sleep only for a new slab with a `gfp` that allows it.
 //! Flushes (shrink, destroy, validate) run on each CPU in a per-CPU worker
-//! (`work_on_cpu()`, process context, with CPU hotplug held off by
-//! `cpus_read_lock()`) with interrupts off there, as 6.1's `flush_all()`
-//! queues `flush_cpu_slab()` work (not an IPI: in hard interrupt context a
+//! of rslab's `WQ_MEM_RECLAIM` flush workqueue (process context, with CPU
+//! hotplug held off by `cpus_read_lock()`) with interrupts off there, as
+//! 6.1's `flush_all()` queues `flush_cpu_slab()` work on `flushwq` (not an
+//! IPI: in hard interrupt context a
 //! `spinlock_t` such as `list_lock` may not be taken; lockdep says "invalid
 //! wait context"), or, for a dead CPU, in the hotplug teardown; the flush
 //! itself takes 4, 5 and 6, never sleeps and never allocates.

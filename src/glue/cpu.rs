@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The current CPU and per-CPU iteration.
 
-use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*};
+use super::ffi;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*, types::Opaque};
 
 /// The current CPU (`smp_processor_id()`): stable while the caller keeps
 /// interrupts or preemption off. An out-of-line call: for slow paths.
@@ -36,44 +38,104 @@ pub(crate) fn online_list() -> Result<KVec<usize>> {
     Ok(cpus)
 }
 
+/// The workqueue of [`on_each_online_cpu`], allocated at load
+/// ([`FlushQueue::new`]) and destroyed at unload; null meanwhile.
+static FLUSHWQ: AtomicPtr<bindings::workqueue_struct> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Owns rslab's flush workqueue (SLUB's `flushwq`: `WQ_MEM_RECLAIM`, so
+/// that a cache can be shrunk or destroyed from a `WQ_MEM_RECLAIM` worker,
+/// which may not wait for the system workqueue). One per load.
+pub(crate) struct FlushQueue(());
+
+impl FlushQueue {
+    /// Allocates the queue and publishes it to [`on_each_online_cpu`].
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: a plain allocation; the wrapper takes no arguments.
+        let wq = unsafe { ffi::rslab_alloc_flushwq() };
+        if wq.is_null() {
+            return Err(ENOMEM);
+        }
+        FLUSHWQ.store(wq, Ordering::Release);
+        Ok(FlushQueue(()))
+    }
+}
+
+impl Drop for FlushQueue {
+    fn drop(&mut self) {
+        let wq = FLUSHWQ.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: `wq` was allocated by `new` and published only through
+        // `FLUSHWQ`; the module drops this after every cache is gone, so no
+        // work is queued on it or about to be (`destroy_workqueue()` drains
+        // it anyway).
+        unsafe { bindings::destroy_workqueue(wq) };
+    }
+}
+
+/// One CPU's call of [`on_each_online_cpu`]: the work item (first, so that
+/// the work function finds the call from it) and what it runs.
+#[repr(C)]
+struct Call<'a, T> {
+    work: Opaque<bindings::work_struct>,
+    data: &'a T,
+    f: fn(&T, usize),
+    cpu: usize,
+}
+
+/// The work function of a [`Call`].
+///
+/// # Safety
+///
+/// `work` is the `work` field of a live `Call<T>`.
+unsafe extern "C" fn run<T: Sync>(work: *mut bindings::work_struct) {
+    // SAFETY: `work` is the first field of a `#[repr(C)]` `Call<T>` that
+    // `on_each_online_cpu` keeps alive until `flush_work()` returns.
+    let call = unsafe { &*work.cast::<Call<'_, T>>() };
+    (call.f)(call.data, call.cpu);
+}
+
 /// Runs `f(data, cpu)` on every online CPU, on that CPU, in process context
-/// (a per-CPU worker: `work_on_cpu()`), one CPU after the other, with CPU
-/// hotplug held off meanwhile (`cpus_read_lock()`). SLUB 6.1 flushes CPU
-/// slabs this way (per-CPU work items) rather than by IPI, where a
-/// `spinlock_t` may not be taken (it sleeps on PREEMPT_RT; lockdep reports
-/// an invalid wait context). May sleep.
+/// (a work item queued on that CPU's worker of rslab's `WQ_MEM_RECLAIM`
+/// flush workqueue), one CPU after the other, with CPU hotplug held off
+/// meanwhile (`cpus_read_lock()`). SLUB 6.1 flushes CPU slabs this way
+/// (`flush_all_cpus_locked()`: per-CPU work items on its `flushwq`) rather
+/// than by IPI, where a `spinlock_t` may not be taken (it sleeps on
+/// PREEMPT_RT; lockdep reports an invalid wait context). May sleep.
 pub(crate) fn on_each_online_cpu<T: Sync>(data: &T, f: fn(&T, usize)) {
-    struct Call<'a, T> {
-        data: &'a T,
-        f: fn(&T, usize),
+    let wq = FLUSHWQ.load(Ordering::Acquire);
+    // Only while loaded: `FlushQueue` outlives every cache.
+    if wq.is_null() {
+        pr_warn!("on_each_online_cpu: no flush workqueue\n");
+        return;
     }
-    /// # Safety
-    ///
-    /// `arg` points to a live `Call<T>`.
-    unsafe extern "C" fn run<T: Sync>(arg: *mut core::ffi::c_void) -> kernel::ffi::c_long {
-        // SAFETY: `arg` is the `Call` below, alive until `work_on_cpu_key`
-        // returns (it waits for the work to finish).
-        let call = unsafe { &*arg.cast::<Call<'_, T>>() };
-        (call.f)(call.data, CpuId::current().as_u32() as usize);
-        0
-    }
-    let call = Call { data, f };
     let key = kernel::static_lock_class!();
     // SAFETY: balanced by `cpus_read_unlock()` below; nothing in between
     // takes the hotplug lock for writing.
     unsafe { bindings::cpus_read_lock() };
-    for c in online_cpus() {
-        // SAFETY: `run::<T>` only uses `call`, which outlives the call (it
-        // waits); `c` is online and stays so (hotplug is held off); the key
-        // is static.
+    for cpu in online_cpus() {
+        let call = core::pin::pin!(Call {
+            work: Opaque::uninit(),
+            data,
+            f,
+            cpu,
+        });
+        let work = call.work.get();
+        // SAFETY: `work` is pinned on this stack frame until
+        // `destroy_work_on_stack()` below, after `flush_work()` has waited
+        // for it to run; the name is static, and so is the key. Queued on
+        // `cpu`, which is online and stays so (hotplug is held off), it runs
+        // there (a per-CPU workqueue), and `run::<T>` only reads `call`.
         unsafe {
-            bindings::work_on_cpu_key(
-                c as i32,
+            bindings::init_work_with_key(
+                work,
                 Some(run::<T>),
-                core::ptr::from_ref(&call).cast_mut().cast(),
+                true,
+                c"rslab_flush".as_char_ptr(),
                 key.as_ptr(),
-            )
-        };
+            );
+            bindings::queue_work_on(cpu as i32, wq, work);
+            bindings::flush_work(work);
+            ffi::rslab_destroy_work_on_stack(work);
+        }
     }
     // SAFETY: taken above.
     unsafe { bindings::cpus_read_unlock() };

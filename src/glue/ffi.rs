@@ -43,4 +43,8 @@ unsafe extern "C" {
     pub(crate) fn rslab_kunit_skip(reason: *const kernel::ffi::c_char);
     /// The `slub_debug=` module parameter (NULL if not given).
     pub(crate) fn rslab_slub_debug_param() -> *const kernel::ffi::c_char;
+    /// `alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0)` (or null).
+    pub(crate) fn rslab_alloc_flushwq() -> *mut bindings::workqueue_struct;
+    /// `destroy_work_on_stack()` (nothing without `CONFIG_DEBUG_OBJECTS_WORK`).
+    pub(crate) fn rslab_destroy_work_on_stack(work: *mut bindings::work_struct);
 }

@@ -13,6 +13,7 @@
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/timex.h>
+#include <linux/workqueue.h>
 
 #include "../../include/rslab.h"
 
@@ -40,8 +41,12 @@ void rslab_fail_quiet(void);
 void rslab_kunit_skip(const char *reason);
 void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 const char *rslab_slub_debug_param(void);
+struct workqueue_struct *rslab_alloc_flushwq(void);
+void rslab_destroy_work_on_stack(struct work_struct *work);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
+struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
+void rslab_destroy_work_on_stack(struct work_struct *work) { destroy_work_on_stack(work); }
 
 void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
