@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build rslab.ko for ARCH against KDIR (default: the cached test kernel for
 # ARCH, built first if needed). The objects go to out/<arch>/module/ (kbuild's
-# MO=), so builds for both arches can coexist. Prints the path of rslab.ko.
+# MO=), so builds for both arches can coexist; on x86_64 the kernel's
+# tools/mm/slabinfo too (out/<arch>/module/slabinfo). Prints the path of
+# rslab.ko.
 #
 # Usage: scripts/module.sh [x86_64|riscv64] [extra kbuild args, e.g. CLIPPY=1]
 # Env:   KDIR=/path/to/a/rust-enabled/kernel/build   (optional)
@@ -21,4 +23,9 @@ kdir=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 out="$RSLAB_OUT/$arch/module"
 mkdir -p "$out"
 make -s -C "$kdir" M="$RSLAB_TOP" MO="$out" ARCH="$ka" LLVM=1 "$@" modules >&2
+# The kernel's tools/mm/slabinfo, unmodified, for the guests to read rslab's
+# caches with (x86_64 only: the root has no riscv64 C library).
+if [ "$ka" = x86_64 ]; then
+	cc -O2 -static -w -o "$out/slabinfo" "$("$RSLAB_TOP/scripts/kernel.sh" --source)/tools/mm/slabinfo.c" >&2
+fi
 echo "$out/rslab.ko"

@@ -37,6 +37,11 @@ for d in "$C"/*/; do
 		"$(cat "$d/order")" "$(cut -d' ' -f1 "$d/alloc_fastpath")" "$(cut -d' ' -f1 "$d/alloc_slowpath")" \
 		"$(cut -d' ' -f1 "$d/free_fastpath")" "$(cut -d' ' -f1 "$d/free_slowpath")"
 done
+si=$(dirname "$ko")/slabinfo
+if [ -x "$si" ]; then
+	echo "== tools/mm/slabinfo, unmodified, with $C bound over /sys/kernel/slab (a private mount namespace)"
+	unshare -m sh -c "mount --bind $C /sys/kernel/slab && $si && $si -r demo-700"
+fi
 show() {
 	find "$1" | sort | while read -r f; do
 		if [ -d "$f" ]; then

@@ -119,6 +119,27 @@ check slub_debug_sample_flags test "$(flags_of rslab-sample)" = 11110
 check slub_debug_alloc_calls grep -q "^ *[0-9][0-9]* [^ ][^ ]* age=[0-9/]* pid=[0-9-]*" $D/rslab-sample/alloc_calls
 check slub_debug_free_calls test -s $D/rslab-sample/free_calls
 echo "RSLAB-GUEST alloc_calls: $(cat $D/rslab-sample/alloc_calls | head -n 3)"
+# The kernel's tools/mm/slabinfo, unmodified (built on x86_64 only), reads
+# rslab's caches as SLUB's: their directory bound over /sys/kernel/slab in a
+# private mount namespace. Its Flg column and its -r report show the debug
+# flags (A: the sample asks for SLAB_HWCACHE_ALIGN), and the report the
+# allocation calls.
+si=$(dirname "$ko")/slabinfo
+if [ -x "$si" ]; then
+	slabinfo() { unshare -m sh -c "mount --bind $D /sys/kernel/slab && $si $*"; }
+	slabinfo >/tmp/si-list 2>&1
+	slabinfo -r rslab-sample >/tmp/si-report 2>&1
+	sed 's/^/RSLAB-GUEST slabinfo: /' /tmp/si-list /tmp/si-report
+	check slabinfo_flags_column grep -Eq "^rslab-sample +[0-9]+ .* APZFU$" /tmp/si-list
+	check slabinfo_report_sanity grep -q "Sanity Checks : On " /tmp/si-report
+	check slabinfo_report_redzone grep -q "Redzoning     : On " /tmp/si-report
+	check slabinfo_report_poison grep -q "Poisoning     : On " /tmp/si-report
+	check slabinfo_report_tracking grep -q "Tracking      : On " /tmp/si-report
+	check slabinfo_report_tracing grep -q "Tracing       : Off" /tmp/si-report
+	check slabinfo_report_alloc_calls sh -c "grep -A2 'rslab-sample: Kernel object allocation' /tmp/si-report | grep -q ' age='"
+else
+	echo "RSLAB-GUEST slabinfo: not built for this arch"
+fi
 sleep 1
 check slub_debug_sample_rmmod rmmod rslab_sample
 check slub_debug_caches_destroyed sh -c "for c in guest-dbg-a guest-trace guest-plain; do echo \"destroy \$c\" >$C || exit 1; done"
