@@ -363,6 +363,9 @@ impl Cache {
         if !cfg.no_user_flags {
             flags |= crate::admin::slub_debug().flags_for(cfg.name.as_bytes());
         }
+        if flags & layout::SLAB_STORE_USER != 0 {
+            crate::glue::debug::stack_depot_init();
+        }
         let l = layout::calculate_sizes(cfg.size, cfg.align, flags, cfg.ctor.is_some(), &machine())
             .map_err(|e| {
                 pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);

@@ -91,6 +91,8 @@ check slub_kunit_report_bug dmesg_has "BUG TestSlub_RZ_alloc (.*): Object corrup
 check slub_kunit_report_overwritten dmesg_has "\[Right Redzone overwritten\] 0x.* @offset=.* First byte 0x12 instead of 0xcc"
 check slub_kunit_report_fix dmesg_has "FIX TestSlub_RZ_alloc: Restoring Right Redzone 0x.*=0xcc"
 check slub_kunit_report_caller dmesg_has "Allocated in test_kmalloc_redzone_access+.* age=.* cpu=.* pid="
+# U keeps the stack too (the stack depot), printed under the caller's line.
+check slub_kunit_report_stack sh -c "dmesg | grep -A1 'Allocated in test_kmalloc_redzone_access+' | tail -n 1 | grep -q ' test_kmalloc_redzone_access+0x'"
 check rmmod rmmod rslab
 check sysfs_gone_after_rmmod test ! -e /sys/kernel/rslab
 check debugfs_gone_after_rmmod test ! -e /sys/kernel/debug/rslab
@@ -107,6 +109,10 @@ flags_of() { cat "$D/$1/sanity_checks" "$D/$1/red_zone" "$D/$1/poison" "$D/$1/st
 for c in guest-dbg-a guest-trace guest-plain; do echo "create $c 64" >$C; done
 check slub_debug_flags_fzpu test "$(flags_of guest-dbg-a)" = 11110
 check slub_debug_flags_t test "$(flags_of guest-trace)" = 00001
+# T: SLUB's trace() lines (and a stack dump each, licensed below).
+check slub_debug_trace_alloc_free sh -c "echo 'workload cache guest-trace 8 4' >$C &&
+	dmesg | grep -q 'TRACE guest-trace alloc 0x[0-9a-f]* inuse=[0-9]* fp=0x' &&
+	dmesg | grep -q 'TRACE guest-trace free 0x[0-9a-f]* inuse=[0-9]* fp=0x'"
 check slub_debug_other_caches_plain test "$(flags_of guest-plain)" = 00000
 check slub_debug_kmalloc_plain test "$(flags_of kmalloc-64)" = 00000
 check slub_debug_workload_validates sh -c "echo 'workload cache guest-dbg-a 5000 64' >$C && echo 1 >$D/guest-dbg-a/validate"
@@ -162,7 +168,9 @@ fi
 # named kunit-* and hostile-*; those are theirs to check.
 # (On the debug tier: KASAN's and lockdep's reports start "BUG:" and
 # "WARNING:", DEBUG_LIST's and DEBUG_OBJECTS' warn or BUG too.)
-if dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab: .*(still in use|bad free|double free|validate:)' |
+# Each "TRACE guest-trace" line (a cache with T) licenses one stack dump.
+if dmesg | awk '/TRACE guest-trace (alloc|free) /{n++} /Call Trace/{if (n > 0) {n--; next}} {print}' |
+	grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab: .*(still in use|bad free|double free|validate:)' |
 	grep -vE 'rslab: cache (kunit|hostile|TestSlub)' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
 	echo "RSLAB-CHECK fail kernel_log_clean"

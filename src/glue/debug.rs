@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What SLUB's debug reports and user tracking need from the kernel: the
-//! caller of an allocation or free (`_RET_IP_`), the current task's pid,
+//! caller of an allocation or free (`_RET_IP_`) and its stack (in the
+//! kernel's stack depot), the current task's pid,
 //! `jiffies`, `print_hex_dump()` and the taint state.
 
-use crate::glue::atomic::{Atomic, Relaxed};
+use crate::glue::{
+    atomic::{Atomic, Relaxed},
+    ffi,
+};
 use kernel::{
     bindings,
+    prelude::*,
     str::{CStr, CStrExt},
 };
 
@@ -22,26 +27,64 @@ pub(crate) fn init(module: &'static kernel::ThisModule) {
     TEXT.1.store(start.wrapping_add(m.size as usize), Relaxed);
 }
 
-/// The code address an allocation or free was called from: the first
-/// return address on the stack outside rslab after rslab's own frames (the
-/// caller of the exported API, or whatever called into rslab), as
-/// `_RET_IP_` of the kernel's entry points gives; the stack walker's own
-/// frames (riscv64 lists them) come before rslab's and are skipped. Slow (a
-/// stack walk): for debug caches only.
-pub(crate) fn caller() -> usize {
-    const DEPTH: usize = 16;
+/// Where an allocation or free was called from (SLUB's `_RET_IP_` and
+/// `set_track_prepare()`'s stack).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Caller {
+    /// The code address: the first return address on the stack outside
+    /// rslab after rslab's own frames (the caller of the exported API, or
+    /// whatever called into rslab), as `_RET_IP_` of the kernel's entry
+    /// points gives; the stack walker's own frames (riscv64 lists them)
+    /// come before rslab's and are skipped.
+    pub(crate) addr: usize,
+    /// The stack from `addr` on (up to `TRACK_ADDRS_COUNT`, 16, frames) in
+    /// the kernel's stack depot; 0 if it could not be saved.
+    pub(crate) handle: u32,
+}
+
+/// The caller and its stack ([`Caller`]). Slow (a stack walk and a depot
+/// lookup): for debug caches only. Any context (the depot does not sleep).
+pub(crate) fn caller() -> Caller {
+    const DEPTH: usize = 32;
+    const TRACK_ADDRS_COUNT: usize = 16;
     let mut entries = [0usize; DEPTH];
     // SAFETY: `entries` has room for `DEPTH` addresses.
     let n = unsafe { bindings::stack_trace_save(entries.as_mut_ptr(), DEPTH as u32, 0) };
+    let n = (n as usize).min(DEPTH);
     let (lo, hi) = (TEXT.0.load(Relaxed), TEXT.1.load(Relaxed));
-    let seen = entries.get(..n as usize).unwrap_or_default();
-    let ours = |a: &usize| (lo..hi).contains(a);
-    seen.iter()
-        .copied()
-        .skip_while(|a| !ours(a))
-        .find(|a| !ours(a))
-        .or_else(|| seen.first().copied())
-        .unwrap_or(0)
+    let ours = |a: usize| (lo..hi).contains(&a);
+    let first_ours = entries[..n].iter().position(|&a| ours(a));
+    let at = first_ours
+        .and_then(|f| (f..n).find(|&i| !ours(entries[i])))
+        .unwrap_or(0);
+    if at >= n {
+        return Caller::default();
+    }
+    let len = (n - at).min(TRACK_ADDRS_COUNT);
+    // SAFETY: `entries[at..at + len]` are initialized addresses; the depot
+    // copies them.
+    let handle = unsafe { ffi::rslab_stack_depot_save(entries[at..].as_mut_ptr(), len as u32) };
+    Caller {
+        addr: entries[at],
+        handle,
+    }
+}
+
+/// Makes the stack depot ready (`stack_depot_init()`, as SLUB calls it for a
+/// cache with `SLAB_STORE_USER`); without it, stacks are not saved. May
+/// sleep.
+pub(crate) fn stack_depot_init() {
+    // SAFETY: process context (the caller's); it takes a mutex and may
+    // allocate the depot's tables.
+    if unsafe { ffi::rslab_stack_depot_init() } != 0 {
+        pr_warn!("stack depot unavailable: no stack traces for store_user\n");
+    }
+}
+
+/// Prints a saved stack (`stack_depot_print()`).
+pub(crate) fn print_stack(handle: u32) {
+    // SAFETY: `handle` came from the depot (or is 0, which prints nothing).
+    unsafe { ffi::rslab_stack_depot_print(handle) };
 }
 
 /// The current task's pid.

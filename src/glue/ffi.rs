@@ -47,4 +47,11 @@ unsafe extern "C" {
     pub(crate) fn rslab_alloc_flushwq() -> *mut bindings::workqueue_struct;
     /// `destroy_work_on_stack()` (nothing without `CONFIG_DEBUG_OBJECTS_WORK`).
     pub(crate) fn rslab_destroy_work_on_stack(work: *mut bindings::work_struct);
+    /// `stack_depot_init()` (0 without `CONFIG_STACKDEPOT`). May sleep.
+    pub(crate) fn rslab_stack_depot_init() -> core::ffi::c_int;
+    /// `stack_depot_save(entries, nr, GFP_NOWAIT)`: a handle, or 0 (no
+    /// memory, no depot, or no `CONFIG_STACKDEPOT`). Any context.
+    pub(crate) fn rslab_stack_depot_save(entries: *mut c_ulong, nr: core::ffi::c_uint) -> u32;
+    /// `stack_depot_print(handle)`.
+    pub(crate) fn rslab_stack_depot_print(handle: u32);
 }

@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/stackdepot.h>
 #include <linux/timex.h>
 #include <linux/workqueue.h>
 
@@ -43,10 +44,16 @@ void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 const char *rslab_slub_debug_param(void);
 struct workqueue_struct *rslab_alloc_flushwq(void);
 void rslab_destroy_work_on_stack(struct work_struct *work);
+int rslab_stack_depot_init(void);
+depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr);
+void rslab_stack_depot_print(depot_stack_handle_t handle);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
 void rslab_destroy_work_on_stack(struct work_struct *work) { destroy_work_on_stack(work); }
+int rslab_stack_depot_init(void) { return stack_depot_init(); }
+depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr) { return stack_depot_save(entries, nr, GFP_NOWAIT); }
+void rslab_stack_depot_print(depot_stack_handle_t handle) { stack_depot_print(handle); }
 
 void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }

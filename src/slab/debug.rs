@@ -17,8 +17,7 @@
 //! Every report counts on the cache ([`Cache::errors`]) where SLUB's
 //! `slab_add_kunit_errors()` counts one, so the ported slub_kunit cases
 //! assert the same numbers. Differences: addresses print unhashed; no
-//! `WARN_ON()` or taint after a report; stack traces are not stored (the
-//! track holds the caller, CPU, pid and time); double frees and frees of
+//! `WARN_ON()` or taint after a report; double frees and frees of
 //! addresses inside objects are caught on every debug cache, not only with
 //! F.
 //!
@@ -54,11 +53,13 @@ pub(crate) enum TrackItem {
     Free = 1,
 }
 
-/// `struct track` (with a stack depot handle, never set here).
+/// `struct track`: the caller, its stack (a stack depot handle, 0 if none
+/// was saved), CPU, task and time.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Track {
-    handle: u32,
+    /// The stack from the caller on, in the stack depot (0: none).
+    pub(crate) handle: u32,
     pad: u32,
     /// The caller.
     pub(crate) addr: usize,
@@ -155,9 +156,10 @@ impl Cache {
     }
 
     /// `set_track()`.
-    fn set_track(&self, obj: usize, t: TrackItem, addr: usize) {
+    fn set_track(&self, obj: usize, t: TrackItem, caller: kdebug::Caller) {
         let tr = Track {
-            addr,
+            addr: caller.addr,
+            handle: caller.handle,
             cpu: cpu::current() as i32,
             pid: kdebug::pid(),
             when: kdebug::jiffies(),
@@ -280,6 +282,11 @@ impl Cache {
             t.cpu,
             t.pid
         );
+        if t.handle != 0 {
+            kdebug::print_stack(t.handle);
+        } else {
+            pr_err!("object allocation/free stack trace missing\n");
+        }
     }
 
     /// `print_tracking()`.
@@ -737,7 +744,7 @@ impl Cache {
         let addr = if self.has(SLAB_STORE_USER) {
             kdebug::caller()
         } else {
-            0
+            kdebug::Caller::default()
         };
         self.stat(SlabStat::AllocSlowpath);
         let orig_size = orig_size.clamp(1, self.layout.object_size);
@@ -791,7 +798,7 @@ impl Cache {
     /// `free_debug_processing()`: checks an object being freed and marks it
     /// free; `false` (reported, and the object not freed) if it must not be
     /// freed.
-    fn free_debug_processing(&self, s: &SlabPage, obj: usize, addr: usize) -> bool {
+    fn free_debug_processing(&self, s: &SlabPage, obj: usize, addr: kdebug::Caller) -> bool {
         let f = self.has(SLAB_CONSISTENCY_CHECKS);
         let ok = 'checks: {
             if f && !self.check_slab(s) {
@@ -840,7 +847,7 @@ impl Cache {
         let addr = if self.has(SLAB_STORE_USER) {
             kdebug::caller()
         } else {
-            0
+            kdebug::Caller::default()
         };
         self.stat(SlabStat::FreeSlowpath);
         let mut n = self.node.lock();
