@@ -8,7 +8,7 @@
 
 use crate::{
     admin::{stamp, stamped},
-    glue::{cpu, fault, gfp::Gfp, kthread, vfs},
+    glue::{cpu, fault, gfp::Gfp, kthread, numa, vfs},
     kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
     logic::{page_pool::buddy, rand::XorShift64},
     page_pool::{
@@ -191,15 +191,22 @@ mod tests {
     #[test]
     fn frees_drain_in_batches_and_stay_below_high() -> Result {
         let p = eager_pool(8)?;
-        let mut blocks = KVec::new();
-        for _ in 0..600 {
-            blocks.push(some!(p.alloc(0, Gfp::KERNEL)), GFP_KERNEL)?;
-        }
+        // Allocated on CPU 0 too: the blocks are its node's, which its
+        // lists take (another node's go back to their own zone).
+        let blocks = KVec::with_capacity(600, GFP_KERNEL)?;
+        let blocks = kernel::sync::SpinLock::new(blocks, c"kunit", kernel::static_lock_class!());
+        let blocks = KBox::pin_init(blocks, GFP_KERNEL)?;
+        on_cpu(0, || {
+            for _ in 0..600 {
+                let b = some!(p.alloc(0, Gfp::KERNEL));
+                // Capacity reserved: never allocates.
+                blocks.lock().push(b, GFP_NOWAIT)?;
+            }
+            Ok(())
+        })?;
         for c in 0..cpu::nr_cpu_ids() {
             p.drain_cpu(c);
         }
-        let blocks = kernel::sync::SpinLock::new(blocks, c"kunit", kernel::static_lock_class!());
-        let blocks = KBox::pin_init(blocks, GFP_KERNEL)?;
         on_cpu(0, || {
             let drains0 = p.stat_cpu(Stat::Drain, 0);
             let mut drains = 0;
@@ -592,15 +599,133 @@ mod tests {
         Ok(())
     }
 
+    /// `alloc_node(n)` gives node `n`'s pages (the block's node and the
+    /// kernel's `page_to_nid()` agree), for every node with memory, through
+    /// the free areas of that node; a node number past `nr_node_ids` gives
+    /// `None` and counts one failure; nothing falls back.
+    #[test]
+    fn alloc_node_gives_that_nodes_pages() -> Result {
+        let p = keeping_pool(31)?;
+        let mut held = KVec::new();
+        for n in numa::memory_nodes() {
+            for order in [0, 3, MAX_ORDER] {
+                let b = some!(p.alloc_node(order, Gfp::KERNEL, Some(n)));
+                let (at, of) = (p.node_of(&b), numa::node_of_addr(p.addr(&b)));
+                held.push(b, GFP_KERNEL)?;
+                assert_eq!(at, n);
+                assert_eq!(of, n);
+            }
+        }
+        let fails = p.stat(Stat::AllocFail);
+        let bad = p.alloc_node(0, Gfp::KERNEL, Some(numa::nr_node_ids()));
+        let refused = bad.is_none();
+        if let Some(b) = bad {
+            p.free(b);
+        }
+        for b in held.drain_all() {
+            p.free(b);
+        }
+        assert!(refused);
+        assert_eq!(p.stat(Stat::AllocFail), fails + 1);
+        assert_eq!(p.stat(Stat::NumaMiss), 0);
+        census(&p)?;
+        Ok(())
+    }
+
+    /// A CPU allocates its own node's pages (`cpu_to_mem()`), and its lists
+    /// hold only those (the consistency walk checks each list against its
+    /// node's chunks).
+    #[test]
+    fn a_cpus_allocations_are_its_nodes() -> Result {
+        let p = keeping_pool(31)?;
+        for c in cpu::online_cpus() {
+            assert_eq!(p.cpu_node(c), numa::cpu_node(c));
+            on_cpu(c, || {
+                let mut held = KVec::new();
+                for _ in 0..64 {
+                    held.push(some!(p.alloc(0, Gfp::KERNEL)), GFP_KERNEL)?;
+                }
+                let mine = held.iter().all(|b| {
+                    numa::node_of_addr(p.addr(b)) == p.cpu_node(c) && p.node_of(b) == p.cpu_node(c)
+                });
+                for b in held.drain_all() {
+                    p.free(b);
+                }
+                ensure!(mine, "CPU {c} got another node's pages");
+                Ok(())
+            })?;
+        }
+        census(&p)?;
+        Ok(())
+    }
+
+    /// With two nodes: a block freed on a CPU of the other node goes back to
+    /// its own node's free areas (exactly one page more free there, the
+    /// freeing CPU's lists untouched); and when the node asked for cannot
+    /// grow (the pool holds its one chunk, on the other node), the other
+    /// node serves, counted once as `numa_miss`.
+    #[test]
+    fn remote_frees_go_home_and_exhausted_nodes_fall_back() -> Result {
+        let cpus = |n: usize, p: &Pool<()>| cpu::online_cpus().find(|&c| p.cpu_node(c) == n);
+        let p = Pool::<()>::new(Config {
+            max_chunks: 1,
+            ..Config::keeping()
+        })?;
+        let (Some(c0), Some(c1)) = (cpus(0, &p), cpus(1, &p)) else {
+            fault::kunit_skip(c"needs two nodes with a CPU each");
+            return Ok(());
+        };
+        let slot = KBox::pin_init(kernel::new_spinlock!(None::<RawBlock>), GFP_KERNEL)?;
+        on_cpu(c0, || {
+            *slot.lock() = Some(some!(p.alloc(0, Gfp::KERNEL)));
+            Ok(())
+        })?;
+        let free0 = p.node_pages(0).1;
+        let listed1 = p.pcp_info(c1).map(|i| i.count);
+        on_cpu(c1, || {
+            let b = slot.lock().take();
+            if let Some(b) = b {
+                p.free(b);
+            }
+            Ok(())
+        })?;
+        let (free0_after, listed1_after) = (p.node_pages(0).1, p.pcp_info(c1).map(|i| i.count));
+        // Node 1 cannot grow (one chunk at most, node 0's): node 0 serves.
+        let got = p.alloc_node(0, Gfp::KERNEL, Some(1));
+        let served_by = got.as_ref().map(|b| p.node_of(b));
+        let misses = p.stat(Stat::NumaMiss);
+        if let Some(b) = got {
+            p.free(b);
+        }
+        census(&p)?;
+        assert_eq!(free0_after, free0 + 1);
+        assert_eq!(listed1_after, listed1);
+        assert_eq!(served_by, Some(0));
+        assert_eq!(misses, 1);
+        assert_eq!(p.stat(Stat::Grow), 1);
+        Ok(())
+    }
+
     /// The module's pool in sysfs: the formats of /proc/buddyinfo and of
     /// SLUB's statistics, and watermark writes that reject bad values.
     #[test]
     fn sysfs_files_show_and_validate() -> Result {
         let bi = vfs::read(c"/sys/kernel/rslab/pool/buddyinfo")?;
         let bi = core::str::from_utf8(&bi).map_err(|_| EINVAL)?;
-        assert!(bi.starts_with("Node 0, zone    rslab "));
+        // One line per node with memory, in node order.
+        let mut lines = 0;
+        for (line, n) in bi.lines().zip(numa::memory_nodes()) {
+            let rest = line.strip_prefix("Node ").ok_or(EINVAL)?;
+            let (num, rest) = rest.split_once(',').ok_or(EINVAL)?;
+            assert_eq!(num.parse::<usize>().map_err(|_| EINVAL)?, n);
+            assert!(rest.starts_with(" zone    rslab "));
+            assert!(line.ends_with(' '));
+            assert_eq!(line.split_whitespace().count(), 4 + MAX_ORDER as usize + 1);
+            lines += 1;
+        }
+        assert_eq!(lines, numa::memory_nodes().count());
+        assert_eq!(bi.lines().count(), lines);
         assert!(bi.ends_with(" \n"));
-        assert_eq!(bi.split_whitespace().count(), 4 + MAX_ORDER as usize + 1);
         let st = vfs::read(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
         let st = core::str::from_utf8(&st).map_err(|_| EINVAL)?;
         let mut words = st.trim_end().split(' ');

@@ -59,12 +59,17 @@ karch() {
 	esac
 }
 
-# The fragments of a build: common, the arch's, and for a variant (the
-# debug tier, x86_64-debug) the variant's on top.
+# The fragments of a build: common, the arch's, then numa.config for the
+# two-node tiers, or for a variant (the debug tier, x86_64-debug, one node)
+# the variant's.
 fragments() {
 	local base=${1%-debug}
 	cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$base.config"
-	[ "$base" = "$1" ] || cat "$RSLAB_TOP/configs/$1.config"
+	if [ "$base" = "$1" ]; then
+		cat "$RSLAB_TOP/configs/numa.config"
+	else
+		cat "$RSLAB_TOP/configs/$1.config"
+	fi
 }
 
 build_dir() {

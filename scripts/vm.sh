@@ -9,6 +9,10 @@
 #            TCG otherwise.
 #
 # RSLAB_CPUS sets the number of CPUs (default 2).
+# RSLAB_NODES sets the number of NUMA nodes (default 2 on riscv64 and x86_64,
+# whose kernels have CONFIG_NUMA; 1 on x86_64-debug, whose kernel has not):
+# the CPUs and the memory are split evenly, node i holding CPUs
+# i*CPUS/NODES.. (so with the defaults each node has one CPU and 1 GiB).
 # RSLAB_ICOUNT=1 adds QEMU's `-icount shift=0,sleep=off` (TCG only): the
 # guest clock advances 1 ns per guest instruction, so times measured in the
 # guest are instruction counts (single-threaded TCG: not for scaling).
@@ -24,6 +28,25 @@ timeout=${RSLAB_TIMEOUT:-900}
 mem=${RSLAB_MEM:-2G}
 cpus=${RSLAB_CPUS:-2}
 kb=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
+nodes=${RSLAB_NODES:-2}
+[ "$arch" = x86_64-debug ] && nodes=${RSLAB_NODES:-1}
+case "$mem" in
+*G) mem_mib=$((${mem%G} * 1024)) ;;
+*M) mem_mib=${mem%M} ;;
+*) die "RSLAB_MEM: a size in M or G, not '$mem'" ;;
+esac
+[ $((cpus % nodes)) = 0 ] && [ $((mem_mib % nodes)) = 0 ] ||
+	die "$cpus CPUs and $mem_mib MiB do not split over $nodes nodes"
+# Per node: its first and last CPU and its memory, for QEMU or vng.
+qemu_numa=() vng_numa=()
+if [ "$nodes" -gt 1 ]; then
+	for ((n = 0; n < nodes; n++)); do
+		first=$((n * cpus / nodes)) last=$(((n + 1) * cpus / nodes - 1))
+		qemu_numa+=(-object "memory-backend-ram,id=mem$n,size=$((mem_mib / nodes))M"
+			-numa "node,nodeid=$n,cpus=$first-$last,memdev=mem$n")
+		vng_numa+=(--numa "$((mem_mib / nodes))M,cpus=$first-$last")
+	done
+fi
 mkdir -p "$(dirname "$log")"
 : >"$log"
 
@@ -83,8 +106,8 @@ riscv64)
 	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/riscv64/initramfs.cpio.gz"
 	icount=()
 	[ -n "${RSLAB_ICOUNT:-}" ] && icount=(-icount shift=0,sleep=off)
-	echo "[rslab] vm: riscv64 TCG${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem" >>"$log"
-	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp "$cpus" -m "$mem" "${icount[@]}" \
+	echo "[rslab] vm: riscv64 TCG${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem, $nodes nodes" >>"$log"
+	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp "$cpus" -m "$mem" "${icount[@]}" "${qemu_numa[@]}" \
 		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
 		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/riscv64/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}${RSLAB_APPEND:+ $RSLAB_APPEND}" \
@@ -97,9 +120,14 @@ x86_64 | x86_64-debug)
 	if [ -n "${RSLAB_ICOUNT:-}" ]; then
 		accel=tcg opts=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off")
 	fi
-	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z)${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem" >>"$log"
+	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z)${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem, $nodes nodes" >>"$log"
+	opts+=("${vng_numa[@]}")
 	[ -n "${RSLAB_QUIET:-}" ] || opts+=(--verbose)
-	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus "$cpus" --memory "$mem" \
+	# A socket per node: CPUs that share a last-level cache on different
+	# nodes make the kernel warn ("llc-sibling ... not on the same node").
+	smp=$cpus
+	[ "$nodes" -gt 1 ] && smp="$cpus,sockets=$nodes"
+	timeout "$timeout" vng --run "$kb" "${opts[@]}" --cpus "$smp" --memory "$mem" \
 		--append "oops=panic panic=-1${RSLAB_APPEND:+ $RSLAB_APPEND}" \
 		--exec "sh $(quote "$script" "$ko" "$@")" </dev/null 2>&1 | cat >>"$log" || rc=$?
 	# (Through a pipe: QEMU reopens a file on stdout with truncation.)

@@ -2,8 +2,17 @@
 //! The page pool: buddy free areas and per-CPU page lists over chunks of
 //! memory taken from the kernel's own page allocator.
 //!
+//! - NUMA: one zone (free areas and lock) per node, as the kernel has one
+//!   per node; a node's chunks come from `alloc_pages_node(nid)` with
+//!   `__GFP_THISNODE` and occupy the node's own range of slots, so a page
+//!   index names its node (`idx >> node_shift`). A CPU's lists hold pages
+//!   of its node only (`cpu_to_mem()`). An allocation is served by the
+//!   node asked for (`alloc_node`) or the CPU's own; when that node's zone
+//!   is empty and cannot grow, by the other nodes, nearest first (the
+//!   zonelist fallback), counted as `numa_miss`. Without `CONFIG_NUMA`
+//!   there is one node.
 //! - Backing memory ([`chunk`]): the pool grows by taking naturally aligned
-//!   chunks from `alloc_pages()`, order `MAX_PAGE_ORDER` first and smaller
+//!   chunks from `alloc_pages_node()`, order `MAX_PAGE_ORDER` first and smaller
 //!   orders when the kernel cannot give that ("order fallback"). A chunk
 //!   that becomes wholly free goes back (`__free_pages()`) while the pool
 //!   keeps more than its high watermark free, on shrink, and when the pool
@@ -46,6 +55,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
         cpu, ffi,
         gfp::Gfp,
+        numa,
         percpu::PerCpu,
         stats::Stats,
     },
@@ -53,6 +63,7 @@ use crate::{
 };
 use chunk::{Chunks, Released, SlotInfo, Zone};
 use kernel::{
+    alloc::KVVec,
     bindings,
     interrupt::local_interrupt_disable,
     new_spinlock_irq,
@@ -109,10 +120,14 @@ pub(crate) enum Stat {
     OrderFallback,
     /// An allocation that failed.
     AllocFail,
+    /// An allocation served by a node other than the one it was for (the
+    /// node asked for, or the CPU's own): its zone was empty and could not
+    /// grow (`NUMA_MISS`).
+    NumaMiss,
 }
 
 /// The number of [`Stat`] counters.
-pub(crate) const NR_STATS: usize = Stat::AllocFail as usize + 1;
+pub(crate) const NR_STATS: usize = Stat::NumaMiss as usize + 1;
 
 /// Pages taken from the kernel by every pool and not yet given back.
 static BACKING_PAGES: Atomic<usize> = Atomic::new(0);
@@ -168,7 +183,8 @@ impl Watermarks {
 /// How to build a pool.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Config {
-    /// The most chunks the pool may hold at once.
+    /// The most chunks the pool may hold at once, on all nodes together
+    /// (each node has room for all of them).
     pub(crate) max_chunks: usize,
     /// The per-CPU lists' batch.
     pub(crate) batch: u32,
@@ -212,8 +228,12 @@ impl Default for Config {
 ///
 /// # Invariants
 ///
-/// - Whenever the zone lock is free, `free_pages` equals the free pages of
-///   the zone's free areas and `total_pages` the pages of its chunks.
+/// - `zones[n]` is node `n`'s; its chunks are in slots
+///   `n << node_bits .. (n + 1) << node_bits` and its pages are node `n`'s.
+///   `nr_chunks` counts the chunks of all zones (at most `max_chunks`).
+/// - Whenever no zone lock is held, `free_pages` equals the free pages of
+///   all zones' free areas and `total_pages` the pages of their chunks; a
+///   zone's own `free` and `total` are exact under its lock.
 /// - `slots[s]` holds the address, pfn and records of the chunk in slot `s`
 ///   for as long as that chunk is in the pool (written under the zone lock
 ///   before any block of it is handed out).
@@ -225,14 +245,23 @@ impl Default for Config {
 ///   in the pool while the block is out.
 /// - `cpus[c]` is only used by CPU `c` with the task pinned and the lock
 ///   *tried*, or by anyone with the lock taken where no list lock is held.
+///   Its lists hold blocks of node `cpu_node[c]` only.
 /// - `map` maps the pages of every chunk in the pool to their records (see
 ///   [`PfnMap`]).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Pool<R: PageRecord> {
-    #[pin]
-    zone: SpinLockIrq<Zone<R>>,
+    zones: KVec<Pin<KBox<SpinLockIrq<Zone<R>>>>>,
     cpus: PerCpu<PcpCell>,
-    slots: KVec<SlotInfo<R>>,
+    /// Each CPU's node (`cpu_to_mem()`), by CPU number.
+    cpu_node: KVec<u32>,
+    /// Slots per node, as a shift: node `n`'s first slot is `n << node_bits`.
+    node_bits: u32,
+    /// `node_bits + MAX_ORDER` (below 32): the node of page index `idx` is
+    /// `idx >> node_shift`.
+    node_shift: u32,
+    max_chunks: usize,
+    nr_chunks: Atomic<usize>,
+    slots: KVVec<SlotInfo<R>>,
     map: PfnMap<R>,
     stats: Stats<NR_STATS>,
     /// Pages free in the free areas (a copy of the zone's, for reading
@@ -256,30 +285,60 @@ pub(crate) struct Pool<R: PageRecord> {
 impl<R: PageRecord> Pool<R> {
     /// A new, empty pool.
     pub(crate) fn new(cfg: Config) -> Result<Arc<Self>> {
+        let nodes = numa::nr_node_ids();
+        let node_bits = cfg.max_chunks.max(1).next_power_of_two().trailing_zeros();
         if !cfg.wmark.valid()
             || cfg.max_chunks == 0
-            || cfg.max_chunks > (u32::MAX as usize >> MAX_ORDER)
+            || nodes
+                .checked_shl(node_bits + MAX_ORDER)
+                .is_none_or(|n| n > u32::MAX as usize)
         {
             return Err(EINVAL);
         }
         // The lists are large (a ring per order): zeroed in place, empty.
         let cpus = PerCpu::<PcpCell>::new_zeroed()?;
-        let mut slots = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
-        let mut table = KVec::with_capacity(cfg.max_chunks, GFP_KERNEL)?;
+        let node_slots = 1usize << node_bits;
+        let mut slots = KVVec::with_capacity(nodes * node_slots, GFP_KERNEL)?;
+        for _ in 0..nodes * node_slots {
+            slots.push(SlotInfo::new(), GFP_KERNEL)?;
+        }
+        let mut zones = KVec::with_capacity(nodes, GFP_KERNEL)?;
+        for n in 0..nodes {
+            let mut table = KVVec::with_capacity(node_slots, GFP_KERNEL)?;
+            for _ in 0..node_slots {
+                table.push(None, GFP_KERNEL)?;
+            }
+            let first = (n << node_bits) as u32;
+            zones.push(
+                KBox::pin_init(
+                    new_spinlock_irq!(Zone {
+                        area: Area::new(),
+                        chunks: Chunks { first, table },
+                        user_pages: 0,
+                        free: 0,
+                        total: 0,
+                    }),
+                    GFP_KERNEL,
+                )?,
+                GFP_KERNEL,
+            )?;
+        }
+        let mut cpu_node = KVec::with_capacity(cpu::nr_cpu_ids(), GFP_KERNEL)?;
+        for c in 0..cpu::nr_cpu_ids() {
+            cpu_node.push(numa::cpu_node(c).min(nodes - 1) as u32, GFP_KERNEL)?;
+        }
         let stats = Stats::new()?;
         let map = PfnMap::new()?;
-        for _ in 0..cfg.max_chunks {
-            slots.push(SlotInfo::new(), GFP_KERNEL)?;
-            table.push(None, GFP_KERNEL)?;
-        }
+        let node_shift = node_bits + MAX_ORDER;
         let pool = Arc::pin_init(
             pin_init!(Pool {
-                zone <- new_spinlock_irq!(Zone {
-                    area: Area::new(),
-                    chunks: Chunks(table),
-                    user_pages: 0,
-                }),
+                zones,
                 cpus,
+                cpu_node,
+                node_bits,
+                node_shift,
+                max_chunks: cfg.max_chunks,
+                nr_chunks: Atomic::new(0),
                 slots,
                 map,
                 stats,
@@ -297,11 +356,44 @@ impl<R: PageRecord> Pool<R> {
             GFP_KERNEL,
         )?;
         pool.update_tuning();
-        for c in (0..cpu::nr_cpu_ids()).filter_map(|c| pool.cpus.get(c)) {
+        for c in 0..cpu::nr_cpu_ids() {
+            let Some(cell) = pool.cpus.get(c) else {
+                continue;
+            };
             let irq = local_interrupt_disable();
-            pool.apply_tuning(&mut c.lock(&irq));
+            let mut g = cell.lock(&irq);
+            g.node = pool.cpu_node[c];
+            pool.apply_tuning(&mut g);
         }
         Ok(pool)
+    }
+
+    /// The nodes the pool has a zone for (`nr_node_ids`).
+    pub(crate) fn nr_nodes(&self) -> usize {
+        self.zones.len()
+    }
+
+    /// The node of page index `idx`. No call: the fast paths use it.
+    #[inline(always)]
+    fn node_of_idx(&self, idx: u32) -> usize {
+        // `node_shift` is below 32 (checked in `new`): exact, and no
+        // overflow check to call out.
+        idx.wrapping_shr(self.node_shift) as usize
+    }
+
+    /// The node of `b`'s pages.
+    pub(crate) fn node_of(&self, b: &RawBlock) -> usize {
+        self.node_of_idx(b.idx)
+    }
+
+    /// The node of the CPU this runs on (a call: slow paths only).
+    fn local_node(&self) -> usize {
+        self.cpu_node.get(cpu::current()).map_or(0, |&n| n as usize)
+    }
+
+    /// `cpu`'s node, as the pool sees it.
+    pub(crate) fn cpu_node(&self, cpu: usize) -> usize {
+        self.cpu_node.get(cpu).map_or(0, |&n| n as usize)
     }
 
     /// The watermarks.
@@ -320,7 +412,7 @@ impl<R: PageRecord> Pool<R> {
             return Err(EINVAL);
         }
         // Serialise writers so that a concurrent pair cannot interleave.
-        let _z = self.zone.lock();
+        let _z = self.zones[0].lock();
         self.wmark_min.store(w.min, Relaxed);
         self.wmark_low.store(w.low, Relaxed);
         self.wmark_high.store(w.high, Relaxed);
@@ -352,9 +444,30 @@ impl<R: PageRecord> Pool<R> {
         &self.stats
     }
 
-    /// The free blocks per order (`/proc/buddyinfo`).
+    /// The free blocks per order, all nodes together.
     pub(crate) fn buddyinfo(&self) -> [usize; NR_ORDERS] {
-        *self.zone.lock().area.nr_free()
+        let mut nr = [0; NR_ORDERS];
+        for n in 0..self.nr_nodes() {
+            for (t, x) in nr.iter_mut().zip(self.buddyinfo_node(n)) {
+                *t += x;
+            }
+        }
+        nr
+    }
+
+    /// Node `node`'s free blocks per order (its line of `/proc/buddyinfo`).
+    pub(crate) fn buddyinfo_node(&self, node: usize) -> [usize; NR_ORDERS] {
+        self.zones
+            .get(node)
+            .map_or([0; NR_ORDERS], |z| *z.lock().area.nr_free())
+    }
+
+    /// Node `node`'s pages: in its chunks, and free in its free areas.
+    pub(crate) fn node_pages(&self, node: usize) -> (usize, usize) {
+        self.zones.get(node).map_or((0, 0), |z| {
+            let z = z.lock();
+            (z.total, z.free)
+        })
     }
 
     fn below_high(&self) -> bool {
@@ -416,12 +529,20 @@ impl<R: PageRecord> Pool<R> {
         Some(unsafe { &*r })
     }
 
-    /// Calls `f` on the record of every page of every chunk, under the zone
-    /// lock (so `f` must not allocate from or free to this pool).
+    /// Calls `f` on the record of every page of every chunk, one zone at a
+    /// time under its lock (so `f` must not allocate from or free to this
+    /// pool).
     pub(crate) fn for_each_record(&self, mut f: impl FnMut(&R)) {
-        let z = self.zone.lock();
-        for c in z.chunks.0.iter().flatten() {
-            c.records.iter().for_each(&mut f);
+        self.for_each_node_record(|_, r| f(r));
+    }
+
+    /// [`Pool::for_each_record`], with each page's node: `f(node, record)`.
+    pub(crate) fn for_each_node_record(&self, mut f: impl FnMut(usize, &R)) {
+        for (node, z) in self.zones.iter().enumerate() {
+            let z = z.lock();
+            for c in z.chunks.table.iter().flatten() {
+                c.records.iter().for_each(|r| f(node, r));
+            }
         }
     }
 
@@ -429,6 +550,7 @@ impl<R: PageRecord> Pool<R> {
     fn zone_alloc(&self, z: &mut Zone<R>, order: u32) -> Option<u32> {
         let Zone { area, chunks, .. } = z;
         let (idx, taken) = area.alloc(chunks, order)?;
+        z.free -= 1 << order;
         self.free_pages.fetch_sub(1 << order, Relaxed);
         if taken > order {
             self.stats
@@ -450,6 +572,7 @@ impl<R: PageRecord> Pool<R> {
         }
         let Zone { area, chunks, .. } = z;
         let merges = area.free(chunks, idx, order);
+        z.free += 1 << order;
         self.free_pages.add(1 << order, Relaxed);
         if merges > 0 {
             self.stats.add(Stat::Merge as usize, u64::from(merges));
@@ -472,17 +595,24 @@ impl<R: PageRecord> Pool<R> {
         }
     }
 
-    /// One allocation attempt, without growing.
-    fn try_alloc(&self, order: u32) -> Option<RawBlock> {
+    /// One allocation attempt on `node`, without growing: through this
+    /// CPU's lists if it is the CPU's node, else from the node's free areas.
+    fn try_alloc(&self, order: u32, node: usize) -> Option<RawBlock> {
+        let zone = self.zones.get(node)?;
         let mut out = Released::new();
         let idx = {
             let irq = local_interrupt_disable();
-            match self.pcp_alloc(&irq, order, &mut out) {
+            let cpu = cpu::current();
+            let listed = if self.cpu_node(cpu) == node {
+                self.pcp_alloc(&irq, order, &mut out)
+            } else {
+                None
+            };
+            match listed {
                 Some(r) => r,
                 None => {
-                    self.stats
-                        .add_on(cpu::current(), Stat::AllocSlowpath as usize, 1);
-                    let mut z = self.zone.lock();
+                    self.stats.add_on(cpu, Stat::AllocSlowpath as usize, 1);
+                    let mut z = zone.lock();
                     let idx = self.zone_alloc(&mut z, order);
                     if idx.is_some() {
                         z.user_pages += 1 << order;
@@ -507,26 +637,56 @@ impl<R: PageRecord> Pool<R> {
                 return Some(self.block(idx, order));
             }
         }
-        self.alloc_slow(order, gfp)
+        self.alloc_slow(order, gfp, None)
     }
 
-    /// [`Pool::alloc`] past its fast path.
+    /// [`Pool::alloc`] of a block of node `nid` (`alloc_pages_node()`):
+    /// from that node if it can, else from the others, nearest first
+    /// (counted as `numa_miss`); `None` (the default) is the CPU's node.
+    /// `None` also for a node number at or past `nr_node_ids`.
+    pub(crate) fn alloc_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> Option<RawBlock> {
+        match nid {
+            None => self.alloc(order, gfp),
+            Some(n) if n >= self.nr_nodes() => {
+                self.stats.add(Stat::AllocFail as usize, 1);
+                None
+            }
+            Some(n) => self.alloc_slow(order, gfp, Some(n)),
+        }
+    }
+
+    /// [`Pool::alloc`] past its fast path, for node `want` (or the CPU's).
     #[inline(never)]
-    fn alloc_slow(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
+    fn alloc_slow(&self, order: u32, gfp: Gfp, want: Option<usize>) -> Option<RawBlock> {
         if order > MAX_ORDER {
             self.stats.add(Stat::AllocFail as usize, 1);
             return None;
         }
+        let node = want.unwrap_or_else(|| self.local_node());
         if self.free_pages() < self.wmark_low.load(Relaxed) {
-            self.grow(order, gfp, false);
+            self.grow(node, order, gfp, false);
         }
         // A chunk grown for this request serves it before anyone else (the
         // shrinker, another allocation) can take it: an allocation fails
         // only when the kernel could not give memory.
-        let b = self.try_alloc(order).or_else(|| {
-            self.grow(order, gfp, true)
+        let grown = |n: usize| {
+            self.grow(n, order, gfp, true)
                 .map(|idx| self.block(idx, order))
-        });
+        };
+        let mut b = self.try_alloc(order, node).or_else(|| grown(node));
+        if b.is_none() {
+            // The zonelist fallback: the other nodes' free areas, nearest
+            // first, then growing them.
+            let (others, n) = numa::fallback_nodes(node);
+            let others = &others[..n];
+            b = others
+                .iter()
+                .find_map(|&o| self.try_alloc(order, o as usize))
+                .or_else(|| others.iter().find_map(|&o| grown(o as usize)));
+            if b.is_some() {
+                self.stats.add(Stat::NumaMiss as usize, 1);
+            }
+        }
         if b.is_none() {
             self.stats.add(Stat::AllocFail as usize, 1);
         }
@@ -555,11 +715,17 @@ impl<R: PageRecord> Pool<R> {
             );
             return;
         }
+        let Some(zone) = self.zones.get(self.node_of_idx(b.idx)) else {
+            pr_err!("pool: bad free of page index {}: no such node\n", b.idx);
+            return;
+        };
         let mut out = Released::new();
         {
             let irq = local_interrupt_disable();
+            // A block of another node goes back to its node's free areas
+            // (`pcp_free` takes only the CPU's own node's).
             if !self.pcp_free(&irq, b.idx, b.order, &mut out) {
-                let mut z = self.zone.lock();
+                let mut z = zone.lock();
                 if self.zone_free(&mut z, b.idx, b.order, &mut out) {
                     z.user_pages -= 1 << b.order;
                 }
@@ -571,16 +737,30 @@ impl<R: PageRecord> Pool<R> {
     /// Shrinks the pool: drains every CPU's lists, then gives back wholly
     /// free chunks while at least `keep` pages stay free. Returns the pages
     /// given back.
+    /// (`keep` is per node: each node keeps that many free.)
     pub(crate) fn shrink(&self, keep: usize) -> usize {
-        for c in 0..cpu::nr_cpu_ids() {
+        (0..self.nr_nodes())
+            .map(|n| self.shrink_node(n, keep))
+            .sum()
+    }
+
+    /// [`Pool::shrink`] of node `node` only: drains the lists of its CPUs
+    /// and gives back its wholly free chunks while it keeps `keep` pages
+    /// free.
+    pub(crate) fn shrink_node(&self, node: usize, keep: usize) -> usize {
+        let Some(zone) = self.zones.get(node) else {
+            return 0;
+        };
+        for c in (0..cpu::nr_cpu_ids()).filter(|&c| self.cpu_node(c) == node) {
             self.drain_cpu(c);
         }
         let mut given = 0;
         loop {
             let mut out = Released::new();
             {
-                let mut z = self.zone.lock();
-                for slot in 0..z.chunks.nr_slots() {
+                let mut z = zone.lock();
+                let first = z.chunks.first_slot();
+                for slot in first..first + z.chunks.nr_slots() {
                     self.take_free_chunk(&mut z, slot, keep, &mut out);
                 }
             }
@@ -599,20 +779,22 @@ impl<R: PageRecord> PinnedDrop for Pool<R> {
         // Every wholly free chunk goes back to the kernel...
         self.shrink(0);
         // ...so what is left has pages in use: never free those.
-        let mut z = self.zone.lock();
         let mut leaked = 0usize;
-        for slot in 0..z.chunks.nr_slots() {
-            let Some(order) = z.chunks.order_of(slot) else {
-                continue;
-            };
-            let pfn = self.slots[slot as usize].pfn.load(Relaxed);
-            pr_err!("pool: chunk at pfn {pfn:#x} (order {order}) still in use at destroy; leaving it allocated\n");
-            leaked += 1 << order;
-            self.map.unmap(pfn, 1 << order);
-            // Drops the metadata only: a `Chunk` does not free its pages.
-            drop(z.chunks.0[slot as usize].take());
+        for zone in self.zones.iter() {
+            let mut z = zone.lock();
+            let first = z.chunks.first_slot();
+            for slot in first..first + z.chunks.nr_slots() {
+                let Some(order) = z.chunks.order_of(slot) else {
+                    continue;
+                };
+                let pfn = self.slots[slot as usize].pfn.load(Relaxed);
+                pr_err!("pool: chunk at pfn {pfn:#x} (order {order}) still in use at destroy; leaving it allocated\n");
+                leaked += 1 << order;
+                self.map.unmap(pfn, 1 << order);
+                // Drops the metadata only: a `Chunk` does not free its pages.
+                drop(z.chunks.take(slot));
+            }
         }
-        drop(z);
         if leaked > 0 {
             pr_err!("pool: destroyed with {leaked} pages in chunks still in use\n");
         }
@@ -625,16 +807,19 @@ impl<R: PageRecord> crate::glue::cpuhp::CpuDead for Pool<R> {
     }
 }
 
+/// NUMA-aware (`SHRINKER_NUMA_AWARE`): reclaim on a node shrinks that
+/// node's zone and the lists of its CPUs.
 impl<R: PageRecord> crate::glue::shrinker::Shrink for Pool<R> {
-    fn count(&self) -> usize {
+    fn count(&self, nid: usize) -> usize {
         let pcp: usize = (0..cpu::nr_cpu_ids())
+            .filter(|&c| self.cpu_node(c) == nid)
             .filter_map(|c| self.pcp_info(c))
             .map(|i| i.count as usize)
             .sum();
-        (self.free_pages() + pcp).saturating_sub(self.wmark_min.load(Relaxed))
+        (self.node_pages(nid).1 + pcp).saturating_sub(self.wmark_min.load(Relaxed))
     }
 
-    fn scan(&self, _nr: usize) -> Option<usize> {
-        Some(self.shrink(self.wmark_min.load(Relaxed)))
+    fn scan(&self, nid: usize, _nr: usize) -> Option<usize> {
+        Some(self.shrink_node(nid, self.wmark_min.load(Relaxed)))
     }
 }

@@ -91,7 +91,7 @@ mod typed;
 
 pub(crate) use debug::{Track, TrackItem};
 pub(crate) use page::{Owner, SlabPage};
-pub(crate) use teardown::{Census, Leaked, SlabError};
+pub(crate) use teardown::{Census, Leaked, NodeCount, SlabError};
 pub(crate) use typed::TypedCache;
 
 use crate::{

@@ -153,6 +153,89 @@ mod tests {
         Ok(())
     }
 
+    /// SLUB's per-node breakdowns: three slabs' worth of objects allocated
+    /// on a CPU of each node land in that node's slabs, so `objects`,
+    /// `slabs` and `total_objects` show exactly those per node (`total
+    /// N0=a N1=a`), and each total is the sum of its nodes. Without
+    /// `CONFIG_NUMA`, the total alone, as SLUB prints it. (Whole slabs: SLUB
+    /// counts a CPU slab's objects all in use.)
+    #[test]
+    fn per_node_breakdowns_count_each_nodes_objects() -> Result {
+        use crate::glue::{cpu, numa};
+        use crate::kunit::util::on_cpu;
+        let ctl = crate::admin::module_control().ok_or(ENODEV)?;
+        control(b"create kunit-nodes 256\n")?;
+        let cache = ctl.caches().find(b"kunit-nodes").ok_or(ENOENT)?;
+        let nodes = numa::nr_node_ids();
+        let mut cpus = KVec::from_elem(None, nodes, GFP_KERNEL)?;
+        for c in cpu::online_cpus() {
+            let n = numa::cpu_node(c);
+            if cpus[n].is_none() {
+                cpus[n] = Some(c);
+            }
+        }
+        let per_slab = cache.layout().objects as usize;
+        let each = 3 * per_slab;
+        let used = cpus.iter().flatten().count();
+        // Room reserved: the pushes under the lock never allocate.
+        let held = KBox::pin_init(
+            kernel::new_spinlock!(KVec::<usize>::with_capacity(each * used, GFP_KERNEL)?),
+            GFP_KERNEL,
+        )?;
+        let mut ran = Ok(());
+        for c in cpus.iter().flatten() {
+            ran = ran.and(on_cpu(*c, || {
+                for _ in 0..each {
+                    let o = cache.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+                    held.lock().push(o.as_ptr() as usize, GFP_NOWAIT)?;
+                }
+                Ok(())
+            }));
+        }
+        let read = |f: &CStr| -> Result<(usize, KVec<usize>)> {
+            let v = vfs::read(f)?;
+            let v = core::str::from_utf8(&v).map_err(|_| EINVAL)?;
+            let mut words = v.trim_end().split(' ');
+            let total = words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+            let mut per = KVec::from_elem(0usize, nodes, GFP_KERNEL)?;
+            for w in words {
+                let (n, x) = w
+                    .strip_prefix('N')
+                    .and_then(|w| w.split_once('='))
+                    .ok_or(EINVAL)?;
+                let n: usize = n.parse().map_err(|_| EINVAL)?;
+                *per.get_mut(n).ok_or(EINVAL)? = x.parse().map_err(|_| EINVAL)?;
+            }
+            Ok((total, per))
+        };
+        let objects = read(c"/sys/kernel/rslab/caches/kunit-nodes/objects");
+        let slabs = read(c"/sys/kernel/rslab/caches/kunit-nodes/slabs");
+        let total = read(c"/sys/kernel/rslab/caches/kunit-nodes/total_objects");
+        for o in held.lock().drain_all() {
+            // SAFETY: allocated from `cache` above, freed once.
+            unsafe { cache.free(core::ptr::NonNull::new_unchecked(o as *mut u8)) };
+        }
+        drop(cache);
+        let destroyed = control(b"destroy kunit-nodes\n");
+        ran?;
+        let ((objects, on), (slabs, sn), (total, tn)) = (objects?, slabs?, total?);
+        assert_eq!(objects, each * used);
+        assert_eq!(slabs, 3 * used);
+        assert_eq!(total, each * used);
+        for (n, c) in cpus.iter().enumerate() {
+            let want = if numa::enabled() && c.is_some() {
+                each
+            } else {
+                0
+            };
+            assert_eq!(on[n], want);
+            assert_eq!(sn[n], want / per_slab);
+            assert_eq!(tn[n], want);
+        }
+        assert!(destroyed.is_ok());
+        Ok(())
+    }
+
     /// A destroy refused because objects are out changes nothing: the
     /// cache, its directory and its name stay (a create of the name is
     /// still `EEXIST`), and destroy works once the objects are back.

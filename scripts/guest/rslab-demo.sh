@@ -32,8 +32,8 @@ echo "== caches (as tools/mm/slabinfo shows them: objects, slabs, size, order, f
 printf '%-16s %8s %8s %6s %6s %5s %10s %10s %10s %10s\n' name objects total slabs objsize order alloc_fast alloc_slow free_fast free_slow
 for d in "$C"/*/; do
 	n=$(basename "$d")
-	printf '%-16s %8s %8s %6s %6s %5s %10s %10s %10s %10s\n' "$n" "$(cat "$d/objects")" \
-		"$(cat "$d/total_objects")" "$(cat "$d/slabs")" "$(cat "$d/object_size")" \
+	printf '%-16s %8s %8s %6s %6s %5s %10s %10s %10s %10s\n' "$n" "$(cut -d' ' -f1 "$d/objects")" \
+		"$(cut -d' ' -f1 "$d/total_objects")" "$(cut -d' ' -f1 "$d/slabs")" "$(cat "$d/object_size")" \
 		"$(cat "$d/order")" "$(cut -d' ' -f1 "$d/alloc_fastpath")" "$(cut -d' ' -f1 "$d/alloc_slowpath")" \
 		"$(cut -d' ' -f1 "$d/free_fastpath")" "$(cut -d' ' -f1 "$d/free_slowpath")"
 done

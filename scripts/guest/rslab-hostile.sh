@@ -264,7 +264,7 @@ hostile_loaded() {
 	# Pages taken - pages free = pages on per-CPU lists + pages of slabs.
 	held=0
 	for c in $R/caches/*; do
-		held=$((held + ($(cat $c/slabs) << $(cat $c/order))))
+		held=$((held + ($(cut -d' ' -f1 $c/slabs) << $(cat $c/order))))
 	done
 	pcp=0
 	for n in $(sed 's/.* count \([0-9]*\) .*/\1/' $R/pool/pcp); do pcp=$((pcp + n)); done

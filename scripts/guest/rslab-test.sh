@@ -26,6 +26,17 @@ dmesg -n 5 2>/dev/null || true
 
 echo "RSLAB-GUEST nproc=$(nproc) kernel=$(uname -r) arch=$(uname -m)"
 check guest_has_two_cpus test "$(nproc)" = 2
+# riscv64 and x86_64: two NUMA nodes, one CPU each; the debug tier's kernel
+# has no CONFIG_NUMA (one node, no node directory).
+nodes=$(cat /sys/devices/system/node/online 2>/dev/null)
+echo "RSLAB-GUEST nodes=${nodes:-none} node0_cpus=$(cat /sys/devices/system/node/node0/cpulist 2>/dev/null)"
+if [ -n "$debug" ]; then
+	check guest_has_one_node test -z "$nodes"
+else
+	check guest_has_two_nodes test "$nodes" = 0-1
+	# (riscv64 numbers the boot hart CPU 0, whichever node QEMU put it on.)
+	check guest_one_cpu_per_node sh -c 'l="$(cat /sys/devices/system/node/node0/cpulist),$(cat /sys/devices/system/node/node1/cpulist)"; [ "$l" = 0,1 ] || [ "$l" = 1,0 ]'
+fi
 
 suites="$*"
 dmesg_has() { dmesg | grep -q "$1"; }
@@ -48,6 +59,9 @@ check insmod insmod "$ko"
 dump_ktap
 echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
 check version_readable test -s /sys/kernel/rslab/version
+# The pool's buddyinfo: a line per node with memory.
+sed 's/^/RSLAB-GUEST buddyinfo: /' /sys/kernel/rslab/pool/buddyinfo
+check pool_buddyinfo_per_node test "$(grep -c '^Node [0-9]*, zone    rslab ' /sys/kernel/rslab/pool/buddyinfo)" = "$([ -n "$debug" ] && echo 1 || echo 2)"
 # The command file is in debugfs (the KUnit suites run its commands without
 # the file: a kthread cannot write debugfs), written here as a user does.
 C=/sys/kernel/debug/rslab/control
@@ -74,7 +88,7 @@ S=/sys/kernel/rslab/caches/rslab-sample
 check sample_insmod insmod "$sample"
 check sample_ready sh -c 'dmesg | grep -q "rslab_sample: ready"'
 check sample_cache_in_sysfs test -d $S
-check sample_holds_objects test "$(cat $S/objects 2>/dev/null || echo 0)" -ge 16
+check sample_holds_objects test "$(cut -d' ' -f1 $S/objects 2>/dev/null || echo 0)" -ge 16
 check sample_ctor_named grep -q "^sample_ctor+" $S/ctor
 check sample_keeps_rslab_loaded sh -c "! rmmod rslab 2>/dev/null && test -d /sys/kernel/rslab"
 sleep 1
@@ -143,6 +157,19 @@ if [ -x "$si" ]; then
 	check slabinfo_report_tracking grep -q "Tracking      : On " /tmp/si-report
 	check slabinfo_report_tracing grep -q "Tracing       : Off" /tmp/si-report
 	check slabinfo_report_alloc_calls sh -c "grep -A2 'rslab-sample: Kernel object allocation' /tmp/si-report | grep -q ' age='"
+	if [ -z "$debug" ]; then
+		# Its NUMA view (-n) reads the N<node>= breakdowns: a workload on
+		# both CPUs leaves each its CPU slab, of its own node.
+		echo "create guest-numa 128" >$C
+		echo "workload cache guest-numa 2000 64" >$C
+		echo "RSLAB-GUEST guest-numa slabs: $(cat $D/guest-numa/slabs) cpu_slabs: $(cat $D/guest-numa/cpu_slabs)"
+		check numa_slabs_on_both_nodes grep -Eq '^[0-9]+ N0=[0-9]+ N1=[0-9]+$' $D/guest-numa/slabs
+		slabinfo -n >/tmp/si-numa 2>&1
+		sed 's/^/RSLAB-GUEST slabinfo -n: /' /tmp/si-numa
+		check slabinfo_numa_nodes grep -Eq '^Slab +: +0 +1$' /tmp/si-numa
+		check slabinfo_numa_sample_row grep -Eq '^rslab-sample +[0-9]+ +[0-9]+$' /tmp/si-numa
+		check numa_cache_destroyed sh -c "echo 'destroy guest-numa' >$C"
+	fi
 else
 	echo "RSLAB-GUEST slabinfo: not built for this arch"
 fi

@@ -5,11 +5,11 @@
 
 use crate::{
     glue::{
-        cpu, kallsyms,
+        cpu, kallsyms, numa,
         sysfs::{self, Attr, Emitter},
     },
     logic::slab::layout,
-    slab::{Cache, SlabError, SlabStat, Track, TrackItem, NR_SLAB_STATS},
+    slab::{Cache, NodeCount, SlabError, SlabStat, Track, TrackItem, NR_SLAB_STATS},
 };
 use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
@@ -174,6 +174,29 @@ fn emit_cpu_list(e: &mut Emitter, mask: u64) -> Result {
     Ok(())
 }
 
+/// `show_slab_objects()`'s format: the total, then with `CONFIG_NUMA`
+/// ` N<node>=<count>` for each node with a non-zero count. With NUMA the
+/// total is the sum of the nodes' counts (one walk: they always agree);
+/// without, `total(d)`.
+fn show_nodes(
+    d: &CacheDir,
+    e: &mut Emitter,
+    what: NodeCount,
+    total: fn(&CacheDir) -> usize,
+) -> Result {
+    if !numa::enabled() {
+        return emit(e, format_args!("{}\n", total(d)));
+    }
+    let nodes = d.cache.per_node(what)?;
+    emit(e, format_args!("{}", nodes.iter().sum::<usize>()))?;
+    for (n, &x) in nodes.iter().enumerate() {
+        if x > 0 {
+            emit(e, format_args!(" N{n}={x}"))?;
+        }
+    }
+    emit(e, format_args!("\n"))
+}
+
 fn show_slabs_cpu_partial(d: &CacheDir, e: &mut Emitter) -> Result {
     // slabs_cpu_partial_show(): "objects(slabs)" then per CPU.
     let per_slab = d.cache.layout().objects;
@@ -220,29 +243,32 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
         emit(e, format_args!("{}\n", d.cache.layout().align))
     }),
     Attr::ro(c"objects", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.objects_in_use()))
+        show_nodes(d, e, NodeCount::Objects, |d| d.cache.objects_in_use())
     }),
     Attr::ro(c"objects_partial", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.partial_inuse()))
+        show_nodes(d, e, NodeCount::ObjectsPartial, |d| d.cache.partial_inuse())
     }),
     Attr::ro(c"total_objects", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.counts().objects))
+        show_nodes(d, e, NodeCount::TotalObjects, |d| d.cache.counts().objects)
     }),
     Attr::ro(c"slabs", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.counts().slabs))
+        show_nodes(d, e, NodeCount::Slabs, |d| d.cache.counts().slabs)
     }),
     Attr::ro(c"partial", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.counts().partial))
+        show_nodes(d, e, NodeCount::Partial, |d| {
+            d.cache.counts().partial as usize
+        })
     }),
     Attr::ro(c"cpu_slabs", |d, e| {
         // show_slab_objects(SO_CPU): CPU slabs plus CPU partial slabs.
-        let n: u32 = cpu::online_cpus()
-            .map(|c| {
-                let i = d.cache.cpu_info(c);
-                u32::from(i.has_slab) + i.partial_slabs
-            })
-            .sum();
-        emit(e, format_args!("{n}\n"))
+        show_nodes(d, e, NodeCount::CpuSlabs, |d| {
+            cpu::online_cpus()
+                .map(|c| {
+                    let i = d.cache.cpu_info(c);
+                    usize::from(i.has_slab) + i.partial_slabs as usize
+                })
+                .sum()
+        })
     }),
     Attr::ro(c"slabs_cpu_partial", show_slabs_cpu_partial),
     Attr::rw(

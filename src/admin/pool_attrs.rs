@@ -3,7 +3,7 @@
 
 use crate::{
     glue::{
-        cpu,
+        cpu, numa,
         sysfs::{self, Attr, Emitter},
     },
     page_pool::{Stat, Watermarks, NR_ORDERS},
@@ -28,13 +28,17 @@ fn emit(e: &mut Emitter, args: core::fmt::Arguments<'_>) -> Result {
 }
 
 fn show_buddyinfo(d: &PoolDir, e: &mut Emitter) -> Result {
-    // /proc/buddyinfo: "Node %d, zone %8s " then "%6lu " per order.
-    let nr = d.pool.buddyinfo();
-    emit(e, format_args!("Node 0, zone {:>8} ", "rslab"))?;
-    for n in nr.iter().take(NR_ORDERS) {
-        emit(e, format_args!("{n:6} "))?;
+    // /proc/buddyinfo: per node with memory, "Node %d, zone %8s " then
+    // "%6lu " per order.
+    for node in numa::memory_nodes().filter(|&n| n < d.pool.nr_nodes()) {
+        let nr = d.pool.buddyinfo_node(node);
+        emit(e, format_args!("Node {node}, zone {:>8} ", "rslab"))?;
+        for n in nr.iter().take(NR_ORDERS) {
+            emit(e, format_args!("{n:6} "))?;
+        }
+        emit(e, format_args!("\n"))?;
     }
-    emit(e, format_args!("\n"))
+    Ok(())
 }
 
 fn show_pcp(d: &PoolDir, e: &mut Emitter) -> Result {
@@ -69,7 +73,7 @@ macro_rules! stat_attr {
     };
 }
 
-pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 19] = [
+pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 20] = [
     Attr::ro(c"buddyinfo", show_buddyinfo),
     Attr::ro(c"pcp", show_pcp),
     Attr::ro(c"pages_total", |d, e| {
@@ -125,4 +129,5 @@ pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 19] = [
     stat_attr!(c"release", Stat::Release),
     stat_attr!(c"order_fallback", Stat::OrderFallback),
     stat_attr!(c"alloc_fail", Stat::AllocFail),
+    stat_attr!(c"numa_miss", Stat::NumaMiss),
 ];

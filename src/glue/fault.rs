@@ -90,7 +90,7 @@ pub(crate) fn kunit_ready() -> bool {
 }
 
 /// Marks the running KUnit test skipped, with `reason`.
-fn kunit_skip(reason: &CStr) {
+pub(crate) fn kunit_skip(reason: &CStr) {
     // SAFETY: `reason` is NUL-terminated and formatted as "%s".
     unsafe { ffi::rslab_kunit_skip(reason.as_char_ptr()) };
 }

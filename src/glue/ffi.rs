@@ -54,4 +54,26 @@ unsafe extern "C" {
     pub(crate) fn rslab_stack_depot_save(entries: *mut c_ulong, nr: core::ffi::c_uint) -> u32;
     /// `stack_depot_print(handle)`.
     pub(crate) fn rslab_stack_depot_print(handle: u32);
+    /// `IS_ENABLED(CONFIG_NUMA)`.
+    pub(crate) fn rslab_numa_enabled() -> bool;
+    /// `nr_node_ids`: the bound of node numbers.
+    pub(crate) fn rslab_nr_node_ids() -> core::ffi::c_uint;
+    /// `node_state(nid, N_MEMORY)`.
+    pub(crate) fn rslab_node_has_memory(nid: core::ffi::c_int) -> bool;
+    /// `cpu_to_mem(cpu)`: the nearest node with memory of a CPU.
+    pub(crate) fn rslab_cpu_to_mem(cpu: core::ffi::c_int) -> core::ffi::c_int;
+    /// `page_to_nid(virt_to_page(addr))` of a linear-map address.
+    pub(crate) fn rslab_addr_to_nid(addr: *const core::ffi::c_void) -> core::ffi::c_int;
+    /// `node_distance(a, b)`.
+    pub(crate) fn rslab_node_distance(a: core::ffi::c_int, b: core::ffi::c_int)
+        -> core::ffi::c_int;
+    /// `alloc_pages_node(nid, gfp, order)`.
+    pub(crate) fn rslab_alloc_pages_node(
+        nid: core::ffi::c_int,
+        gfp: bindings::gfp_t,
+        order: core::ffi::c_uint,
+    ) -> *mut bindings::page;
+    /// `shrinker_alloc(SHRINKER_NUMA_AWARE, "%s", name)`.
+    pub(crate) fn rslab_shrinker_alloc(name: *const kernel::ffi::c_char)
+        -> *mut bindings::shrinker;
 }

@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/shrinker.h>
 #include <linux/stackdepot.h>
 #include <linux/timex.h>
 #include <linux/workqueue.h>
@@ -45,6 +46,14 @@ const char *rslab_slub_debug_param(void);
 struct workqueue_struct *rslab_alloc_flushwq(void);
 void rslab_destroy_work_on_stack(struct work_struct *work);
 int rslab_stack_depot_init(void);
+struct shrinker *rslab_shrinker_alloc(const char *name);
+bool rslab_numa_enabled(void);
+unsigned int rslab_nr_node_ids(void);
+bool rslab_node_has_memory(int nid);
+int rslab_cpu_to_mem(int cpu);
+int rslab_addr_to_nid(const void *addr);
+int rslab_node_distance(int a, int b);
+struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr);
 void rslab_stack_depot_print(depot_stack_handle_t handle);
 
@@ -52,6 +61,14 @@ const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
 void rslab_destroy_work_on_stack(struct work_struct *work) { destroy_work_on_stack(work); }
 int rslab_stack_depot_init(void) { return stack_depot_init(); }
+struct shrinker *rslab_shrinker_alloc(const char *name) { return shrinker_alloc(SHRINKER_NUMA_AWARE, "%s", name); }
+bool rslab_numa_enabled(void) { return IS_ENABLED(CONFIG_NUMA); }
+unsigned int rslab_nr_node_ids(void) { return nr_node_ids; }
+bool rslab_node_has_memory(int nid) { return node_state(nid, N_MEMORY); }
+int rslab_cpu_to_mem(int cpu) { return cpu_to_mem(cpu); }
+int rslab_addr_to_nid(const void *addr) { return page_to_nid(virt_to_page(addr)); }
+int rslab_node_distance(int a, int b) { return node_distance(a, b); }
+struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order) { return alloc_pages_node(nid, gfp, order); }
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr) { return stack_depot_save(entries, nr, GFP_NOWAIT); }
 void rslab_stack_depot_print(depot_stack_handle_t handle) { stack_depot_print(handle); }
 

@@ -4,13 +4,15 @@
 
 use kernel::{bindings, ffi::c_ulong, prelude::*, str::CStr, sync::Arc};
 
-/// What a shrinker's target does.
+/// What a shrinker's target does. The shrinker is NUMA-aware
+/// (`SHRINKER_NUMA_AWARE`): the kernel asks node by node (`sc->nid`; node 0
+/// only without `CONFIG_NUMA`).
 pub(crate) trait Shrink: Send + Sync + 'static {
-    /// How many objects (here: pages) could be freed now.
-    fn count(&self) -> usize;
-    /// Frees up to `nr` objects; returns how many were freed, or `None` if
-    /// no progress is possible now (`SHRINK_STOP`).
-    fn scan(&self, nr: usize) -> Option<usize>;
+    /// How many objects (here: pages) of node `nid` could be freed now.
+    fn count(&self, nid: usize) -> usize;
+    /// Frees up to `nr` objects of node `nid`; returns how many were
+    /// freed, or `None` if no progress is possible now (`SHRINK_STOP`).
+    fn scan(&self, nid: usize, nr: usize) -> Option<usize>;
 }
 
 /// A registered shrinker; unregistered (waiting for running callbacks) on
@@ -33,8 +35,8 @@ unsafe impl<T: Shrink> Sync for Shrinker<T> {}
 impl<T: Shrink> Shrinker<T> {
     /// Registers a shrinker named `name` for `target`.
     pub(crate) fn register(name: &CStr, target: Arc<T>) -> Result<Self> {
-        // SAFETY: `name` is NUL-terminated and passed for "%s".
-        let ptr = unsafe { bindings::shrinker_alloc(0, c"%s".as_char_ptr(), name.as_char_ptr()) };
+        // SAFETY: `name` is NUL-terminated (passed for "%s").
+        let ptr = unsafe { super::ffi::rslab_shrinker_alloc(name.as_char_ptr()) };
         if ptr.is_null() {
             return Err(ENOMEM);
         }
@@ -69,10 +71,12 @@ impl<T: Shrink> Shrinker<T> {
     /// Called by the shrinker core only.
     unsafe extern "C" fn count_cb(
         s: *mut bindings::shrinker,
-        _sc: *mut bindings::shrink_control,
+        sc: *mut bindings::shrink_control,
     ) -> c_ulong {
+        // SAFETY: the core passes a valid control structure.
+        let nid = usize::try_from(unsafe { (*sc).nid }).unwrap_or(0);
         // SAFETY: called for a registered shrinker of ours.
-        unsafe { Self::target(s) }.count() as c_ulong
+        unsafe { Self::target(s) }.count(nid) as c_ulong
     }
 
     /// `scan_objects`.
@@ -85,9 +89,10 @@ impl<T: Shrink> Shrinker<T> {
         sc: *mut bindings::shrink_control,
     ) -> c_ulong {
         // SAFETY: the core passes a valid control structure.
-        let nr = unsafe { (*sc).nr_to_scan };
+        let (nr, nid) = unsafe { ((*sc).nr_to_scan, (*sc).nid) };
+        let nid = usize::try_from(nid).unwrap_or(0);
         // SAFETY: called for a registered shrinker of ours.
-        match unsafe { Self::target(s) }.scan(nr) {
+        match unsafe { Self::target(s) }.scan(nid, nr) {
             Some(freed) => {
                 // SAFETY: as above.
                 unsafe { (*sc).nr_scanned = nr as c_ulong };

@@ -2,7 +2,10 @@
 //! The pool's consistency walk (`validate` in sysfs).
 
 use super::{PageRecord, Pool, MAX_ORDER};
-use crate::logic::page_pool::{freearea::CheckError, pcp};
+use crate::logic::page_pool::{
+    freearea::{self as check, CheckError},
+    pcp,
+};
 use kernel::prelude::*;
 
 /// The pool's census: everything a consistency walk counted.
@@ -66,38 +69,6 @@ impl<R: PageRecord> Pool<R> {
             // Capacity reserved above: cannot fail.
             let _ = guards.push(guard, GFP_ATOMIC);
         }
-        let z = self.zone.lock();
-        let census = z.area.check(&z.chunks).map_err(PoolError::Area)?;
-        let mut pcp_pages = 0usize;
-        for g in guards.iter() {
-            let mut pages = 0usize;
-            for order in 0..pcp::PCP_ORDERS as u32 {
-                let list = g.pcp.list(order);
-                if list.iter().count() != list.len() {
-                    return Err(PoolError::PcpCount(list.len()));
-                }
-                for idx in list.iter() {
-                    if !z.chunks.is_allocated_head(idx, order) {
-                        return Err(PoolError::BadPcpBlock(idx));
-                    }
-                    let (w, bit) = (idx as usize / 64, idx % 64);
-                    if seen[w] & (1 << bit) != 0 {
-                        return Err(PoolError::BadPcpBlock(idx));
-                    }
-                    seen[w] |= 1 << bit;
-                    pages += 1 << order;
-                }
-            }
-            if pages != g.pcp.count() as usize {
-                return Err(PoolError::PcpCount(pages));
-            }
-            pcp_pages += pages;
-        }
-        // Exact: every count below changes only under a lock held here.
-        let in_use = guards.iter().fold(z.user_pages, |n, g| n + g.user_pages);
-        let Ok(in_use) = usize::try_from(in_use) else {
-            return Err(PoolError::Counter("pages held by users", 0, 0));
-        };
         let check = |what, counted: usize, recorded: usize| {
             if counted == recorded {
                 Ok(())
@@ -105,13 +76,67 @@ impl<R: PageRecord> Pool<R> {
                 Err(PoolError::Counter(what, counted, recorded))
             }
         };
-        check(
-            "allocated pages vs lists + users",
-            census.allocated,
-            pcp_pages + in_use,
-        )?;
-        check("free pages", census.free, self.free_pages())?;
-        check("total pages", census.pages, self.total_pages())?;
+        // One zone at a time (no path holds two zone locks), with every
+        // list lock held: each node's counts are exact, as every block of a
+        // node crosses between users and the pool under that node's zone
+        // lock or the list lock of one of its CPUs.
+        let mut total = check::Census::default();
+        let mut pcp_pages = 0usize;
+        let mut in_use_all = 0usize;
+        for (node, zone) in self.zones.iter().enumerate() {
+            let z = zone.lock();
+            let census = z.area.check(&z.chunks).map_err(PoolError::Area)?;
+            let mut node_pcp = 0usize;
+            let mut node_users = z.user_pages;
+            for g in guards.iter().filter(|g| g.node as usize == node) {
+                let mut pages = 0usize;
+                for order in 0..pcp::PCP_ORDERS as u32 {
+                    let list = g.pcp.list(order);
+                    if list.iter().count() != list.len() {
+                        return Err(PoolError::PcpCount(list.len()));
+                    }
+                    for idx in list.iter() {
+                        if !z.chunks.is_allocated_head(idx, order) {
+                            return Err(PoolError::BadPcpBlock(idx));
+                        }
+                        let (w, bit) = (idx as usize / 64, idx % 64);
+                        if seen[w] & (1 << bit) != 0 {
+                            return Err(PoolError::BadPcpBlock(idx));
+                        }
+                        seen[w] |= 1 << bit;
+                        pages += 1 << order;
+                    }
+                }
+                if pages != g.pcp.count() as usize {
+                    return Err(PoolError::PcpCount(pages));
+                }
+                node_pcp += pages;
+                node_users += g.user_pages;
+            }
+            // Exact: every count below changes only under a lock held here.
+            let Ok(in_use) = usize::try_from(node_users) else {
+                return Err(PoolError::Counter("pages held by users", 0, 0));
+            };
+            check(
+                "allocated pages vs lists + users",
+                census.allocated,
+                node_pcp + in_use,
+            )?;
+            check("free pages", census.free, z.free)?;
+            check("total pages", census.pages, z.total)?;
+            // The pool's own totals: exact with one zone (its lock held);
+            // with more, other zones may change while one is walked.
+            if self.zones.len() == 1 {
+                check("pool free pages", census.free, self.free_pages())?;
+                check("pool total pages", census.pages, self.total_pages())?;
+            }
+            total.chunks += census.chunks;
+            total.pages += census.pages;
+            total.free += census.free;
+            pcp_pages += node_pcp;
+            in_use_all += in_use;
+        }
+        let (census, in_use) = (total, in_use_all);
         Ok(Census {
             chunks: census.chunks,
             pages: census.pages,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Backing memory: chunks taken from `alloc_pages()` and given back with
-//! `__free_pages()`, the chunk table and the zone the free areas live in.
+//! Backing memory: chunks taken from `alloc_pages_node()` and given back
+//! with `__free_pages()`, the chunk tables and the zones (one per node) the
+//! free areas live in.
 
 use super::{Area, PageRecord, Pool, Stat, BACKING_PAGES, CHUNK_PAGES, MAX_ORDER};
 use crate::{
@@ -8,6 +9,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
         fault, ffi,
         gfp::Gfp,
+        numa,
     },
     logic::page_pool::freearea::{PageMeta, PageState, Pages},
 };
@@ -32,13 +34,36 @@ pub(super) struct Chunk<R> {
 // the pages freed) from any thread; the records are `Send`.
 unsafe impl<R: Send> Send for Chunk<R> {}
 
-/// The chunk table: slot `s` holds the pages `s << MAX_ORDER ..`.
-pub(super) struct Chunks<R>(pub(super) KVec<Option<Chunk<R>>>);
+/// A node's chunk table: its slots `first..first + table.len()`; slot `s`
+/// holds the pages `s << MAX_ORDER ..`.
+pub(super) struct Chunks<R> {
+    pub(super) first: u32,
+    pub(super) table: KVVec<Option<Chunk<R>>>,
+}
 
 impl<R> Chunks<R> {
-    /// The order of the chunk in `slot`, if there is one.
+    /// The entry of `slot`, if it is one of this table's.
+    fn entry(&self, slot: u32) -> Option<&Option<Chunk<R>>> {
+        self.table.get(slot.checked_sub(self.first)? as usize)
+    }
+
+    /// The chunk of `slot`, which is in this table and holds one.
+    fn chunk_mut(&mut self, slot: u32) -> &mut Chunk<R> {
+        let i = (slot - self.first) as usize;
+        self.table[i].as_mut().expect("page of an empty slot")
+    }
+
+    /// Takes the chunk of `slot` out of the table (`None` if it has none
+    /// or is another node's).
+    pub(super) fn take(&mut self, slot: u32) -> Option<Chunk<R>> {
+        let i = slot.checked_sub(self.first)? as usize;
+        self.table.get_mut(i)?.take()
+    }
+
+    /// The order of the chunk in `slot`, if there is one (and `slot` is this
+    /// table's).
     pub(super) fn order_of(&self, slot: u32) -> Option<u32> {
-        self.0.get(slot as usize)?.as_ref().map(|c| c.order)
+        self.entry(slot)?.as_ref().map(|c| c.order)
     }
 
     /// Whether page index `idx` is the head of an allocated block of
@@ -53,37 +78,43 @@ impl<R> Chunks<R> {
 
 impl<R> Pages for Chunks<R> {
     fn meta(&self, idx: u32) -> &PageMeta {
-        let c = self.0[Area::slot_of(idx) as usize]
-            .as_ref()
+        let c = self
+            .entry(Area::slot_of(idx))
+            .and_then(Option::as_ref)
             .expect("page of an empty slot");
         &c.meta[(idx as usize) & (CHUNK_PAGES - 1)]
     }
     fn meta_mut(&mut self, idx: u32) -> &mut PageMeta {
-        let c = self.0[Area::slot_of(idx) as usize]
-            .as_mut()
-            .expect("page of an empty slot");
-        &mut c.meta[(idx as usize) & (CHUNK_PAGES - 1)]
+        &mut self.chunk_mut(Area::slot_of(idx)).meta[(idx as usize) & (CHUNK_PAGES - 1)]
     }
     fn chunk_order(&self, slot: u32) -> Option<u32> {
         self.order_of(slot)
     }
+    fn first_slot(&self) -> u32 {
+        self.first
+    }
     fn nr_slots(&self) -> u32 {
-        self.0.len() as u32
+        self.table.len() as u32
     }
 }
 
-/// What the zone lock protects.
+/// What a node's zone lock protects.
 ///
 /// # Invariants
 ///
 /// `area` lists exactly the free blocks of the chunks in `chunks` (see
-/// [`super::FreeArea`]).
+/// [`super::FreeArea`]); `free` is their pages and `total` the chunks'.
 pub(super) struct Zone<R> {
     pub(super) area: Area,
     pub(super) chunks: Chunks<R>,
-    /// Pages handed to users from the free areas directly, less those they
-    /// gave back there (see [`Pool`]'s invariants); may be negative.
+    /// Pages of this node handed to users from the free areas directly,
+    /// less those they gave back there (see [`Pool`]'s invariants); may be
+    /// negative.
     pub(super) user_pages: isize,
+    /// Pages free in `area`.
+    pub(super) free: usize,
+    /// Pages in `chunks`.
+    pub(super) total: usize,
 }
 
 /// Where a slot's chunk is, readable without the zone lock by anyone holding
@@ -127,16 +158,27 @@ impl<R> Released<R> {
 }
 
 impl<R: PageRecord> Pool<R> {
-    /// Takes a chunk from the kernel: order `MAX_ORDER` first, then smaller
-    /// ones down to `min_order`. With `serve`, a block of `min_order` is
+    /// Takes a chunk of node `node` from the kernel (`alloc_pages_node()`
+    /// with `__GFP_THISNODE`): order `MAX_ORDER` first, then smaller ones
+    /// down to `min_order`. With `serve`, a block of `min_order` is
     /// allocated from the new chunk under the same zone lock that added it,
     /// for the caller (a user) to have: its page index comes back. Without,
     /// `Some(_)` only says the pool grew. `None` if the kernel gave nothing
-    /// (or the fault injection said to fail).
-    pub(super) fn grow(&self, min_order: u32, gfp: Gfp, serve: bool) -> Option<u32> {
-        if fault::should_fail(PAGE_SIZE << min_order) {
+    /// on that node (or the node has no memory, the pool holds `max_chunks`
+    /// already, or the fault injection said to fail).
+    pub(super) fn grow(&self, node: usize, min_order: u32, gfp: Gfp, serve: bool) -> Option<u32> {
+        let zone = self.zones.get(node)?;
+        if !numa::has_memory(node) || fault::should_fail(PAGE_SIZE << min_order) {
             return None;
         }
+        // A place among `max_chunks`, given back if this fails.
+        if self.nr_chunks.fetch_add(1, Relaxed) >= self.max_chunks {
+            self.nr_chunks.fetch_sub(1, Relaxed);
+            return None;
+        }
+        let unreserve = || {
+            self.nr_chunks.fetch_sub(1, Relaxed);
+        };
         let mut order = MAX_ORDER;
         let page = loop {
             // A caller that cannot sleep may use the kernel's reserves
@@ -147,24 +189,28 @@ impl<R: PageRecord> Pool<R> {
             } else {
                 gfp.raw()
             };
-            let mut flags = base | bindings::__GFP_NOWARN;
+            let mut flags = base | bindings::__GFP_NOWARN | (1 << bindings::___GFP_THISNODE_BIT);
             if order > 0 {
                 flags |= 1 << bindings::___GFP_NORETRY_BIT;
             }
-            // SAFETY: a plain page allocation; the pages are owned by the
-            // chunk below and freed with the same order.
-            let page = unsafe { bindings::alloc_pages(flags, order) };
+            // SAFETY: a plain page allocation on a node with memory; the
+            // pages are owned by the chunk below and freed with the same
+            // order.
+            let page = unsafe { ffi::rslab_alloc_pages_node(node as i32, flags, order) };
             if !page.is_null() {
                 break page;
             }
             if order == min_order {
+                unreserve();
                 return None;
             }
             order -= 1;
         };
         let free_chunk = |page| {
-            // SAFETY: `page` came from `alloc_pages(_, order)` just above.
+            // SAFETY: `page` came from `alloc_pages_node(_, _, order)` just
+            // above.
             unsafe { bindings::__free_pages(page, order) };
+            unreserve();
         };
         let flags = gfp.for_metadata() | __GFP_NOWARN;
         let pages = 1usize << order;
@@ -187,12 +233,13 @@ impl<R: PageRecord> Pool<R> {
             free_chunk(page);
             return None;
         }
-        let mut z = self.zone.lock();
-        let Some(slot) = z.chunks.0.iter().position(|c| c.is_none()) else {
+        let mut z = zone.lock();
+        let Some(local) = z.chunks.table.iter().position(|c| c.is_none()) else {
             drop(z);
             free_chunk(page);
             return None;
         };
+        let slot = z.chunks.first as usize + local;
         let s = &self.slots[slot];
         s.addr.store(addr, Relaxed);
         s.pfn.store(pfn, Relaxed);
@@ -201,7 +248,7 @@ impl<R: PageRecord> Pool<R> {
         // INVARIANT: the chunk's pages are in the table and in the free
         // areas at once, under the zone lock; its slot and map entries are
         // written before any block of it is handed out.
-        z.chunks.0[slot] = Some(Chunk {
+        z.chunks.table[local] = Some(Chunk {
             page,
             order,
             meta,
@@ -209,6 +256,8 @@ impl<R: PageRecord> Pool<R> {
         });
         let Zone { area, chunks, .. } = &mut *z;
         area.add_chunk(chunks, slot as u32);
+        z.free += pages;
+        z.total += pages;
         self.free_pages.add(pages, Relaxed);
         self.total_pages.add(pages, Relaxed);
         BACKING_PAGES.add(pages, Relaxed);
@@ -252,18 +301,21 @@ impl<R: PageRecord> Pool<R> {
             return false;
         };
         let pages = 1usize << order;
-        if z.area.free_pages() < keep.saturating_add(pages) {
+        if z.free < keep.saturating_add(pages) {
             return false;
         }
         let Zone { area, chunks, .. } = z;
         if !area.remove_chunk(chunks, slot) {
             return false;
         }
+        z.free -= pages;
+        z.total -= pages;
         self.free_pages.fetch_sub(pages, Relaxed);
         self.total_pages.fetch_sub(pages, Relaxed);
+        self.nr_chunks.fetch_sub(1, Relaxed);
         self.map
             .unmap(self.slots[slot as usize].pfn.load(Relaxed), pages);
-        out.chunks[out.n] = z.chunks.0[slot as usize].take();
+        out.chunks[out.n] = z.chunks.take(slot);
         out.n += 1;
         true
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The per-CPU page lists: the pool's fast path, refilled and drained in
-//! batches under the zone lock ([`Pcp`] is the pure logic).
+//! batches under the zone lock of the CPU's node ([`Pcp`] is the pure
+//! logic). A CPU's lists hold its node's pages only.
 
 use super::{chunk::Released, PageRecord, Pool, Stat};
 use crate::{
@@ -30,6 +31,8 @@ pub(super) struct CpuPcp {
     pub(super) user_pages: isize,
     last_decay: usize,
     tuning: u64,
+    /// The CPU's node: every block on the lists is this node's.
+    pub(super) node: u32,
 }
 
 // SAFETY: `Pcp` is zeroable (above) and so are the integers.
@@ -180,7 +183,7 @@ impl<R: PageRecord> Pool<R> {
         let Some(mut c) = self.cpus.this(&irq).try_lock(&irq) else {
             return false;
         };
-        if c.tuning != self.tuning.load(Relaxed) {
+        if c.tuning != self.tuning.load(Relaxed) || self.node_of_idx(idx) != c.node as usize {
             return false;
         }
         let below_high = self.below_high();
@@ -216,7 +219,7 @@ impl<R: PageRecord> Pool<R> {
         self.stats.add_on(cpu, Stat::AllocSlowpath as usize, 1);
         self.apply_tuning(&mut c);
         let n = c.pcp.refill_count(order, self.below_high());
-        let mut z = self.zone.lock();
+        let mut z = self.zones[c.node as usize].lock();
         let mut got = 0;
         for _ in 0..n {
             let Some(idx) = self.zone_alloc(&mut z, order) else {
@@ -242,7 +245,8 @@ impl<R: PageRecord> Pool<R> {
 
     /// The slow path of a free on this CPU: onto the CPU's list,
     /// draining a batch to the free areas when it runs over `high`. Returns
-    /// `false` if the list cannot take it (see [`Pool::pcp_alloc`]).
+    /// `false` if the list cannot take it (see [`Pool::pcp_alloc`]; or the
+    /// block is another node's).
     pub(super) fn pcp_free(
         &self,
         irq: &impl IrqsAreOff,
@@ -257,12 +261,16 @@ impl<R: PageRecord> Pool<R> {
         let Some(mut c) = self.cpus[cpu].try_lock(irq) else {
             return false;
         };
+        if self.node_of_idx(idx) != c.node as usize {
+            return false;
+        }
         self.apply_tuning(&mut c);
+        let zone = &self.zones[c.node as usize];
         match c.pcp.free(idx, order, self.below_high()) {
             Some(0) => c.user_pages -= 1 << order,
             Some(n) => {
                 c.user_pages -= 1 << order;
-                let mut z = self.zone.lock();
+                let mut z = zone.lock();
                 c.pcp.drain(n, order, |i, o| {
                     self.zone_free(&mut z, i, o, out);
                 });
@@ -271,7 +279,7 @@ impl<R: PageRecord> Pool<R> {
                 self.maybe_decay(&mut c, out);
             }
             None => {
-                let mut z = self.zone.lock();
+                let mut z = zone.lock();
                 if self.zone_free(&mut z, idx, order, out) {
                     z.user_pages -= 1 << order;
                 }
@@ -293,7 +301,7 @@ impl<R: PageRecord> Pool<R> {
         c.last_decay = now;
         let (n, _) = c.pcp.decay();
         if n > 0 {
-            let mut z = self.zone.lock();
+            let mut z = self.zones[c.node as usize].lock();
             c.pcp.drain(n, 0, |i, o| {
                 self.zone_free(&mut z, i, o, out);
             });
@@ -311,7 +319,7 @@ impl<R: PageRecord> Pool<R> {
             return 0;
         }
         let mut out = Released::new();
-        let mut z = self.zone.lock();
+        let mut z = self.zones[c.node as usize].lock();
         let n = c.pcp.drain_all(|i, o| {
             self.zone_free(&mut z, i, o, &mut out);
         });

@@ -4,7 +4,7 @@
 
 use super::{Cache, SlabPage, SlabStat};
 use crate::glue::atomic::Relaxed;
-use crate::glue::cpu;
+use crate::glue::{cpu, numa};
 use kernel::{interrupt::local_interrupt_disable, prelude::*};
 
 /// What a consistency walk found.
@@ -20,6 +20,23 @@ pub(crate) struct Census {
     pub(crate) partial: usize,
     /// Slabs frozen (a CPU's, skipped by the walk).
     pub(crate) frozen: usize,
+}
+
+/// What [`Cache::per_node`] counts, as the sysfs file of that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeCount {
+    /// `objects`: objects in use.
+    Objects,
+    /// `objects_partial`: objects in use in node partial slabs.
+    ObjectsPartial,
+    /// `total_objects`: objects in all slabs.
+    TotalObjects,
+    /// `slabs`.
+    Slabs,
+    /// `partial`: slabs on the node partial list.
+    Partial,
+    /// `cpu_slabs`: CPU slabs and CPU partial slabs.
+    CpuSlabs,
 }
 
 /// What a consistency walk found wrong (slab record given), or why it could
@@ -110,6 +127,72 @@ impl Cache {
             }
         });
         inuse
+    }
+
+    /// SLUB's per-node breakdown of `what` (`show_slab_objects()`): one
+    /// count per node number below `nr_node_ids`. Slabs are counted on the
+    /// node of their pages; a CPU's partial slabs all on the node of the
+    /// first, as SLUB counts them.
+    pub(crate) fn per_node(&self, what: NodeCount) -> Result<KVec<usize>> {
+        let mut v = KVec::from_elem(0usize, numa::nr_node_ids(), GFP_KERNEL)?;
+        let me = self.as_owner();
+        let mut add = |node: usize, x: usize| {
+            if let Some(t) = v.get_mut(node) {
+                *t += x;
+            }
+        };
+        match what {
+            NodeCount::Objects | NodeCount::TotalObjects | NodeCount::Slabs => {
+                self.pool.for_each_node_record(|node, e| {
+                    if e.is_head() && e.owner_here() == me {
+                        let c = e.counters();
+                        add(
+                            node,
+                            match what {
+                                NodeCount::Objects => c.inuse() as usize,
+                                NodeCount::TotalObjects => c.objects() as usize,
+                                _ => 1,
+                            },
+                        );
+                    }
+                })
+            }
+            NodeCount::Partial | NodeCount::ObjectsPartial => {
+                let n = self.node.lock();
+                let mut cur = n.head;
+                // SAFETY: on the node list, under `list_lock`.
+                while let Some(s) = unsafe { SlabPage::from_link(cur) } {
+                    let x = match what {
+                        NodeCount::Partial => 1,
+                        _ => s.counters().inuse() as usize,
+                    };
+                    add(numa::node_of_addr(s.base()), x);
+                    cur = s.next.load(Relaxed);
+                }
+            }
+            NodeCount::CpuSlabs => {
+                for c in cpu::online_cpus() {
+                    let Some(cs) = self.cpus.get(c) else {
+                        continue;
+                    };
+                    let slab = cs.slab.load(Relaxed);
+                    if !slab.is_null() {
+                        // SAFETY: a CPU slab's record lives as long as its
+                        // chunk, which stays while any CPU names the slab;
+                        // a racing flush makes this a stale count only (as
+                        // SLUB's racy read).
+                        add(numa::node_of_addr(unsafe { &*slab }.base()), 1);
+                    }
+                    let p = cs.partial.load(Relaxed);
+                    if !p.is_null() {
+                        // SAFETY: as above, for the CPU's first partial slab.
+                        let p = unsafe { &*p };
+                        add(numa::node_of_addr(p.base()), p.slabs() as usize);
+                    }
+                }
+            }
+        }
+        Ok(v)
     }
 
     /// `kmem_cache_destroy()`: flushes and frees every empty slab. With

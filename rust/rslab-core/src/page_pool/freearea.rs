@@ -61,7 +61,13 @@ pub trait Pages {
     fn meta_mut(&mut self, idx: u32) -> &mut PageMeta;
     /// The order of the chunk in `slot`, or `None` if the slot is empty.
     fn chunk_order(&self, slot: u32) -> Option<u32>;
-    /// How many slots there are (the highest slot in use plus one, or more).
+    /// The first slot (a NUMA node's free areas cover its own range of
+    /// slots, `first_slot()..first_slot() + nr_slots()`).
+    fn first_slot(&self) -> u32 {
+        0
+    }
+    /// How many slots there are from [`Pages::first_slot`] (the highest
+    /// slot in use plus one, or more).
     fn nr_slots(&self) -> u32;
 }
 
@@ -335,7 +341,7 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
 
         let mut c = Census::default();
         let mut free_heads = 0usize;
-        for slot in 0..p.nr_slots() {
+        for slot in p.first_slot()..p.first_slot() + p.nr_slots() {
             let Some(chunk_order) = p.chunk_order(slot) else {
                 continue;
             };
@@ -423,6 +429,62 @@ pub(crate) mod tests {
         fn nr_slots(&self) -> u32 {
             self.orders.len() as u32
         }
+    }
+
+    /// A node's pages: slots `first..first + n` of a larger index space.
+    struct NodePages {
+        first: u32,
+        inner: VecPages,
+    }
+
+    impl Pages for NodePages {
+        fn meta(&self, idx: u32) -> &PageMeta {
+            self.inner.meta(idx - (self.first << (ORDERS - 1)))
+        }
+        fn meta_mut(&mut self, idx: u32) -> &mut PageMeta {
+            self.inner.meta_mut(idx - (self.first << (ORDERS - 1)))
+        }
+        fn chunk_order(&self, slot: u32) -> Option<u32> {
+            self.inner.chunk_order(slot.checked_sub(self.first)?)
+        }
+        fn first_slot(&self) -> u32 {
+            self.first
+        }
+        fn nr_slots(&self) -> u32 {
+            self.inner.nr_slots()
+        }
+    }
+
+    /// Free areas over a range of slots that does not start at 0 (a NUMA
+    /// node's): page indexes are those of the range, and the walk checks
+    /// exactly the range's chunks.
+    #[test]
+    fn a_slot_range_is_allocated_merged_and_checked() {
+        let mut a = Area::new();
+        let mut p = NodePages {
+            first: 4,
+            inner: VecPages::new(2),
+        };
+        p.inner.orders[0] = Some(10);
+        p.inner.orders[1] = Some(3);
+        a.add_chunk(&mut p, 4);
+        a.add_chunk(&mut p, 5);
+        let c = a.check(&p).unwrap();
+        assert_eq!((c.chunks, c.pages, c.free), (2, 1024 + 8, 1024 + 8));
+        let mut got = Vec::new();
+        while let Some((idx, _)) = a.alloc(&mut p, 0) {
+            assert!((4 << 10..6 << 10).contains(&idx));
+            got.push(idx);
+        }
+        assert_eq!(got.len(), 1024 + 8);
+        assert_eq!(a.check(&p).unwrap().allocated, 1024 + 8);
+        for idx in got {
+            a.free(&mut p, idx, 0);
+        }
+        assert!(a.chunk_is_free(&p, 4) && a.chunk_is_free(&p, 5));
+        assert!(a.remove_chunk(&mut p, 5));
+        p.inner.orders[1] = None;
+        assert_eq!(a.check(&p).unwrap().pages, 1024);
     }
 
     fn with_chunks(orders: &[u32]) -> (Area, VecPages) {
