@@ -158,6 +158,20 @@ size_t rslab_ksize(const void *p);
 struct page *rslab_alloc_pages(gfp_t gfp, unsigned int order);
 
 /**
+ * rslab_alloc_pages_node - allocate pages of a NUMA node (alloc_pages_node())
+ * @nid: the node, or NUMA_NO_NODE for the current CPU's
+ * @gfp: allocation flags
+ * @order: 2^@order pages
+ *
+ * The pages are @nid's if rslab's pool has or can get any there, else the
+ * nearest other node's (counted in /sys/kernel/rslab/pool/numa_miss).
+ * Free them with rslab_free_pages().
+ *
+ * Return: the first page, or NULL (also for a @nid that is no node).
+ */
+struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
+
+/**
  * rslab_free_pages - free pages of rslab_alloc_pages() (__free_pages())
  * @page: the first page, or NULL
  * @order: the order they were allocated with

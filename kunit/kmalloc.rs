@@ -139,4 +139,46 @@ mod tests {
         assert_eq!(after, before + 1);
         Ok(())
     }
+
+    /// The exported `rslab_alloc_pages_node()`: node `n`'s pages (as the
+    /// kernel's `page_to_nid()` sees them) for every node with memory, the
+    /// CPU's own for `NUMA_NO_NODE`; `NULL` for a node that is not one
+    /// (negative, or at `nr_node_ids`); the blocks go back with
+    /// `rslab_free_pages()`.
+    #[test]
+    fn alloc_pages_node_gives_that_nodes_pages() -> Result {
+        use crate::{
+            api,
+            glue::{ffi, numa},
+        };
+        let gfp = kernel::bindings::GFP_KERNEL;
+        let page_node = |pg: *mut kernel::bindings::page| {
+            // SAFETY: `pg` is a live page of the pool.
+            numa::node_of_addr(unsafe { ffi::rslab_page_address(pg) }.cast())
+        };
+        let mut seen = KVec::new();
+        for n in numa::memory_nodes() {
+            let pg = api::rslab_alloc_pages_node(n as i32, gfp, 1);
+            if pg.is_null() {
+                seen.push(usize::MAX, GFP_KERNEL)?;
+                continue;
+            }
+            seen.push(page_node(pg), GFP_KERNEL)?;
+            // SAFETY: from `rslab_alloc_pages_node` with order 1, once.
+            unsafe { api::rslab_free_pages(pg, 1) };
+        }
+        let bad = [-2, numa::nr_node_ids() as i32].map(|n| api::rslab_alloc_pages_node(n, gfp, 0));
+        let any = api::rslab_alloc_pages_node(kernel::bindings::NUMA_NO_NODE, gfp, 0);
+        let any_ok = !any.is_null();
+        if any_ok {
+            // SAFETY: as above, order 0.
+            unsafe { api::rslab_free_pages(any, 0) };
+        }
+        for (n, got) in numa::memory_nodes().zip(seen.iter()) {
+            assert_eq!(*got, n);
+        }
+        assert!(bad.iter().all(|p| p.is_null()));
+        assert!(any_ok);
+        Ok(())
+    }
 }

@@ -525,6 +525,34 @@ pub(crate) extern "C" fn rslab_alloc_pages(
     unsafe { ffi::rslab_virt_to_page(p.cast()) }
 }
 
+/// `alloc_pages_node()`: [`rslab_alloc_pages`] of node `nid`'s pages
+/// (`NUMA_NO_NODE`, -1: the CPU's node); another node's, nearest first,
+/// when that node's cannot be had. Null for any other negative `nid` or one
+/// at or past `nr_node_ids` (the kernel's is a `VM_BUG_ON`).
+#[no_mangle]
+pub(crate) extern "C" fn rslab_alloc_pages_node(
+    nid: c_int,
+    gfp: bindings::gfp_t,
+    order: c_uint,
+) -> *mut bindings::page {
+    let nid = match nid {
+        bindings::NUMA_NO_NODE => None,
+        n => match usize::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => return core::ptr::null_mut(),
+        },
+    };
+    let Some(r) = registry() else {
+        return core::ptr::null_mut();
+    };
+    let p = r.kmalloc().alloc_pages_node(order, Gfp::from_raw(gfp), nid);
+    if p.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `p` is a linear-map address of a pool page.
+    unsafe { ffi::rslab_virt_to_page(p.cast()) }
+}
+
 /// `__free_pages()`: a block from [`rslab_alloc_pages`] of this `order`; a
 /// page that is not such a block is reported and kept.
 ///

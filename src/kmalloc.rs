@@ -145,10 +145,18 @@ impl Kmalloc {
     /// recorded as a large kmalloc block; null if no memory could be had or
     /// `order` is beyond `MAX_PAGE_ORDER`.
     pub(crate) fn alloc_pages(&self, order: u32, gfp: Gfp) -> *mut u8 {
+        self.alloc_pages_node(order, gfp, None)
+    }
+
+    /// `alloc_pages_node()` of the exported API: [`Kmalloc::alloc_pages`]
+    /// of node `nid`'s pages (`None`: the CPU's node), falling back to the
+    /// nearest other node as the kernel's does without `__GFP_THISNODE`.
+    /// Null for a node number the pool has no zone for.
+    pub(crate) fn alloc_pages_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
         if order > MAX_ORDER {
             return core::ptr::null_mut();
         }
-        self.alloc_large(order, gfp)
+        self.alloc_large_node(order, gfp, nid)
     }
 
     /// `__free_pages()` of the exported API: frees the block at `p` if it is

@@ -67,8 +67,8 @@ unsafe extern "C" {
     /// `node_distance(a, b)`.
     pub(crate) fn rslab_node_distance(a: core::ffi::c_int, b: core::ffi::c_int)
         -> core::ffi::c_int;
-    /// `alloc_pages_node(nid, gfp, order)`.
-    pub(crate) fn rslab_alloc_pages_node(
+    /// `alloc_pages_node(nid, gfp, order)` (the kernel's).
+    pub(crate) fn rslab_kernel_alloc_pages_node(
         nid: core::ffi::c_int,
         gfp: bindings::gfp_t,
         order: core::ffi::c_uint,

@@ -53,7 +53,7 @@ bool rslab_node_has_memory(int nid);
 int rslab_cpu_to_mem(int cpu);
 int rslab_addr_to_nid(const void *addr);
 int rslab_node_distance(int a, int b);
-struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
+struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr);
 void rslab_stack_depot_print(depot_stack_handle_t handle);
 
@@ -68,7 +68,7 @@ bool rslab_node_has_memory(int nid) { return node_state(nid, N_MEMORY); }
 int rslab_cpu_to_mem(int cpu) { return cpu_to_mem(cpu); }
 int rslab_addr_to_nid(const void *addr) { return page_to_nid(virt_to_page(addr)); }
 int rslab_node_distance(int a, int b) { return node_distance(a, b); }
-struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order) { return alloc_pages_node(nid, gfp, order); }
+struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int order) { return alloc_pages_node(nid, gfp, order); }
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr) { return stack_depot_save(entries, nr, GFP_NOWAIT); }
 void rslab_stack_depot_print(depot_stack_handle_t handle) { stack_depot_print(handle); }
 
@@ -120,6 +120,7 @@ EXPORT_SYMBOL_GPL(rslab_krealloc);
 EXPORT_SYMBOL_GPL(rslab_kfree);
 EXPORT_SYMBOL_GPL(rslab_ksize);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages);
+EXPORT_SYMBOL_GPL(rslab_alloc_pages_node);
 EXPORT_SYMBOL_GPL(rslab_free_pages);
 EXPORT_SYMBOL_GPL(rslab_kvfree_call_rcu);
 EXPORT_SYMBOL_GPL(rslab_kmalloc_cache);

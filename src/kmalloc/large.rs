@@ -15,7 +15,13 @@ impl Kmalloc {
     /// could be had.
     #[inline(never)]
     pub(super) fn alloc_large(&self, order: u32, gfp: Gfp) -> *mut u8 {
-        let Some(b) = self.pool.alloc(order, gfp) else {
+        self.alloc_large_node(order, gfp, None)
+    }
+
+    /// [`Kmalloc::alloc_large`] of node `nid`'s pages (the CPU's node for
+    /// `None`; another node's if that one has none, as the pool falls back).
+    pub(super) fn alloc_large_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+        let Some(b) = self.pool.alloc_node(order, gfp, nid) else {
             return core::ptr::null_mut();
         };
         let addr = self.pool.addr(&b);

@@ -196,7 +196,7 @@ impl<R: PageRecord> Pool<R> {
             // SAFETY: a plain page allocation on a node with memory; the
             // pages are owned by the chunk below and freed with the same
             // order.
-            let page = unsafe { ffi::rslab_alloc_pages_node(node as i32, flags, order) };
+            let page = unsafe { ffi::rslab_kernel_alloc_pages_node(node as i32, flags, order) };
             if !page.is_null() {
                 break page;
             }
