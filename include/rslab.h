@@ -158,6 +158,30 @@ size_t rslab_ksize(const void *p);
 struct page *rslab_alloc_pages(gfp_t gfp, unsigned int order);
 
 /**
+ * rslab_cache_alloc_node - allocate an object on a NUMA node (kmem_cache_alloc_node())
+ * @s: the cache
+ * @gfp: allocation flags (__GFP_ZERO zeroes it; __GFP_THISNODE: no other node)
+ * @nid: the node, or NUMA_NO_NODE for any
+ *
+ * A CPU slab of another node is deactivated first (counted in the cache's
+ * alloc_node_mismatch); then @nid's partial slabs, the other nodes' (unless
+ * __GFP_THISNODE), or a new slab of @nid's pages.
+ *
+ * Return: the object, or NULL (also for a NULL @s or a @nid that is no node).
+ */
+void *rslab_cache_alloc_node(void *s, gfp_t gfp, int nid);
+
+/**
+ * rslab_kmalloc_node - allocate memory on a NUMA node (kmalloc_node())
+ * @size: bytes
+ * @gfp: allocation flags
+ * @nid: the node, or NUMA_NO_NODE for any
+ *
+ * Return: the memory, ZERO_SIZE_PTR for @size 0, or NULL.
+ */
+void *rslab_kmalloc_node(size_t size, gfp_t gfp, int nid);
+
+/**
  * rslab_alloc_pages_node - allocate pages of a NUMA node (alloc_pages_node())
  * @nid: the node, or NUMA_NO_NODE for the current CPU's
  * @gfp: allocation flags

@@ -140,11 +140,11 @@ mod tests {
         Ok(())
     }
 
-    /// The exported `rslab_alloc_pages_node()`: node `n`'s pages (as the
-    /// kernel's `page_to_nid()` sees them) for every node with memory, the
+    /// The exported `rslab_alloc_pages_node()` and `rslab_kmalloc_node()`:
+    /// node `n`'s memory (as the kernel's `page_to_nid()` sees it) for
+    /// every node with memory, from a kmalloc class and from the pool; the
     /// CPU's own for `NUMA_NO_NODE`; `NULL` for a node that is not one
-    /// (negative, or at `nr_node_ids`); the blocks go back with
-    /// `rslab_free_pages()`.
+    /// (negative, or at `nr_node_ids`).
     #[test]
     fn alloc_pages_node_gives_that_nodes_pages() -> Result {
         use crate::{
@@ -167,6 +167,22 @@ mod tests {
             // SAFETY: from `rslab_alloc_pages_node` with order 1, once.
             unsafe { api::rslab_free_pages(pg, 1) };
         }
+        // kmalloc_node(), from a class and from the pool.
+        let mut kmalloced = KVec::new();
+        for n in numa::memory_nodes() {
+            for size in [100, 3 * PAGE_SIZE] {
+                let p = api::rslab_kmalloc_node(size, gfp, n as i32);
+                let at = if p.is_null() {
+                    usize::MAX
+                } else {
+                    numa::node_of_addr(p.cast())
+                };
+                kmalloced.push((n, at), GFP_KERNEL)?;
+                // SAFETY: from `rslab_kmalloc_node` (or null), freed once.
+                unsafe { api::rslab_kfree(p) };
+            }
+        }
+        let bad_kmalloc = api::rslab_kmalloc_node(100, gfp, numa::nr_node_ids() as i32);
         let bad = [-2, numa::nr_node_ids() as i32].map(|n| api::rslab_alloc_pages_node(n, gfp, 0));
         let any = api::rslab_alloc_pages_node(kernel::bindings::NUMA_NO_NODE, gfp, 0);
         let any_ok = !any.is_null();
@@ -179,6 +195,10 @@ mod tests {
         }
         assert!(bad.iter().all(|p| p.is_null()));
         assert!(any_ok);
+        for &(n, at) in kmalloced.iter() {
+            assert_eq!(at, n);
+        }
+        assert!(bad_kmalloc.is_null());
         Ok(())
     }
 }

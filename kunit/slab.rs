@@ -7,13 +7,13 @@
 
 use crate::{
     admin::{self, CTOR_BYTE, CTOR_CALLS},
-    glue::{cpu, cpuhp, gfp::Gfp},
+    glue::{cpu, cpuhp, gfp::Gfp, numa},
     kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
     logic::{rand::XorShift64, slab::layout},
     page_pool::{Config, Pool},
     slab::{
-        Cache, CacheConfig, CacheCounts, Census, CpuSlabInfo, Leaked, SlabPool, SlabStat,
-        TrackItem, TypedCache,
+        Cache, CacheConfig, CacheCounts, Census, CpuSlabInfo, Leaked, NodeCount, SlabPool,
+        SlabStat, TrackItem, TypedCache,
     },
 };
 use core::{
@@ -559,6 +559,115 @@ mod tests {
         cfg.flags = 0x4000_0000;
         assert!(Cache::new(&p, &cfg).is_err());
         assert!(Cache::new(&p, &CacheConfig::new("a/b", 8)).is_err());
+        Ok(())
+    }
+
+    /// `alloc_node(n)` gives node `n`'s objects, for every node with memory.
+    /// A CPU slab of another node is deactivated and counted once as
+    /// `alloc_node_mismatch`; after it the CPU slab is node `n`'s, and the
+    /// next allocation for `n` is no mismatch. A node number past
+    /// `nr_node_ids` gives `None`.
+    #[test]
+    fn alloc_node_gives_that_nodes_objects_and_counts_mismatches() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-node", 64)?;
+        let c0 = some!(cpu::online_cpus().next());
+        let held = KBox::pin_init(
+            kernel::new_spinlock!(KVec::<usize>::with_capacity(64, GFP_KERNEL)?),
+            GFP_KERNEL,
+        )?;
+        let ran = on_cpu(c0, || {
+            let keep = |o: usize| held.lock().push(o, GFP_NOWAIT);
+            let mismatches = || c.stat_total(SlabStat::AllocNodeMismatch);
+            let first = alloc(&c)?;
+            keep(first)?;
+            let mut cur = numa::node_of_addr(first as *const u8);
+            ensure!(cur == p.cpu_node(c0), "CPU {c0}'s slab on node {cur}");
+            let mut expected = mismatches();
+            for n in numa::memory_nodes() {
+                for _ in 0..2 {
+                    let o = some!(c.alloc_node(Gfp::KERNEL, Some(n))).as_ptr() as usize;
+                    keep(o)?;
+                    if n != cur {
+                        expected += 1;
+                        cur = n;
+                    }
+                    let at = numa::node_of_addr(o as *const u8);
+                    ensure!(at == n, "object for node {n} on node {at}");
+                    ensure!(
+                        mismatches() == expected,
+                        "mismatches {} != {expected}",
+                        mismatches()
+                    );
+                }
+            }
+            ensure!(
+                c.alloc_node(Gfp::KERNEL, Some(numa::nr_node_ids()))
+                    .is_none(),
+                "no such node"
+            );
+            Ok(())
+        });
+        let objects = core::mem::take(&mut *held.lock());
+        for o in objects {
+            free(&c, o);
+        }
+        let inuse = census(&c)?.inuse;
+        drop(c);
+        drop(p);
+        assert!(ran.is_ok());
+        assert_eq!(inuse, 0);
+        Ok(())
+    }
+
+    /// Each node's slabs go back to that node's partial list: full slabs of
+    /// every node, one object freed from each on one CPU (they go to its
+    /// CPU partial list, mixed), then flushed, leave exactly one partial
+    /// slab per node on that node's list, which `validate` checks.
+    #[test]
+    fn partial_slabs_go_to_their_own_nodes_list() -> Result {
+        let p = pool()?;
+        let c = cache(&p, "kunit-node-partial", 64)?;
+        let per = c.layout().objects as usize;
+        let c0 = some!(cpu::online_cpus().next());
+        let nodes = numa::memory_nodes().count();
+        let held = KBox::pin_init(
+            kernel::new_spinlock!(KVec::<usize>::with_capacity(2 * per * nodes, GFP_KERNEL)?),
+            GFP_KERNEL,
+        )?;
+        let ran = on_cpu(c0, || {
+            for n in numa::memory_nodes() {
+                for _ in 0..2 * per {
+                    let o = some!(c.alloc_node(Gfp::KERNEL, Some(n))).as_ptr() as usize;
+                    held.lock().push(o, GFP_NOWAIT)?;
+                }
+            }
+            // The first object of each node's first (full) slab.
+            for k in 0..nodes {
+                let o = held.lock()[2 * per * k];
+                free(&c, o);
+            }
+            Ok(())
+        });
+        c.flush_all();
+        let partial = c.per_node(NodeCount::Partial);
+        let valid = census(&c);
+        let objects = core::mem::take(&mut *held.lock());
+        for (i, o) in objects.into_iter().enumerate() {
+            if i % (2 * per) != 0 {
+                free(&c, o);
+            }
+        }
+        let inuse = census(&c)?.inuse;
+        drop(c);
+        drop(p);
+        assert!(ran.is_ok());
+        assert!(valid.is_ok());
+        let partial = partial?;
+        for n in 0..partial.len() {
+            assert_eq!(partial[n], usize::from(numa::has_memory(n)));
+        }
+        assert_eq!(inuse, 0);
         Ok(())
     }
 

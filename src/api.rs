@@ -207,6 +207,63 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc(
     p.as_ptr().cast()
 }
 
+/// A node argument of the API: `NUMA_NO_NODE` (any) as `None`; `Err` for
+/// any other negative number.
+fn node_arg(nid: c_int) -> Result<Option<usize>, ()> {
+    match nid {
+        bindings::NUMA_NO_NODE => Ok(None),
+        n => usize::try_from(n).map(Some).map_err(|_| ()),
+    }
+}
+
+/// `kmem_cache_alloc_node()`: an object of `s` on node `nid`
+/// (`NUMA_NO_NODE`: any); zeroed with `__GFP_ZERO`. NULL for a NULL cache,
+/// a number that is no node, or no memory.
+///
+/// # Safety
+///
+/// `s` is NULL or a live cache of [`rslab_cache_create`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_alloc_node(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    nid: c_int,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let (Some(c), Ok(nid)) = (unsafe { cache(s) }, node_arg(nid)) else {
+        return core::ptr::null_mut();
+    };
+    let gfp = Gfp::from_raw(gfp);
+    let Some(p) = c.alloc_node(gfp, nid) else {
+        return core::ptr::null_mut();
+    };
+    if gfp.zero() {
+        // SAFETY: `p` is a fresh object of `c`, `object_size` bytes.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, c.layout().object_size as usize) };
+    }
+    p.as_ptr().cast()
+}
+
+/// `kmalloc_node()`: [`rslab_kmalloc`] of node `nid`'s memory
+/// (`NUMA_NO_NODE`: any); NULL for a number that is no node.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_kmalloc_node(
+    size: usize,
+    gfp: bindings::gfp_t,
+    nid: c_int,
+) -> *mut c_void {
+    let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
+        return core::ptr::null_mut();
+    };
+    let gfp = Gfp::from_raw(gfp);
+    let p = r.kmalloc().kmalloc_node(size, gfp, nid);
+    if gfp.zero() && !p.is_null() && p != crate::kmalloc::ZERO_SIZE_PTR {
+        // SAFETY: `p` is a fresh allocation of at least `size` bytes.
+        unsafe { core::ptr::write_bytes(p, 0, size) };
+    }
+    p.cast()
+}
+
 /// `__kmalloc_cache_noprof()` (what `kmalloc()` of a constant size calls):
 /// an object of `s` for a request of `size` bytes, which a kmalloc debug
 /// cache (`SLAB_KMALLOC | SLAB_STORE_USER`) records, red-zoning the bytes
@@ -535,14 +592,7 @@ pub(crate) extern "C" fn rslab_alloc_pages_node(
     gfp: bindings::gfp_t,
     order: c_uint,
 ) -> *mut bindings::page {
-    let nid = match nid {
-        bindings::NUMA_NO_NODE => None,
-        n => match usize::try_from(n) {
-            Ok(n) => Some(n),
-            Err(_) => return core::ptr::null_mut(),
-        },
-    };
-    let Some(r) = registry() else {
+    let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
         return core::ptr::null_mut();
     };
     let p = r.kmalloc().alloc_pages_node(order, Gfp::from_raw(gfp), nid);

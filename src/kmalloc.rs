@@ -90,6 +90,25 @@ impl Kmalloc {
         self.alloc_large(order, gfp)
     }
 
+    /// `kmalloc_node()`: [`Kmalloc::kmalloc`] of node `nid`'s memory
+    /// (`None`: any); null for a node number past `nr_node_ids`.
+    pub(crate) fn kmalloc_node(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+        if nid.is_none() {
+            return self.kmalloc(size, gfp);
+        }
+        if size == 0 {
+            return ZERO_SIZE_PTR;
+        }
+        if let Some(c) = self.cache_for(size) {
+            return c.alloc_node_sized(gfp, size as u32, nid) as *mut u8;
+        }
+        self.alloc_pages_node(
+            layout::get_order(size as u64, bindings::PAGE_SHIFT),
+            gfp,
+            nid,
+        )
+    }
+
     /// `kzalloc()`: zeroed.
     pub(crate) fn kzalloc(&self, size: usize, gfp: Gfp) -> *mut u8 {
         let p = self.kmalloc(size, gfp);

@@ -536,6 +536,16 @@ impl<R: PageRecord> Pool<R> {
         self.for_each_node_record(|_, r| f(r));
     }
 
+    /// [`Pool::for_each_record`] of node `node`'s chunks only.
+    pub(crate) fn for_each_record_in(&self, node: usize, mut f: impl FnMut(&R)) {
+        if let Some(z) = self.zones.get(node) {
+            let z = z.lock();
+            for c in z.chunks.table.iter().flatten() {
+                c.records.iter().for_each(&mut f);
+            }
+        }
+    }
+
     /// [`Pool::for_each_record`], with each page's node: `f(node, record)`.
     pub(crate) fn for_each_node_record(&self, mut f: impl FnMut(usize, &R)) {
         for (node, z) in self.zones.iter().enumerate() {
@@ -674,7 +684,8 @@ impl<R: PageRecord> Pool<R> {
                 .map(|idx| self.block(idx, order))
         };
         let mut b = self.try_alloc(order, node).or_else(|| grown(node));
-        if b.is_none() {
+        // `__GFP_THISNODE` for a given node: no fallback.
+        if b.is_none() && !(want.is_some() && gfp.this_node()) {
             // The zonelist fallback: the other nodes' free areas, nearest
             // first, then growing them.
             let (others, n) = numa::fallback_nodes(node);

@@ -109,13 +109,8 @@ use crate::{
     },
     page_pool::Pool,
 };
-use kernel::{
-    bindings, new_spinlock_irq,
-    prelude::*,
-    str::BStr,
-    sync::{Arc, SpinLockIrq},
-};
-use node::Node;
+use kernel::{bindings, prelude::*, str::BStr, sync::Arc};
+use node::CacheNode;
 
 /// The page pool slabs come from: it keeps a [`SlabPage`] per page.
 pub(crate) type SlabPool = Pool<SlabPage>;
@@ -283,7 +278,9 @@ pub(crate) struct CpuSlabInfo {
 ///
 /// - `cpus[c]` is CPU `c`'s [`CpuSlab`]; every slab it names is frozen and
 ///   belongs to this cache.
-/// - `nr_slabs`/`total_objects` count the cache's slabs and their objects.
+/// - `nodes[n]` is node `n`'s `kmem_cache_node`: its partial list holds
+///   slabs of node `n` only, and its `nr_slabs`/`total_objects` count the
+///   cache's slabs of that node and their objects.
 /// - Every object address this cache hands out lies in one of its slabs,
 ///   at `base + k * layout.size`.
 #[pin_data(PinnedDrop)]
@@ -299,11 +296,10 @@ pub(crate) struct Cache {
     cpus: PerCpu<CpuSlab>,
     /// `obj_to_index()`'s reciprocal of `layout.size`.
     recip: u64,
-    #[pin]
-    node: SpinLockIrq<Node>,
-    nr_partial: Atomic<u32>,
-    nr_slabs: Atomic<usize>,
-    total_objects: Atomic<usize>,
+    nodes: KVec<Pin<KBox<CacheNode>>>,
+    /// SLUB's `remote_node_defrag_ratio` (0..=1000): how often (in 1024)
+    /// an allocation takes partial slabs of other nodes before a new slab.
+    remote_node_defrag_ratio: Atomic<u32>,
     min_partial: Atomic<u32>,
     cpu_partial: Atomic<u32>,
     cpu_partial_slabs: Atomic<u32>,
@@ -388,6 +384,10 @@ impl Cache {
             let mut rng = XorShift64::new(unsafe { bindings::get_random_u64() });
             layout::freelist_randomize(&mut seq, &mut rng);
         }
+        let mut nodes = KVec::with_capacity(pool.nr_nodes(), GFP_KERNEL)?;
+        for nid in 0..pool.nr_nodes() {
+            nodes.push(KBox::pin_init(CacheNode::new(nid), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
         let sheaves = if cfg.sheaves && !l.debug() {
             let cap = layout::sheaf_capacity(l.size, 1 << bindings::PAGE_SHIFT);
             Some(KBox::pin_init(sheaves::Sheaves::new(cap), GFP_KERNEL)?)
@@ -407,10 +407,8 @@ impl Cache {
                 pool: pool.clone(),
                 cpus,
                 recip: layout::obj_reciprocal(l.size),
-                node <- new_spinlock_irq!(Node::new()),
-                nr_partial: Atomic::new(0),
-                nr_slabs: Atomic::new(0),
-                total_objects: Atomic::new(0),
+                nodes,
+                remote_node_defrag_ratio: Atomic::new(1000),
                 min_partial: Atomic::new(l.min_partial),
                 cpu_partial: Atomic::new(l.cpu_partial),
                 cpu_partial_slabs: Atomic::new(l.cpu_partial_slabs),
@@ -476,13 +474,45 @@ impl Cache {
         self.errors.load(Relaxed)
     }
 
-    /// Slabs, objects in them, and node partial slabs now.
+    /// Slabs, objects in them, and node partial slabs now (all nodes).
     pub(crate) fn counts(&self) -> CacheCounts {
-        CacheCounts {
-            slabs: self.nr_slabs.load(Relaxed),
-            objects: self.total_objects.load(Relaxed),
-            partial: self.nr_partial.load(Relaxed),
+        let mut c = CacheCounts {
+            slabs: 0,
+            objects: 0,
+            partial: 0,
+        };
+        for n in self.nodes.iter() {
+            c.slabs += n.nr_slabs.load(Relaxed);
+            c.objects += n.total_objects.load(Relaxed);
+            c.partial += n.nr_partial.load(Relaxed);
         }
+        c
+    }
+
+    /// Node `nid`'s `kmem_cache_node` (`get_node()`); the last for a number
+    /// past them (which no slab has).
+    fn node(&self, nid: usize) -> &CacheNode {
+        &self.nodes[nid.min(self.nodes.len() - 1)]
+    }
+
+    /// The `kmem_cache_node` of slab `s`'s node.
+    fn node_of(&self, s: &SlabPage) -> &CacheNode {
+        self.node(s.node())
+    }
+
+    /// `remote_node_defrag_ratio`, as sysfs shows it (percent).
+    pub(crate) fn remote_node_defrag_ratio(&self) -> u32 {
+        self.remote_node_defrag_ratio.load(Relaxed) / 10
+    }
+
+    /// Sets `remote_node_defrag_ratio` (percent, 0..=100; `ERANGE` above,
+    /// as SLUB).
+    pub(crate) fn set_remote_node_defrag_ratio(&self, percent: u32) -> Result {
+        if percent > 100 {
+            return Err(ERANGE);
+        }
+        self.remote_node_defrag_ratio.store(percent * 10, Relaxed);
+        Ok(())
     }
 
     /// `min_partial`.

@@ -236,6 +236,32 @@ mod tests {
         Ok(())
     }
 
+    /// `remote_node_defrag_ratio` as SLUB's: percent (the default 100),
+    /// writable 0..=100; above is `ERANGE`, a non-number `EINVAL`, and
+    /// neither changes it.
+    #[test]
+    fn remote_node_defrag_ratio_is_bounded() -> Result {
+        control(b"create kunit-ratio 64\n")?;
+        let f = c"/sys/kernel/rslab/caches/kunit-ratio/remote_node_defrag_ratio";
+        let default = vfs::read(f);
+        let set = vfs::write(f, b"50\n");
+        let after_set = vfs::read(f);
+        let above = vfs::write(f, b"101\n");
+        let junk = vfs::write(f, b"lots\n");
+        let huge = vfs::write(f, b"4294967296\n");
+        let after_bad = vfs::read(f);
+        let destroyed = control(b"destroy kunit-ratio\n");
+        assert_eq!(&default?[..], b"100\n");
+        assert_eq!(set, Ok(3));
+        assert_eq!(&after_set?[..], b"50\n");
+        assert_eq!(above, Err(ERANGE));
+        assert_eq!(junk, Err(EINVAL));
+        assert_eq!(huge, Err(ERANGE));
+        assert_eq!(&after_bad?[..], b"50\n");
+        assert!(destroyed.is_ok());
+        Ok(())
+    }
+
     /// A destroy refused because objects are out changes nothing: the
     /// cache, its directory and its name stay (a create of the name is
     /// still `EEXIST`), and destroy works once the objects are back.

@@ -224,7 +224,7 @@ macro_rules! stat_attr {
     };
 }
 
-const NR_CACHE_ATTRS: usize = 30 + NR_SLAB_STATS;
+const NR_CACHE_ATTRS: usize = 31 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
@@ -271,6 +271,16 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
         })
     }),
     Attr::ro(c"slabs_cpu_partial", show_slabs_cpu_partial),
+    // SLUB's: percent (0..=100; ERANGE above, EINVAL for a non-number) of
+    // allocations that may take other nodes' partial slabs.
+    Attr::rw(
+        c"remote_node_defrag_ratio",
+        |d, e| emit(e, format_args!("{}\n", d.cache.remote_node_defrag_ratio())),
+        |d, s| {
+            let v = u32::try_from(sysfs::parse_ulong(s)?).map_err(|_| ERANGE)?;
+            d.cache.set_remote_node_defrag_ratio(v)
+        },
+    ),
     Attr::rw(
         c"min_partial",
         |d, e| emit(e, format_args!("{}\n", d.cache.min_partial())),

@@ -20,6 +20,11 @@ impl Gfp {
         self.0 & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
     }
 
+    /// Whether it has `__GFP_THISNODE`: no other node's memory.
+    pub(crate) fn this_node(self) -> bool {
+        self.0 & (1 << bindings::___GFP_THISNODE_BIT) != 0
+    }
+
     /// Whether the memory is to be zeroed (`__GFP_ZERO`).
     pub(crate) fn zero(self) -> bool {
         self.0 & (1 << bindings::___GFP_ZERO_BIT) != 0

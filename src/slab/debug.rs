@@ -740,7 +740,7 @@ impl Cache {
     /// `alloc_single_from_partial()` over the node partial list, else
     /// `alloc_single_from_new_slab()`. 0 if no memory could be had.
     #[inline(never)]
-    pub(super) fn debug_alloc(&self, gfp: Gfp, orig_size: u32) -> usize {
+    pub(super) fn debug_alloc(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
         let addr = if self.has(SLAB_STORE_USER) {
             kdebug::caller()
         } else {
@@ -748,8 +748,23 @@ impl Cache {
         };
         self.stat(SlabStat::AllocSlowpath);
         let orig_size = orig_size.clamp(1, self.layout.object_size);
-        {
-            let mut n = self.node.lock();
+        // The node asked for (or the CPU's) first, then, unless
+        // `__GFP_THISNODE`, the others nearest first (`get_partial()` with
+        // `get_any_partial()`).
+        let local = node.unwrap_or_else(|| self.pool.cpu_node(crate::glue::cpu::current()));
+        let (others, k) = crate::glue::numa::fallback_nodes(local);
+        let k = if node.is_some() && gfp.this_node() {
+            0
+        } else {
+            k
+        };
+        let min = self.min_partial.load(Relaxed);
+        let remote = others[..k]
+            .iter()
+            .map(|&o| o as usize)
+            .filter(|&o| o < self.nodes.len() && self.node(o).nr_partial.load(Relaxed) > min);
+        for nid in Iterator::chain(core::iter::once(local), remote) {
+            let mut n = self.node(nid).list.lock();
             let mut cur = n.head;
             // SAFETY: on the node list, under `list_lock`.
             while let Some(s) = unsafe { SlabPage::from_link(cur) } {
@@ -771,7 +786,7 @@ impl Cache {
                 }
             }
         }
-        let Some(t) = self.new_slab(gfp) else {
+        let Some(t) = self.new_slab(gfp, node) else {
             return 0;
         };
         self.stat(SlabStat::AllocSlab);
@@ -786,7 +801,7 @@ impl Cache {
         };
         let c = s.counters();
         if c.inuse() < c.objects() {
-            let mut n = self.node.lock();
+            let mut n = self.node_of(s).list.lock();
             self.add_partial(&mut n, s, false);
         }
         if self.has(SLAB_STORE_USER) {
@@ -850,7 +865,7 @@ impl Cache {
             kdebug::Caller::default()
         };
         self.stat(SlabStat::FreeSlowpath);
-        let mut n = self.node.lock();
+        let mut n = self.node_of(s).list.lock();
         if !self.free_debug_processing(s, obj, addr) {
             return;
         }
@@ -984,20 +999,24 @@ impl Cache {
         self.flush_all();
         let mut bits = self.object_map()?;
         let me = self.as_owner();
-        let _n = self.node.lock();
         let size = self.layout.size as usize;
-        self.pool.for_each_record(|s| {
-            if !s.is_head() || s.owner_here() != me {
-                return;
-            }
-            self.free_map(s, &mut bits);
-            for k in 0..s.counters().objects() as usize {
-                if marked(&bits, k) {
-                    continue;
+        // Node by node, each under its `list_lock` (slabs come and go
+        // under it).
+        for nid in 0..self.nodes.len() {
+            let _n = self.node(nid).list.lock();
+            self.pool.for_each_record_in(nid, |s| {
+                if !s.is_head() || s.owner_here() != me {
+                    return;
                 }
-                f(&self.track(s.base() as usize + k * size, t));
-            }
-        });
+                self.free_map(s, &mut bits);
+                for k in 0..s.counters().objects() as usize {
+                    if marked(&bits, k) {
+                        continue;
+                    }
+                    f(&self.track(s.base() as usize + k * size, t));
+                }
+            });
+        }
         Ok(())
     }
 }

@@ -107,6 +107,32 @@ impl Cache {
         NonNull::new(self.slab_alloc(gfp, self.layout.object_size) as *mut u8)
     }
 
+    /// `kmem_cache_alloc_node()`: an object on node `nid` (`None`: any, as
+    /// [`Cache::alloc`]). A CPU slab of another node is deactivated
+    /// (`alloc_node_mismatch`); then node `nid`'s partial slabs, others'
+    /// unless `__GFP_THISNODE`, or a new slab of that node's pages. Always
+    /// the slow path for a given node (SLUB checks `node_match()` on its fast
+    /// path; here the check is in the slow path only, so `alloc` has none).
+    /// `None` for a node number past `nr_node_ids`, or without memory.
+    pub(crate) fn alloc_node(&self, gfp: Gfp, nid: Option<usize>) -> Option<NonNull<u8>> {
+        match nid {
+            None => self.alloc(gfp),
+            Some(_) => {
+                NonNull::new(self.alloc_node_sized(gfp, self.layout.object_size, nid) as *mut u8)
+            }
+        }
+    }
+
+    /// [`Cache::alloc_node`] for a kmalloc request of `orig_size` bytes
+    /// (which a kmalloc debug cache records): 0 if no object could be had.
+    pub(crate) fn alloc_node_sized(&self, gfp: Gfp, orig_size: u32, nid: Option<usize>) -> usize {
+        match nid {
+            None => self.slab_alloc(gfp, orig_size),
+            Some(n) if n >= self.nodes.len() => 0,
+            Some(n) => self.slab_alloc_slow(gfp, orig_size, Some(n)),
+        }
+    }
+
     /// `slab_alloc_node()`: the fast path. It makes no call but to the slow
     /// path: this CPU's `(freelist, tid)` is read and exchanged
     /// `%gs:`-relative on x86_64 (`this_cpu_cmpxchg_double()`), and taken
@@ -125,7 +151,7 @@ impl Cache {
                 let object = self.this_cpu_word(FREELIST);
                 let slab = self.this_cpu_word(SLAB);
                 if object == 0 || slab == 0 {
-                    return self.slab_alloc_slow(gfp, orig_size);
+                    return self.slab_alloc_slow(gfp, orig_size, None);
                 }
                 // SAFETY: `object` was on a CPU freelist of this cache; if
                 // it was handed out meanwhile the value read is stale and
@@ -143,7 +169,7 @@ impl Cache {
         let object = c.pair.first_local();
         if object == 0 || c.slab.load(Relaxed).is_null() {
             drop(irq);
-            return self.slab_alloc_slow(gfp, orig_size);
+            return self.slab_alloc_slow(gfp, orig_size, None);
         }
         // SAFETY: `object` is on this CPU's freelist of its frozen slab, and
         // interrupts are off: it is ours to take.

@@ -4,8 +4,40 @@
 //! the list.
 
 use super::{slowpath::Taken, Cache, SlabPage, SlabStat};
-use crate::glue::atomic::Relaxed;
+use crate::glue::{
+    atomic::{Atomic, Relaxed},
+    numa,
+};
 use crate::logic::slab::slabstate::Counters;
+use kernel::{new_spinlock_irq, prelude::*, sync::SpinLockIrq};
+
+/// `struct kmem_cache_node`: one node's partial list under its
+/// `list_lock`, and the node's counts.
+///
+/// # Invariants
+///
+/// `nr_partial` is the list's `nr_partial` (written under the lock, read
+/// without); `nr_slabs`/`total_objects` count the cache's slabs of this node
+/// and their objects, changed with a slab's owner under the lock.
+#[pin_data]
+pub(super) struct CacheNode {
+    #[pin]
+    pub(super) list: SpinLockIrq<Node>,
+    pub(super) nr_partial: Atomic<u32>,
+    pub(super) nr_slabs: Atomic<usize>,
+    pub(super) total_objects: Atomic<usize>,
+}
+
+impl CacheNode {
+    pub(super) fn new(nid: usize) -> impl PinInit<Self> {
+        pin_init!(CacheNode {
+            list <- new_spinlock_irq!(Node::new(nid as u32)),
+            nr_partial: Atomic::new(0),
+            nr_slabs: Atomic::new(0),
+            total_objects: Atomic::new(0),
+        })
+    }
+}
 
 /// `struct kmem_cache_node`'s partial list, with `list_lock` around it.
 ///
@@ -18,6 +50,8 @@ pub(super) struct Node {
     pub(super) head: *mut SlabPage,
     tail: *mut SlabPage,
     pub(super) nr_partial: u32,
+    /// Which node this is.
+    pub(super) nid: u32,
 }
 
 // SAFETY: the pointers name slab records, which are `Sync`; they are only
@@ -25,12 +59,13 @@ pub(super) struct Node {
 unsafe impl Send for Node {}
 
 impl Node {
-    pub(super) const fn new() -> Self {
+    pub(super) const fn new(nid: u32) -> Self {
         // INVARIANT: an empty list.
         Node {
             head: core::ptr::null_mut(),
             tail: core::ptr::null_mut(),
             nr_partial: 0,
+            nid,
         }
     }
 }
@@ -59,7 +94,9 @@ impl Cache {
             n.head = a;
         }
         n.nr_partial += 1;
-        self.nr_partial.store(n.nr_partial, Relaxed);
+        self.node(n.nid as usize)
+            .nr_partial
+            .store(n.nr_partial, Relaxed);
     }
 
     /// `remove_partial()`, under `list_lock`.
@@ -78,17 +115,51 @@ impl Cache {
         s.next.store(core::ptr::null_mut(), Relaxed);
         s.prev.store(core::ptr::null_mut(), Relaxed);
         n.nr_partial -= 1;
-        self.nr_partial.store(n.nr_partial, Relaxed);
+        self.node(n.nid as usize)
+            .nr_partial
+            .store(n.nr_partial, Relaxed);
     }
 
-    /// `get_partial_node()`: takes slabs off the node partial list, the first
-    /// as the CPU slab (returned with its freelist), more onto the CPU
-    /// partial list up to half its limit. Interrupts are off.
-    pub(super) fn get_partial(&self) -> Option<Taken<'_>> {
-        if self.nr_partial.load(Relaxed) == 0 {
+    /// `get_partial()`: partial slabs of node `nid` first
+    /// (`get_partial_node()`), then, unless `this_node` (`__GFP_THISNODE`),
+    /// of the other nodes (`get_any_partial()`). Interrupts are off.
+    pub(super) fn get_partial(&self, nid: usize, this_node: bool) -> Option<Taken<'_>> {
+        self.get_partial_node(nid)
+            .or_else(|| (!this_node).then(|| self.get_any_partial(nid)).flatten())
+    }
+
+    /// `get_any_partial()`: the other nodes' partial lists, nearest first,
+    /// those with more than `min_partial` slabs, `remote_node_defrag_ratio`
+    /// times in 1024 (SLUB: keep a little on each node rather than drain
+    /// remote ones).
+    fn get_any_partial(&self, nid: usize) -> Option<Taken<'_>> {
+        let ratio = self.remote_node_defrag_ratio.load(Relaxed);
+        if self.nodes.len() < 2 || ratio == 0 {
             return None;
         }
-        let mut n = self.node.lock();
+        // SAFETY: `get_random_u32()` may be called from any context (SLUB
+        // reads `get_cycles()` for the same coin).
+        if (unsafe { kernel::bindings::get_random_u32() } % 1024) > ratio {
+            return None;
+        }
+        let (others, k) = numa::fallback_nodes(nid);
+        let min = self.min_partial.load(Relaxed);
+        others[..k]
+            .iter()
+            .map(|&o| o as usize)
+            .filter(|&o| o < self.nodes.len() && self.node(o).nr_partial.load(Relaxed) > min)
+            .find_map(|o| self.get_partial_node(o))
+    }
+
+    /// `get_partial_node()`: takes slabs off node `nid`'s partial list, the
+    /// first as the CPU slab (returned with its freelist), more onto the
+    /// CPU partial list up to half its limit. Interrupts are off.
+    fn get_partial_node(&self, nid: usize) -> Option<Taken<'_>> {
+        let node = self.nodes.get(nid)?;
+        if node.nr_partial.load(Relaxed) == 0 {
+            return None;
+        }
+        let mut n = node.list.lock();
         let mut got: Option<Taken<'_>> = None;
         let mut partial_slabs = 0;
         let mut cur = n.head;
@@ -133,13 +204,15 @@ impl Cache {
 
     /// Objects in use in the node partial slabs (`count_partial()`).
     pub(crate) fn partial_inuse(&self) -> usize {
-        let n = self.node.lock();
         let mut inuse = 0;
-        let mut cur = n.head;
-        // SAFETY: on the list, under `list_lock`.
-        while let Some(s) = unsafe { SlabPage::from_link(cur) } {
-            inuse += s.counters().inuse() as usize;
-            cur = s.next.load(Relaxed);
+        for node in self.nodes.iter() {
+            let n = node.list.lock();
+            let mut cur = n.head;
+            // SAFETY: on the list, under `list_lock`.
+            while let Some(s) = unsafe { SlabPage::from_link(cur) } {
+                inuse += s.counters().inuse() as usize;
+                cur = s.next.load(Relaxed);
+            }
         }
         inuse
     }
@@ -149,8 +222,8 @@ impl Cache {
     /// `get_partial` under `list_lock` takes objects from it).
     pub(super) fn discard_empty(&self) -> usize {
         let mut discard: *mut SlabPage = core::ptr::null_mut();
-        {
-            let mut n = self.node.lock();
+        for node in self.nodes.iter() {
+            let mut n = node.list.lock();
             let mut cur = n.head;
             // SAFETY: on the node list, under `list_lock`.
             while let Some(s) = unsafe { SlabPage::from_link(cur) } {

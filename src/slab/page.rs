@@ -73,6 +73,8 @@ pub(crate) struct SlabPage {
     pub(super) prev: Atomic<*mut SlabPage>,
     head: Atomic<u32>,
     slabs: Atomic<u32>,
+    /// For a head: the node of its pages (`slab_nid()`).
+    node: Atomic<u32>,
     block: UnsafeCell<Option<RawBlock>>,
     rcu: UnsafeCell<RcuHead>,
     rcu_cache: Atomic<*const Cache>,
@@ -95,6 +97,7 @@ impl PageRecord for SlabPage {
             prev: Atomic::new(core::ptr::null_mut()),
             head: Atomic::new(0),
             slabs: Atomic::new(0),
+            node: Atomic::new(0),
             block: UnsafeCell::new(None),
             rcu: UnsafeCell::new(RcuHead::default()),
             rcu_cache: Atomic::new(core::ptr::null()),
@@ -133,6 +136,11 @@ impl SlabPage {
     }
 
     /// Slabs on the CPU partial list from this one on.
+    /// The node of a head's pages (`slab_nid()`).
+    pub(crate) fn node(&self) -> usize {
+        self.node.load(Relaxed) as usize
+    }
+
     pub(super) fn slabs(&self) -> u32 {
         self.slabs.load(Relaxed)
     }
@@ -188,6 +196,7 @@ impl SlabPage {
         // it is until `release` gives it back (the block is kept in it).
         let h = unsafe { &*head };
         h.base.store(base, Relaxed);
+        h.node.store(pool.node_of(&block) as u32, Relaxed);
         h.next.store(core::ptr::null_mut(), Relaxed);
         h.prev.store(core::ptr::null_mut(), Relaxed);
         // SAFETY: the block is new and the caller's alone, so nobody else

@@ -34,11 +34,12 @@ impl Cache {
     }
 
     /// `___slab_alloc()`: the slow path. `orig_size` is what was asked for
-    /// (recorded by kmalloc debug caches).
+    /// (recorded by kmalloc debug caches); `node` the node the object must
+    /// be on (`None`: any, the CPU's preferred).
     #[inline(never)]
-    pub(super) fn slab_alloc_slow(&self, gfp: Gfp, orig_size: u32) -> usize {
+    pub(super) fn slab_alloc_slow(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
         if self.is_debug() {
-            return self.debug_alloc(gfp, orig_size);
+            return self.debug_alloc(gfp, orig_size, node);
         }
         let irq = local_interrupt_disable();
         let cpu = cpu::current();
@@ -48,6 +49,15 @@ impl Cache {
             // SAFETY: the CPU slab is this cache's and frozen; only this CPU
             // (here, with interrupts off) takes it off.
             if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
+                // `node_match()`: a CPU slab of another node is deactivated.
+                if node.is_some_and(|n| n != slab.node()) {
+                    self.stat(SlabStat::AllocNodeMismatch);
+                    let fl = c.pair.first();
+                    c.slab.store(core::ptr::null_mut(), Relaxed);
+                    c.pair.set_local(0, self.next_tid(c.pair.second()));
+                    self.deactivate_slab(slab, fl);
+                    continue;
+                }
                 let freelist = c.pair.first();
                 if freelist != 0 {
                     return self.load_freelist(cpu, freelist);
@@ -72,14 +82,15 @@ impl Cache {
                 continue;
             }
             // new_objects: the node partial list.
-            if let Some(t) = self.get_partial() {
+            let this_node = node.is_some() && gfp.this_node();
+            if let Some(t) = self.get_partial(node.unwrap_or(self.pool.cpu_node(cpu)), this_node) {
                 c.slab.store(t.slab.as_link(), Relaxed);
                 return self.load_freelist(cpu, t.freelist);
             }
             // A new slab, with interrupts on and unpinned (the pool may
             // sleep if `gfp` allows it).
             drop(irq);
-            let made = self.new_slab(gfp);
+            let made = self.new_slab(gfp, node);
             let _irq = local_interrupt_disable();
             let Some(t) = made else {
                 return 0;
@@ -152,11 +163,20 @@ impl Cache {
     /// list, freeing slabs that are empty when the node has enough.
     pub(super) fn unfreeze_partials(&self, mut cur: *mut SlabPage) {
         let mut discard: *mut SlabPage = core::ptr::null_mut();
-        let mut n = self.node.lock();
+        let mut locked: Option<(usize, _)> = None;
         // SAFETY: slabs of a detached CPU partial list are this cache's and
         // frozen: nobody else unfreezes or discards them.
         while let Some(s) = unsafe { SlabPage::from_link(cur) } {
             let next = s.next.load(Relaxed);
+            // Each slab to its own node's list: the lock switches when the
+            // node does (never two held).
+            if locked.as_ref().is_none_or(|(nid, _)| *nid != s.node()) {
+                drop(locked.take());
+                locked = Some((s.node(), self.node_of(s).list.lock()));
+            }
+            let Some((_, n)) = locked.as_mut() else {
+                break;
+            };
             let new = loop {
                 let fl = s.pair.first();
                 let old = s.counters();
@@ -170,12 +190,12 @@ impl Cache {
                 s.next.store(discard, Relaxed);
                 discard = cur;
             } else {
-                self.add_partial(&mut n, s, true);
+                self.add_partial(n, s, true);
                 self.stat(SlabStat::FreeAddPartial);
             }
             cur = next;
         }
-        drop(n);
+        drop(locked);
         // SAFETY: taken off every list above, and empty.
         while let Some(s) = unsafe { SlabPage::from_link(discard) } {
             discard = s.next.load(Relaxed);
@@ -216,15 +236,16 @@ impl Cache {
             } else {
                 old_fl
             };
+            let node = self.node_of(s);
             let mode = slabstate::deactivate(
                 inuse,
                 new_fl != 0,
                 tail,
-                self.nr_partial.load(Relaxed),
+                node.nr_partial.load(Relaxed),
                 self.min_partial.load(Relaxed),
             );
             let mut n = match mode {
-                Deactivate::Partial { .. } => Some(self.node.lock()),
+                Deactivate::Partial { .. } => Some(node.list.lock()),
                 _ => None,
             };
             let new = Counters::new(inuse, old.objects(), false);
@@ -287,7 +308,7 @@ impl Cache {
             // SAFETY: `tail` is a free object the caller gave us.
             unsafe { self.set_fp(tail, prior) };
             let (new, action) = slabstate::slab_free(old, cnt, prior == 0, HAS_CPU_PARTIAL);
-            let n = (action == FreeAction::NodeList).then(|| self.node.lock());
+            let n = (action == FreeAction::NodeList).then(|| self.node_of(slab).list.lock());
             if slab
                 .pair
                 .cmpxchg((prior, old.0 as usize), (head, new.0 as usize))
@@ -334,13 +355,13 @@ impl Cache {
     /// `allocate_slab()`: a new frozen slab, its objects constructed and
     /// linked (shuffled if randomised). Returns it with its freelist, all
     /// its objects counted in use (the CPU takes them all).
-    pub(super) fn new_slab(&self, gfp: Gfp) -> Option<Taken<'_>> {
+    pub(super) fn new_slab(&self, gfp: Gfp, nid: Option<usize>) -> Option<Taken<'_>> {
         if fault::should_fail(self.layout.size as usize) {
             return None;
         }
-        let mut block = self.pool.alloc(self.layout.order, gfp);
+        let mut block = self.pool.alloc_node(self.layout.order, gfp, nid);
         if block.is_none() && self.layout.min_order < self.layout.order {
-            block = self.pool.alloc(self.layout.min_order, gfp);
+            block = self.pool.alloc_node(self.layout.min_order, gfp, nid);
             if block.is_some() {
                 self.stat(SlabStat::OrderFallback);
             }
@@ -392,9 +413,10 @@ impl Cache {
             .set_local(0, Counters::new(objects, objects, true).0 as usize);
         // The counts change with the slab's owner under `list_lock`, so
         // that `validate` (which holds it) sees them agree.
-        let n = self.node.lock();
-        self.nr_slabs.add(1, Relaxed);
-        self.total_objects.add(objects as usize, Relaxed);
+        let node = self.node(self.pool.node_of(&block));
+        let n = node.list.lock();
+        node.nr_slabs.add(1, Relaxed);
+        node.total_objects.add(objects as usize, Relaxed);
         // SAFETY: the block was just allocated from this cache's pool and is
         // ours alone.
         let head = unsafe {
@@ -420,9 +442,10 @@ impl Cache {
     pub(super) fn discard_slab(&self, s: &SlabPage) {
         // As in `new_slab`: counts and owner change together under
         // `list_lock`; the block goes back to the pool after it.
-        let n = self.node.lock();
-        self.nr_slabs.fetch_sub(1, Relaxed);
-        self.total_objects
+        let node = self.node_of(s);
+        let n = node.list.lock();
+        node.nr_slabs.fetch_sub(1, Relaxed);
+        node.total_objects
             .fetch_sub(s.counters().objects() as usize, Relaxed);
         if self.flags & layout::SLAB_TYPESAFE_BY_RCU != 0 {
             self.rcu_pending.fetch_add(1, Relaxed);

@@ -111,10 +111,10 @@ impl Cache {
     /// (those the flush empties, and those on the node partial list).
     /// Returns how many slabs the cache holds fewer afterwards.
     pub(crate) fn shrink(&self) -> usize {
-        let before = self.nr_slabs.load(Relaxed);
+        let before = self.counts().slabs;
         self.flush_all();
         self.discard_empty();
-        before.saturating_sub(self.nr_slabs.load(Relaxed))
+        before.saturating_sub(self.counts().slabs)
     }
 
     /// Objects in use now (`objects` - free), from the slab counters.
@@ -158,16 +158,18 @@ impl Cache {
                 })
             }
             NodeCount::Partial | NodeCount::ObjectsPartial => {
-                let n = self.node.lock();
-                let mut cur = n.head;
-                // SAFETY: on the node list, under `list_lock`.
-                while let Some(s) = unsafe { SlabPage::from_link(cur) } {
-                    let x = match what {
-                        NodeCount::Partial => 1,
-                        _ => s.counters().inuse() as usize,
-                    };
-                    add(numa::node_of_addr(s.base()), x);
-                    cur = s.next.load(Relaxed);
+                for node in self.nodes.iter() {
+                    let n = node.list.lock();
+                    let mut cur = n.head;
+                    // SAFETY: on the node list, under `list_lock`.
+                    while let Some(s) = unsafe { SlabPage::from_link(cur) } {
+                        let x = match what {
+                            NodeCount::Partial => 1,
+                            _ => s.counters().inuse() as usize,
+                        };
+                        add(s.node(), x);
+                        cur = s.next.load(Relaxed);
+                    }
                 }
             }
             NodeCount::CpuSlabs => {
@@ -181,13 +183,13 @@ impl Cache {
                         // chunk, which stays while any CPU names the slab;
                         // a racing flush makes this a stale count only (as
                         // SLUB's racy read).
-                        add(numa::node_of_addr(unsafe { &*slab }.base()), 1);
+                        add(unsafe { &*slab }.node(), 1);
                     }
                     let p = cs.partial.load(Relaxed);
                     if !p.is_null() {
                         // SAFETY: as above, for the CPU's first partial slab.
                         let p = unsafe { &*p };
-                        add(numa::node_of_addr(p.base()), p.slabs() as usize);
+                        add(p.node(), p.slabs() as usize);
                     }
                 }
             }
@@ -223,18 +225,20 @@ impl Cache {
     /// slab and its allocated objects as SLUB's `list_slab_objects()` does,
     /// then a summary.
     fn report_leaks(&self) -> Result<(), Leaked> {
-        let slabs = self.nr_slabs.load(Relaxed);
+        let slabs = self.counts().slabs;
         if slabs == 0 {
             return Ok(());
         }
         if let Ok(mut bits) = self.object_map() {
             let me = self.as_owner();
-            let _n = self.node.lock();
-            self.pool.for_each_record(|s| {
-                if s.is_head() && s.owner_here() == me && s.counters().inuse() > 0 {
-                    self.list_slab_objects(s, &mut bits);
-                }
-            });
+            for nid in 0..self.nodes.len() {
+                let _n = self.node(nid).list.lock();
+                self.pool.for_each_record_in(nid, |s| {
+                    if s.is_head() && s.owner_here() == me && s.counters().inuse() > 0 {
+                        self.list_slab_objects(s, &mut bits);
+                    }
+                });
+            }
         }
         let objects = self.objects_in_use();
         pr_err!(
@@ -261,64 +265,79 @@ impl Cache {
         self.flush_all();
         let mut bits = self.object_map().map_err(|_| SlabError::NoMemory)?;
         let me = self.as_owner();
-        let n = self.node.lock();
         let mut census = Census::default();
-        let mut err = None;
-        // The partial list.
-        let mut cur = n.head;
-        let mut count = 0;
-        while err.is_none() {
-            // SAFETY: on the list, under `list_lock`.
-            let Some(s) = (unsafe { SlabPage::from_link(cur) }) else {
-                break;
-            };
-            let c = s.counters();
-            if s.owner_here() != me || c.frozen() || s.pair.first() == 0 {
-                err = Some(SlabError::PartialList(s));
+        // Node by node (`validate_slab_node()`), each exact under its
+        // `list_lock`: a node's slabs come, go and change lists under it.
+        for nid in 0..self.nodes.len() {
+            let node = self.node(nid);
+            let n = node.list.lock();
+            let mut err = None;
+            let mut here = Census::default();
+            // The partial list.
+            let mut cur = n.head;
+            let mut count = 0;
+            while err.is_none() {
+                // SAFETY: on the list, under `list_lock`.
+                let Some(s) = (unsafe { SlabPage::from_link(cur) }) else {
+                    break;
+                };
+                let c = s.counters();
+                if s.owner_here() != me || c.frozen() || s.pair.first() == 0 || s.node() != nid {
+                    err = Some(SlabError::PartialList(s));
+                }
+                count += 1;
+                cur = s.next.load(Relaxed);
             }
-            count += 1;
-            cur = s.next.load(Relaxed);
-        }
-        if err.is_none() && count != n.nr_partial {
-            err = Some(SlabError::PartialList(core::ptr::null()));
-        }
-        census.partial = count as usize;
-        // Every slab.
-        self.pool.for_each_record(|s| {
-            if err.is_some() || !s.is_head() || s.owner_here() != me {
-                return;
+            if err.is_none() && count != n.nr_partial {
+                err = Some(SlabError::PartialList(core::ptr::null()));
             }
-            let c = s.counters();
-            census.slabs += 1;
-            census.objects += c.objects() as usize;
-            if c.frozen() {
-                census.frozen += 1;
-                census.inuse += c.inuse() as usize;
-                return;
+            here.partial = count as usize;
+            // Every slab of the node.
+            self.pool.for_each_record_in(nid, |s| {
+                if err.is_some() || !s.is_head() || s.owner_here() != me {
+                    return;
+                }
+                let c = s.counters();
+                here.slabs += 1;
+                here.objects += c.objects() as usize;
+                if s.node() != nid {
+                    err = Some(SlabError::PartialList(s));
+                    return;
+                }
+                if c.frozen() {
+                    here.frozen += 1;
+                    here.inuse += c.inuse() as usize;
+                    return;
+                }
+                if self.is_debug() {
+                    // SLUB's checks of every object first (they repair).
+                    self.debug_validate_slab(s, &mut bits);
+                }
+                match self.walk_freelist(s, &mut bits) {
+                    Ok(inuse) => here.inuse += inuse,
+                    Err(e) => err = Some(e),
+                }
+            });
+            // Read under `list_lock`, under which they change with the slabs.
+            let (slabs, total) = (
+                node.nr_slabs.load(Relaxed),
+                node.total_objects.load(Relaxed),
+            );
+            drop(n);
+            if let Some(e) = err {
+                return Err(e);
             }
-            if self.is_debug() {
-                // SLUB's checks of every object first (they repair).
-                self.debug_validate_slab(s, &mut bits);
+            if here.slabs != slabs {
+                return Err(SlabError::Count("slabs", here.slabs, slabs));
             }
-            match self.walk_freelist(s, &mut bits) {
-                Ok(inuse) => census.inuse += inuse,
-                Err(e) => err = Some(e),
+            if here.objects != total {
+                return Err(SlabError::Count("objects", here.objects, total));
             }
-        });
-        // Read under `list_lock`, under which they change with the slabs.
-        let (slabs, total) = (
-            self.nr_slabs.load(Relaxed),
-            self.total_objects.load(Relaxed),
-        );
-        drop(n);
-        if let Some(e) = err {
-            return Err(e);
-        }
-        if census.slabs != slabs {
-            return Err(SlabError::Count("slabs", census.slabs, slabs));
-        }
-        if census.objects != total {
-            return Err(SlabError::Count("objects", census.objects, total));
+            census.slabs += here.slabs;
+            census.objects += here.objects;
+            census.inuse += here.inuse;
+            census.partial += here.partial;
+            census.frozen += here.frozen;
         }
         Ok(census)
     }
