@@ -223,6 +223,33 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                 }
             },
         );
+        // A remote node's objects (this is CPU 0): `kmem_cache_alloc_node()`
+        // of another node with memory, then free, on both sides.
+        let remote =
+            crate::glue::numa::memory_nodes().find(|&n| n != crate::glue::numa::cpu_node(0));
+        if let (256, false, Some(remote)) = (size, sheaves, remote) {
+            compare(
+                t,
+                "cache_pair_256_remote_node",
+                ops,
+                || {
+                    for _ in 0..ops {
+                        if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(remote)) {
+                            rfree(&r, obj(p));
+                        }
+                    }
+                },
+                || {
+                    for _ in 0..ops {
+                        let p = k.alloc_node(remote as i32);
+                        if !p.is_null() {
+                            // SAFETY: just allocated from `k`.
+                            unsafe { k.free(p) };
+                        }
+                    }
+                },
+            );
+        }
         if size == 256 {
             // Alloc N then free N.
             let mut buf = KVVec::with_capacity(sz.many[1], GFP_KERNEL)?;

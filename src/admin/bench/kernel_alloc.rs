@@ -52,6 +52,16 @@ impl KernelCache {
             .cast()
     }
 
+    /// `kmem_cache_alloc_node(GFP_KERNEL, nid)`; null on failure.
+    pub(crate) fn alloc_node(&self, nid: i32) -> *mut u8 {
+        // SAFETY: the cache is live (type invariant); any node number is
+        // taken (the caller's are nodes with memory).
+        unsafe {
+            bindings::kmem_cache_alloc_node_noprof(self.cache.as_ptr(), bindings::GFP_KERNEL, nid)
+        }
+        .cast()
+    }
+
     /// `kmem_cache_free()`.
     ///
     /// # Safety
