@@ -60,15 +60,17 @@ pub(super) fn census(c: &Cache) -> Result<Census> {
 /// ended clean: every operation done, nothing corrupted or failed, some
 /// frees remote, and validate finds no object in use and no slab frozen.
 pub(super) fn two_cpu_stress(c: &Cache) -> Result {
+    // (`ensure!`, not `assert!`: outside a test function, `assert!` is
+    // core's, a kernel BUG.)
     let r = admin::cache_workload(c, 500_000, 256)?;
-    assert_eq!(r.cpus, 2);
-    assert_eq!(r.ops, 1_000_000);
-    assert_eq!(r.corrupt, 0);
-    assert_eq!(r.failed, 0);
-    assert!(r.remote > 0);
+    ensure!(r.cpus == 2, "{} CPUs", r.cpus);
+    ensure!(r.ops == 1_000_000, "{} ops", r.ops);
+    ensure!(r.corrupt == 0, "{} corrupted", r.corrupt);
+    ensure!(r.failed == 0, "{} failed", r.failed);
+    ensure!(r.remote > 0, "no remote frees");
     let cs = census(c)?;
-    assert_eq!(cs.inuse, 0);
-    assert_eq!(cs.frozen, 0);
+    ensure!(cs.inuse == 0, "{} in use", cs.inuse);
+    ensure!(cs.frozen == 0, "{} frozen", cs.frozen);
     Ok(())
 }
 

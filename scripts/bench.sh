@@ -25,6 +25,9 @@ for arch in ${RSLAB_ARCHES:-x86_64 riscv64}; do
 		# the measured CPU's counts. (The multi-CPU cases need the TCG run.)
 		icount= ncpu=2
 		[ "$mode" = icount ] && icount=1 ncpu=1
+		# No KUnit at load (`kunit.enable=0`): the suites are the tests' job,
+		# and they want two CPUs.
+		RSLAB_APPEND="kunit.enable=0" \
 		RSLAB_CPUS=$ncpu RSLAB_ICOUNT=$icount RSLAB_QUIET=1 RSLAB_MEM=${RSLAB_MEM:-3G} in_root "$RSLAB_TOP/scripts/vm.sh" \
 			"$arch" "$log" "$ko" "$RSLAB_TOP/scripts/guest/rslab-bench.sh" $quick || true
 		grep -q '^RSLAB-GUEST done' <(tr -d '\r' <"$log") || die "$arch: the guest did not finish: see $log"

@@ -34,6 +34,7 @@ exec unshare --mount --propagation private -- bash -euc '
 		HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 CI="${CI:-}" \
 		RSLAB_IN_ROOT=1 RSLAB_CACHE="$RSLAB_CACHE" RSLAB_OUT="$RSLAB_OUT" \
 		RSLAB_KVM="${RSLAB_KVM:-}" RSLAB_TIMEOUT="${RSLAB_TIMEOUT:-}" RSLAB_QUIET="${RSLAB_QUIET:-}" \
-		RSLAB_MEM="${RSLAB_MEM:-}" KDIR="${KDIR:-}" \
+		RSLAB_MEM="${RSLAB_MEM:-}" RSLAB_CPUS="${RSLAB_CPUS:-}" RSLAB_NODES="${RSLAB_NODES:-}" \
+		RSLAB_ICOUNT="${RSLAB_ICOUNT:-}" RSLAB_APPEND="${RSLAB_APPEND:-}" KDIR="${KDIR:-}" \
 		bash -c "cd \"\$0\" 2>/dev/null || cd /; exec \"\$@\"" "$cwd" "$@"
 ' rslab-in-root "$@"

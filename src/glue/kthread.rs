@@ -35,11 +35,17 @@ unsafe extern "C" fn entry<F: Fn(usize) + Sync>(data: *mut c_void) -> i32 {
     0
 }
 
-/// Runs `f(cpu)` on one kernel thread bound to each CPU in `cpus` (which
-/// must be online), all at once, and returns when every one has run `f` to
+/// Runs `f(cpu)` on one kernel thread bound to each CPU in `cpus` (`EINVAL`
+/// unless every one is online), all at once, and returns when every one has run `f` to
 /// its end. If a thread cannot be created, the ones already started are
 /// still waited for and the error is returned.
 pub(crate) fn run_on_cpus<F: Fn(usize) + Sync>(cpus: &[usize], f: &F) -> Result {
+    // A CPU that is not online (or does not exist) is refused: the kernel
+    // would take a thread's node from it (`cpu_to_node()`), garbage for a
+    // CPU that is not possible.
+    if !cpus.iter().all(|&c| super::cpu::online(c)) {
+        return Err(EINVAL);
+    }
     let mut jobs = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
     for &cpu in cpus {
         jobs.push(
