@@ -5,10 +5,10 @@
 //! bound to it, and each test has its own pool and cache.
 
 use crate::{
-    glue::{cpu, cpuhp, gfp::Gfp},
+    glue::{cpu, cpuhp, gfp::Gfp, numa},
     kunit::{
         slab::{alloc, census, free, pages_in_use, pool, two_cpu_stress},
-        util::{ensure, on_cpu, with_cpu1_offline},
+        util::{ensure, on_cpu, some, with_cpu1_offline},
     },
     slab::{Cache, CacheConfig, SlabPool, SlabStat},
 };
@@ -233,6 +233,122 @@ mod tests {
         assert_eq!(c.errors(), 1);
         free(&c, a);
         assert_eq!(census(&c)?.inuse, 0);
+        Ok(())
+    }
+
+    /// NUMA, as 7.3: on a CPU of node `a`, an allocation for `a` is a sheaf
+    /// hit of `a`'s memory; one for another node `b` counts exactly one
+    /// `alloc_node_mismatch` and one slow path, gives `b`'s memory, and
+    /// leaves the sheaves and CPU slab local (the next plain allocation is
+    /// a sheaf hit of `a`'s memory); freeing `b`'s object there goes to its
+    /// slab, not onto the sheaf. Barns are per node: a full sheaf put in
+    /// `a`'s barn is not found by a CPU of `b` (`barn_get_fail`), and is by
+    /// `a`'s CPU (`barn_get`). Skipped without a second node with a CPU.
+    #[test]
+    fn sheaves_and_barns_keep_to_their_node() -> Result {
+        let p = pool()?;
+        let c0 = some!(cpu::online_cpus().next());
+        let a = p.cpu_node(c0);
+        let Some((c1, b)) = cpu::online_cpus()
+            .map(|c| (c, p.cpu_node(c)))
+            .find(|&(_, n)| n != a && numa::has_memory(n))
+        else {
+            pr_info!("rslab kunit: one node with CPUs: NUMA sheaves not tested\n");
+            return Ok(());
+        };
+        let c = sheaves_cache(&p, "kunit-sheaf-numa", 64)?;
+        let cap = c.sheaf_capacity() as usize;
+        let held = KBox::pin_init(
+            kernel::new_spinlock!(KVec::<usize>::with_capacity(4 * cap, GFP_KERNEL)?),
+            GFP_KERNEL,
+        )?;
+        let keep = |o: usize| held.lock().push(o, GFP_NOWAIT);
+        let ran = on_cpu(c0, || {
+            let s = |x| c.stat_total(x);
+            let first = alloc(&c)?;
+            keep(first)?;
+            let on = |o: usize| numa::node_of_addr(o as *const u8);
+            ensure!(on(first) == a, "plain allocation on node {}", on(first));
+            let (fast, slow, mis) = (
+                s(SlabStat::AllocFastpath),
+                s(SlabStat::AllocSlowpath),
+                s(SlabStat::AllocNodeMismatch),
+            );
+            let l = some!(c.alloc_node(Gfp::KERNEL, Some(a))).as_ptr() as usize;
+            keep(l)?;
+            ensure!(on(l) == a, "local node_match object on node {}", on(l));
+            ensure!(s(SlabStat::AllocFastpath) == fast + 1, "a sheaf hit");
+            ensure!(s(SlabStat::AllocNodeMismatch) == mis, "no mismatch");
+            let r = some!(c.alloc_node(Gfp::KERNEL, Some(b))).as_ptr() as usize;
+            ensure!(on(r) == b, "object for node {b} on node {}", on(r));
+            ensure!(s(SlabStat::AllocNodeMismatch) == mis + 1, "one mismatch");
+            ensure!(s(SlabStat::AllocSlowpath) == slow + 1, "one slow path");
+            ensure!(s(SlabStat::AllocFastpath) == fast + 1, "not a sheaf hit");
+            let next = alloc(&c)?;
+            keep(next)?;
+            ensure!(on(next) == a, "the sheaf stayed local: node {}", on(next));
+            ensure!(s(SlabStat::AllocFastpath) == fast + 2, "a sheaf hit");
+            let (ffast, fslow) = (s(SlabStat::FreeFastpath), s(SlabStat::FreeSlowpath));
+            free(&c, r);
+            ensure!(s(SlabStat::FreeFastpath) == ffast, "not onto the sheaf");
+            ensure!(s(SlabStat::FreeSlowpath) == fslow + 1, "to its slab");
+            // Fill node a's barn with one full sheaf: the main sheaf runs
+            // out (cap - 3 left), then cap + 1 frees overflow it.
+            let mut mine = KVec::new();
+            for _ in 0..cap - 2 {
+                mine.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            let put = s(SlabStat::BarnPut);
+            for o in mine.drain_all() {
+                free(&c, o);
+            }
+            for o in core::mem::take(&mut *held.lock()) {
+                free(&c, o);
+            }
+            ensure!(s(SlabStat::BarnPut) == put + 1, "a full sheaf in a's barn");
+            Ok(())
+        });
+        // On node b's CPU, an empty CPU finds nothing in b's barn.
+        let on_b = ran.and_then(|()| {
+            on_cpu(c1, || {
+                let s = |x| c.stat_total(x);
+                let (get, fail) = (s(SlabStat::BarnGet), s(SlabStat::BarnGetFail));
+                let o = alloc(&c)?;
+                keep(o)?;
+                ensure!(
+                    numa::node_of_addr(o as *const u8) == b,
+                    "node b's CPU got its own node's object"
+                );
+                ensure!(s(SlabStat::BarnGet) == get, "a's sheaf not taken on b");
+                ensure!(s(SlabStat::BarnGetFail) == fail + 1, "b's barn empty");
+                Ok(())
+            })
+        });
+        // Back on a's CPU, its main sheaf (cap objects) runs out and the
+        // full one comes from a's barn.
+        let on_a = on_b.and_then(|()| {
+            on_cpu(c0, || {
+                let s = |x| c.stat_total(x);
+                let get = s(SlabStat::BarnGet);
+                for _ in 0..=cap {
+                    keep(alloc(&c)?)?;
+                }
+                ensure!(s(SlabStat::BarnGet) == get + 1, "a's barn had it");
+                Ok(())
+            })
+        });
+        for o in core::mem::take(&mut *held.lock()) {
+            free(&c, o);
+        }
+        let inuse = census(&c)?.inuse;
+        let destroyed = c.destroy();
+        drop(c);
+        let pages = pages_in_use(&p);
+        drop(p);
+        assert!(on_a.is_ok());
+        assert_eq!(inuse, 0);
+        assert_eq!(destroyed, Ok(()));
+        assert_eq!(pages?, 0);
         Ok(())
     }
 }

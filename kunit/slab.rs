@@ -566,8 +566,9 @@ mod tests {
 
     /// `alloc_node(n)` gives node `n`'s objects, for every node with memory.
     /// A CPU slab of another node is deactivated and counted once as
-    /// `alloc_node_mismatch`; after it the CPU slab is node `n`'s, and the
-    /// next allocation for `n` is no mismatch. A node number past
+    /// `alloc_node_mismatch`, on the slow path; after it the CPU slab is
+    /// node `n`'s, and the next allocation for `n` is no mismatch and is
+    /// served by the fast path (`node_match()` there). A node number past
     /// `nr_node_ids` gives `None`.
     #[test]
     fn alloc_node_gives_that_nodes_objects_and_counts_mismatches() -> Result {
@@ -585,15 +586,25 @@ mod tests {
             keep(first)?;
             let mut cur = numa::node_of_addr(first as *const u8);
             ensure!(cur == p.cpu_node(c0), "CPU {c0}'s slab on node {cur}");
+            let paths = || {
+                (
+                    c.stat_total(SlabStat::AllocFastpath),
+                    c.stat_total(SlabStat::AllocSlowpath),
+                )
+            };
             let mut expected = mismatches();
             for n in numa::memory_nodes() {
                 for _ in 0..2 {
+                    let (fast, slow) = paths();
                     let o = some!(c.alloc_node(Gfp::KERNEL, Some(n))).as_ptr() as usize;
                     keep(o)?;
-                    if n != cur {
+                    let want = if n != cur {
                         expected += 1;
                         cur = n;
-                    }
+                        (fast, slow + 1)
+                    } else {
+                        (fast + 1, slow)
+                    };
                     let at = numa::node_of_addr(o as *const u8);
                     ensure!(at == n, "object for node {n} on node {at}");
                     ensure!(
@@ -601,6 +612,7 @@ mod tests {
                         "mismatches {} != {expected}",
                         mismatches()
                     );
+                    ensure!(paths() == want, "(fast, slow) {:?} != {want:?}", paths());
                 }
             }
             ensure!(

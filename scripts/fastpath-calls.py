@@ -24,6 +24,9 @@ SLAB_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_free_slow",
 SHEAF_SLOW = ["Cache>::sheaf_alloc_slow", "Cache>::sheaf_free_slow"]
 FAST = {
     "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"],
+    # (node_match() on the fast path; the sheaves' node check likewise.)
+    "<rslab::slab::Cache>::alloc_node": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow",
+                                         "Cache>::sheaf_alloc_node_slow"],
     "<rslab::slab::Cache>::free": SLAB_SLOW + ["Cache>::sheaf_free_slow"],
     # (alloc_bulk's failure path frees what it took: the free slow paths.)
     "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW,

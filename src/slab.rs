@@ -234,16 +234,37 @@ const ACCEPTED_FLAGS: u32 = layout::SLAB_HWCACHE_ALIGN
 ///
 /// # Invariants
 ///
-/// `pair` is `(freelist, tid)`; only CPU `cpu` writes `pair`, `slab` and
-/// `partial` (or another CPU once `cpu` is dead), as the lock order above
-/// describes. `tid % tid_step == cpu`. `slab` is null or this cache's
-/// frozen CPU slab; `partial` is null or the first of this cache's frozen
-/// slabs on the CPU's partial list (linked through [`SlabPage`]'s `next`).
+/// `pair` is `(freelist, tid)`; only CPU `cpu` writes `pair`, `slab`,
+/// `node` and `partial` (or another CPU once `cpu` is dead), as the lock
+/// order above describes. `tid % tid_step == cpu`. `slab` is null or this
+/// cache's frozen CPU slab, and then `node` is its node (`slab_nid()`, kept
+/// here so that the fast path's `node_match()` reads per-CPU memory only);
+/// every change of `slab` is followed by a new tid in the same
+/// interrupts-off section. `partial` is null or the first of this cache's
+/// frozen slabs on the CPU's partial list (linked through [`SlabPage`]'s
+/// `next`).
 #[repr(C, align(64))]
 struct CpuSlab {
     pair: DWord,
     slab: Atomic<*mut SlabPage>,
+    node: Atomic<usize>,
     partial: Atomic<*mut SlabPage>,
+}
+
+impl CpuSlab {
+    /// Makes `s` (or none) the CPU slab, with its node. The caller gives
+    /// the CPU a new tid before interrupts go back on.
+    fn set_slab(&self, s: Option<&SlabPage>) {
+        match s {
+            Some(s) => {
+                // INVARIANT: `node` is written with `slab`, under the same
+                // interrupts-off section and tid change.
+                self.node.store(s.node(), Relaxed);
+                self.slab.store(s.as_link(), Relaxed);
+            }
+            None => self.slab.store(core::ptr::null_mut(), Relaxed),
+        }
+    }
 }
 
 // SAFETY: the pointers name slab records, which are `Sync`; they are only
@@ -372,6 +393,7 @@ impl Cache {
         let cpus = PerCpu::new(|c| CpuSlab {
             pair: DWord::new(0, c),
             slab: Atomic::new(core::ptr::null_mut()),
+            node: Atomic::new(0),
             partial: Atomic::new(core::ptr::null_mut()),
         })?;
         // SAFETY: `get_random_u64()` may be called from any context.
@@ -390,7 +412,10 @@ impl Cache {
         }
         let sheaves = if cfg.sheaves && !l.debug() {
             let cap = layout::sheaf_capacity(l.size, 1 << bindings::PAGE_SHIFT);
-            Some(KBox::pin_init(sheaves::Sheaves::new(cap), GFP_KERNEL)?)
+            Some(KBox::pin_init(
+                sheaves::Sheaves::new(cap, pool.nr_nodes(), |c| pool.cpu_node(c)),
+                GFP_KERNEL,
+            )?)
         } else {
             None
         };

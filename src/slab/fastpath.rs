@@ -78,7 +78,7 @@ impl Cache {
         if !self.is_object_of(slab, obj) {
             self.bad_free(obj);
         } else if let Some(sh) = self.sheaves() {
-            self.sheaf_free(sh, obj);
+            self.sheaf_free(sh, slab, obj);
         } else {
             self.do_slab_free(slab, obj, obj, 1);
         }
@@ -108,37 +108,45 @@ impl Cache {
     }
 
     /// `kmem_cache_alloc_node()`: an object on node `nid` (`None`: any, as
-    /// [`Cache::alloc`]). A CPU slab of another node is deactivated
-    /// (`alloc_node_mismatch`); then node `nid`'s partial slabs, others'
-    /// unless `__GFP_THISNODE`, or a new slab of that node's pages. Always
-    /// the slow path for a given node (SLUB checks `node_match()` on its fast
-    /// path; here the check is in the slow path only, so `alloc` has none).
-    /// `None` for a node number past `nr_node_ids`, or without memory.
+    /// [`Cache::alloc`]). The fast path serves it when the CPU slab is of
+    /// node `nid` (`node_match()`); otherwise the slow path deactivates the
+    /// CPU slab (`alloc_node_mismatch`) and takes node `nid`'s partial
+    /// slabs, others' unless `__GFP_THISNODE`, or a new slab of that node's
+    /// pages. `None` for a node number past `nr_node_ids`, or without
+    /// memory. Out of line, as the kernel's; no call inside but to a slow
+    /// path.
+    #[inline(never)]
     pub(crate) fn alloc_node(&self, gfp: Gfp, nid: Option<usize>) -> Option<NonNull<u8>> {
-        match nid {
-            None => self.alloc(gfp),
-            Some(_) => {
-                NonNull::new(self.alloc_node_sized(gfp, self.layout.object_size, nid) as *mut u8)
-            }
-        }
+        NonNull::new(self.alloc_node_sized(gfp, self.layout.object_size, nid) as *mut u8)
     }
 
     /// [`Cache::alloc_node`] for a kmalloc request of `orig_size` bytes
     /// (which a kmalloc debug cache records): 0 if no object could be had.
+    #[inline(always)]
     pub(crate) fn alloc_node_sized(&self, gfp: Gfp, orig_size: u32, nid: Option<usize>) -> usize {
         match nid {
-            None => self.slab_alloc(gfp, orig_size),
             Some(n) if n >= self.nodes.len() => 0,
-            Some(n) => self.slab_alloc_slow(gfp, orig_size, Some(n)),
+            _ => match self.sheaves() {
+                Some(sh) => self.sheaf_alloc_node(sh, gfp, nid),
+                None => self.slab_alloc_node(gfp, orig_size, nid),
+            },
         }
     }
 
-    /// `slab_alloc_node()`: the fast path. It makes no call but to the slow
-    /// path: this CPU's `(freelist, tid)` is read and exchanged
-    /// `%gs:`-relative on x86_64 (`this_cpu_cmpxchg_double()`), and taken
-    /// with interrupts off elsewhere (the generic `this_cpu` way).
+    /// `slab_alloc_node()` for any node.
     #[inline(always)]
     pub(crate) fn slab_alloc(&self, gfp: Gfp, orig_size: u32) -> usize {
+        self.slab_alloc_node(gfp, orig_size, None)
+    }
+
+    /// `slab_alloc_node()`: the fast path, for an object of any node
+    /// (`node` `None`) or of node `node`, checked against the CPU slab's
+    /// node as `node_match()` does. It makes no call but to the slow path:
+    /// this CPU's `(freelist, tid)` is read and exchanged `%gs:`-relative on
+    /// x86_64 (`this_cpu_cmpxchg_double()`), and taken with interrupts off
+    /// elsewhere (the generic `this_cpu` way).
+    #[inline(always)]
+    pub(crate) fn slab_alloc_node(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
@@ -150,8 +158,11 @@ impl Cache {
                 compiler_fence(SeqCst);
                 let object = self.this_cpu_word(FREELIST);
                 let slab = self.this_cpu_word(SLAB);
-                if object == 0 || slab == 0 {
-                    return self.slab_alloc_slow(gfp, orig_size, None);
+                // `node_match()`: the CPU slab's node is kept beside it (a
+                // stale pair of reads fails the exchange, as the slab's
+                // change came with a new tid).
+                if object == 0 || slab == 0 || node.is_some_and(|n| n != self.this_cpu_word(NODE)) {
+                    return self.slab_alloc_slow(gfp, orig_size, node);
                 }
                 // SAFETY: `object` was on a CPU freelist of this cache; if
                 // it was handed out meanwhile the value read is stale and
@@ -167,9 +178,12 @@ impl Cache {
         let irq = IrqsOff::new();
         let c = self.cpus.this(&irq);
         let object = c.pair.first_local();
-        if object == 0 || c.slab.load(Relaxed).is_null() {
+        if object == 0
+            || c.slab.load(Relaxed).is_null()
+            || node.is_some_and(|n| n != c.node.load(Relaxed))
+        {
             drop(irq);
-            return self.slab_alloc_slow(gfp, orig_size, None);
+            return self.slab_alloc_slow(gfp, orig_size, node);
         }
         // SAFETY: `object` is on this CPU's freelist of its frozen slab, and
         // interrupts are off: it is ours to take.
@@ -192,7 +206,7 @@ impl Cache {
         // SAFETY: the caller is freeing `obj`, so it holds it.
         match unsafe { self.slab_of(o) } {
             Some(slab) => match self.sheaves() {
-                Some(sh) => self.sheaf_free(sh, o),
+                Some(sh) => self.sheaf_free(sh, slab, o),
                 None => self.do_slab_free(slab, o, o, 1),
             },
             None => self.bad_free(o),
@@ -271,10 +285,10 @@ impl Cache {
 #[cfg(target_arch = "x86_64")]
 impl Cache {
     /// `this_cpu_read()` of a word of this CPU's `CpuSlab`: [`FREELIST`],
-    /// [`TID`] or [`SLAB`].
+    /// [`TID`], [`SLAB`] or [`NODE`].
     #[inline(always)]
     fn this_cpu_word(&self, off: usize) -> usize {
-        // SAFETY: the three offsets are those of atomic word fields of
+        // SAFETY: the four offsets are those of atomic word fields of
         // `CpuSlab`.
         unsafe { self.cpus.this_cpu_read(off) }
     }
@@ -297,3 +311,5 @@ const FREELIST: usize = core::mem::offset_of!(CpuSlab, pair);
 const TID: usize = FREELIST + core::mem::size_of::<usize>();
 #[cfg(target_arch = "x86_64")]
 const SLAB: usize = core::mem::offset_of!(CpuSlab, slab);
+#[cfg(target_arch = "x86_64")]
+const NODE: usize = core::mem::offset_of!(CpuSlab, node);

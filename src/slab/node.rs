@@ -122,17 +122,21 @@ impl Cache {
 
     /// `get_partial()`: partial slabs of node `nid` first
     /// (`get_partial_node()`), then, unless `this_node` (`__GFP_THISNODE`),
-    /// of the other nodes (`get_any_partial()`). Interrupts are off.
-    pub(super) fn get_partial(&self, nid: usize, this_node: bool) -> Option<Taken<'_>> {
-        self.get_partial_node(nid)
-            .or_else(|| (!this_node).then(|| self.get_any_partial(nid)).flatten())
+    /// of the other nodes (`get_any_partial()`). With `fill`, more slabs of
+    /// the node go onto the CPU partial list. Interrupts are off.
+    pub(super) fn get_partial(&self, nid: usize, this_node: bool, fill: bool) -> Option<Taken<'_>> {
+        self.get_partial_node(nid, fill).or_else(|| {
+            (!this_node)
+                .then(|| self.get_any_partial(nid, fill))
+                .flatten()
+        })
     }
 
     /// `get_any_partial()`: the other nodes' partial lists, nearest first,
     /// those with more than `min_partial` slabs, `remote_node_defrag_ratio`
     /// times in 1024 (SLUB: keep a little on each node rather than drain
     /// remote ones).
-    fn get_any_partial(&self, nid: usize) -> Option<Taken<'_>> {
+    fn get_any_partial(&self, nid: usize, fill: bool) -> Option<Taken<'_>> {
         let ratio = self.remote_node_defrag_ratio.load(Relaxed);
         if self.nodes.len() < 2 || ratio == 0 {
             return None;
@@ -148,13 +152,14 @@ impl Cache {
             .iter()
             .map(|&o| o as usize)
             .filter(|&o| o < self.nodes.len() && self.node(o).nr_partial.load(Relaxed) > min)
-            .find_map(|o| self.get_partial_node(o))
+            .find_map(|o| self.get_partial_node(o, fill))
     }
 
     /// `get_partial_node()`: takes slabs off node `nid`'s partial list, the
-    /// first as the CPU slab (returned with its freelist), more onto the
-    /// CPU partial list up to half its limit. Interrupts are off.
-    fn get_partial_node(&self, nid: usize) -> Option<Taken<'_>> {
+    /// first as the CPU slab (returned with its freelist), and with `fill`
+    /// more onto the CPU partial list up to half its limit. Interrupts are
+    /// off.
+    fn get_partial_node(&self, nid: usize, fill: bool) -> Option<Taken<'_>> {
         let node = self.nodes.get(nid)?;
         if node.nr_partial.load(Relaxed) == 0 {
             return None;
@@ -169,6 +174,9 @@ impl Cache {
         while let Some(s) = unsafe { SlabPage::from_link(cur) } {
             let next = s.next.load(Relaxed);
             let first = got.is_none();
+            if !first && !fill {
+                break;
+            }
             // acquire_slab()
             let freelist = s.pair.first();
             let old = s.counters();

@@ -12,10 +12,10 @@
 //!   kernel's traced `local_interrupt_disable()` on the slow ones), which no
 //!   interrupt can split, so no lock word is needed.
 //! - When `main` is empty (full), the slow path swaps in `spare` if that
-//!   helps, else exchanges `main` with the cache's *barn* (`struct
-//!   node_barn`, one per cache since rslab has one node): a full sheaf for
-//!   an empty one on allocation (`barn_get`), an empty one for a full one on
-//!   free (`barn_put`), at most [`MAX_FULL_SHEAVES`] / [`MAX_EMPTY_SHEAVES`]
+//!   helps, else exchanges `main` with the *barn* of the CPU's node
+//!   (`struct node_barn`, one per node as in 7.3): a full sheaf for an empty
+//!   one on allocation (`barn_get`), an empty one for a full one on free
+//!   (`barn_put`), at most [`MAX_FULL_SHEAVES`] / [`MAX_EMPTY_SHEAVES`]
 //!   kept. Failing that, a sheaf is refilled from the slabs in bulk
 //!   (`sheaf_refill`, through the slabs' bulk allocation) or flushed to them
 //!   (`sheaf_flush`, through their bulk free), with interrupts on.
@@ -23,7 +23,13 @@
 //!   (`alloc_from_pcs_bulk()`, `free_to_pcs_bulk()`): a run of objects per
 //!   interrupts-off section.
 //! - Flushes (shrink, destroy, validate, CPU offline) empty the CPUs'
-//!   sheaves and the barn back into the slabs first.
+//!   sheaves and the barns back into the slabs first.
+//! - NUMA, as 7.3: a CPU's sheaves hold its node's objects. A free of
+//!   another node's object goes to its slab (`can_free_to_pcs()`); an
+//!   allocation for the CPU's node takes the main sheaf's object if it is of
+//!   that node, and one for another node counts `alloc_node_mismatch` and
+//!   takes a single object from that node's slabs (`___slab_alloc()` with a
+//!   node), leaving the CPU slab alone.
 //!
 //! Counters: `alloc_fastpath`/`free_fastpath` count objects served by a
 //! sheaf (as in 7.3), plus 7.3's `sheaf_flush`, `sheaf_refill` (objects),
@@ -31,7 +37,7 @@
 //! `barn_put`, `barn_put_fail`. The slabs underneath count their own events
 //! with the classic names.
 
-use super::{Cache, SlabStat};
+use super::{Cache, SlabPage, SlabStat};
 use crate::glue::{
     gfp::Gfp,
     percpu::{IrqsAreOff, IrqsOff, PerCpu},
@@ -49,10 +55,11 @@ pub(crate) const MAX_EMPTY_SHEAVES: usize = 10;
 type Sheaf = KVec<*mut u8>;
 
 /// One CPU's sheaves (`struct slub_percpu_sheaves`).
-#[derive(Default)]
 pub(crate) struct CpuSheaves {
     main: Sheaf,
     spare: Sheaf,
+    /// The CPU's node (`numa_mem_id()`), whose barn it uses.
+    node: usize,
 }
 
 /// The cache's barn (`struct node_barn`): full and empty sheaves, with room
@@ -69,13 +76,13 @@ pub(crate) struct Barn {
 ///
 /// A CPU's [`CpuSheaves`] is only accessed with interrupts off on that CPU,
 /// or, once the CPU is dead, by the hotplug teardown: never two references
-/// at once. Every object in a sheaf (per-CPU or in the barn) is allocated
-/// from the cache's slabs and owned by the sheaf.
+/// at once. Every object in a sheaf (per-CPU or in a barn) is allocated
+/// from the cache's slabs and owned by the sheaf. `barns` has one barn per
+/// node (at least one), and every CPU's `node` indexes it.
 #[pin_data]
 pub(crate) struct Sheaves {
     pcs: PerCpu<UnsafeCell<CpuSheaves>>,
-    #[pin]
-    barn: SpinLockIrq<Barn>,
+    barns: KVec<Pin<KBox<SpinLockIrq<Barn>>>>,
     capacity: usize,
 }
 
@@ -86,16 +93,57 @@ unsafe impl Sync for Sheaves {}
 unsafe impl Send for Sheaves {}
 
 impl Sheaves {
-    /// Empty sheaves of `capacity` objects for every CPU, and an empty barn.
-    pub(crate) fn new(capacity: u32) -> impl PinInit<Self, Error> {
+    /// Empty sheaves of `capacity` objects for every CPU, whose node
+    /// `cpu_node` gives, and an empty barn for each of `nodes` nodes.
+    pub(crate) fn new(
+        capacity: u32,
+        nodes: usize,
+        cpu_node: impl Fn(usize) -> usize,
+    ) -> impl PinInit<Self, Error> {
+        let nodes = nodes.max(1);
         try_pin_init!(Sheaves {
-            pcs: PerCpu::new(|_| UnsafeCell::new(CpuSheaves::default()))?,
-            barn <- new_spinlock_irq!(Barn {
-                full: KVec::with_capacity(MAX_FULL_SHEAVES, GFP_KERNEL)?,
-                empty: KVec::with_capacity(MAX_EMPTY_SHEAVES, GFP_KERNEL)?,
-            }),
+            pcs: PerCpu::new(|c| {
+                UnsafeCell::new(CpuSheaves {
+                    main: Sheaf::new(),
+                    spare: Sheaf::new(),
+                    // INVARIANT: a node with a barn.
+                    node: cpu_node(c).min(nodes - 1),
+                })
+            })?,
+            barns: {
+                let mut v = KVec::with_capacity(nodes, GFP_KERNEL)?;
+                for _ in 0..nodes {
+                    v.push(
+                        KBox::pin_init(
+                            new_spinlock_irq!(Barn {
+                                full: KVec::with_capacity(MAX_FULL_SHEAVES, GFP_KERNEL)?,
+                                empty: KVec::with_capacity(MAX_EMPTY_SHEAVES, GFP_KERNEL)?,
+                            }),
+                            GFP_KERNEL,
+                        )?,
+                        GFP_KERNEL,
+                    )?;
+                }
+                v
+            },
             capacity: capacity as usize,
         }? Error)
+    }
+
+    /// Node `node`'s barn (`get_barn_node()`).
+    fn barn(&self, node: usize) -> &SpinLockIrq<Barn> {
+        // Every CPU's node has a barn (type invariant), and there is one.
+        let i = node.min(self.barns.len().saturating_sub(1));
+        &self.barns[i]
+    }
+
+    /// The node of the CPU this runs on, as its sheaves know it (a CPU
+    /// that moves meanwhile makes it stale: callers use it as a hint).
+    #[inline(always)]
+    fn this_node(&self) -> usize {
+        let irq = IrqsOff::new();
+        // SAFETY: interrupts are off; no other reference is made.
+        unsafe { self.this(&irq) }.node
     }
 
     /// Objects per sheaf (`sheaf_capacity`).
@@ -143,14 +191,20 @@ impl Cache {
         self.sheaf_alloc_slow(sh, gfp)
     }
 
-    /// `free_to_pcs()`: onto this CPU's main sheaf if it has room, without a
-    /// call; the slow path otherwise.
+    /// `free_to_pcs()`: `obj`, an object of `slab`, onto this CPU's main
+    /// sheaf if it has room and is of this CPU's node, without a call; to
+    /// its slab if it is another node's (`can_free_to_pcs()`); the slow path
+    /// otherwise.
     #[inline(always)]
-    pub(super) fn sheaf_free(&self, sh: &Sheaves, obj: usize) {
+    pub(super) fn sheaf_free(&self, sh: &Sheaves, slab: &SlabPage, obj: usize) {
         {
             let irq = IrqsOff::new();
             // SAFETY: as above.
             let pcs = unsafe { sh.this(&irq) };
+            if slab.node() != pcs.node {
+                drop(irq);
+                return self.do_slab_free(slab, obj, obj, 1);
+            }
             if pcs.main.len() < pcs.main.capacity()
                 && pcs.main.push_within_capacity(obj as *mut u8).is_ok()
             {
@@ -160,6 +214,60 @@ impl Cache {
             }
         }
         self.sheaf_free_slow(sh, obj)
+    }
+
+    /// `alloc_from_pcs()` with a node: for this CPU's node, the main
+    /// sheaf's last object if it is of that node (7.3 verifies it, as a
+    /// migration may have put another node's object there), without a
+    /// call; the slow path otherwise.
+    #[inline(always)]
+    pub(super) fn sheaf_alloc_node(&self, sh: &Sheaves, gfp: Gfp, nid: Option<usize>) -> usize {
+        let Some(n) = nid else {
+            return self.sheaf_alloc(sh, gfp);
+        };
+        {
+            let irq = IrqsOff::new();
+            // SAFETY: interrupts are off; no other reference is made.
+            let pcs = unsafe { sh.this(&irq) };
+            if let Some(&o) = pcs.main.last() {
+                // SAFETY: `o` is in this CPU's sheaf, which owns it, so its
+                // slab stays.
+                let slab = unsafe { self.slab_of(o as usize) };
+                if pcs.node == n && slab.is_some_and(|s| s.node() == n) {
+                    pcs.main.pop();
+                    self.stats
+                        .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
+                    return o as usize;
+                }
+            }
+        }
+        self.sheaf_alloc_node_slow(sh, gfp, n)
+    }
+
+    /// The slow path of [`Cache::sheaf_alloc_node`]: for this CPU's node
+    /// with an empty main sheaf, the refill, whose object is checked; for
+    /// another node (or an object of another one), `alloc_node_mismatch`
+    /// and a single object of node `n`'s slabs.
+    #[inline(never)]
+    fn sheaf_alloc_node_slow(&self, sh: &Sheaves, gfp: Gfp, n: usize) -> usize {
+        let empty_local = {
+            let irq = IrqsOff::new();
+            // SAFETY: interrupts are off; no other reference is made.
+            let pcs = unsafe { sh.this(&irq) };
+            pcs.node == n && pcs.main.is_empty()
+        };
+        if empty_local {
+            let o = self.sheaf_alloc_slow(sh, gfp);
+            // SAFETY: `o`, if any, was just allocated and is held here.
+            if o == 0 || unsafe { self.slab_of(o) }.is_some_and(|s| s.node() == n) {
+                return o;
+            }
+            // Refilled from another node (this one had nothing): back to its
+            // slab, and a single object of node `n` as below.
+            self.free_to_slab(o);
+        }
+        self.stat(SlabStat::AllocNodeMismatch);
+        self.alloc_single_node(gfp, n)
     }
 
     /// `alloc_from_pcs_bulk()`: fills `out` from this CPU's main sheaf, a
@@ -214,7 +322,9 @@ impl Cache {
     #[inline(always)]
     pub(super) unsafe fn sheaf_free_bulk(&self, sh: &Sheaves, objs: &mut [*mut u8]) {
         let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
-        let (mut base, mut slab) = (0usize, None);
+        let (mut base, mut slab): (usize, Option<&SlabPage>) = (0, None);
+        // Another node's objects go to their slabs (`can_free_to_pcs()`).
+        let node = sh.this_node();
         for p in objs.iter_mut() {
             let o = *p as usize;
             if o == 0 {
@@ -232,8 +342,16 @@ impl Cache {
                     None => {
                         *p = core::ptr::null_mut();
                         self.bad_free(o);
+                        continue;
                     }
                 }
+            }
+            if let Some(s) = slab.filter(|s| s.node() != node) {
+                *p = core::ptr::null_mut();
+                // The free may discard the slab: the next object looks its
+                // own up.
+                slab = None;
+                self.do_slab_free(s, o, o, 1);
             }
         }
         let mut rest = &mut objs[..];
@@ -292,7 +410,7 @@ impl Cache {
                     return o;
                 }
             }
-            let mut barn = sh.barn.lock();
+            let mut barn = sh.barn(pcs.node).lock();
             if let Some(full) = barn.full.pop() {
                 self.stat(SlabStat::BarnGet);
                 let empty = core::mem::replace(&mut pcs.main, full);
@@ -356,7 +474,7 @@ impl Cache {
             (old.capacity() > 0).then_some(old)
         } else {
             // Both full meanwhile: to the barn, or back to the slabs.
-            let mut barn = sh.barn.lock();
+            let mut barn = sh.barn(pcs.node).lock();
             match barn.full.push_within_capacity(sheaf) {
                 Ok(()) => {
                     self.stat(SlabStat::BarnPut);
@@ -401,7 +519,7 @@ impl Cache {
             // `barn_replace_full_sheaf()`: the full main sheaf into the
             // barn, an empty one (the barn's, else a new one, allocated
             // without sleeping) as main.
-            let mut barn = sh.barn.lock();
+            let mut barn = sh.barn(pcs.node).lock();
             if barn.full.len() < MAX_FULL_SHEAVES {
                 let empty = match barn.empty.pop() {
                     Some(e) => Some(e),
@@ -494,7 +612,12 @@ impl Cache {
         if sheaf.capacity() == 0 {
             return;
         }
-        let refused = sh.barn.lock().empty.push_within_capacity(sheaf).err();
+        let refused = sh
+            .barn(sh.this_node())
+            .lock()
+            .empty
+            .push_within_capacity(sheaf)
+            .err();
         if refused.is_some() {
             drop(refused);
             self.stat(SlabStat::SheafFree);
@@ -525,15 +648,22 @@ impl Cache {
         }
     }
 
-    /// `barn_shrink()`: empties the barn into the slabs and frees its
-    /// sheaves.
+    /// `barn_shrink()` of every node: empties the barns into the slabs and
+    /// frees their sheaves.
     pub(super) fn flush_barn(&self) {
         let Some(sh) = self.sheaves() else {
             return;
         };
+        for barn in sh.barns.iter() {
+            self.flush_one_barn(barn);
+        }
+    }
+
+    /// `barn_shrink()`.
+    fn flush_one_barn(&self, barn: &SpinLockIrq<Barn>) {
         loop {
             let s = {
-                let mut b = sh.barn.lock();
+                let mut b = barn.lock();
                 match b.full.pop() {
                     Some(s) => Some(s),
                     None => b.empty.pop(),

@@ -53,7 +53,7 @@ impl Cache {
                 if node.is_some_and(|n| n != slab.node()) {
                     self.stat(SlabStat::AllocNodeMismatch);
                     let fl = c.pair.first();
-                    c.slab.store(core::ptr::null_mut(), Relaxed);
+                    c.set_slab(None);
                     c.pair.set_local(0, self.next_tid(c.pair.second()));
                     self.deactivate_slab(slab, fl);
                     continue;
@@ -68,7 +68,7 @@ impl Cache {
                     return self.load_freelist(cpu, freelist);
                 }
                 // Full: it stays unfrozen on no list.
-                c.slab.store(core::ptr::null_mut(), Relaxed);
+                c.set_slab(None);
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
                 self.stat(SlabStat::DeactivateBypass);
             }
@@ -77,14 +77,16 @@ impl Cache {
             // this CPU takes it off.
             if let Some(s) = unsafe { SlabPage::from_link(c.partial.load(Relaxed)) } {
                 c.partial.store(s.next.load(Relaxed), Relaxed);
-                c.slab.store(s.as_link(), Relaxed);
+                c.set_slab(Some(s));
                 self.stat(SlabStat::CpuPartialAlloc);
                 continue;
             }
             // new_objects: the node partial list.
             let this_node = node.is_some() && gfp.this_node();
-            if let Some(t) = self.get_partial(node.unwrap_or(self.pool.cpu_node(cpu)), this_node) {
-                c.slab.store(t.slab.as_link(), Relaxed);
+            if let Some(t) =
+                self.get_partial(node.unwrap_or(self.pool.cpu_node(cpu)), this_node, true)
+            {
+                c.set_slab(Some(t.slab));
                 return self.load_freelist(cpu, t.freelist);
             }
             // A new slab, with interrupts on and unpinned (the pool may
@@ -103,14 +105,46 @@ impl Cache {
             // SAFETY: as above.
             if let Some(old) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
                 let fl = c.pair.first();
-                c.slab.store(core::ptr::null_mut(), Relaxed);
+                c.set_slab(None);
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
                 self.deactivate_slab(old, fl);
                 self.stat(SlabStat::CpuslabFlush);
             }
-            c.slab.store(t.slab.as_link(), Relaxed);
+            c.set_slab(Some(t.slab));
             return self.load_freelist(cpu, t.freelist);
         }
+    }
+
+    /// `___slab_alloc()` for node `n` without touching the CPU slab (the
+    /// sheaves mode's allocation for another node, as 7.3's, which has no
+    /// CPU slab): a slab of node `n`'s partial list (others' unless
+    /// `__GFP_THISNODE`), else a new one of node `n`'s pages, gives one
+    /// object and goes back to its node (`deactivate_slab()`). 0 without
+    /// memory.
+    #[inline(never)]
+    pub(super) fn alloc_single_node(&self, gfp: Gfp, n: usize) -> usize {
+        self.stat(SlabStat::AllocSlowpath);
+        let partial = {
+            let _irq = local_interrupt_disable();
+            self.get_partial(n, gfp.this_node(), false)
+        };
+        let t = match partial {
+            Some(t) => t,
+            None => {
+                let Some(t) = self.new_slab(gfp, Some(n)) else {
+                    return 0;
+                };
+                self.stat(SlabStat::AllocSlab);
+                t
+            }
+        };
+        let o = t.freelist;
+        // SAFETY: `o` is the first object of the freelist of the frozen slab
+        // we took, ours alone.
+        let rest = unsafe { self.get_fp(o) };
+        let _irq = local_interrupt_disable();
+        self.deactivate_slab(t.slab, rest);
+        o
     }
 
     /// `get_freelist()`: takes a frozen slab's whole freelist for its CPU;

@@ -85,7 +85,7 @@ impl Cache {
         // one with interrupts off, or dead.
         if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
             let fl = c.pair.first();
-            c.slab.store(core::ptr::null_mut(), Relaxed);
+            c.set_slab(None);
             c.pair.set_local(0, self.next_tid(c.pair.second()));
             self.deactivate_slab(slab, fl);
             self.stat(SlabStat::CpuslabFlush);
