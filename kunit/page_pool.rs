@@ -266,6 +266,47 @@ mod tests {
         Ok(())
     }
 
+    /// The low watermark applies to each node's zone on its own: a node
+    /// below it grows on an allocation there although the other node has
+    /// more than `low` free. Skipped without a second node with memory.
+    #[test]
+    fn low_watermark_is_per_node() -> Result {
+        let mut nodes = numa::memory_nodes();
+        let (Some(a), Some(b)) = (nodes.next(), nodes.next()) else {
+            return Ok(());
+        };
+        let p = keeping_pool(8)?;
+        p.set_watermarks(Watermarks {
+            min: 0,
+            low: CHUNK_PAGES + CHUNK_PAGES / 2,
+            high: usize::MAX,
+        })?;
+        // Node a: below low twice, then 2 chunks minus 2 pages free.
+        let x = some!(p.alloc_node(0, Gfp::KERNEL, Some(a)));
+        let y = some!(p.alloc_node(0, Gfp::KERNEL, Some(a)));
+        let grown_a = p.stat(Stat::Grow);
+        // Node b, with nothing: below its own low, it grows on each of two
+        // allocations as a did (with the pool's total free, over `low`
+        // now, only the first would).
+        let u = some!(p.alloc_node(0, Gfp::KERNEL, Some(b)));
+        let v = some!(p.alloc_node(0, Gfp::KERNEL, Some(b)));
+        let grown_b = p.stat(Stat::Grow) - grown_a;
+        let (total_b, _) = p.node_pages(b);
+        let exact = p.stat(Stat::OrderFallback) == 0;
+        let misses = p.stat(Stat::NumaMiss);
+        for blk in [x, y, u, v] {
+            p.free(blk);
+        }
+        census(&p)?;
+        assert_eq!(misses, 0);
+        if exact {
+            assert_eq!(grown_a, 2);
+            assert_eq!(grown_b, 2);
+            assert_eq!(total_b, 2 * CHUNK_PAGES);
+        }
+        Ok(())
+    }
+
     /// Shrink gives every wholly free chunk back; dropping a pool gives
     /// everything back: the module's count of pages taken from the kernel
     /// returns to where it was.

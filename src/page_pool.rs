@@ -161,15 +161,18 @@ impl RawBlock {
     }
 }
 
-/// Watermarks, in pages.
+/// Watermarks, in pages, each applying to every node's zone on its own
+/// (as the kernel's per-zone watermarks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Watermarks {
     /// The shrinker leaves at least this many pages free.
     pub(crate) min: usize,
-    /// Below this many free pages the pool grows from the kernel.
+    /// Below this many free pages in a node's zone, an allocation there
+    /// grows the zone from the kernel.
     pub(crate) low: usize,
-    /// Wholly free chunks are given back while more than this stays free;
-    /// below it, per-CPU lists stop growing (`ZONE_BELOW_HIGH`).
+    /// Wholly free chunks of a zone are given back while more than this
+    /// stays free in it; below it, the lists of its CPUs stop growing
+    /// (`ZONE_BELOW_HIGH`).
     pub(crate) high: usize,
 }
 
@@ -264,9 +267,11 @@ pub(crate) struct Pool<R: PageRecord> {
     slots: KVVec<SlotInfo<R>>,
     map: PfnMap<R>,
     stats: Stats<NR_STATS>,
-    /// Pages free in the free areas (a copy of the zone's, for reading
+    /// Pages free in the free areas (a copy of the zones', for reading
     /// without the lock).
     free_pages: Atomic<usize>,
+    /// Likewise per zone, by node: the watermarks' measure.
+    zone_free: KVec<Atomic<usize>>,
     /// Pages in all chunks (likewise).
     total_pages: Atomic<usize>,
     wmark_min: Atomic<usize>,
@@ -327,6 +332,10 @@ impl<R: PageRecord> Pool<R> {
         for c in 0..cpu::nr_cpu_ids() {
             cpu_node.push(numa::cpu_node(c).min(nodes - 1) as u32, GFP_KERNEL)?;
         }
+        let mut zone_free = KVec::with_capacity(nodes, GFP_KERNEL)?;
+        for _ in 0..nodes {
+            zone_free.push(Atomic::new(0), GFP_KERNEL)?;
+        }
         let stats = Stats::new()?;
         let map = PfnMap::new()?;
         let node_shift = node_bits + MAX_ORDER;
@@ -343,6 +352,7 @@ impl<R: PageRecord> Pool<R> {
                 map,
                 stats,
                 free_pages: Atomic::new(0),
+                zone_free,
                 total_pages: Atomic::new(0),
                 wmark_min: Atomic::new(cfg.wmark.min),
                 wmark_low: Atomic::new(cfg.wmark.low),
@@ -470,8 +480,34 @@ impl<R: PageRecord> Pool<R> {
         })
     }
 
-    fn below_high(&self) -> bool {
-        self.free_pages() < self.wmark_high.load(Relaxed)
+    /// Pages free in node `node`'s free areas (read without the lock).
+    #[inline(always)]
+    pub(crate) fn node_free(&self, node: usize) -> usize {
+        self.zone_free.get(node).map_or(0, |f| f.load(Relaxed))
+    }
+
+    /// Moves the free-page counts of the zone `z` by `+pages` (`add`) or
+    /// `-pages`. Under the zone lock.
+    fn count_free(&self, z: &Zone<R>, pages: usize, add: bool) {
+        let node = z.chunks.first.wrapping_shr(self.node_bits) as usize;
+        if let Some(f) = self.zone_free.get(node) {
+            if add {
+                f.add(pages, Relaxed);
+            } else {
+                f.fetch_sub(pages, Relaxed);
+            }
+        }
+        if add {
+            self.free_pages.add(pages, Relaxed);
+        } else {
+            self.free_pages.fetch_sub(pages, Relaxed);
+        }
+    }
+
+    /// Whether node `node`'s zone is below its high watermark.
+    #[inline(always)]
+    fn below_high(&self, node: usize) -> bool {
+        self.node_free(node) < self.wmark_high.load(Relaxed)
     }
 
     /// The slot of `b`'s chunk. Panics on a block of another pool, which
@@ -561,7 +597,7 @@ impl<R: PageRecord> Pool<R> {
         let Zone { area, chunks, .. } = z;
         let (idx, taken) = area.alloc(chunks, order)?;
         z.free -= 1 << order;
-        self.free_pages.fetch_sub(1 << order, Relaxed);
+        self.count_free(z, 1 << order, false);
         if taken > order {
             self.stats
                 .add(Stat::Split as usize, u64::from(taken - order));
@@ -583,7 +619,7 @@ impl<R: PageRecord> Pool<R> {
         let Zone { area, chunks, .. } = z;
         let merges = area.free(chunks, idx, order);
         z.free += 1 << order;
-        self.free_pages.add(1 << order, Relaxed);
+        self.count_free(z, 1 << order, true);
         if merges > 0 {
             self.stats.add(Stat::Merge as usize, u64::from(merges));
         }
@@ -642,10 +678,8 @@ impl<R: PageRecord> Pool<R> {
     /// Out of line; the fast path inside (this CPU's list) makes no call.
     #[inline(never)]
     pub(crate) fn alloc(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
-        if self.free_pages() >= self.wmark_low.load(Relaxed) {
-            if let Some(idx) = self.pcp_alloc_fast(order) {
-                return Some(self.block(idx, order));
-            }
+        if let Some(idx) = self.pcp_alloc_fast(order) {
+            return Some(self.block(idx, order));
         }
         self.alloc_slow(order, gfp, None)
     }
@@ -673,7 +707,7 @@ impl<R: PageRecord> Pool<R> {
             return None;
         }
         let node = want.unwrap_or_else(|| self.local_node());
-        if self.free_pages() < self.wmark_low.load(Relaxed) {
+        if self.node_free(node) < self.wmark_low.load(Relaxed) {
             self.grow(node, order, gfp, false);
         }
         // A chunk grown for this request serves it before anyone else (the

@@ -123,6 +123,11 @@ impl<R: PageRecord> Pool<R> {
                 node_pcp + in_use,
             )?;
             check("free pages", census.free, z.free)?;
+            check(
+                "zone free pages (lock-free copy)",
+                census.free,
+                self.node_free(node),
+            )?;
             check("total pages", census.pages, z.total)?;
             // The pool's own totals: exact with one zone (its lock held);
             // with more, other zones may change while one is walked.

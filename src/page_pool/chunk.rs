@@ -258,7 +258,7 @@ impl<R: PageRecord> Pool<R> {
         area.add_chunk(chunks, slot as u32);
         z.free += pages;
         z.total += pages;
-        self.free_pages.add(pages, Relaxed);
+        self.count_free(&z, pages, true);
         self.total_pages.add(pages, Relaxed);
         BACKING_PAGES.add(pages, Relaxed);
         let served = if serve {
@@ -310,7 +310,7 @@ impl<R: PageRecord> Pool<R> {
         }
         z.free -= pages;
         z.total -= pages;
-        self.free_pages.fetch_sub(pages, Relaxed);
+        self.count_free(z, pages, false);
         self.total_pages.fetch_sub(pages, Relaxed);
         self.nr_chunks.fetch_sub(1, Relaxed);
         self.map

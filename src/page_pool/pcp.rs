@@ -160,7 +160,11 @@ impl<R: PageRecord> Pool<R> {
         }
         let irq = IrqsOff::new();
         let mut c = self.cpus.this(&irq).try_lock(&irq)?;
-        if c.tuning != self.tuning.load(Relaxed) || c.pcp.list(order).is_empty() {
+        // Below the zone's low watermark the slow path grows it.
+        if c.tuning != self.tuning.load(Relaxed)
+            || c.pcp.list(order).is_empty()
+            || self.node_free(c.node as usize) < self.wmark_low.load(Relaxed)
+        {
             return None;
         }
         c.pcp.note_alloc();
@@ -186,7 +190,7 @@ impl<R: PageRecord> Pool<R> {
         if c.tuning != self.tuning.load(Relaxed) || self.node_of_idx(idx) != c.node as usize {
             return false;
         }
-        let below_high = self.below_high();
+        let below_high = self.below_high(c.node as usize);
         if !c.pcp.free_no_drain(idx, order, below_high) {
             return false;
         }
@@ -218,7 +222,8 @@ impl<R: PageRecord> Pool<R> {
         }
         self.stats.add_on(cpu, Stat::AllocSlowpath as usize, 1);
         self.apply_tuning(&mut c);
-        let n = c.pcp.refill_count(order, self.below_high());
+        let below_high = self.below_high(c.node as usize);
+        let n = c.pcp.refill_count(order, below_high);
         let mut z = self.zones[c.node as usize].lock();
         let mut got = 0;
         for _ in 0..n {
@@ -266,7 +271,8 @@ impl<R: PageRecord> Pool<R> {
         }
         self.apply_tuning(&mut c);
         let zone = &self.zones[c.node as usize];
-        match c.pcp.free(idx, order, self.below_high()) {
+        let below_high = self.below_high(c.node as usize);
+        match c.pcp.free(idx, order, below_high) {
             Some(0) => c.user_pages -= 1 << order,
             Some(n) => {
                 c.user_pages -= 1 << order;
