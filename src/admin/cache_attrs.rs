@@ -123,7 +123,10 @@ fn show_calls(d: &CacheDir, e: &mut Emitter, t: TrackItem) -> Result {
                     format_args!(
                         " age={}/{}/{}",
                         l.min_time,
-                        l.sum_time / l.count,
+                        // (`checked_div`: a location counts at least one
+                        // object; Linux 7.3's objtool does not know
+                        // `panic_const_div_by_zero` as noreturn.)
+                        l.sum_time.checked_div(l.count).unwrap_or(0),
                         l.max_time
                     ),
                 )?;

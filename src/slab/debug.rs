@@ -424,7 +424,12 @@ impl Cache {
             return false;
         };
         let size = self.layout.size as usize;
-        off < s.counters().objects() as usize * size && off % size == 0
+        // Checked arithmetic without panics (Linux 7.3's objtool does not
+        // know `panic_const_rem_by_zero` as noreturn).
+        (s.counters().objects() as usize)
+            .checked_mul(size)
+            .is_some_and(|end| off < end)
+            && off.checked_rem(size) == Some(0)
     }
 
     /// `init_object()`: red zones to `val`, the object poisoned.
