@@ -291,8 +291,8 @@ mod tests {
     }
 
     /// `bench quick` runs every benchmark case with tiny counts (a smoke
-    /// run: the timings are not compared, but every one of the 28 cases,
-    /// 29 with two nodes (the remote-node pair), must report a measurement
+    /// run: the timings are not compared, but every one of the 29 cases,
+    /// 30 with two nodes (the remote-node pair), must report a measurement
     /// on both sides) and leaves nothing behind.
     #[test]
     fn bench_smoke_run() -> Result {
@@ -301,9 +301,9 @@ mod tests {
         assert_eq!(control(b"bench slow\n"), Err(EINVAL));
         let ctl = crate::admin::module_control().ok_or(ENODEV)?;
         let summary = ctl.bench(true)?;
-        // 28, and the remote-node case with a second node with memory.
+        // 29, and the remote-node case with a second node with memory.
         let remote = crate::glue::numa::memory_nodes().any(|n| n != crate::glue::numa::cpu_node(0));
-        assert_eq!(summary.rows, 28 + u32::from(remote));
+        assert_eq!(summary.rows, 29 + u32::from(remote));
         assert_eq!(summary.empty, 0);
         assert_eq!(
             vfs::write(c"/sys/kernel/rslab/pool/validate", b"1\n"),

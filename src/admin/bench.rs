@@ -223,10 +223,36 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                 }
             },
         );
-        // A remote node's objects (this is CPU 0): `kmem_cache_alloc_node()`
-        // of another node with memory, then free, on both sides.
-        let remote =
-            crate::glue::numa::memory_nodes().find(|&n| n != crate::glue::numa::cpu_node(0));
+        // This node's objects asked for by number (this is CPU 0):
+        // `kmem_cache_alloc_node()` whose `node_match()` holds, on the fast
+        // path on both sides.
+        let local = crate::glue::numa::cpu_node(0);
+        if let (256, false) = (size, sheaves) {
+            compare(
+                t,
+                "cache_pair_256_this_node",
+                ops,
+                || {
+                    for _ in 0..ops {
+                        if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(local)) {
+                            rfree(&r, obj(p));
+                        }
+                    }
+                },
+                || {
+                    for _ in 0..ops {
+                        let p = k.alloc_node(local as i32);
+                        if !p.is_null() {
+                            // SAFETY: just allocated from `k`.
+                            unsafe { k.free(p) };
+                        }
+                    }
+                },
+            );
+        }
+        // A remote node's objects: `kmem_cache_alloc_node()` of another
+        // node with memory, then free, on both sides.
+        let remote = crate::glue::numa::memory_nodes().find(|&n| n != local);
         if let (256, false, Some(remote)) = (size, sheaves, remote) {
             compare(
                 t,
