@@ -323,8 +323,10 @@ impl Cache {
     pub(super) unsafe fn sheaf_free_bulk(&self, sh: &Sheaves, objs: &mut [*mut u8]) {
         let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
         let (mut base, mut slab): (usize, Option<&SlabPage>) = (0, None);
-        // Another node's objects go to their slabs (`can_free_to_pcs()`).
+        // Another node's objects go to their slabs (`can_free_to_pcs()`),
+        // checked once per slab run.
         let node = sh.this_node();
+        let mut remote = false;
         for p in objs.iter_mut() {
             let o = *p as usize;
             if o == 0 {
@@ -338,6 +340,7 @@ impl Cache {
                     Some(s) => {
                         base = s.base() as usize;
                         slab = Some(s);
+                        remote = s.node() != node;
                     }
                     None => {
                         *p = core::ptr::null_mut();
@@ -346,12 +349,13 @@ impl Cache {
                     }
                 }
             }
-            if let Some(s) = slab.filter(|s| s.node() != node) {
-                *p = core::ptr::null_mut();
-                // The free may discard the slab: the next object looks its
-                // own up.
-                slab = None;
-                self.do_slab_free(s, o, o, 1);
+            if remote {
+                if let Some(s) = slab.take() {
+                    *p = core::ptr::null_mut();
+                    // The free may discard the slab: the next object looks
+                    // its own up (`slab` taken above).
+                    self.do_slab_free(s, o, o, 1);
+                }
             }
         }
         let mut rest = &mut objs[..];
