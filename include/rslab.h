@@ -3,8 +3,26 @@
  * rslab: a slab allocator and page pool in a loadable module.
  *
  * The kernel's slab and page allocator calls with an rslab_ prefix: a driver
- * switches by renaming. The semantics are the kernel's: NULL on failure,
- * ZERO_SIZE_PTR for a zero-size kmalloc, a reported (and ignored) bad free.
+ * switches by renaming, or by including <rslab_compat.h>, which maps the
+ * kernel's names. The contract is the kernel's:
+ *
+ * - NULL on failure, ZERO_SIZE_PTR for a zero-size kmalloc, a reported (and
+ *   ignored) bad free;
+ * - __GFP_ZERO (and the z forms) zeroes objects up to ksize() (a kmalloc
+ *   cache that red-zones the size asked for: that size), on every path:
+ *   single, _node, bulk, kmalloc_array, krealloc, pages; init_on_alloc and
+ *   init_on_free as the kernel's, constructor, SLAB_TYPESAFE_BY_RCU and
+ *   SLAB_POISON caches exempt as in SLUB;
+ * - pages as alloc_pages() gives them: the first page of a block has a
+ *   reference count of 1 (get_page() works on it; drop such references with
+ *   rslab_put_page()), __GFP_COMP gives a compound page (served by the
+ *   kernel's own allocator), a zone as gfp_zone() picks it;
+ * - GFP_DMA, SLAB_CACHE_DMA and SLAB_CACHE_DMA32 give memory of that zone
+ *   (kmalloc has dma-kmalloc-* classes), GFP_DMA32 is not for kmalloc and is
+ *   dropped with a warning, as the kernel's kmalloc_fix_flags();
+ * - every flag of the kernel's SLAB_FLAGS_PERMITTED is accepted (see
+ *   rslab_cache_create()), others are refused with a warning.
+ *
  * The symbols are EXPORT_SYMBOL_GPL; a module that uses them keeps rslab
  * loaded. Caches appear under /sys/kernel/rslab/caches/<name>/.
  */
@@ -23,14 +41,20 @@ struct page;
  * @name: its name, 1 to 32 printable characters without '/', unique
  * @size: object size in bytes
  * @align: alignment (0: the minimum; else a power of two)
- * @flags: SLAB_HWCACHE_ALIGN, SLAB_CACHE_DMA, SLAB_RECLAIM_ACCOUNT,
- *         SLAB_TYPESAFE_BY_RCU, SLAB_NO_MERGE, SLAB_PANIC, SLAB_KMALLOC,
- *         SLAB_NO_USER_FLAGS (rslab's slub_debug= parameter then does not
- *         apply), and the debug flags SLAB_CONSISTENCY_CHECKS,
- *         SLAB_RED_ZONE, SLAB_POISON, SLAB_STORE_USER, SLAB_TRACE
+ * @flags: the kernel's SLAB_FLAGS_PERMITTED: SLAB_HWCACHE_ALIGN,
+ *         SLAB_CACHE_DMA and SLAB_CACHE_DMA32 (slabs of that zone),
+ *         SLAB_TYPESAFE_BY_RCU, SLAB_PANIC (panics if the cache cannot be
+ *         made), SLAB_KMALLOC, SLAB_NO_USER_FLAGS (rslab's slub_debug=
+ *         parameter then does not apply), the debug flags
+ *         SLAB_CONSISTENCY_CHECKS, SLAB_RED_ZONE, SLAB_POISON,
+ *         SLAB_STORE_USER, SLAB_TRACE; and, accepted with nothing to do
+ *         here, SLAB_RECLAIM_ACCOUNT (SLAB_TEMPORARY), SLAB_NO_MERGE (rslab
+ *         never merges), SLAB_NOLEAKTRACE, SLAB_ACCOUNT (no memcg
+ *         accounting) and SLAB_DEBUG_OBJECTS
  * @ctor: run on every object when its slab is made, or NULL
  *
- * Return: the cache, or NULL (the reason is in the kernel log).
+ * Return: the cache, or NULL with a warning and the stack in the kernel log
+ * (a flag outside SLAB_FLAGS_PERMITTED, a bad size, name or alignment).
  */
 void *rslab_cache_create(const char *name, unsigned int size, unsigned int align,
 			 slab_flags_t flags, void (*ctor)(void *));
@@ -150,12 +174,47 @@ size_t rslab_ksize(const void *p);
 
 /**
  * rslab_alloc_pages - allocate pages from rslab's pool (alloc_pages())
- * @gfp: allocation flags
+ * @gfp: allocation flags: __GFP_ZERO zeroes them; GFP_DMA/GFP_DMA32 give
+ *       pages of that zone; __GFP_COMP (order > 0) a compound page, which
+ *       rslab takes from the kernel's own allocator
  * @order: 2^@order pages
+ *
+ * The first page has a reference count of 1, the others 0, as alloc_pages()
+ * gives them. Free with rslab_free_pages(); drop references taken with
+ * get_page() with rslab_put_page().
  *
  * Return: the first page, or NULL.
  */
 struct page *rslab_alloc_pages(gfp_t gfp, unsigned int order);
+
+/**
+ * rslab_get_free_pages - rslab_alloc_pages() as an address (__get_free_pages())
+ * @gfp: allocation flags
+ * @order: 2^@order pages
+ *
+ * Return: the address of the first page, or 0.
+ */
+unsigned long rslab_get_free_pages(gfp_t gfp, unsigned int order);
+
+/**
+ * rslab_get_zeroed_page - a zeroed page (get_zeroed_page())
+ * @gfp: allocation flags
+ *
+ * Return: its address, or 0.
+ */
+unsigned long rslab_get_zeroed_page(gfp_t gfp);
+
+/**
+ * rslab_put_page - drop a reference on a page (put_page())
+ * @page: the page
+ *
+ * On the first page of one of rslab's blocks (of rslab_alloc_pages(), a
+ * large rslab_kmalloc(), or a compound page rslab handed out) the last
+ * reference frees the block to rslab; any other page goes to the kernel's
+ * put_page(). The kernel's own put_page() must not drop the last reference
+ * on a page of rslab's.
+ */
+void rslab_put_page(struct page *page);
 
 /**
  * rslab_cache_alloc_node - allocate an object on a NUMA node (kmem_cache_alloc_node())
@@ -199,8 +258,20 @@ struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
  * rslab_free_pages - free pages of rslab_alloc_pages() (__free_pages())
  * @page: the first page, or NULL
  * @order: the order they were allocated with
+ *
+ * Drops the caller's reference: the last one frees the block. If others
+ * hold references on the first page (get_page()), all other pages are
+ * freed now and the first by the last rslab_put_page(), as the kernel does.
+ * A page that is no such block, or whose count is 0, is reported and kept.
  */
 void rslab_free_pages(struct page *page, unsigned int order);
+
+/**
+ * rslab_free_pages_addr - rslab_free_pages() by address (free_pages())
+ * @addr: the address of the first page, or 0
+ * @order: the order they were allocated with
+ */
+void rslab_free_pages_addr(unsigned long addr, unsigned int order);
 
 /**
  * rslab_kvfree_call_rcu - free an allocation after an RCU grace period

@@ -8,7 +8,7 @@
 
 use crate::{
     admin::{stamp, stamped},
-    glue::{cpu, fault, gfp::Gfp, kthread, numa, vfs},
+    glue::{cpu, fault, fmtbuf, gfp::Gfp, kthread, mm::Zone, numa, vfs},
     kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
     logic::{page_pool::buddy, rand::XorShift64},
     page_pool::{
@@ -753,19 +753,39 @@ mod tests {
     fn sysfs_files_show_and_validate() -> Result {
         let bi = vfs::read(c"/sys/kernel/rslab/pool/buddyinfo")?;
         let bi = core::str::from_utf8(&bi).map_err(|_| EINVAL)?;
-        // One line per node with memory, in node order.
+        let zi = vfs::read(c"/sys/kernel/rslab/pool/zoneinfo")?;
+        let zi = core::str::from_utf8(&zi).map_err(|_| EINVAL)?;
+        // One line per node with memory and zone the kernel has, in node
+        // order, then the kernel's zone order.
+        let kinds = [Zone::Dma, Zone::Dma32, Zone::Normal]
+            .into_iter()
+            .filter(|z| z.exists());
+        let want = numa::memory_nodes().flat_map(|n| kinds.clone().map(move |z| (n, z)));
         let mut lines = 0;
-        for (line, n) in bi.lines().zip(numa::memory_nodes()) {
+        for ((line, zline), (n, z)) in bi.lines().zip(zi.lines()).zip(want) {
             let rest = line.strip_prefix("Node ").ok_or(EINVAL)?;
             let (num, rest) = rest.split_once(',').ok_or(EINVAL)?;
             assert_eq!(num.parse::<usize>().map_err(|_| EINVAL)?, n);
-            assert!(rest.starts_with(" zone    rslab "));
+            let mut hb = [0u8; 24];
+            let head = fmtbuf::format(&mut hb, format_args!(" zone {:>8} ", z.name()));
+            assert!(rest.starts_with(head));
             assert!(line.ends_with(' '));
             assert_eq!(line.split_whitespace().count(), 4 + MAX_ORDER as usize + 1);
+            // zoneinfo: the same zone, its pages in chunks and free.
+            let mut zb = [0u8; 40];
+            let zhead = fmtbuf::format(&mut zb, format_args!("Node {n},{head}"));
+            let mut w = zline.strip_prefix(zhead).ok_or(EINVAL)?.split(' ');
+            assert_eq!(w.next(), Some("total"));
+            let total: usize = w.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+            assert_eq!(w.next(), Some("free"));
+            let free: usize = w.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+            assert_eq!(w.next(), None);
+            assert!(free <= total);
             lines += 1;
         }
-        assert_eq!(lines, numa::memory_nodes().count());
+        assert_eq!(lines, numa::memory_nodes().count() * kinds.count());
         assert_eq!(bi.lines().count(), lines);
+        assert_eq!(zi.lines().count(), lines);
         assert!(bi.ends_with(" \n"));
         let st = vfs::read(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
         let st = core::str::from_utf8(&st).map_err(|_| EINVAL)?;

@@ -7,7 +7,7 @@
 use crate::{
     glue::{cpu, cpuhp, gfp::Gfp, numa},
     kunit::{
-        slab::{alloc, census, free, pages_in_use, pool, two_cpu_stress},
+        slab::{alloc, census, free, held_list, pages_in_use, pool, two_cpu_stress},
         util::{ensure, on_cpu, some, with_cpu1_offline},
     },
     slab::{Cache, CacheConfig, SlabPool, SlabStat},
@@ -38,6 +38,46 @@ mod tests {
         }
         let classic = Cache::new(&p, &CacheConfig::new("kunit-classic", 64))?;
         assert_eq!(classic.sheaf_capacity(), 0);
+        Ok(())
+    }
+
+    /// `__GFP_ZERO` on the sheaves' paths (a sheaf's object, `alloc_node`,
+    /// bulk): each object is zero, though every free object was dirty.
+    #[test]
+    fn sheaves_zero_on_every_path() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-sheaf-zero", 200)?;
+        let n = 3 * c.sheaf_capacity() as usize;
+        let zero = Gfp::KERNEL.zeroed();
+        let node = numa::cpu_node(cpu::current());
+        let mut objs = KVec::from_elem(core::ptr::null_mut::<u8>(), n, GFP_KERNEL)?;
+        for path in 0..3 {
+            for o in objs.iter_mut() {
+                *o = some!(c.alloc(Gfp::KERNEL)).as_ptr();
+                // SAFETY: a fresh object of 200 bytes, ours.
+                unsafe { core::ptr::write_bytes(*o, 0xa5, 200) };
+            }
+            // SAFETY: each object came from `c` once and is not used again.
+            unsafe { c.free_bulk(&mut objs) };
+            match path {
+                0 => objs.iter_mut().try_for_each(|o| {
+                    *o = some!(c.alloc(zero)).as_ptr();
+                    Ok::<_, Error>(())
+                })?,
+                1 => objs.iter_mut().try_for_each(|o| {
+                    *o = some!(c.alloc_node(zero, Some(node))).as_ptr();
+                    Ok::<_, Error>(())
+                })?,
+                _ => ensure!(c.alloc_bulk(zero, &mut objs) == n, "bulk of {n}"),
+            }
+            for &o in objs.iter() {
+                // SAFETY: a live object of 200 bytes, ours.
+                let b = unsafe { core::slice::from_raw_parts(o, 200) };
+                ensure!(b.iter().all(|&x| x == 0), "path {path}: a dirty object");
+            }
+            // SAFETY: as above.
+            unsafe { c.free_bulk(&mut objs) };
+        }
         Ok(())
     }
 
@@ -258,10 +298,7 @@ mod tests {
         };
         let c = sheaves_cache(&p, "kunit-sheaf-numa", 64)?;
         let cap = c.sheaf_capacity() as usize;
-        let held = KBox::pin_init(
-            kernel::new_spinlock!(KVec::<usize>::with_capacity(4 * cap, GFP_KERNEL)?),
-            GFP_KERNEL,
-        )?;
+        let held = held_list(4 * cap)?;
         let keep = |o: usize| held.lock().push(o, GFP_NOWAIT);
         let ran = on_cpu(c0, || {
             let s = |x| c.stat_total(x);

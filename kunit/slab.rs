@@ -22,7 +22,7 @@ use core::{
 };
 use kernel::{
     prelude::*,
-    sync::{atomic::Relaxed, Arc},
+    sync::{atomic::Relaxed, Arc, SpinLock},
 };
 
 /// A pool that keeps every chunk it takes, so that what the slabs hold is
@@ -36,6 +36,18 @@ fn cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>> {
     let mut cfg = CacheConfig::new(name, size);
     cfg.randomize = false;
     Cache::new(p, &cfg)
+}
+
+/// Object addresses held across test kthreads, with room for `cap` (so
+/// that pushing up to `cap` needs no allocation under the lock).
+pub(super) type HeldList = Pin<KBox<SpinLock<KVec<usize>>>>;
+
+/// An empty [`HeldList`] with room for `cap` addresses.
+pub(super) fn held_list(cap: usize) -> Result<HeldList> {
+    KBox::pin_init(
+        kernel::new_spinlock!(KVec::<usize>::with_capacity(cap, GFP_KERNEL)?),
+        GFP_KERNEL,
+    )
 }
 
 pub(super) fn alloc(c: &Cache) -> Result<usize> {
@@ -575,10 +587,7 @@ mod tests {
         let p = pool()?;
         let c = cache(&p, "kunit-node", 64)?;
         let c0 = some!(cpu::online_cpus().next());
-        let held = KBox::pin_init(
-            kernel::new_spinlock!(KVec::<usize>::with_capacity(64, GFP_KERNEL)?),
-            GFP_KERNEL,
-        )?;
+        let held = held_list(64)?;
         let ran = on_cpu(c0, || {
             let keep = |o: usize| held.lock().push(o, GFP_NOWAIT);
             let mismatches = || c.stat_total(SlabStat::AllocNodeMismatch);
@@ -645,10 +654,7 @@ mod tests {
         let per = c.layout().objects as usize;
         let c0 = some!(cpu::online_cpus().next());
         let nodes = numa::memory_nodes().count();
-        let held = KBox::pin_init(
-            kernel::new_spinlock!(KVec::<usize>::with_capacity(2 * per * nodes, GFP_KERNEL)?),
-            GFP_KERNEL,
-        )?;
+        let held = held_list(2 * per * nodes)?;
         let ran = on_cpu(c0, || {
             for n in numa::memory_nodes() {
                 for _ in 0..2 * per {

@@ -18,25 +18,32 @@ import subprocess
 import sys
 
 # Fast-path function (demangled name, exact) -> callees allowed (substrings
-# of the demangled callee): its slow paths and error reports.
+# of the demangled callee): its slow paths and error reports, and the
+# zeroing that __GFP_ZERO, init_on_alloc and init_on_free ask for (taken
+# only then: one test on the fast path).
 SLAB_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_free_slow",
              "Cache>::bad_free", "Cache>::double_free"]
 SHEAF_SLOW = ["Cache>::sheaf_alloc_slow", "Cache>::sheaf_free_slow"]
+INIT_ALLOC = ["Cache>::init_alloced"]
+INIT_FREE = ["Cache>::zero_on_free"]
+POOL = "Pool<rslab::slab::page::SlabPage>>"
 FAST = {
-    "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"],
+    "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
     # (node_match() on the fast path; the sheaves' node check likewise.)
     "<rslab::slab::Cache>::alloc_node": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow",
-                                         "Cache>::sheaf_alloc_node_slow"],
-    "<rslab::slab::Cache>::free": SLAB_SLOW + ["Cache>::sheaf_free_slow"],
+                                         "Cache>::sheaf_alloc_node_slow"] + INIT_ALLOC,
+    "<rslab::slab::Cache>::free": SLAB_SLOW + ["Cache>::sheaf_free_slow"] + INIT_FREE,
     # (alloc_bulk's failure path frees what it took: the free slow paths.)
-    "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW,
-    "<rslab::slab::Cache>::free_bulk": SLAB_SLOW + SHEAF_SLOW,
-    "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large"],
+    "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW + INIT_ALLOC + INIT_FREE,
+    "<rslab::slab::Cache>::free_bulk": SLAB_SLOW + SHEAF_SLOW + INIT_FREE,
+    # (kmalloc_zoned: GFP_DMA and GFP_DMA32.)
+    "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large",
+                                           "Kmalloc>::kmalloc_zoned"] + INIT_ALLOC,
     "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
-                                                     "kmalloc::bad_kfree"],
+                                                     "kmalloc::bad_kfree"] + INIT_FREE,
     # The page pool as the slab layer instantiates it: its per-CPU lists.
-    "<rslab::page_pool::Pool<rslab::slab::page::SlabPage>>::alloc": ["Pool<rslab::slab::page::SlabPage>>::alloc_slow"],
-    "<rslab::page_pool::Pool<rslab::slab::page::SlabPage>>::free": ["Pool<rslab::slab::page::SlabPage>>::free_slow"],
+    "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow", POOL + "::init_block"],
+    "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow", POOL + "::init_block"],
 }
 
 HEADER = re.compile(r"^([0-9a-f]+) <(.*)>:$")

@@ -23,6 +23,27 @@ kdir=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 out="$RSLAB_OUT/$arch/module"
 mkdir -p "$out"
 make -s -C "$kdir" M="$RSLAB_TOP" MO="$out" ARCH="$ka" LLVM=1 "$@" modules >&2
+
+# The kernel's own test modules of the allocation contract, each built twice
+# from the kernel tree's file: as it is (against the kernel's allocator), and
+# with one line added after its includes, `#include <rslab_compat.h>`, which
+# maps the kernel's names onto rslab's exports (modules rslab_<name>.ko).
+ksrc=$("$RSLAB_TOP/scripts/kernel.sh" --source)
+kt="$out/kernel-tests"
+rm -rf "$kt"
+mkdir -p "$kt"
+kobjs=
+for t in test_meminit test_free_pages; do
+	cp "$ksrc/lib/$t.c" "$kt/$t.c"
+	last=$(grep -n '^#include ' "$kt/$t.c" | tail -n1 | cut -d: -f1)
+	sed "${last}a #include <rslab_compat.h>" "$kt/$t.c" >"$kt/rslab_$t.c"
+	# Nothing but that line differs from the kernel's file.
+	[ "$(diff "$kt/$t.c" "$kt/rslab_$t.c" | grep -c '^[<>]')" = 1 ] ||
+		die "rslab_$t.c: more than the include line differs from the kernel's $t.c"
+	kobjs="$kobjs $t.o rslab_$t.o"
+done
+printf 'obj-m :=%s\nccflags-y := -I%s/include\n' "$kobjs" "$RSLAB_TOP" >"$kt/Kbuild"
+make -s -C "$kdir" M="$kt" ARCH="$ka" LLVM=1 KBUILD_EXTRA_SYMBOLS="$out/Module.symvers" modules >&2
 # The kernel's tools/mm/slabinfo, unmodified, for the guests to read rslab's
 # caches with (x86_64 only: the root has no riscv64 C library).
 if [ "$ka" = x86_64 ]; then

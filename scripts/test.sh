@@ -11,9 +11,23 @@
 # Console logs: out/<arch>/test.log. Exit status 0 only if nothing failed.
 . "$(dirname "$0")/lib.sh"
 
-# x86_64-debug: the debug tier, x86_64 with KASAN, lockdep, kmemleak,
-# DEBUG_LIST, DEBUG_OBJECTS and fault injection (configs/x86_64-debug.config).
-arches=${RSLAB_ARCHES:-riscv64 x86_64 x86_64-debug}
+# The tiers, each a kernel and a boot:
+#   riscv64       the kernel's defaults;
+#   riscv64-init  the same kernel and module booted with init_on_alloc=1;
+#   x86_64        booted with init_on_free=1;
+#   x86_64-debug  the debug tier, x86_64 with KASAN, lockdep, kmemleak,
+#                 DEBUG_LIST, DEBUG_OBJECTS and fault injection
+#                 (configs/x86_64-debug.config), booted with init_on_alloc=1.
+# (The kernel's lib/test_meminit.c needs init_on_alloc or init_on_free.)
+arches=${RSLAB_ARCHES:-riscv64 riscv64-init x86_64 x86_64-debug}
+# A tier's kernel (and module build), and what its boot adds.
+tier_kernel() { echo "${1%-init}"; }
+tier_append() {
+	case "$1" in
+	riscv64-init | x86_64-debug) echo init_on_alloc=1 ;;
+	x86_64) echo init_on_free=1 ;;
+	esac
+}
 passed=0 failed=0 skipped=0
 start=$SECONDS
 
@@ -60,39 +74,47 @@ ksrc=$(in_root "$RSLAB_TOP/scripts/kernel.sh" --source)
 
 # 2. Each arch.
 for arch in $arches; do
+	karch=$(tier_kernel "$arch")
 	out="$RSLAB_OUT/$arch"
 	mkdir -p "$out"
-	if ! in_root "$RSLAB_TOP/scripts/kernel.sh" "$arch" >/dev/null; then
+	if ! in_root "$RSLAB_TOP/scripts/kernel.sh" "$karch" >/dev/null; then
 		count "$arch" "0 1 0"
 		continue
 	fi
-	# Rebuild the Rust object, so that every warning is printed again.
-	rm -f "$out/module/src/rslab.o"
-	if ! ko=$(in_root "$RSLAB_TOP/scripts/module.sh" "$arch" CLIPPY=1 2>"$out/module-build.log"); then
-		cat "$out/module-build.log" >&2
-		count "$arch (module build)" "0 1 0"
-		continue
-	fi
-	if grep -E '^(warning|error)' "$out/module-build.log" >&2; then
-		count "$arch (module build: clippy/rustc warnings)" "0 1 0"
+	if [ "$karch" != "$arch" ]; then
+		# Another boot of a tier built already.
+		ko="$RSLAB_OUT/$karch/module/rslab.ko"
 	else
-		count "$arch (module build, clippy clean)" "1 0 0"
+		# Rebuild the Rust object, so that every warning is printed again.
+		rm -f "$out/module/src/rslab.o"
+		if ! ko=$(in_root "$RSLAB_TOP/scripts/module.sh" "$arch" CLIPPY=1 2>"$out/module-build.log"); then
+			cat "$out/module-build.log" >&2
+			count "$arch (module build)" "0 1 0"
+			continue
+		fi
+		if grep -E '^(warning|error)' "$out/module-build.log" >&2; then
+			count "$arch (module build: clippy/rustc warnings)" "0 1 0"
+		else
+			count "$arch (module build, clippy clean)" "1 0 0"
+		fi
 	fi
 	# The fast paths make no call but to their slow paths (disassembly;
 	# not on the debug tier, whose KASAN instrumentation calls by design).
-	if [ "$arch" != x86_64-debug ]; then
+	if [ "$arch" = "$karch" ] && [ "$arch" != x86_64-debug ]; then
 		in_root python3 "$RSLAB_TOP/scripts/fastpath-calls.py" "${arch%-debug}" "$ko" \
 			>"$out/fastpath-calls.txt" 2>&1 || true
 		cat "$out/fastpath-calls.txt" >&2
 		res=$(tail -n1 "$out/fastpath-calls.txt" | sed -n 's/^fast paths: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2 0/p')
 		count "$arch (fast paths make no calls, from the disassembly)" "${res:-0 1 0}"
 	fi
-	log "$arch: booting the test kernel (console log: $out/test.log)"
+	append=$(tier_append "$arch")
+	log "$arch: booting the test kernel${append:+ with $append} (console log: $out/test.log)"
 	vm_start=$SECONDS
 	tier=
 	[ "$arch" = x86_64-debug ] && tier=--debug
 	# shellcheck disable=SC2086
-	RSLAB_TIMEOUT=${RSLAB_TIMEOUT:-1800} in_root "$RSLAB_TOP/scripts/vm.sh" "$arch" "$out/test.log" "$ko" \
+	RSLAB_APPEND="${RSLAB_APPEND:+$RSLAB_APPEND }$append" RSLAB_TIMEOUT=${RSLAB_TIMEOUT:-1800} \
+		in_root "$RSLAB_TOP/scripts/vm.sh" "$karch" "$out/test.log" "$ko" \
 		"$RSLAB_TOP/scripts/guest/rslab-test.sh" $tier $suites || log "$arch: the VM exited with status $?"
 	log "$arch: VM run took $((SECONDS - vm_start)) s"
 	# shellcheck disable=SC2086

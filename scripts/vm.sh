@@ -85,11 +85,16 @@ riscv64)
 	cp "$ko" "$ird/rslab.ko"
 	# The C users of the exported API (the sample, the slub_kunit port),
 	# built beside it.
-	for m in rslab_sample rslab_slub_kunit; do
+	for m in rslab_sample rslab_slub_kunit rslab_contract_kunit; do
 		if [ -f "$(dirname "$ko")/$m.ko" ]; then
 			cp "$(dirname "$ko")/$m.ko" "$ird/$m.ko"
 		fi
 	done
+	# The kernel's test modules, both builds (scripts/module.sh).
+	if [ -d "$(dirname "$ko")/kernel-tests" ]; then
+		mkdir -p "$ird/kernel-tests"
+		cp "$(dirname "$ko")"/kernel-tests/*.ko "$ird/kernel-tests/"
+	fi
 	# The script's folder comes along: guest scripts source their siblings.
 	cp -r "$(dirname "$script")" "$ird/guest"
 	cat >"$ird/init" <<-INIT

@@ -54,66 +54,78 @@ fn registry() -> Option<&'static Registry> {
     unsafe { r.as_ref() }
 }
 
-/// `SLAB_*` flags of Linux 7.3 (`enum _slab_flag_bits`) rslab accepts, and
-/// what they become: rslab's flags, and whether `SLAB_NO_USER_FLAGS` was
-/// given (the `slub_debug=` parameter does not apply then).
-fn flags_from_kernel(flags: c_uint) -> Option<(u32, bool)> {
-    use crate::logic::slab::layout;
-    let bit = |b: u32| 1u32 << b;
-    // Kernel flag bit, rslab flag (0: accepted, nothing to do).
-    let map = [
+/// `SLAB_FLAGS_PERMITTED` of Linux 7.3 (`mm/slab.h`), by bit of
+/// `enum _slab_flag_bits`, and what each becomes: an rslab flag, or 0 for a
+/// flag accepted with nothing to do here (`SLAB_PANIC` and
+/// `SLAB_NO_USER_FLAGS` are handled by [`rslab_cache_create`];
+/// `SLAB_NO_MERGE`: rslab never merges caches; `SLAB_ACCOUNT`: no memcg
+/// accounting; `SLAB_DEBUG_OBJECTS`: no debugobjects check on free).
+fn permitted() -> impl Iterator<Item = (u32, u32)> {
+    use crate::logic::slab::layout as l;
+    let always = [
         (
             bindings::_slab_flag_bits__SLAB_CONSISTENCY_CHECKS,
-            layout::SLAB_CONSISTENCY_CHECKS,
+            l::SLAB_CONSISTENCY_CHECKS,
         ),
-        (
-            bindings::_slab_flag_bits__SLAB_RED_ZONE,
-            layout::SLAB_RED_ZONE,
-        ),
-        (bindings::_slab_flag_bits__SLAB_POISON, layout::SLAB_POISON),
-        (
-            bindings::_slab_flag_bits__SLAB_KMALLOC,
-            layout::SLAB_KMALLOC,
-        ),
+        (bindings::_slab_flag_bits__SLAB_RED_ZONE, l::SLAB_RED_ZONE),
+        (bindings::_slab_flag_bits__SLAB_POISON, l::SLAB_POISON),
+        (bindings::_slab_flag_bits__SLAB_KMALLOC, l::SLAB_KMALLOC),
         (
             bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN,
-            layout::SLAB_HWCACHE_ALIGN,
+            l::SLAB_HWCACHE_ALIGN,
         ),
+        (bindings::_slab_flag_bits__SLAB_CACHE_DMA, l::SLAB_CACHE_DMA),
         (
-            bindings::_slab_flag_bits__SLAB_CACHE_DMA,
-            layout::SLAB_CACHE_DMA,
+            bindings::_slab_flag_bits__SLAB_CACHE_DMA32,
+            l::SLAB_CACHE_DMA32,
         ),
         (
             bindings::_slab_flag_bits__SLAB_STORE_USER,
-            layout::SLAB_STORE_USER,
+            l::SLAB_STORE_USER,
         ),
-        (
-            bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT,
-            layout::SLAB_RECLAIM_ACCOUNT,
-        ),
+        (bindings::_slab_flag_bits__SLAB_PANIC, 0),
         (
             bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU,
-            layout::SLAB_TYPESAFE_BY_RCU,
+            l::SLAB_TYPESAFE_BY_RCU,
         ),
-        (bindings::_slab_flag_bits__SLAB_TRACE, layout::SLAB_TRACE),
+        (bindings::_slab_flag_bits__SLAB_TRACE, l::SLAB_TRACE),
+        (
+            bindings::_slab_flag_bits__SLAB_NOLEAKTRACE,
+            l::SLAB_NOLEAKTRACE,
+        ),
         (bindings::_slab_flag_bits__SLAB_NO_MERGE, 0),
-        (bindings::_slab_flag_bits__SLAB_PANIC, 0),
         (bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS, 0),
+        // `SLAB_TEMPORARY` is the same bit.
+        (
+            bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT,
+            l::SLAB_RECLAIM_ACCOUNT,
+        ),
     ];
-    let known = map.iter().fold(0, |k, &(b, _)| k | bit(b));
-    if flags & !known != 0 {
-        pr_err!(
-            "rslab_cache_create: unsupported flags {:#x}\n",
-            flags & !known
-        );
-        return None;
-    }
-    let out = map
-        .iter()
-        .filter(|&&(b, _)| flags & bit(b) != 0)
-        .fold(0, |o, &(_, r)| o | r);
-    let no_user = flags & bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
-    Some((out, no_user))
+    #[cfg(CONFIG_DEBUG_OBJECTS)]
+    let debug_objects = Some((bindings::_slab_flag_bits__SLAB_DEBUG_OBJECTS, 0));
+    #[cfg(not(CONFIG_DEBUG_OBJECTS))]
+    let debug_objects = None;
+    #[cfg(CONFIG_MEMCG)]
+    let account = Some((bindings::_slab_flag_bits__SLAB_ACCOUNT, 0));
+    #[cfg(not(CONFIG_MEMCG))]
+    let account = None;
+    Iterator::chain(Iterator::chain(always.into_iter(), debug_objects), account)
+}
+
+/// `SLAB_*` flag bit `b`.
+const fn slab_bit(b: u32) -> u32 {
+    1 << b
+}
+
+/// The kernel's `SLAB_*` flags as rslab's, or `None` for a flag outside
+/// `SLAB_FLAGS_PERMITTED` (which `kmem_cache_create()` refuses).
+fn flags_from_kernel(flags: c_uint) -> Option<u32> {
+    let known = permitted().fold(0, |k, (b, _)| k | slab_bit(b));
+    (flags & !known == 0).then(|| {
+        permitted()
+            .filter(|&(b, _)| flags & slab_bit(b) != 0)
+            .fold(0, |o, (_, r)| o | r)
+    })
 }
 
 /// The cache a handle names.
@@ -141,25 +153,44 @@ pub(crate) unsafe extern "C" fn rslab_cache_create(
     flags: c_uint,
     ctor: Option<Ctor>,
 ) -> *mut c_void {
-    let (Some(r), false) = (registry(), name.is_null()) else {
-        return core::ptr::null_mut();
-    };
-    // SAFETY: the caller's guarantee.
-    let name = unsafe { CStr::from_char_ptr(name) };
-    let Ok(name) = name.to_str() else {
-        return core::ptr::null_mut();
-    };
-    let Some((flags, no_user_flags)) = flags_from_kernel(flags) else {
-        return core::ptr::null_mut();
-    };
-    let mut cfg = CacheConfig::new(name, size);
-    cfg.align = align;
-    cfg.flags = flags;
-    cfg.no_user_flags = no_user_flags;
-    cfg.ctor = ctor;
-    match r.create_config(&cfg) {
+    let made = (|| {
+        let r = registry().ok_or(ENODEV)?;
+        if name.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the caller's guarantee.
+        let name = unsafe { CStr::from_char_ptr(name) }
+            .to_str()
+            .map_err(|_| EINVAL)?;
+        let Some(rflags) = flags_from_kernel(flags) else {
+            pr_warn!(
+                "rslab_cache_create({name}): flags {:#x} are not permitted\n",
+                flags
+            );
+            return Err(EINVAL);
+        };
+        let mut cfg = CacheConfig::new(name, size);
+        cfg.align = align;
+        cfg.flags = rflags;
+        cfg.no_user_flags = flags & slab_bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
+        cfg.ctor = ctor;
+        r.create_config(&cfg)
+    })();
+    match made {
         Ok(c) => kernel::sync::Arc::as_ptr(&c).cast_mut().cast(),
-        Err(_) => core::ptr::null_mut(),
+        Err(e) => {
+            // As `__kmem_cache_create_args()`: panic with `SLAB_PANIC`, else
+            // a warning with the stack.
+            if flags & slab_bit(bindings::_slab_flag_bits__SLAB_PANIC) != 0 {
+                let msg = c"rslab_cache_create: failed to create a SLAB_PANIC cache";
+                // SAFETY: `rslab_panic()` takes a NUL-terminated string.
+                unsafe { ffi::rslab_panic(msg.as_char_ptr()) };
+            }
+            pr_warn!("rslab_cache_create failed with error {}\n", e.to_errno());
+            // SAFETY: prints the stack; no other effect.
+            unsafe { bindings::dump_stack() };
+            core::ptr::null_mut()
+        }
     }
 }
 
@@ -196,15 +227,8 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc(
     let Some(c) = (unsafe { cache(s) }) else {
         return core::ptr::null_mut();
     };
-    let gfp = Gfp::from_raw(gfp);
-    let Some(p) = c.alloc(gfp) else {
-        return core::ptr::null_mut();
-    };
-    if gfp.zero() {
-        // SAFETY: `p` is a fresh object of `c`, `object_size` bytes.
-        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, c.layout().object_size as usize) };
-    }
-    p.as_ptr().cast()
+    c.alloc(Gfp::from_raw(gfp))
+        .map_or(core::ptr::null_mut(), |p| p.as_ptr().cast())
 }
 
 /// A node argument of the API: `NUMA_NO_NODE` (any) as `None`; `Err` for
@@ -233,15 +257,8 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc_node(
     let (Some(c), Ok(nid)) = (unsafe { cache(s) }, node_arg(nid)) else {
         return core::ptr::null_mut();
     };
-    let gfp = Gfp::from_raw(gfp);
-    let Some(p) = c.alloc_node(gfp, nid) else {
-        return core::ptr::null_mut();
-    };
-    if gfp.zero() {
-        // SAFETY: `p` is a fresh object of `c`, `object_size` bytes.
-        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, c.layout().object_size as usize) };
-    }
-    p.as_ptr().cast()
+    c.alloc_node(Gfp::from_raw(gfp), nid)
+        .map_or(core::ptr::null_mut(), |p| p.as_ptr().cast())
 }
 
 /// `kmalloc_node()`: [`rslab_kmalloc`] of node `nid`'s memory
@@ -255,13 +272,9 @@ pub(crate) extern "C" fn rslab_kmalloc_node(
     let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
         return core::ptr::null_mut();
     };
-    let gfp = Gfp::from_raw(gfp);
-    let p = r.kmalloc().kmalloc_node(size, gfp, nid);
-    if gfp.zero() && !p.is_null() && p != crate::kmalloc::ZERO_SIZE_PTR {
-        // SAFETY: `p` is a fresh allocation of at least `size` bytes.
-        unsafe { core::ptr::write_bytes(p, 0, size) };
-    }
-    p.cast()
+    r.kmalloc()
+        .kmalloc_node(size, Gfp::from_raw(gfp), nid)
+        .cast()
 }
 
 /// `__kmalloc_cache_noprof()` (what `kmalloc()` of a constant size calls):
@@ -288,17 +301,7 @@ pub(crate) unsafe extern "C" fn rslab_kmalloc_cache(
     else {
         return core::ptr::null_mut();
     };
-    let gfp = Gfp::from_raw(gfp);
-    let p = if c.sheaf_capacity() > 0 {
-        c.alloc(gfp).map_or(core::ptr::null_mut(), |p| p.as_ptr())
-    } else {
-        c.slab_alloc(gfp, size) as *mut u8
-    };
-    if gfp.zero() && !p.is_null() {
-        // SAFETY: `p` is a fresh object of `c`, at least `size` bytes.
-        unsafe { core::ptr::write_bytes(p, 0, size as usize) };
-    }
-    p.cast()
+    c.alloc_sized(Gfp::from_raw(gfp), size) as *mut c_void
 }
 
 /// `validate_slab_cache()`: checks every slab of `s` (on a debug cache, each
@@ -356,13 +359,7 @@ pub(crate) unsafe extern "C" fn rslab_cache_zalloc(
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
     // SAFETY: the caller's guarantee.
-    let p = unsafe { rslab_cache_alloc(s, gfp) };
-    // SAFETY: the caller's guarantee.
-    if let (false, Some(c)) = (p.is_null(), unsafe { cache(s) }) {
-        // SAFETY: `p` is a fresh object of `c`, `object_size` bytes.
-        unsafe { core::ptr::write_bytes(p.cast::<u8>(), 0, c.layout().object_size as usize) };
-    }
-    p
+    unsafe { rslab_cache_alloc(s, Gfp::from_raw(gfp).zeroed().raw()) }
 }
 
 /// `kmem_cache_free()`.
@@ -444,16 +441,11 @@ pub(crate) unsafe extern "C" fn rslab_cache_shrink(s: *mut c_void) -> c_int {
     0
 }
 
-/// `kmalloc()` (zeroed for `__GFP_ZERO`).
+/// `kmalloc()` (zeroed up to `ksize()` for `__GFP_ZERO`).
 #[no_mangle]
 pub(crate) extern "C" fn rslab_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
-    let gfp = Gfp::from_raw(gfp);
     registry().map_or(core::ptr::null_mut(), |r| {
-        if gfp.zero() {
-            r.kmalloc().kzalloc(size, gfp).cast()
-        } else {
-            r.kmalloc().kmalloc(size, gfp).cast()
-        }
+        r.kmalloc().kmalloc(size, Gfp::from_raw(gfp)).cast()
     })
 }
 
@@ -565,21 +557,16 @@ pub(crate) unsafe extern "C" fn rslab_kvfree_call_rcu(head: *mut RcuHead, ptr: *
     unsafe { rcu::call_rcu(head, kfree_rcu_cb) };
 }
 
-/// `alloc_pages()`: a block of `1 << order` pages from rslab's pool.
+/// `alloc_pages()`: a block of `1 << order` pages from rslab's pool (see
+/// `src/kmalloc/large.rs` for what the pages are).
 #[no_mangle]
 pub(crate) extern "C" fn rslab_alloc_pages(
     gfp: bindings::gfp_t,
     order: c_uint,
 ) -> *mut bindings::page {
-    let Some(r) = registry() else {
-        return core::ptr::null_mut();
-    };
-    let p = r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp));
-    if p.is_null() {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: `p` is a linear-map address of a pool page.
-    unsafe { ffi::rslab_virt_to_page(p.cast()) }
+    registry().map_or(core::ptr::null_mut(), |r| {
+        r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp), None)
+    })
 }
 
 /// `alloc_pages_node()`: [`rslab_alloc_pages`] of node `nid`'s pages
@@ -595,28 +582,74 @@ pub(crate) extern "C" fn rslab_alloc_pages_node(
     let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
         return core::ptr::null_mut();
     };
-    let p = r.kmalloc().alloc_pages_node(order, Gfp::from_raw(gfp), nid);
-    if p.is_null() {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: `p` is a linear-map address of a pool page.
-    unsafe { ffi::rslab_virt_to_page(p.cast()) }
+    r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp), nid)
 }
 
-/// `__free_pages()`: a block from [`rslab_alloc_pages`] of this `order`; a
-/// page that is not such a block is reported and kept.
+/// `__get_free_pages()`: [`rslab_alloc_pages`], as an address (0 if none).
+#[no_mangle]
+pub(crate) extern "C" fn rslab_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong {
+    let page = rslab_alloc_pages(gfp, order);
+    if page.is_null() {
+        return 0;
+    }
+    // SAFETY: `page` is a live page of the linear map.
+    unsafe { ffi::rslab_page_address(page) as c_ulong }
+}
+
+/// `get_zeroed_page()`.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong {
+    rslab_get_free_pages(Gfp::from_raw(gfp).zeroed().raw(), 0)
+}
+
+/// `__free_pages()`: drops the caller's reference on a block of
+/// [`rslab_alloc_pages`] of this `order`: the last reference frees it; with
+/// references left, all but its first page are freed now and the first one
+/// by the last [`rslab_put_page`], as the kernel's. A page that is no such
+/// block, or whose count is 0, is reported and kept.
 ///
 /// # Safety
 ///
 /// `page` is null or heads a block from [`rslab_alloc_pages`] of `order`,
-/// not used again.
+/// on which the caller holds a reference it gives up.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_free_pages(page: *mut bindings::page, order: c_uint) {
-    let (Some(r), false) = (registry(), page.is_null()) else {
-        return;
-    };
-    // SAFETY: `page` is a page (the caller's guarantee).
-    let p = unsafe { ffi::rslab_page_address(page) };
+    if let (Some(r), false) = (registry(), page.is_null()) {
+        // SAFETY: the caller's guarantee.
+        unsafe { r.kmalloc().free_pages(page, order) };
+    }
+}
+
+/// `free_pages()`: [`rslab_free_pages`] of the block at `addr` (0: none).
+///
+/// # Safety
+///
+/// As for [`rslab_free_pages`], `addr` the block's first byte.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_free_pages_addr(addr: c_ulong, order: c_uint) {
+    if addr != 0 {
+        // SAFETY: the caller's guarantee: a linear-map address.
+        let page = unsafe { ffi::rslab_virt_to_page(addr as *const c_void) };
+        // SAFETY: the caller's guarantee.
+        unsafe { rslab_free_pages(page, order) };
+    }
+}
+
+/// `put_page()`: drops a reference on `page`; on the first page of one of
+/// rslab's blocks (of pages, of a large kmalloc, or a compound page it
+/// handed out) the last one frees the block to rslab; any other page is
+/// the kernel's `put_page()`.
+///
+/// # Safety
+///
+/// `page` is a valid `struct page` on which the caller holds a reference
+/// it gives up.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_put_page(page: *mut bindings::page) {
     // SAFETY: the caller's guarantee.
-    unsafe { r.kmalloc().free_pages(p.cast(), order) };
+    let rslab = registry().is_some_and(|r| unsafe { r.kmalloc().put_page(page) });
+    if !rslab {
+        // SAFETY: the caller's guarantee; not a page of rslab's.
+        unsafe { ffi::rslab_kernel_put_page(page) };
+    }
 }

@@ -17,6 +17,7 @@ pub(crate) mod fmtbuf;
 pub(crate) mod gfp;
 pub(crate) mod kallsyms;
 pub(crate) mod kthread;
+pub(crate) mod mm;
 pub(crate) mod numa;
 pub(crate) mod percpu;
 pub(crate) mod rcu;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kmalloc family on rslab: size classes `kmalloc-8` .. `kmalloc-8192`
-//! plus `kmalloc-96` and `kmalloc-192`, picked by `kmalloc_index()`; bigger
-//! requests go to the page pool as one block ([`large`]: `kmalloc_large()`),
-//! recorded in the pool's page record so that `kfree()` and `ksize()` find
-//! it.
+//! plus `kmalloc-96` and `kmalloc-192`, picked by `kmalloc_index()`, and
+//! on a kernel with `ZONE_DMA` the same classes of `ZONE_DMA` memory
+//! (`dma-kmalloc-*`, for `GFP_DMA`); bigger requests go to the page pool as
+//! one block ([`large`]: `kmalloc_large()`), recorded in the pool's page
+//! record so that `kfree()` and `ksize()` find it. Memory is zeroed as the
+//! caches and the pool zero it: up to `ksize()` for `__GFP_ZERO` and under
+//! `init_on_alloc`.
 //!
 //! [`RslabAlloc`] ([`allocator`]) implements the kernel crate's
 //! `Allocator` on top, so `KBox`/`KVec` (`Box<T, RslabAlloc>`,
@@ -15,7 +18,11 @@ mod large;
 pub(crate) use allocator::{clear_global, global, set_global, RslabAlloc};
 
 use crate::{
-    glue::{fmtbuf, gfp::Gfp},
+    glue::{
+        fmtbuf,
+        gfp::Gfp,
+        mm::{self, Zone},
+    },
     logic::slab::layout::{self, KMALLOC_INDICES},
     page_pool::MAX_ORDER,
     slab::{Cache, CacheConfig, Owner, SlabPage, SlabPool},
@@ -25,11 +32,21 @@ use kernel::{bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
 /// `ZERO_SIZE_PTR`: what `kmalloc(0)` returns; `kfree()` ignores it.
 pub(crate) const ZERO_SIZE_PTR: *mut u8 = 16 as *mut u8;
 
+/// The classes of one kind, indexed by `kmalloc_index()`; `None` for
+/// indices with no class.
+type Classes = [Option<Arc<Cache>>; layout::KMALLOC_SHIFT_HIGH as usize + 1];
+
+/// The `gfp_t` bits that ask kmalloc for another zone than the normal one
+/// (`__GFP_DMA`, and `__GFP_DMA32`, which it does not serve).
+const ZONE_GFP: u32 = mm::GFP_DMA | mm::GFP_DMA32;
+
 /// The kmalloc caches of one pool.
 pub(crate) struct Kmalloc {
     pool: Arc<SlabPool>,
-    /// Indexed by `kmalloc_index()`; `None` for indices with no class.
-    caches: [Option<Arc<Cache>>; layout::KMALLOC_SHIFT_HIGH as usize + 1],
+    /// `KMALLOC_NORMAL`.
+    caches: Classes,
+    /// `KMALLOC_DMA` (empty without `ZONE_DMA`).
+    dma: Classes,
 }
 
 /// Reports a `kfree()` of something rslab did not hand out.
@@ -40,27 +57,39 @@ fn bad_kfree(p: *mut u8, why: &str) {
 }
 
 impl Kmalloc {
-    /// `create_kmalloc_caches()`: every class, on `pool`.
+    /// `create_kmalloc_caches()`: every class, on `pool` (and the
+    /// `ZONE_DMA` ones, if the kernel has that zone).
     pub(crate) fn new(pool: &Arc<SlabPool>) -> Result<Self> {
-        let mut caches: [Option<Arc<Cache>>; layout::KMALLOC_SHIFT_HIGH as usize + 1] =
-            Default::default();
-        for idx in KMALLOC_INDICES {
-            let size = layout::kmalloc_size(idx);
-            let mut buf = [0u8; 16];
-            let name = fmtbuf::format(&mut buf, format_args!("kmalloc-{size}"));
-            caches[idx as usize] = Some(Cache::new(pool, &CacheConfig::new(name, size as u32))?);
-        }
+        let make = |prefix: &str, flags: u32| -> Result<Classes> {
+            let mut caches: Classes = Default::default();
+            for idx in KMALLOC_INDICES {
+                let size = layout::kmalloc_size(idx);
+                let mut buf = [0u8; 24];
+                let name = fmtbuf::format(&mut buf, format_args!("{prefix}kmalloc-{size}"));
+                let mut cfg = CacheConfig::new(name, size as u32);
+                cfg.flags = flags;
+                caches[idx as usize] = Some(Cache::new(pool, &cfg)?);
+            }
+            Ok(caches)
+        };
         Ok(Kmalloc {
             pool: pool.clone(),
-            caches,
+            caches: make("", 0)?,
+            dma: if Zone::Dma.exists() {
+                make("dma-", layout::SLAB_CACHE_DMA)?
+            } else {
+                Default::default()
+            },
         })
     }
 
-    /// The classes' caches, smallest first.
+    /// The classes' caches, smallest first, then the `ZONE_DMA` ones.
     pub(crate) fn caches(&self) -> impl Iterator<Item = &Arc<Cache>> {
-        KMALLOC_INDICES
-            .iter()
-            .filter_map(|&i| self.caches[i as usize].as_ref())
+        [&self.caches, &self.dma].into_iter().flat_map(|k| {
+            KMALLOC_INDICES
+                .iter()
+                .filter_map(|&i| k[i as usize].as_ref())
+        })
     }
 
     /// The cache serving `size` bytes, if one does.
@@ -70,17 +99,29 @@ impl Kmalloc {
             .as_ref()
     }
 
+    /// The `ZONE_DMA` cache serving `size` bytes, if one does.
+    pub(crate) fn dma_cache_for(&self, size: usize) -> Option<&Arc<Cache>> {
+        self.dma
+            .get(layout::kmalloc_index(size)? as usize)?
+            .as_ref()
+    }
+
     /// `kmalloc()`: `size` bytes, aligned to the largest power of two that
-    /// divides the class size (page-aligned for large requests);
-    /// [`ZERO_SIZE_PTR`] for 0; null if no memory could be had. Out of line,
-    /// as the kernel's; no call inside but to a slow path.
+    /// divides the class size (page-aligned for large requests), zeroed up
+    /// to `ksize()` for `__GFP_ZERO` (or `init_on_alloc`); [`ZERO_SIZE_PTR`]
+    /// for 0; null if no memory could be had. Out of line, as the kernel's;
+    /// no call inside but to a slow path.
     #[inline(never)]
     pub(crate) fn kmalloc(&self, size: usize, gfp: Gfp) -> *mut u8 {
         if size == 0 {
             return ZERO_SIZE_PTR;
         }
+        if gfp.raw() & ZONE_GFP != 0 {
+            return self.kmalloc_zoned(size, gfp, None);
+        }
         if let Some(c) = self.cache_for(size) {
-            return c.slab_alloc(gfp, size as u32) as *mut u8;
+            // The classes have no sheaves.
+            return c.alloc_sized_classic(gfp, size as u32) as *mut u8;
         }
         // kmalloc_large(): get_order(size) pages.
         let order = layout::get_order(size as u64, bindings::PAGE_SHIFT);
@@ -88,6 +129,32 @@ impl Kmalloc {
             return core::ptr::null_mut();
         }
         self.alloc_large(order, gfp)
+    }
+
+    /// `kmalloc()` with a zone flag (`kmalloc_type()`): `__GFP_DMA` takes
+    /// the `dma-kmalloc-*` classes (or `ZONE_DMA` pages) on a kernel with
+    /// that zone, and means nothing on one without; `__GFP_DMA32` is not
+    /// for kmalloc, and is dropped with a warning (`kmalloc_fix_flags()`).
+    #[inline(never)]
+    fn kmalloc_zoned(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+        let mut raw = gfp.raw();
+        if raw & mm::GFP_DMA32 != 0 {
+            pr_warn!("kmalloc: unexpected gfp {raw:#x} (__GFP_DMA32): fixed up\n");
+            raw &= !mm::GFP_DMA32;
+        }
+        if raw & mm::GFP_DMA != 0 && Zone::Dma.exists() {
+            let gfp = Gfp::from_raw(raw);
+            return match self.dma_cache_for(size) {
+                Some(c) => c.alloc_node_sized(gfp, size as u32, nid) as *mut u8,
+                None => self.alloc_block(
+                    layout::get_order(size as u64, bindings::PAGE_SHIFT),
+                    gfp,
+                    nid,
+                    Owner::LargeKmalloc,
+                ),
+            };
+        }
+        self.kmalloc_node(size, Gfp::from_raw(raw & !mm::GFP_DMA), nid)
     }
 
     /// `kmalloc_node()`: [`Kmalloc::kmalloc`] of node `nid`'s memory
@@ -99,24 +166,23 @@ impl Kmalloc {
         if size == 0 {
             return ZERO_SIZE_PTR;
         }
+        if gfp.raw() & ZONE_GFP != 0 {
+            return self.kmalloc_zoned(size, gfp, nid);
+        }
         if let Some(c) = self.cache_for(size) {
             return c.alloc_node_sized(gfp, size as u32, nid) as *mut u8;
         }
-        self.alloc_pages_node(
+        self.alloc_block(
             layout::get_order(size as u64, bindings::PAGE_SHIFT),
             gfp,
             nid,
+            Owner::LargeKmalloc,
         )
     }
 
-    /// `kzalloc()`: zeroed.
+    /// `kzalloc()`: zeroed up to `ksize()`.
     pub(crate) fn kzalloc(&self, size: usize, gfp: Gfp) -> *mut u8 {
-        let p = self.kmalloc(size, gfp);
-        if !p.is_null() && p != ZERO_SIZE_PTR {
-            // SAFETY: `p` is a fresh allocation of at least `size` bytes.
-            unsafe { core::ptr::write_bytes(p, 0, size) };
-        }
-        p
+        self.kmalloc(size, gfp.zeroed())
     }
 
     /// `kmalloc_array()`: `n * size` bytes, null if that overflows.
@@ -150,7 +216,7 @@ impl Kmalloc {
         let rec = unsafe { self.record(p) }?;
         let head = rec.head_page();
         match head.owner() {
-            Owner::Nobody => None,
+            Owner::Nobody | Owner::Pages => None,
             Owner::LargeKmalloc => Some(head.base()),
             Owner::Slab(cache) => {
                 // SAFETY: a slab's owner is its live cache.
@@ -158,47 +224,6 @@ impl Kmalloc {
                 c.object_containing(head, p as usize).map(|o| o as *mut u8)
             }
         }
-    }
-
-    /// `alloc_pages()` of the exported API: a block of `1 << order` pages,
-    /// recorded as a large kmalloc block; null if no memory could be had or
-    /// `order` is beyond `MAX_PAGE_ORDER`.
-    pub(crate) fn alloc_pages(&self, order: u32, gfp: Gfp) -> *mut u8 {
-        self.alloc_pages_node(order, gfp, None)
-    }
-
-    /// `alloc_pages_node()` of the exported API: [`Kmalloc::alloc_pages`]
-    /// of node `nid`'s pages (`None`: the CPU's node), falling back to the
-    /// nearest other node as the kernel's does without `__GFP_THISNODE`.
-    /// Null for a node number the pool has no zone for.
-    pub(crate) fn alloc_pages_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
-        if order > MAX_ORDER {
-            return core::ptr::null_mut();
-        }
-        self.alloc_large_node(order, gfp, nid)
-    }
-
-    /// `__free_pages()` of the exported API: frees the block at `p` if it is
-    /// one of [`Kmalloc::alloc_pages`] of this `order`; reports anything
-    /// else and keeps it.
-    ///
-    /// # Safety
-    ///
-    /// `p` is the first byte of a live block from [`Kmalloc::alloc_pages`]
-    /// (or is reported), not used again.
-    pub(crate) unsafe fn free_pages(&self, p: *mut u8, order: u32) {
-        // SAFETY: the caller's guarantee.
-        let Some(rec) = (unsafe { self.record(p) }) else {
-            return bad_kfree(p, "rslab_free_pages: not rslab memory");
-        };
-        let head = rec.head_page();
-        // SAFETY: the caller holds the block, so nobody frees it meanwhile.
-        let ok = rec.owner() == Owner::LargeKmalloc && unsafe { head.block_order() } == Some(order);
-        if !ok {
-            return bad_kfree(p, "rslab_free_pages: not a page block of that order");
-        }
-        // SAFETY: the caller's guarantee.
-        unsafe { self.free_large(head, p) };
     }
 
     /// `kfree()`: frees what [`Kmalloc::kmalloc`] (or any rslab cache on this
@@ -220,6 +245,7 @@ impl Kmalloc {
         };
         match rec.owner() {
             Owner::Nobody => bad_kfree(p, "not allocated"),
+            Owner::Pages => bad_kfree(p, "a block of pages (free it with __free_pages)"),
             // SAFETY: the caller's guarantee: `p` is live and being freed.
             Owner::LargeKmalloc => unsafe { self.free_large(rec.head_page(), p) },
             Owner::Slab(cache) => {
@@ -246,7 +272,7 @@ impl Kmalloc {
             return 0;
         };
         match rec.owner() {
-            Owner::Nobody => 0,
+            Owner::Nobody | Owner::Pages => 0,
             Owner::LargeKmalloc => {
                 // SAFETY: the caller holds `p`, so nobody frees its block.
                 let order = unsafe { rec.head_page().block_order() };
@@ -301,7 +327,7 @@ impl Kmalloc {
             }
         }
         if size <= ks {
-            if gfp.zero() {
+            if mm::want_init_on_alloc(gfp) {
                 // SAFETY: `p` holds `ks` bytes, the caller's.
                 unsafe {
                     if orig < size {
@@ -316,11 +342,7 @@ impl Kmalloc {
             }
             return p;
         }
-        let n = if gfp.zero() {
-            self.kzalloc(size, gfp)
-        } else {
-            self.kmalloc(size, gfp)
-        };
+        let n = self.kmalloc(size, gfp);
         if n.is_null() {
             return n;
         }

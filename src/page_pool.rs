@@ -2,15 +2,22 @@
 //! The page pool: buddy free areas and per-CPU page lists over chunks of
 //! memory taken from the kernel's own page allocator.
 //!
-//! - NUMA: one zone (free areas and lock) per node, as the kernel has one
-//!   per node; a node's chunks come from `alloc_pages_node(nid)` with
-//!   `__GFP_THISNODE` and occupy the node's own range of slots, so a page
-//!   index names its node (`idx >> node_shift`). A CPU's lists hold pages
-//!   of its node only (`cpu_to_mem()`). An allocation is served by the
-//!   node asked for (`alloc_node`) or the CPU's own; when that node's zone
-//!   is empty and cannot grow, by the other nodes, nearest first (the
-//!   zonelist fallback), counted as `numa_miss`. Without `CONFIG_NUMA`
-//!   there is one node.
+//! - Zones: as the kernel has a zone (free areas and lock) per node and
+//!   kind (`ZONE_NORMAL`, `ZONE_DMA32`, `ZONE_DMA`), so has the pool: a
+//!   zone's chunks come from `alloc_pages_node(nid)` with `__GFP_THISNODE`
+//!   and the kind's `__GFP_DMA`/`__GFP_DMA32`, and occupy the zone's own
+//!   range of slots, so a page index names its zone (`idx >> zone_shift`)
+//!   and node. A request's kind is `gfp_zone()`'s. A CPU's lists hold pages
+//!   of its node's normal zone only (`cpu_to_mem()`); the DMA zones are
+//!   served under their zone lock. An allocation is served by the node
+//!   asked for (`alloc_node`) or the CPU's own; when that node's zone is
+//!   empty and cannot grow, by the same kind of zone of the other nodes,
+//!   nearest first (the zonelist fallback), counted as `numa_miss`. Without
+//!   `CONFIG_NUMA` there is one node.
+//! - Memory initialisation as the page allocator's: a block is zeroed when
+//!   allocated with `__GFP_ZERO` or under `init_on_alloc`, and when freed
+//!   under `init_on_free` (then every free page is zero, and allocations
+//!   need not zero again).
 //! - Backing memory ([`chunk`]): the pool grows by taking naturally aligned
 //!   chunks from `alloc_pages_node()`, order `MAX_PAGE_ORDER` first and smaller
 //!   orders when the kernel cannot give that ("order fallback"). A chunk
@@ -43,6 +50,7 @@
 
 mod check;
 mod chunk;
+mod compound;
 mod pcp;
 mod pfn_map;
 mod register;
@@ -55,6 +63,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
         cpu, ffi,
         gfp::Gfp,
+        mm::{self, Zone as ZoneKind},
         numa,
         percpu::PerCpu,
         stats::Stats,
@@ -68,6 +77,7 @@ use kernel::{
     interrupt::local_interrupt_disable,
     new_spinlock_irq,
     prelude::*,
+    rbtree::RBTree,
     sync::{Arc, SpinLockIrq},
 };
 use pcp::PcpCell;
@@ -79,6 +89,24 @@ pub(crate) const MAX_ORDER: u32 = bindings::MAX_PAGE_ORDER;
 pub(crate) const NR_ORDERS: usize = MAX_ORDER as usize + 1;
 /// Pages in a full-size chunk.
 pub(crate) const CHUNK_PAGES: usize = 1 << MAX_ORDER;
+/// A node's zones, as a shift: zone index `node << ZT_BITS | kind`.
+const ZT_BITS: u32 = 2;
+/// The `gfp_t` bits that ask for a zone other than the normal one, on this
+/// kernel (a zone it lacks is the normal one).
+const ZONE_GFP: u32 = if ZoneKind::Dma.exists() {
+    mm::GFP_DMA
+} else {
+    0
+} | if ZoneKind::Dma32.exists() {
+    mm::GFP_DMA32
+} else {
+    0
+};
+
+/// The index of node `node`'s zone of kind `kind`.
+const fn zone_index(node: usize, kind: ZoneKind) -> usize {
+    node << ZT_BITS | kind as usize
+}
 type Area = FreeArea<NR_ORDERS>;
 
 /// What the pool keeps per page for its user (what the fields of
@@ -231,12 +259,16 @@ impl Default for Config {
 ///
 /// # Invariants
 ///
-/// - `zones[n]` is node `n`'s; its chunks are in slots
-///   `n << node_bits .. (n + 1) << node_bits` and its pages are node `n`'s.
-///   `nr_chunks` counts the chunks of all zones (at most `max_chunks`).
-/// - Whenever no zone lock is held, `free_pages` equals the free pages of
-///   all zones' free areas and `total_pages` the pages of their chunks; a
-///   zone's own `free` and `total` are exact under its lock.
+/// - `zones[z]` is the zone of index `z` (node `z >> ZT_BITS`, kind
+///   `z & 3`; a kind the kernel lacks has a zone with no slots); its chunks
+///   are in slots `z << node_bits .. (z + 1) << node_bits` and its pages
+///   are that node's, of that kind. `nr_chunks` counts the chunks of all
+///   zones (at most `max_chunks`).
+/// - Whenever no zone lock is held, `zone_free[z]` equals the free pages
+///   of zone `z`'s free areas and `total_pages` the pages of all zones'
+///   chunks; a zone's own `free` and `total` are exact under its lock.
+/// - With `init_free`, every page in the free areas and on the lists is
+///   zero.
 /// - `slots[s]` holds the address, pfn and records of the chunk in slot `s`
 ///   for as long as that chunk is in the pool (written under the zone lock
 ///   before any block of it is handed out).
@@ -248,7 +280,7 @@ impl Default for Config {
 ///   in the pool while the block is out.
 /// - `cpus[c]` is only used by CPU `c` with the task pinned and the lock
 ///   *tried*, or by anyone with the lock taken where no list lock is held.
-///   Its lists hold blocks of node `cpu_node[c]` only.
+///   Its lists hold blocks of node `cpu_node[c]`'s normal zone only.
 /// - `map` maps the pages of every chunk in the pool to their records (see
 ///   [`PfnMap`]).
 #[pin_data(PinnedDrop)]
@@ -257,20 +289,20 @@ pub(crate) struct Pool<R: PageRecord> {
     cpus: PerCpu<PcpCell>,
     /// Each CPU's node (`cpu_to_mem()`), by CPU number.
     cpu_node: KVec<u32>,
-    /// Slots per node, as a shift: node `n`'s first slot is `n << node_bits`.
+    /// Slots per zone, as a shift: zone `z`'s first slot is `z << node_bits`.
     node_bits: u32,
-    /// `node_bits + MAX_ORDER` (below 32): the node of page index `idx` is
-    /// `idx >> node_shift`.
-    node_shift: u32,
+    /// `node_bits + MAX_ORDER`: the zone of page index `idx` is
+    /// `idx >> zone_shift`, its node `idx >> (zone_shift + ZT_BITS)` (below
+    /// 32).
+    zone_shift: u32,
     max_chunks: usize,
     nr_chunks: Atomic<usize>,
     slots: KVVec<SlotInfo<R>>,
     map: PfnMap<R>,
     stats: Stats<NR_STATS>,
-    /// Pages free in the free areas (a copy of the zones', for reading
-    /// without the lock).
-    free_pages: Atomic<usize>,
-    /// Likewise per zone, by node: the watermarks' measure.
+    /// Pages free in each zone's free areas, by zone index (a copy of the
+    /// zone's `free`, for reading without the lock: the watermarks'
+    /// measure).
     zone_free: KVec<Atomic<usize>>,
     /// Pages in all chunks (likewise).
     total_pages: Atomic<usize>,
@@ -285,16 +317,26 @@ pub(crate) struct Pool<R: PageRecord> {
     /// The lists' `(high_min, high_max)`, packed; each CPU applies it to its
     /// own list under its own lock (see [`Pool::apply_tuning`]).
     tuning: Atomic<u64>,
+    /// `init_on_alloc`, read at creation (a boot setting).
+    init_alloc: bool,
+    /// `init_on_free`, likewise.
+    init_free: bool,
+    /// The compound blocks handed out ([`compound`]): pfn to order.
+    #[pin]
+    compound: SpinLockIrq<RBTree<usize, u32>>,
+    /// Their pages.
+    compound_pages: Atomic<usize>,
 }
 
 impl<R: PageRecord> Pool<R> {
     /// A new, empty pool.
     pub(crate) fn new(cfg: Config) -> Result<Arc<Self>> {
         let nodes = numa::nr_node_ids();
+        let nr_zones = nodes << ZT_BITS;
         let node_bits = cfg.max_chunks.max(1).next_power_of_two().trailing_zeros();
         if !cfg.wmark.valid()
             || cfg.max_chunks == 0
-            || nodes
+            || nr_zones
                 .checked_shl(node_bits + MAX_ORDER)
                 .is_none_or(|n| n > u32::MAX as usize)
         {
@@ -303,17 +345,19 @@ impl<R: PageRecord> Pool<R> {
         // The lists are large (a ring per order): zeroed in place, empty.
         let cpus = PerCpu::<PcpCell>::new_zeroed()?;
         let node_slots = 1usize << node_bits;
-        let mut slots = KVVec::with_capacity(nodes * node_slots, GFP_KERNEL)?;
-        for _ in 0..nodes * node_slots {
+        let mut slots = KVVec::with_capacity(nr_zones * node_slots, GFP_KERNEL)?;
+        for _ in 0..nr_zones * node_slots {
             slots.push(SlotInfo::new(), GFP_KERNEL)?;
         }
-        let mut zones = KVec::with_capacity(nodes, GFP_KERNEL)?;
-        for n in 0..nodes {
-            let mut table = KVVec::with_capacity(node_slots, GFP_KERNEL)?;
-            for _ in 0..node_slots {
+        let mut zones = KVec::with_capacity(nr_zones, GFP_KERNEL)?;
+        for z in 0..nr_zones {
+            // A kind the kernel lacks gets no slots: it never grows.
+            let exists = ZoneKind::from_index(z & ((1 << ZT_BITS) - 1)).is_some_and(|k| k.exists());
+            let mut table = KVVec::with_capacity(if exists { node_slots } else { 0 }, GFP_KERNEL)?;
+            for _ in 0..if exists { node_slots } else { 0 } {
                 table.push(None, GFP_KERNEL)?;
             }
-            let first = (n << node_bits) as u32;
+            let first = (z << node_bits) as u32;
             zones.push(
                 KBox::pin_init(
                     new_spinlock_irq!(Zone {
@@ -332,26 +376,25 @@ impl<R: PageRecord> Pool<R> {
         for c in 0..cpu::nr_cpu_ids() {
             cpu_node.push(numa::cpu_node(c).min(nodes - 1) as u32, GFP_KERNEL)?;
         }
-        let mut zone_free = KVec::with_capacity(nodes, GFP_KERNEL)?;
-        for _ in 0..nodes {
+        let mut zone_free = KVec::with_capacity(nr_zones, GFP_KERNEL)?;
+        for _ in 0..nr_zones {
             zone_free.push(Atomic::new(0), GFP_KERNEL)?;
         }
         let stats = Stats::new()?;
         let map = PfnMap::new()?;
-        let node_shift = node_bits + MAX_ORDER;
+        let zone_shift = node_bits + MAX_ORDER;
         let pool = Arc::pin_init(
             pin_init!(Pool {
                 zones,
                 cpus,
                 cpu_node,
                 node_bits,
-                node_shift,
+                zone_shift,
                 max_chunks: cfg.max_chunks,
                 nr_chunks: Atomic::new(0),
                 slots,
                 map,
                 stats,
-                free_pages: Atomic::new(0),
                 zone_free,
                 total_pages: Atomic::new(0),
                 wmark_min: Atomic::new(cfg.wmark.min),
@@ -362,6 +405,10 @@ impl<R: PageRecord> Pool<R> {
                 // SAFETY: computes an address; no side effect.
                 linear: unsafe { ffi::rslab_linear_offset() } as usize,
                 tuning: Atomic::new(0),
+                init_alloc: mm::init_on_alloc(),
+                init_free: mm::init_on_free(),
+                compound <- new_spinlock_irq!(RBTree::new()),
+                compound_pages: Atomic::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -372,28 +419,41 @@ impl<R: PageRecord> Pool<R> {
             };
             let irq = local_interrupt_disable();
             let mut g = cell.lock(&irq);
-            g.node = pool.cpu_node[c];
+            g.zone = zone_index(pool.cpu_node[c] as usize, ZoneKind::Normal) as u32;
             pool.apply_tuning(&mut g);
         }
         Ok(pool)
     }
 
-    /// The nodes the pool has a zone for (`nr_node_ids`).
+    /// The nodes the pool has zones for (`nr_node_ids`).
     pub(crate) fn nr_nodes(&self) -> usize {
-        self.zones.len()
+        self.zones.len() >> ZT_BITS
     }
 
-    /// The node of page index `idx`. No call: the fast paths use it.
+    /// The zone index of page index `idx`. No call: the fast paths use it.
     #[inline(always)]
-    fn node_of_idx(&self, idx: u32) -> usize {
-        // `node_shift` is below 32 (checked in `new`): exact, and no
+    fn zone_of_idx(&self, idx: u32) -> usize {
+        // `zone_shift` is below 32 (checked in `new`): exact, and no
         // overflow check to call out.
-        idx.wrapping_shr(self.node_shift) as usize
+        idx.wrapping_shr(self.zone_shift) as usize
+    }
+
+    /// The node of page index `idx`.
+    fn node_of_idx(&self, idx: u32) -> usize {
+        self.zone_of_idx(idx) >> ZT_BITS
     }
 
     /// The node of `b`'s pages.
     pub(crate) fn node_of(&self, b: &RawBlock) -> usize {
         self.node_of_idx(b.idx)
+    }
+
+    /// The zones of node `node`, with their kind (those the kernel has).
+    fn node_zones(&self, node: usize) -> impl Iterator<Item = (ZoneKind, &SpinLockIrq<Zone<R>>)> {
+        [ZoneKind::Normal, ZoneKind::Dma32, ZoneKind::Dma]
+            .into_iter()
+            .filter(|k| k.exists())
+            .filter_map(move |k| Some((k, &**self.zones.get(zone_index(node, k))?)))
     }
 
     /// The node of the CPU this runs on (a call: slow paths only).
@@ -429,9 +489,9 @@ impl<R: PageRecord> Pool<R> {
         Ok(())
     }
 
-    /// Pages in the free areas.
+    /// Pages in the free areas of all zones.
     pub(crate) fn free_pages(&self) -> usize {
-        self.free_pages.load(Relaxed)
+        self.zone_free.iter().map(|f| f.load(Relaxed)).sum()
     }
 
     /// Pages in all chunks.
@@ -454,7 +514,7 @@ impl<R: PageRecord> Pool<R> {
         &self.stats
     }
 
-    /// The free blocks per order, all nodes together.
+    /// The free blocks per order, all zones together.
     pub(crate) fn buddyinfo(&self) -> [usize; NR_ORDERS] {
         let mut nr = [0; NR_ORDERS];
         for n in 0..self.nr_nodes() {
@@ -465,49 +525,66 @@ impl<R: PageRecord> Pool<R> {
         nr
     }
 
-    /// Node `node`'s free blocks per order (its line of `/proc/buddyinfo`).
+    /// Node `node`'s free blocks per order, its zones together.
     pub(crate) fn buddyinfo_node(&self, node: usize) -> [usize; NR_ORDERS] {
+        let mut nr = [0; NR_ORDERS];
+        for (_, z) in self.node_zones(node) {
+            for (t, x) in nr.iter_mut().zip(*z.lock().area.nr_free()) {
+                *t += x;
+            }
+        }
+        nr
+    }
+
+    /// The free blocks per order of node `node`'s zone of kind `kind` (its
+    /// line of `/proc/buddyinfo`).
+    pub(crate) fn buddyinfo_zone(&self, node: usize, kind: ZoneKind) -> [usize; NR_ORDERS] {
         self.zones
-            .get(node)
+            .get(zone_index(node, kind))
             .map_or([0; NR_ORDERS], |z| *z.lock().area.nr_free())
     }
 
-    /// Node `node`'s pages: in its chunks, and free in its free areas.
+    /// Node `node`'s pages: in its chunks, and free in its free areas (all
+    /// its zones).
     pub(crate) fn node_pages(&self, node: usize) -> (usize, usize) {
-        self.zones.get(node).map_or((0, 0), |z| {
+        self.node_zones(node).fold((0, 0), |(t, f), (_, z)| {
+            let z = z.lock();
+            (t + z.total, f + z.free)
+        })
+    }
+
+    /// The pages of node `node`'s zone of kind `kind`: in its chunks, and
+    /// free in its free areas.
+    pub(crate) fn zone_pages(&self, node: usize, kind: ZoneKind) -> (usize, usize) {
+        self.zones.get(zone_index(node, kind)).map_or((0, 0), |z| {
             let z = z.lock();
             (z.total, z.free)
         })
     }
 
-    /// Pages free in node `node`'s free areas (read without the lock).
+    /// Pages free in zone `zi`'s free areas (read without the lock).
     #[inline(always)]
-    pub(crate) fn node_free(&self, node: usize) -> usize {
-        self.zone_free.get(node).map_or(0, |f| f.load(Relaxed))
+    fn zone_free_pages(&self, zi: usize) -> usize {
+        self.zone_free.get(zi).map_or(0, |f| f.load(Relaxed))
     }
 
-    /// Moves the free-page counts of the zone `z` by `+pages` (`add`) or
-    /// `-pages`. Under the zone lock.
+    /// Moves the lock-free copy of zone `z`'s free-page count by `+pages`
+    /// (`add`) or `-pages`. Under the zone lock.
     fn count_free(&self, z: &Zone<R>, pages: usize, add: bool) {
-        let node = z.chunks.first.wrapping_shr(self.node_bits) as usize;
-        if let Some(f) = self.zone_free.get(node) {
+        let zi = z.chunks.first.wrapping_shr(self.node_bits) as usize;
+        if let Some(f) = self.zone_free.get(zi) {
             if add {
                 f.add(pages, Relaxed);
             } else {
                 f.fetch_sub(pages, Relaxed);
             }
         }
-        if add {
-            self.free_pages.add(pages, Relaxed);
-        } else {
-            self.free_pages.fetch_sub(pages, Relaxed);
-        }
     }
 
-    /// Whether node `node`'s zone is below its high watermark.
+    /// Whether zone `zi` is below its high watermark.
     #[inline(always)]
-    fn below_high(&self, node: usize) -> bool {
-        self.node_free(node) < self.wmark_high.load(Relaxed)
+    fn below_high(&self, zi: usize) -> bool {
+        self.zone_free_pages(zi) < self.wmark_high.load(Relaxed)
     }
 
     /// The slot of `b`'s chunk. Panics on a block of another pool, which
@@ -574,7 +651,7 @@ impl<R: PageRecord> Pool<R> {
 
     /// [`Pool::for_each_record`] of node `node`'s chunks only.
     pub(crate) fn for_each_record_in(&self, node: usize, mut f: impl FnMut(&R)) {
-        if let Some(z) = self.zones.get(node) {
+        for (_, z) in self.node_zones(node) {
             let z = z.lock();
             for c in z.chunks.table.iter().flatten() {
                 c.records.iter().for_each(&mut f);
@@ -584,10 +661,10 @@ impl<R: PageRecord> Pool<R> {
 
     /// [`Pool::for_each_record`], with each page's node: `f(node, record)`.
     pub(crate) fn for_each_node_record(&self, mut f: impl FnMut(usize, &R)) {
-        for (node, z) in self.zones.iter().enumerate() {
+        for (zi, z) in self.zones.iter().enumerate() {
             let z = z.lock();
             for c in z.chunks.table.iter().flatten() {
-                c.records.iter().for_each(|r| f(node, r));
+                c.records.iter().for_each(|r| f(zi >> ZT_BITS, r));
             }
         }
     }
@@ -641,15 +718,16 @@ impl<R: PageRecord> Pool<R> {
         }
     }
 
-    /// One allocation attempt on `node`, without growing: through this
-    /// CPU's lists if it is the CPU's node, else from the node's free areas.
-    fn try_alloc(&self, order: u32, node: usize) -> Option<RawBlock> {
-        let zone = self.zones.get(node)?;
+    /// One allocation attempt on zone `zi`, without growing: through this
+    /// CPU's lists if it is the CPU's node's normal zone, else from the
+    /// zone's free areas.
+    fn try_alloc(&self, order: u32, zi: usize) -> Option<RawBlock> {
+        let zone = self.zones.get(zi)?;
         let mut out = Released::new();
         let idx = {
             let irq = local_interrupt_disable();
             let cpu = cpu::current();
-            let listed = if self.cpu_node(cpu) == node {
+            let listed = if zone_index(self.cpu_node(cpu), ZoneKind::Normal) == zi {
                 self.pcp_alloc(&irq, order, &mut out)
             } else {
                 None
@@ -671,17 +749,28 @@ impl<R: PageRecord> Pool<R> {
         idx.map(|idx| self.block(idx, order))
     }
 
-    /// Allocates a block of `1 << order` pages. Grows the pool from the
-    /// kernel when it is below its low watermark or cannot serve the request;
-    /// sleeps only if `gfp` allows it. `None` when the kernel cannot give
-    /// memory either, or `order > MAX_PAGE_ORDER`; the pool is unchanged then.
-    /// Out of line; the fast path inside (this CPU's list) makes no call.
+    /// Allocates a block of `1 << order` pages, of the zone `gfp` asks for
+    /// (`gfp_zone()`), zeroed as the page allocator zeroes
+    /// ([`Pool::init_block`]). Grows the pool from the kernel when it is
+    /// below its low watermark or cannot serve the request; sleeps only if
+    /// `gfp` allows it. `None` when the kernel cannot give memory either, or
+    /// `order > MAX_PAGE_ORDER`; the pool is unchanged then. Out of line;
+    /// the fast path inside (this CPU's list) makes no call.
     #[inline(never)]
     pub(crate) fn alloc(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
-        if let Some(idx) = self.pcp_alloc_fast(order) {
-            return Some(self.block(idx, order));
+        let fast = if gfp.raw() & ZONE_GFP == 0 {
+            self.pcp_alloc_fast(order)
+        } else {
+            None
+        };
+        let b = match fast {
+            Some(idx) => self.block(idx, order),
+            None => self.alloc_slow(order, gfp, None)?,
+        };
+        if !self.init_free && (self.init_alloc || gfp.zero()) {
+            self.init_block(&b);
         }
-        self.alloc_slow(order, gfp, None)
+        Some(b)
     }
 
     /// [`Pool::alloc`] of a block of node `nid` (`alloc_pages_node()`):
@@ -689,14 +778,60 @@ impl<R: PageRecord> Pool<R> {
     /// (counted as `numa_miss`); `None` (the default) is the CPU's node.
     /// `None` also for a node number at or past `nr_node_ids`.
     pub(crate) fn alloc_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> Option<RawBlock> {
-        match nid {
-            None => self.alloc(order, gfp),
+        let b = match nid {
+            None => return self.alloc(order, gfp),
             Some(n) if n >= self.nr_nodes() => {
                 self.stats.add(Stat::AllocFail as usize, 1);
-                None
+                return None;
             }
-            Some(n) => self.alloc_slow(order, gfp, Some(n)),
+            Some(n) => self.alloc_slow(order, gfp, Some(n))?,
+        };
+        if !self.init_free && (self.init_alloc || gfp.zero()) {
+            self.init_block(&b);
         }
+        Some(b)
+    }
+
+    /// Zeroes the pages of `b` (`kernel_init_pages()`).
+    #[inline(never)]
+    fn init_block(&self, b: &RawBlock) {
+        // SAFETY: `b` is a block of this pool (checked by `addr`) that the
+        // caller holds (it was just allocated, or is being freed): its
+        // pages are the caller's.
+        unsafe {
+            core::ptr::write_bytes(self.addr(b), 0, kernel::page::PAGE_SIZE << b.order);
+        }
+    }
+
+    /// Splits `b` (of order `k`) into its first page, an order-0 block, and
+    /// the blocks of each order below `k` that make up the rest, all still
+    /// allocated, for their holder to free one by one: what `__free_pages()`
+    /// does to a non-compound block whose first page still has references.
+    /// Returns the first page's block and calls `tail` on each other one.
+    /// A block of another pool comes back whole (and `tail` is not called).
+    pub(crate) fn split(&self, b: RawBlock, mut tail: impl FnMut(RawBlock)) -> RawBlock {
+        if b.pool != self.id || b.order == 0 {
+            return b;
+        }
+        let Some(zone) = self.zones.get(self.zone_of_idx(b.idx)) else {
+            return b;
+        };
+        let mut parts = [(0, 0); NR_ORDERS];
+        let mut n = 0;
+        {
+            let mut z = zone.lock();
+            let Some(split) = Area::split(&mut z.chunks, b.idx, b.order) else {
+                return b;
+            };
+            for (part, slot) in split.zip(parts.iter_mut()) {
+                *slot = part;
+                n += 1;
+            }
+        }
+        for &(idx, order) in &parts[..n] {
+            tail(self.block(idx, order));
+        }
+        self.block(b.idx, 0)
     }
 
     /// [`Pool::alloc`] past its fast path, for node `want` (or the CPU's).
@@ -706,28 +841,34 @@ impl<R: PageRecord> Pool<R> {
             self.stats.add(Stat::AllocFail as usize, 1);
             return None;
         }
+        let kind = ZoneKind::of(gfp);
         let node = want.unwrap_or_else(|| self.local_node());
-        if self.node_free(node) < self.wmark_low.load(Relaxed) {
-            self.grow(node, order, gfp, false);
+        let zi = zone_index(node, kind);
+        if self.zone_free_pages(zi) < self.wmark_low.load(Relaxed) {
+            self.grow(zi, order, gfp, false);
         }
         // A chunk grown for this request serves it before anyone else (the
         // shrinker, another allocation) can take it: an allocation fails
         // only when the kernel could not give memory.
-        let grown = |n: usize| {
-            self.grow(n, order, gfp, true)
+        let grown = |zi: usize| {
+            self.grow(zi, order, gfp, true)
                 .map(|idx| self.block(idx, order))
         };
-        let mut b = self.try_alloc(order, node).or_else(|| grown(node));
+        let mut b = self.try_alloc(order, zi).or_else(|| grown(zi));
         // `__GFP_THISNODE` for a given node: no fallback.
         if b.is_none() && !(want.is_some() && gfp.this_node()) {
-            // The zonelist fallback: the other nodes' free areas, nearest
-            // first, then growing them.
+            // The zonelist fallback: the same zone of the other nodes, their
+            // free areas nearest first, then growing them.
             let (others, n) = numa::fallback_nodes(node);
             let others = &others[..n];
             b = others
                 .iter()
-                .find_map(|&o| self.try_alloc(order, o as usize))
-                .or_else(|| others.iter().find_map(|&o| grown(o as usize)));
+                .find_map(|&o| self.try_alloc(order, zone_index(o as usize, kind)))
+                .or_else(|| {
+                    others
+                        .iter()
+                        .find_map(|&o| grown(zone_index(o as usize, kind)))
+                });
             if b.is_some() {
                 self.stats.add(Stat::NumaMiss as usize, 1);
             }
@@ -738,12 +879,19 @@ impl<R: PageRecord> Pool<R> {
         b
     }
 
-    /// Frees a block from [`Pool::alloc`]. A block of another pool is
-    /// reported and not freed (it stays allocated in its own pool). Out of
-    /// line; the fast path inside makes no call.
+    /// Frees a block from [`Pool::alloc`] (zeroing it under
+    /// `init_on_free`). A block of another pool is reported and not freed
+    /// (it stays allocated in its own pool). Out of line; the fast path
+    /// inside makes no call.
     #[inline(never)]
     pub(crate) fn free(&self, b: RawBlock) {
-        if b.pool == self.id && self.pcp_free_fast(b.idx, b.order) {
+        if b.pool != self.id {
+            return self.free_slow(b);
+        }
+        if self.init_free {
+            self.init_block(&b);
+        }
+        if self.pcp_free_fast(b.idx, b.order) {
             return;
         }
         self.free_slow(b)
@@ -760,15 +908,15 @@ impl<R: PageRecord> Pool<R> {
             );
             return;
         }
-        let Some(zone) = self.zones.get(self.node_of_idx(b.idx)) else {
-            pr_err!("pool: bad free of page index {}: no such node\n", b.idx);
+        let Some(zone) = self.zones.get(self.zone_of_idx(b.idx)) else {
+            pr_err!("pool: bad free of page index {}: no such zone\n", b.idx);
             return;
         };
         let mut out = Released::new();
         {
             let irq = local_interrupt_disable();
-            // A block of another node goes back to its node's free areas
-            // (`pcp_free` takes only the CPU's own node's).
+            // A block of another zone goes back to its zone's free areas
+            // (`pcp_free` takes only the CPU's own node's normal zone's).
             if !self.pcp_free(&irq, b.idx, b.order, &mut out) {
                 let mut z = zone.lock();
                 if self.zone_free(&mut z, b.idx, b.order, &mut out) {
@@ -792,27 +940,27 @@ impl<R: PageRecord> Pool<R> {
     /// [`Pool::shrink`] of node `node` only: drains the lists of its CPUs
     /// and gives back its wholly free chunks while it keeps `keep` pages
     /// free.
+    /// (`keep` is per zone: each of the node's zones keeps that many.)
     pub(crate) fn shrink_node(&self, node: usize, keep: usize) -> usize {
-        let Some(zone) = self.zones.get(node) else {
-            return 0;
-        };
         for c in (0..cpu::nr_cpu_ids()).filter(|&c| self.cpu_node(c) == node) {
             self.drain_cpu(c);
         }
         let mut given = 0;
-        loop {
-            let mut out = Released::new();
-            {
-                let mut z = zone.lock();
-                let first = z.chunks.first_slot();
-                for slot in first..first + z.chunks.nr_slots() {
-                    self.take_free_chunk(&mut z, slot, keep, &mut out);
+        for (_, zone) in self.node_zones(node) {
+            loop {
+                let mut out = Released::new();
+                {
+                    let mut z = zone.lock();
+                    let first = z.chunks.first_slot();
+                    for slot in first..first + z.chunks.nr_slots() {
+                        self.take_free_chunk(&mut z, slot, keep, &mut out);
+                    }
                 }
+                if out.is_empty() {
+                    break;
+                }
+                given += self.release(out);
             }
-            if out.is_empty() {
-                break;
-            }
-            given += self.release(out);
         }
         given
     }
@@ -842,6 +990,11 @@ impl<R: PageRecord> PinnedDrop for Pool<R> {
         }
         if leaked > 0 {
             pr_err!("pool: destroyed with {leaked} pages in chunks still in use\n");
+        }
+        // Compound blocks still out stay their users' (the kernel's pages).
+        let compound = self.compound_pages();
+        if compound > 0 {
+            pr_err!("pool: destroyed with {compound} pages of compound blocks still in use\n");
         }
     }
 }

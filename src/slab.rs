@@ -82,6 +82,7 @@ mod bulk;
 mod debug;
 mod fastpath;
 mod freelist;
+mod init;
 mod node;
 mod page;
 mod sheaves;
@@ -99,13 +100,17 @@ use crate::{
         atomic::{Atomic, Relaxed},
         cpu,
         dword::DWord,
+        gfp, mm,
         percpu::PerCpu,
         stats::Stats,
     },
     logic::{
         admin::control::{Name, NAME_LEN},
         rand::XorShift64,
-        slab::layout::{self, Layout, Machine},
+        slab::{
+            init::InitPolicy,
+            layout::{self, Layout, Machine},
+        },
     },
     page_pool::Pool,
 };
@@ -185,9 +190,11 @@ pub(crate) struct CacheConfig<'a> {
     /// `SLAB_*` flags: [`layout::SLAB_HWCACHE_ALIGN`],
     /// [`layout::SLAB_TYPESAFE_BY_RCU`] (slabs go back to the pool only
     /// after an RCU grace period, so a freed object stays an object of this
-    /// cache for RCU readers),
-    /// [`layout::SLAB_RECLAIM_ACCOUNT`] and [`layout::SLAB_CACHE_DMA`] are
-    /// accepted (the latter two only recorded: the pool has one zone).
+    /// cache for RCU readers), [`layout::SLAB_CACHE_DMA`] and
+    /// [`layout::SLAB_CACHE_DMA32`] (slabs of `ZONE_DMA`/`ZONE_DMA32`
+    /// pages), [`layout::SLAB_RECLAIM_ACCOUNT`] and
+    /// [`layout::SLAB_NOLEAKTRACE`] (recorded), the debug flags and
+    /// [`layout::SLAB_KMALLOC`].
     pub(crate) flags: u32,
     /// A constructor, if any.
     pub(crate) ctor: Option<Ctor>,
@@ -226,6 +233,8 @@ impl<'a> CacheConfig<'a> {
 const ACCEPTED_FLAGS: u32 = layout::SLAB_HWCACHE_ALIGN
     | layout::SLAB_RECLAIM_ACCOUNT
     | layout::SLAB_CACHE_DMA
+    | layout::SLAB_CACHE_DMA32
+    | layout::SLAB_NOLEAKTRACE
     | layout::SLAB_TYPESAFE_BY_RCU
     | layout::SLAB_KMALLOC
     | layout::SLAB_DEBUG_FLAGS;
@@ -332,6 +341,11 @@ pub(crate) struct Cache {
     /// `SLAB_TYPESAFE_BY_RCU` slabs waiting for their grace period.
     rcu_pending: Atomic<usize>,
     tid_step: usize,
+    /// When objects are zeroed (see [`init`]).
+    init: InitPolicy,
+    /// `allocflags`: the zone of the cache's slabs (`__GFP_DMA`,
+    /// `__GFP_DMA32` or none).
+    allocflags: bindings::gfp_t,
 }
 
 /// Errors reported on every cache so far (see [`Cache::errors`]).
@@ -388,6 +402,22 @@ impl Cache {
                 pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);
                 EINVAL
             })?;
+        let init = InitPolicy::new(
+            &l,
+            cfg.ctor.is_some(),
+            mm::init_on_alloc(),
+            mm::init_on_free(),
+            gfp::GFP_ZERO,
+        );
+        // `kmem_cache_open()`'s `allocflags`, of a zone this kernel has.
+        let zone = if flags & layout::SLAB_CACHE_DMA != 0 {
+            mm::Zone::Dma
+        } else if flags & layout::SLAB_CACHE_DMA32 != 0 {
+            mm::Zone::Dma32
+        } else {
+            mm::Zone::Normal
+        };
+        let allocflags = if zone.exists() { zone.gfp() } else { 0 };
         let tid_step = cpu::nr_cpu_ids().next_power_of_two();
         // INVARIANT: `tid` starts at the CPU's number.
         let cpus = PerCpu::new(|c| CpuSlab {
@@ -442,6 +472,8 @@ impl Cache {
                 errors: Atomic::new(0),
                 rcu_pending: Atomic::new(0),
                 tid_step,
+                init,
+                allocflags,
             }? Error),
             GFP_KERNEL,
         )

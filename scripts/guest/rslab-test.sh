@@ -40,6 +40,9 @@ fi
 
 suites="$*"
 dmesg_has() { dmesg | grep -q "$1"; }
+# dmesg_from MODULE TEXT: a line of MODULE's (its pr_fmt prefix, after the
+# time stamp if the kernel prints one) says TEXT.
+dmesg_from() { dmesg | grep -Eq "(^|\] )$1: $2"; }
 # Prints the results of the suites that ran so far (once each per run;
 # with an argument, of a later run of the same suites, tagged "suite@tag").
 dump_ktap() {
@@ -59,9 +62,14 @@ check insmod insmod "$ko"
 dump_ktap
 echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
 check version_readable test -s /sys/kernel/rslab/version
-# The pool's buddyinfo: a line per node with memory.
+# The pool's buddyinfo and zoneinfo: a line per node with memory and zone
+# (x86_64: DMA, DMA32, Normal; riscv64: DMA32, Normal).
 sed 's/^/RSLAB-GUEST buddyinfo: /' /sys/kernel/rslab/pool/buddyinfo
-check pool_buddyinfo_per_node test "$(grep -c '^Node [0-9]*, zone    rslab ' /sys/kernel/rslab/pool/buddyinfo)" = "$([ -n "$debug" ] && echo 1 || echo 2)"
+sed 's/^/RSLAB-GUEST zoneinfo: /' /sys/kernel/rslab/pool/zoneinfo
+nz=2
+[ "$(uname -m)" = x86_64 ] && nz=3
+check pool_buddyinfo_per_node_and_zone test "$(grep -c '^Node [0-9]*, zone  *\(DMA\|DMA32\|Normal\) ' /sys/kernel/rslab/pool/buddyinfo)" = "$(($([ -n "$debug" ] && echo 1 || echo 2) * nz))"
+check pool_zoneinfo_per_node_and_zone test "$(grep -c '^Node [0-9]*, zone  *\(DMA\|DMA32\|Normal\) total [0-9]* free [0-9]*$' /sys/kernel/rslab/pool/zoneinfo)" = "$(($([ -n "$debug" ] && echo 1 || echo 2) * nz))"
 # The command file is in debugfs (the KUnit suites run its commands without
 # the file: a kthread cannot write debugfs), written here as a user does.
 C=/sys/kernel/debug/rslab/control
@@ -96,6 +104,23 @@ check sample_rmmod rmmod rslab_sample
 check sample_softirq_allocations sh -c 'dmesg | grep -q "rslab_sample: ok softirq context: 20 ticks"'
 check sample_cache_destroyed test ! -e $S
 check sample_no_failure sh -c '! dmesg | grep -q "rslab_sample: FAIL"'
+# The allocation contract through the exported API (its suite runs at load).
+check contract_kunit_insmod insmod "$(dirname "$ko")/rslab_contract_kunit.ko"
+dump_ktap
+check contract_kunit_rmmod rmmod rslab_contract_kunit
+# The kernel's own test modules of the allocation contract (lib/test_*.c of
+# the kernel tree, built as they are and, as rslab_<name>, with one include
+# line added: <rslab_compat.h>), each beside the kernel's in this boot
+# (test_meminit last: it has no exit, so it keeps rslab loaded).
+kt=$(dirname "$ko")/kernel-tests
+# test_free_pages: a million blocks of order 3 each way, with a reference
+# taken while they are freed; a leak would run the guest out of memory.
+for m in test_free_pages rslab_test_free_pages; do
+	check "${m}_insmod" insmod "$kt/$m.ko"
+	check "${m}_completed" dmesg_from "$m" "Test completed"
+	rmmod "$m" 2>/dev/null
+done
+check rslab_test_free_pages_no_compound_left test "$(cat /sys/kernel/rslab/pool/compound_pages)" = 0
 # lib/tests/slub_kunit.c ported to the exported API (its suite runs at load).
 check slub_kunit_insmod insmod "$(dirname "$ko")/rslab_slub_kunit.ko"
 dump_ktap
@@ -194,6 +219,27 @@ if [ -n "$debug" ]; then
 	sed 's/^/RSLAB-KMEMLEAK /' /tmp/kmemleak | head -n 60
 	check kmemleak_reports_nothing test ! -s /tmp/kmemleak
 fi
+# lib/test_meminit.c, against the kernel's allocator and (rslab_) against
+# rslab's, loaded again for it: the module has no exit, so rslab stays
+# loaded from here on. It needs init_on_alloc or init_on_free (the kernel's
+# fails without either), which the test boots give but riscv64's first.
+cmdline=$(cat /proc/cmdline)
+case " $cmdline " in
+*" init_on_alloc=1 "* | *" init_on_free=1 "*)
+	# (Its KUnit suites ran twice already: none this time.)
+	echo rslab-none >/sys/module/kunit/parameters/filter_glob 2>/dev/null
+	check insmod_for_test_meminit insmod "$ko"
+	for m in test_meminit rslab_test_meminit; do
+		check "${m}_insmod" insmod "$kt/$m.ko"
+		dmesg | grep -E "(^|\] )$m: " | sed "s/^/RSLAB-GUEST /"
+		for f in test_pages test_kvmalloc test_kmemcache test_rcu_persistent; do
+			check "${m}_$f" dmesg_from "$m" "all [0-9]* tests in $f passed"
+		done
+		check "${m}_all_passed" dmesg_from "$m" "all [0-9]* tests passed!"
+	done
+	;;
+*) echo "RSLAB-GUEST test_meminit: not run (no init_on_alloc=1 or init_on_free=1)" ;;
+esac
 # Anything the kernel complained about during the run fails it.
 # rslab's own error reports: pages still in use at destroy, bad frees,
 # failed validation.
@@ -201,8 +247,10 @@ fi
 # named kunit-* and hostile-*; those are theirs to check.
 # (On the debug tier: KASAN's and lockdep's reports start "BUG:" and
 # "WARNING:", DEBUG_LIST's and DEBUG_OBJECTS' warn or BUG too.)
-# Each "TRACE guest-trace" line (a cache with T) licenses one stack dump.
-if dmesg | awk '/TRACE guest-trace (alloc|free) /{n++} /Call Trace/{if (n > 0) {n--; next}} {print}' |
+# Each "TRACE <cache> alloc|free" line (a cache with T) and each refused
+# rslab_cache_create() (a warning with the stack, as kmem_cache_create()'s)
+# licenses one stack dump.
+if dmesg | awk '/TRACE [^ ]+ (alloc|free) |rslab_cache_create failed with error/{n++} /Call Trace/{if (n > 0) {n--; next}} {print}' |
 	grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab: .*(still in use|bad free|double free|validate:)' |
 	grep -vE 'rslab: cache (kunit|hostile|TestSlub)' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints

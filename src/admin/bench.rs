@@ -184,6 +184,32 @@ fn fill(c: &Cache, buf: &mut KVVec<usize>, n: usize) {
     }
 }
 
+/// An alloc+free pair of node `nid`'s objects, `ops` times:
+/// `Cache::alloc_node` against `kmem_cache_alloc_node()`.
+fn node_pair(t: &Tally, case: &str, ops: u64, r: &Cache, k: &KernelCache, nid: usize) {
+    compare(
+        t,
+        case,
+        ops,
+        || {
+            for _ in 0..ops {
+                if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(nid)) {
+                    rfree(r, obj(p));
+                }
+            }
+        },
+        || {
+            for _ in 0..ops {
+                let p = k.alloc_node(nid as i32);
+                if !p.is_null() {
+                    // SAFETY: just allocated from `k`.
+                    unsafe { k.free(p) };
+                }
+            }
+        },
+    );
+}
+
 /// The cases that run on one CPU (a kthread bound to CPU 0).
 fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result {
     // (kernel cache name, size, rslab in the sheaves mode)
@@ -225,56 +251,15 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
         );
         // This node's objects asked for by number (this is CPU 0):
         // `kmem_cache_alloc_node()` whose `node_match()` holds, on the fast
-        // path on both sides.
+        // path on both sides; then, with a second node with memory, a
+        // remote node's objects.
         let local = crate::glue::numa::cpu_node(0);
-        if let (256, false) = (size, sheaves) {
-            compare(
-                t,
-                "cache_pair_256_this_node",
-                ops,
-                || {
-                    for _ in 0..ops {
-                        if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(local)) {
-                            rfree(&r, obj(p));
-                        }
-                    }
-                },
-                || {
-                    for _ in 0..ops {
-                        let p = k.alloc_node(local as i32);
-                        if !p.is_null() {
-                            // SAFETY: just allocated from `k`.
-                            unsafe { k.free(p) };
-                        }
-                    }
-                },
-            );
-        }
-        // A remote node's objects: `kmem_cache_alloc_node()` of another
-        // node with memory, then free, on both sides.
         let remote = crate::glue::numa::memory_nodes().find(|&n| n != local);
-        if let (256, false, Some(remote)) = (size, sheaves, remote) {
-            compare(
-                t,
-                "cache_pair_256_remote_node",
-                ops,
-                || {
-                    for _ in 0..ops {
-                        if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(remote)) {
-                            rfree(&r, obj(p));
-                        }
-                    }
-                },
-                || {
-                    for _ in 0..ops {
-                        let p = k.alloc_node(remote as i32);
-                        if !p.is_null() {
-                            // SAFETY: just allocated from `k`.
-                            unsafe { k.free(p) };
-                        }
-                    }
-                },
-            );
+        if let (256, false) = (size, sheaves) {
+            node_pair(t, "cache_pair_256_this_node", ops, &r, &k, local);
+            if let Some(remote) = remote {
+                node_pair(t, "cache_pair_256_remote_node", ops, &r, &k, remote);
+            }
         }
         if size == 256 {
             // Alloc N then free N.

@@ -3,7 +3,9 @@
 
 use crate::{
     glue::{
-        cpu, numa,
+        cpu,
+        mm::Zone,
+        numa,
         sysfs::{self, Attr, Emitter},
     },
     page_pool::{Stat, Watermarks, NR_ORDERS},
@@ -27,16 +29,44 @@ fn emit(e: &mut Emitter, args: core::fmt::Arguments<'_>) -> Result {
     e.write_fmt(args).map_err(|_| EINVAL)
 }
 
+/// The pool's zones as `/proc/buddyinfo` and `/proc/zoneinfo` list them:
+/// by node with memory, then by kind in the kernel's order (`ZONE_DMA`,
+/// `ZONE_DMA32`, `ZONE_NORMAL`), the kinds this kernel has.
+fn zones(d: &PoolDir) -> impl Iterator<Item = (usize, Zone)> + '_ {
+    numa::memory_nodes()
+        .filter(|&n| n < d.pool.nr_nodes())
+        .flat_map(|n| {
+            [Zone::Dma, Zone::Dma32, Zone::Normal]
+                .into_iter()
+                .filter(|z| z.exists())
+                .map(move |z| (n, z))
+        })
+}
+
 fn show_buddyinfo(d: &PoolDir, e: &mut Emitter) -> Result {
-    // /proc/buddyinfo: per node with memory, "Node %d, zone %8s " then
-    // "%6lu " per order.
-    for node in numa::memory_nodes().filter(|&n| n < d.pool.nr_nodes()) {
-        let nr = d.pool.buddyinfo_node(node);
-        emit(e, format_args!("Node {node}, zone {:>8} ", "rslab"))?;
+    // /proc/buddyinfo: "Node %d, zone %8s " then "%6lu " per order.
+    for (node, zone) in zones(d) {
+        let nr = d.pool.buddyinfo_zone(node, zone);
+        emit(e, format_args!("Node {node}, zone {:>8} ", zone.name()))?;
         for n in nr.iter().take(NR_ORDERS) {
             emit(e, format_args!("{n:6} "))?;
         }
         emit(e, format_args!("\n"))?;
+    }
+    Ok(())
+}
+
+fn show_zoneinfo(d: &PoolDir, e: &mut Emitter) -> Result {
+    // buddyinfo's lines, with each zone's pages: in its chunks, free.
+    for (node, zone) in zones(d) {
+        let (total, free) = d.pool.zone_pages(node, zone);
+        emit(
+            e,
+            format_args!(
+                "Node {node}, zone {:>8} total {total} free {free}\n",
+                zone.name()
+            ),
+        )?;
     }
     Ok(())
 }
@@ -73,8 +103,14 @@ macro_rules! stat_attr {
     };
 }
 
-pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 20] = [
+pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 22] = [
     Attr::ro(c"buddyinfo", show_buddyinfo),
+    Attr::ro(c"zoneinfo", show_zoneinfo),
+    // Pages of the compound blocks (`__GFP_COMP`) handed out, which the
+    // kernel's allocator serves.
+    Attr::ro(c"compound_pages", |d, e| {
+        emit(e, format_args!("{}\n", d.pool.compound_pages()))
+    }),
     Attr::ro(c"pcp", show_pcp),
     Attr::ro(c"pages_total", |d, e| {
         emit(e, format_args!("{}\n", d.pool.total_pages()))

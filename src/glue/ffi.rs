@@ -73,6 +73,10 @@ unsafe extern "C" {
         gfp: bindings::gfp_t,
         order: core::ffi::c_uint,
     ) -> *mut bindings::page;
+    /// The kernel's `put_page()`.
+    pub(crate) fn rslab_kernel_put_page(page: *mut bindings::page);
+    /// `panic("%s\n", msg)`.
+    pub(crate) fn rslab_panic(msg: *const kernel::ffi::c_char) -> !;
     /// `shrinker_alloc(SHRINKER_NUMA_AWARE, "%s", name)`.
     pub(crate) fn rslab_shrinker_alloc(name: *const kernel::ffi::c_char)
         -> *mut bindings::shrinker;

@@ -3,6 +3,9 @@
 
 use kernel::bindings;
 
+/// `__GFP_ZERO`.
+pub(crate) const GFP_ZERO: bindings::gfp_t = 1 << bindings::___GFP_ZERO_BIT;
+
 /// Allocation flags: a `gfp_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Gfp(bindings::gfp_t);
@@ -27,7 +30,21 @@ impl Gfp {
 
     /// Whether the memory is to be zeroed (`__GFP_ZERO`).
     pub(crate) fn zero(self) -> bool {
-        self.0 & (1 << bindings::___GFP_ZERO_BIT) != 0
+        self.0 & GFP_ZERO != 0
+    }
+
+    /// These flags for the pages of a new slab of a cache whose
+    /// `allocflags` (its zone) are `allocflags`: the caller's zone and
+    /// `__GFP_ZERO` dropped (objects are zeroed one by one as they are
+    /// handed out), the cache's zone added.
+    pub(crate) fn for_slab(self, allocflags: bindings::gfp_t) -> Gfp {
+        let drop = GFP_ZERO | (1 << bindings::___GFP_DMA_BIT) | (1 << bindings::___GFP_DMA32_BIT);
+        Gfp((self.0 & !drop) | allocflags)
+    }
+
+    /// These flags with `__GFP_ZERO` too (`kzalloc()`).
+    pub(crate) fn zeroed(self) -> Gfp {
+        Gfp(self.0 | GFP_ZERO)
     }
 
     /// Flags a caller passed (the exported API's `gfp_t`).

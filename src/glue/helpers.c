@@ -56,6 +56,8 @@ int rslab_node_distance(int a, int b);
 struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr);
 void rslab_stack_depot_print(depot_stack_handle_t handle);
+void rslab_kernel_put_page(struct page *page);
+void rslab_panic(const char *msg);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
@@ -71,6 +73,8 @@ int rslab_node_distance(int a, int b) { return node_distance(a, b); }
 struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int order) { return alloc_pages_node(nid, gfp, order); }
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr) { return stack_depot_save(entries, nr, GFP_NOWAIT); }
 void rslab_stack_depot_print(depot_stack_handle_t handle) { stack_depot_print(handle); }
+void rslab_kernel_put_page(struct page *page) { put_page(page); }
+void rslab_panic(const char *msg) { panic("%s\n", msg); }
 
 void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
@@ -124,6 +128,10 @@ EXPORT_SYMBOL_GPL(rslab_alloc_pages_node);
 EXPORT_SYMBOL_GPL(rslab_cache_alloc_node);
 EXPORT_SYMBOL_GPL(rslab_kmalloc_node);
 EXPORT_SYMBOL_GPL(rslab_free_pages);
+EXPORT_SYMBOL_GPL(rslab_free_pages_addr);
+EXPORT_SYMBOL_GPL(rslab_get_free_pages);
+EXPORT_SYMBOL_GPL(rslab_get_zeroed_page);
+EXPORT_SYMBOL_GPL(rslab_put_page);
 EXPORT_SYMBOL_GPL(rslab_kvfree_call_rcu);
 EXPORT_SYMBOL_GPL(rslab_kmalloc_cache);
 EXPORT_SYMBOL_GPL(rslab_cache_validate);

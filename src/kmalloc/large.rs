@@ -1,37 +1,216 @@
 // SPDX-License-Identifier: GPL-2.0
-//! `kmalloc_large()`: requests above the largest class take a block of
-//! pages from the pool, recorded in its head page's record as owned by a
-//! large kmalloc block, so that `kfree()` and `ksize()` find it.
+//! Blocks of pages: `kmalloc_large()` (requests above the largest class)
+//! and the page allocator's calls of the exported API (`alloc_pages()`,
+//! `__free_pages()`, `put_page()`), each a pool block recorded in its head
+//! page's record, so that `kfree()`, `ksize()` and the page calls find it.
+//!
+//! The pages are what the kernel's allocator gives (`alloc_pages()` without
+//! `__GFP_COMP`): the block's first page has a reference count of 1, its
+//! other pages 0 (the pool keeps its pages at 0, as frozen pages), so
+//! `get_page()`/`put_page()` work on it. A free drops the freer's
+//! reference: the block goes back to the pool with the last one. If others
+//! remain, a large kmalloc block (a folio in the kernel) stays whole until
+//! the last `put_page()`; a block of pages frees all but its first page at
+//! once and keeps that one for the last `put_page()`, as `__free_pages()`
+//! does. `__GFP_COMP` blocks of pages are the kernel's own (see
+//! `page_pool::compound`). A page whose count is already 0 is reported and
+//! left alone.
 
-use super::Kmalloc;
+use super::{bad_kfree, Kmalloc};
 use crate::{
-    glue::gfp::Gfp,
+    glue::{ffi, gfp::Gfp, mm},
+    page_pool::MAX_ORDER,
     slab::{Owner, SlabPage},
 };
-use kernel::prelude::*;
+use kernel::bindings;
+
+/// `struct page` of a linear-map address (`virt_to_page()`).
+fn page_of(p: *const u8) -> *mut bindings::page {
+    // SAFETY: computes the `struct page` address of a linear-map address;
+    // no access.
+    unsafe { ffi::rslab_virt_to_page(p.cast()) }
+}
 
 impl Kmalloc {
     /// A block of `1 << order` pages for a large kmalloc; null if no memory
     /// could be had.
     #[inline(never)]
     pub(super) fn alloc_large(&self, order: u32, gfp: Gfp) -> *mut u8 {
-        self.alloc_large_node(order, gfp, None)
+        self.alloc_block(order, gfp, None, Owner::LargeKmalloc)
     }
 
-    /// [`Kmalloc::alloc_large`] of node `nid`'s pages (the CPU's node for
-    /// `None`; another node's if that one has none, as the pool falls back).
-    pub(super) fn alloc_large_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+    /// A block of `1 << order` pages of node `nid` (the CPU's node for
+    /// `None`; another node's if that one has none, as the pool falls back),
+    /// owned by `owner`, its first page's count 1; zoned and zeroed as the
+    /// pool's rules say for `gfp`. Null if no memory could be had.
+    pub(super) fn alloc_block(
+        &self,
+        order: u32,
+        gfp: Gfp,
+        nid: Option<usize>,
+        owner: Owner,
+    ) -> *mut u8 {
+        if order > MAX_ORDER {
+            return core::ptr::null_mut();
+        }
         let Some(b) = self.pool.alloc_node(order, gfp, nid) else {
             return core::ptr::null_mut();
         };
         let addr = self.pool.addr(&b);
+        // SAFETY: the block is ours alone, its first page's count 0 in the
+        // pool; the reference is the caller's now.
+        unsafe { mm::set_page_count(page_of(addr), 1) };
         // SAFETY: `b` was just allocated from the pool and is ours alone.
-        unsafe { SlabPage::claim(&self.pool, b, Owner::LargeKmalloc, 0) };
+        unsafe { SlabPage::claim(&self.pool, b, owner, 0) };
         addr
     }
 
+    /// `alloc_pages_node()`: a block of pages (see [`Kmalloc::alloc_block`]),
+    /// or with `__GFP_COMP` and an order above 0 a compound page from the
+    /// kernel's allocator; null if none could be had.
+    pub(crate) fn alloc_pages(
+        &self,
+        order: u32,
+        gfp: Gfp,
+        nid: Option<usize>,
+    ) -> *mut bindings::page {
+        if order > MAX_ORDER {
+            return core::ptr::null_mut();
+        }
+        if order > 0 && gfp.raw() & mm::GFP_COMP != 0 {
+            return self.pool.alloc_compound(order, gfp, nid);
+        }
+        let p = self.alloc_block(order, gfp, nid, Owner::Pages);
+        if p.is_null() {
+            return core::ptr::null_mut();
+        }
+        page_of(p)
+    }
+
+    /// `__free_pages()`: drops the caller's reference on the block of
+    /// `order` that `page` heads (see the module comment); reports anything
+    /// that is no such block and keeps it.
+    ///
+    /// # Safety
+    ///
+    /// `page` is a valid `struct page` whose reference the caller gives up:
+    /// the head of a block of [`Kmalloc::alloc_pages`] of this `order` that
+    /// the caller holds (or it is reported).
+    pub(crate) unsafe fn free_pages(&self, page: *mut bindings::page, order: u32) {
+        // SAFETY: the caller's guarantee.
+        if let Some(o) = unsafe { self.pool.compound_order(page) } {
+            if o != order {
+                return bad_kfree(
+                    page.cast(),
+                    "__free_pages: a compound page of another order",
+                );
+            }
+            // SAFETY: the caller's reference on one of the pool's compound
+            // blocks.
+            unsafe { self.pool.put_compound(page) };
+            return;
+        }
+        // SAFETY: `page` is valid (the caller's guarantee).
+        let p = unsafe { ffi::rslab_page_address(page) }.cast::<u8>();
+        // SAFETY: the caller holds the block, if it is one of rslab's.
+        let Some(rec) = (unsafe { self.record(p) }) else {
+            return bad_kfree(p, "__free_pages: not rslab memory");
+        };
+        let ok = rec.is_head()
+            && rec.owner() == Owner::Pages
+            // SAFETY: the caller holds the block, so nobody frees it
+            // meanwhile.
+            && unsafe { rec.block_order() } == Some(order);
+        if !ok {
+            return bad_kfree(p, "__free_pages: not the head of a block of that order");
+        }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.put_block(rec, page, true) };
+    }
+
+    /// `put_page()` of a page of rslab's: drops a reference on the first
+    /// page of a block of pages or of a large kmalloc, or on a compound
+    /// block of the pool; the last frees the block. False (nothing done)
+    /// for any other page.
+    ///
+    /// # Safety
+    ///
+    /// `page` is a valid `struct page`; if it heads a block of rslab's, the
+    /// caller holds a reference on it, which it gives up.
+    pub(crate) unsafe fn put_page(&self, page: *mut bindings::page) -> bool {
+        // SAFETY: the caller's guarantee.
+        if unsafe { self.pool.put_compound(page) } {
+            return true;
+        }
+        // SAFETY: `page` is valid (the caller's guarantee).
+        let p = unsafe { ffi::rslab_page_address(page) }.cast::<u8>();
+        // SAFETY: the caller holds a reference, so the block stays.
+        let Some(rec) = (unsafe { self.record(p) }) else {
+            return false;
+        };
+        if !rec.is_head() || !matches!(rec.owner(), Owner::Pages | Owner::LargeKmalloc) {
+            return false;
+        }
+        // SAFETY: the caller's reference.
+        if unsafe { mm::put_page_testzero(page) } {
+            // SAFETY: the last reference: the block is ours.
+            unsafe { self.release_block(rec) };
+        }
+        true
+    }
+
+    /// Drops a holder's reference on the first page `page` of the block
+    /// headed by `head`: the last frees the block; if others remain and
+    /// `split`, the block's other pages go back to the pool now (see
+    /// [`SlabPage::split_off_tails`]). A count already 0 is reported.
+    ///
+    /// # Safety
+    ///
+    /// `head` is the head record of a block of large kmalloc or pages whose
+    /// first page is `page`, on which the caller holds a reference it gives
+    /// up, and (with `split`) the caller owns the block's other pages.
+    unsafe fn put_block(&self, head: &SlabPage, page: *mut bindings::page, split: bool) {
+        // The sole reference (the usual case): frozen at once.
+        // SAFETY: the caller's reference.
+        if unsafe { mm::page_ref_freeze(page, 1) } {
+            // SAFETY: no other reference: the block is the caller's.
+            return unsafe { self.release_block(head) };
+        }
+        // SAFETY: `page` is valid.
+        let count = unsafe { mm::page_count(page) };
+        if count <= 0 {
+            return bad_kfree(head.base(), "freeing a page whose reference count is 0");
+        }
+        if split {
+            // SAFETY: the caller owns the other pages; the first page's
+            // other holders free only what the head says after the
+            // decrement below, which orders this before it.
+            unsafe { head.split_off_tails(&self.pool, |t| self.pool.free(t)) };
+        }
+        // SAFETY: the caller's reference.
+        if unsafe { mm::put_page_testzero(page) } {
+            // SAFETY: the last reference: the block is the caller's.
+            unsafe { self.release_block(head) };
+        }
+    }
+
+    /// Gives the block headed by `head` back to the pool.
+    ///
+    /// # Safety
+    ///
+    /// Nobody holds a reference on the block any more but the caller: it is
+    /// on no list and nobody uses it.
+    unsafe fn release_block(&self, head: &SlabPage) {
+        // SAFETY: the caller's guarantee.
+        match unsafe { head.release(&self.pool) } {
+            Some(b) => self.pool.free(b),
+            None => bad_kfree(head.base(), "not a block head"),
+        }
+    }
+
     /// Frees the large block whose head record is `head`, if `p` is its
-    /// first byte (else reports the bad free and keeps the block).
+    /// first byte (else reports the bad free and keeps the block): drops
+    /// the kmalloc's reference (`free_large_kmalloc()`, `folio_put()`).
     ///
     /// # Safety
     ///
@@ -40,14 +219,10 @@ impl Kmalloc {
     #[inline(never)]
     pub(super) unsafe fn free_large(&self, head: &SlabPage, p: *mut u8) {
         if head.base() != p {
-            pr_err!("kfree of {:#x}: inside a large block\n", p as usize);
-            return;
+            return bad_kfree(p, "inside a large block");
         }
-        // SAFETY: `p` heads the block and is being freed, so the caller owns
-        // the block; it is on no list.
-        match unsafe { head.release(&self.pool) } {
-            Some(b) => self.pool.free(b),
-            None => pr_err!("kfree of {:#x}: not a block head\n", p as usize),
-        }
+        // SAFETY: `p` heads the block and is being freed: the caller's
+        // reference on its first page goes.
+        unsafe { self.put_block(head, page_of(p), false) };
     }
 }

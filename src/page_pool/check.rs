@@ -77,18 +77,18 @@ impl<R: PageRecord> Pool<R> {
             }
         };
         // One zone at a time (no path holds two zone locks), with every
-        // list lock held: each node's counts are exact, as every block of a
-        // node crosses between users and the pool under that node's zone
-        // lock or the list lock of one of its CPUs.
+        // list lock held: each zone's counts are exact, as every block of a
+        // zone crosses between users and the pool under its zone lock or
+        // the list lock of one of its node's CPUs.
         let mut total = check::Census::default();
         let mut pcp_pages = 0usize;
         let mut in_use_all = 0usize;
-        for (node, zone) in self.zones.iter().enumerate() {
+        for (zi, zone) in self.zones.iter().enumerate() {
             let z = zone.lock();
             let census = z.area.check(&z.chunks).map_err(PoolError::Area)?;
             let mut node_pcp = 0usize;
             let mut node_users = z.user_pages;
-            for g in guards.iter().filter(|g| g.node as usize == node) {
+            for g in guards.iter().filter(|g| g.zone as usize == zi) {
                 let mut pages = 0usize;
                 for order in 0..pcp::PCP_ORDERS as u32 {
                     let list = g.pcp.list(order);
@@ -126,13 +126,13 @@ impl<R: PageRecord> Pool<R> {
             check(
                 "zone free pages (lock-free copy)",
                 census.free,
-                self.node_free(node),
+                self.zone_free_pages(zi),
             )?;
             check("total pages", census.pages, z.total)?;
-            // The pool's own totals: exact with one zone (its lock held);
-            // with more, other zones may change while one is walked.
-            if self.zones.len() == 1 {
-                check("pool free pages", census.free, self.free_pages())?;
+            // The pool's own total: exact with one zone (its lock held);
+            // with more, other zones may change while one is walked. (The
+            // pool's free pages are the zones' copies summed, checked above.)
+            if self.nr_nodes() == 1 && self.node_zones(0).count() == 1 {
                 check("pool total pages", census.pages, self.total_pages())?;
             }
             total.chunks += census.chunks;

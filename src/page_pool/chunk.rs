@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Backing memory: chunks taken from `alloc_pages_node()` and given back
-//! with `__free_pages()`, the chunk tables and the zones (one per node) the
-//! free areas live in.
+//! with `__free_pages()`, the chunk tables and the zones (one per node and
+//! kind) the free areas live in.
 
-use super::{Area, PageRecord, Pool, Stat, BACKING_PAGES, CHUNK_PAGES, MAX_ORDER};
+use super::{Area, PageRecord, Pool, Stat, BACKING_PAGES, CHUNK_PAGES, MAX_ORDER, ZT_BITS};
 use crate::{
     glue::{
         atomic::{Atomic, Relaxed},
         fault, ffi,
         gfp::Gfp,
+        mm::{self, Zone as ZoneKind},
         numa,
     },
     logic::page_pool::freearea::{PageMeta, PageState, Pages},
@@ -34,7 +35,7 @@ pub(super) struct Chunk<R> {
 // the pages freed) from any thread; the records are `Send`.
 unsafe impl<R: Send> Send for Chunk<R> {}
 
-/// A node's chunk table: its slots `first..first + table.len()`; slot `s`
+/// A zone's chunk table: its slots `first..first + table.len()`; slot `s`
 /// holds the pages `s << MAX_ORDER ..`.
 pub(super) struct Chunks<R> {
     pub(super) first: u32,
@@ -98,7 +99,7 @@ impl<R> Pages for Chunks<R> {
     }
 }
 
-/// What a node's zone lock protects.
+/// What a zone's lock protects.
 ///
 /// # Invariants
 ///
@@ -107,7 +108,7 @@ impl<R> Pages for Chunks<R> {
 pub(super) struct Zone<R> {
     pub(super) area: Area,
     pub(super) chunks: Chunks<R>,
-    /// Pages of this node handed to users from the free areas directly,
+    /// Pages of this zone handed to users from the free areas directly,
     /// less those they gave back there (see [`Pool`]'s invariants); may be
     /// negative.
     pub(super) user_pages: isize,
@@ -158,17 +159,20 @@ impl<R> Released<R> {
 }
 
 impl<R: PageRecord> Pool<R> {
-    /// Takes a chunk of node `node` from the kernel (`alloc_pages_node()`
-    /// with `__GFP_THISNODE`): order `MAX_ORDER` first, then smaller ones
-    /// down to `min_order`. With `serve`, a block of `min_order` is
-    /// allocated from the new chunk under the same zone lock that added it,
-    /// for the caller (a user) to have: its page index comes back. Without,
-    /// `Some(_)` only says the pool grew. `None` if the kernel gave nothing
-    /// on that node (or the node has no memory, the pool holds `max_chunks`
+    /// Takes a chunk for zone `zi` from the kernel (`alloc_pages_node()`
+    /// of its node with `__GFP_THISNODE` and its kind's zone flag): order
+    /// `MAX_ORDER` first, then smaller ones down to `min_order`. With
+    /// `serve`, a block of `min_order` is allocated from the new chunk under
+    /// the same zone lock that added it, for the caller (a user) to have:
+    /// its page index comes back. Without, `Some(_)` only says the pool
+    /// grew. `None` if the kernel gave nothing on that node (or the node has
+    /// no memory, the kernel no such zone, the pool holds `max_chunks`
     /// already, or the fault injection said to fail).
-    pub(super) fn grow(&self, node: usize, min_order: u32, gfp: Gfp, serve: bool) -> Option<u32> {
-        let zone = self.zones.get(node)?;
-        if !numa::has_memory(node) || fault::should_fail(PAGE_SIZE << min_order) {
+    pub(super) fn grow(&self, zi: usize, min_order: u32, gfp: Gfp, serve: bool) -> Option<u32> {
+        let zone = self.zones.get(zi)?;
+        let node = zi >> ZT_BITS;
+        let kind = ZoneKind::from_index(zi & ((1 << ZT_BITS) - 1))?;
+        if !kind.exists() || !numa::has_memory(node) || fault::should_fail(PAGE_SIZE << min_order) {
             return None;
         }
         // A place among `max_chunks`, given back if this fails.
@@ -189,6 +193,10 @@ impl<R: PageRecord> Pool<R> {
             } else {
                 gfp.raw()
             };
+            // The zone's kind, and no zeroing: the pool zeroes what it
+            // hands out as its own rules say.
+            let base =
+                (base & !(mm::GFP_DMA | mm::GFP_DMA32 | crate::glue::gfp::GFP_ZERO)) | kind.gfp();
             let mut flags = base | bindings::__GFP_NOWARN | (1 << bindings::___GFP_THISNODE_BIT);
             if order > 0 {
                 flags |= 1 << bindings::___GFP_NORETRY_BIT;
@@ -207,9 +215,14 @@ impl<R: PageRecord> Pool<R> {
             order -= 1;
         };
         let free_chunk = |page| {
+            // The kernel's reference back (the pool froze it), then the
+            // chunk back.
             // SAFETY: `page` came from `alloc_pages_node(_, _, order)` just
-            // above.
-            unsafe { bindings::__free_pages(page, order) };
+            // above, and is the pool's alone.
+            unsafe {
+                mm::set_page_count(page, 1);
+                bindings::__free_pages(page, order);
+            }
             unreserve();
         };
         let flags = gfp.for_metadata() | __GFP_NOWARN;
@@ -222,6 +235,11 @@ impl<R: PageRecord> Pool<R> {
             free_chunk(page);
             return None;
         };
+        // The pool's pages are frozen (count 0) while it has them, as
+        // the other pages of the chunk are already: a block's first page
+        // gets its reference when a user takes it.
+        // SAFETY: the chunk is ours alone, its one reference the pool's.
+        unsafe { mm::set_page_count(page, 0) };
         // SAFETY: `page` is a live page from `alloc_pages`.
         let (pfn, addr) = unsafe {
             (
@@ -325,8 +343,12 @@ impl<R: PageRecord> Pool<R> {
         let mut pages = 0;
         for c in out.chunks.into_iter().flatten() {
             // SAFETY: the chunk was taken off the free areas, so no page of
-            // it is in use; `page` came from `alloc_pages(_, order)`.
-            unsafe { bindings::__free_pages(c.page, c.order) };
+            // it is in use; `page` came from `alloc_pages(_, order)`, and
+            // gets back the reference the pool froze when it took it.
+            unsafe {
+                mm::set_page_count(c.page, 1);
+                bindings::__free_pages(c.page, c.order);
+            }
             pages += 1 << c.order;
             BACKING_PAGES.fetch_sub(1 << c.order, Relaxed);
             self.stats.add(Stat::Release as usize, 1);

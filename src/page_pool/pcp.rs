@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The per-CPU page lists: the pool's fast path, refilled and drained in
-//! batches under the zone lock of the CPU's node ([`Pcp`] is the pure
-//! logic). A CPU's lists hold its node's pages only.
+//! batches under the zone lock of the CPU's node's normal zone ([`Pcp`] is
+//! the pure logic). A CPU's lists hold that zone's pages only.
 
 use super::{chunk::Released, PageRecord, Pool, Stat};
 use crate::{
@@ -31,8 +31,9 @@ pub(super) struct CpuPcp {
     pub(super) user_pages: isize,
     last_decay: usize,
     tuning: u64,
-    /// The CPU's node: every block on the lists is this node's.
-    pub(super) node: u32,
+    /// The index of the CPU's node's normal zone: every block on the lists
+    /// is this zone's.
+    pub(super) zone: u32,
 }
 
 // SAFETY: `Pcp` is zeroable (above) and so are the integers.
@@ -163,7 +164,7 @@ impl<R: PageRecord> Pool<R> {
         // Below the zone's low watermark the slow path grows it.
         if c.tuning != self.tuning.load(Relaxed)
             || c.pcp.list(order).is_empty()
-            || self.node_free(c.node as usize) < self.wmark_low.load(Relaxed)
+            || self.zone_free_pages(c.zone as usize) < self.wmark_low.load(Relaxed)
         {
             return None;
         }
@@ -187,10 +188,10 @@ impl<R: PageRecord> Pool<R> {
         let Some(mut c) = self.cpus.this(&irq).try_lock(&irq) else {
             return false;
         };
-        if c.tuning != self.tuning.load(Relaxed) || self.node_of_idx(idx) != c.node as usize {
+        if c.tuning != self.tuning.load(Relaxed) || self.zone_of_idx(idx) != c.zone as usize {
             return false;
         }
-        let below_high = self.below_high(c.node as usize);
+        let below_high = self.below_high(c.zone as usize);
         if !c.pcp.free_no_drain(idx, order, below_high) {
             return false;
         }
@@ -222,9 +223,9 @@ impl<R: PageRecord> Pool<R> {
         }
         self.stats.add_on(cpu, Stat::AllocSlowpath as usize, 1);
         self.apply_tuning(&mut c);
-        let below_high = self.below_high(c.node as usize);
+        let below_high = self.below_high(c.zone as usize);
         let n = c.pcp.refill_count(order, below_high);
-        let mut z = self.zones[c.node as usize].lock();
+        let mut z = self.zones[c.zone as usize].lock();
         let mut got = 0;
         for _ in 0..n {
             let Some(idx) = self.zone_alloc(&mut z, order) else {
@@ -251,7 +252,7 @@ impl<R: PageRecord> Pool<R> {
     /// The slow path of a free on this CPU: onto the CPU's list,
     /// draining a batch to the free areas when it runs over `high`. Returns
     /// `false` if the list cannot take it (see [`Pool::pcp_alloc`]; or the
-    /// block is another node's).
+    /// block is another zone's).
     pub(super) fn pcp_free(
         &self,
         irq: &impl IrqsAreOff,
@@ -266,12 +267,12 @@ impl<R: PageRecord> Pool<R> {
         let Some(mut c) = self.cpus[cpu].try_lock(irq) else {
             return false;
         };
-        if self.node_of_idx(idx) != c.node as usize {
+        if self.zone_of_idx(idx) != c.zone as usize {
             return false;
         }
         self.apply_tuning(&mut c);
-        let zone = &self.zones[c.node as usize];
-        let below_high = self.below_high(c.node as usize);
+        let zone = &self.zones[c.zone as usize];
+        let below_high = self.below_high(c.zone as usize);
         match c.pcp.free(idx, order, below_high) {
             Some(0) => c.user_pages -= 1 << order,
             Some(n) => {
@@ -307,7 +308,7 @@ impl<R: PageRecord> Pool<R> {
         c.last_decay = now;
         let (n, _) = c.pcp.decay();
         if n > 0 {
-            let mut z = self.zones[c.node as usize].lock();
+            let mut z = self.zones[c.zone as usize].lock();
             c.pcp.drain(n, 0, |i, o| {
                 self.zone_free(&mut z, i, o, out);
             });
@@ -325,7 +326,7 @@ impl<R: PageRecord> Pool<R> {
             return 0;
         }
         let mut out = Released::new();
-        let mut z = self.zones[c.node as usize].lock();
+        let mut z = self.zones[c.zone as usize].lock();
         let n = c.pcp.drain_all(|i, o| {
             self.zone_free(&mut z, i, o, &mut out);
         });

@@ -11,10 +11,14 @@ impl Cache {
     /// sheaves in the sheaves mode, else from the slabs.
     #[inline(never)]
     pub(crate) fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
-        match self.sheaves() {
+        let n = match self.sheaves() {
             Some(sh) => self.sheaf_alloc_bulk(sh, gfp, out),
             None => self.slab_alloc_bulk(gfp, out),
-        }
+        };
+        // SAFETY: `out[..n]` (all of it, or nothing) were just allocated
+        // and are handed to nobody yet.
+        unsafe { self.post_alloc_bulk(out.get(..n).unwrap_or_default(), gfp) };
+        n
     }
 
     /// `kmem_cache_free_bulk()`: frees every non-null pointer of `objs`
@@ -32,7 +36,7 @@ impl Cache {
             // SAFETY: the caller's guarantee.
             Some(sh) => unsafe { self.sheaf_free_bulk(sh, objs) },
             // SAFETY: the caller's guarantee.
-            None => unsafe { self.slab_free_bulk(objs) },
+            None => unsafe { self.slab_free_bulk(objs, true) },
         }
     }
 
@@ -72,7 +76,7 @@ impl Cache {
                 if o == 0 {
                     // SAFETY: `out[..i]` are objects just allocated from
                     // the slabs, not handed to anyone.
-                    unsafe { self.slab_free_bulk(out.get_mut(..i).unwrap_or_default()) };
+                    unsafe { self.slab_free_bulk(out.get_mut(..i).unwrap_or_default(), false) };
                     return 0;
                 }
                 *slot = o as *mut u8;
@@ -83,17 +87,19 @@ impl Cache {
     }
 
     /// The slabs' `kmem_cache_free_bulk()`: frees every non-null pointer of
-    /// `objs` (leaving them null), one detached freelist per slab run.
+    /// `objs` (leaving them null), one detached freelist per slab run; with
+    /// `hook`, each through [`Cache::pre_free`] (a user's free, not a flush
+    /// of objects freed before).
     ///
     /// # Safety
     ///
     /// As for [`Cache::free_bulk`]; the objects are not in a sheaf.
     #[inline(always)]
-    pub(super) unsafe fn slab_free_bulk(&self, objs: &mut [*mut u8]) {
+    pub(super) unsafe fn slab_free_bulk(&self, objs: &mut [*mut u8], hook: bool) {
         let mut size = objs.len();
         while size > 0 {
             // SAFETY: the caller's guarantee.
-            size = unsafe { self.free_detached(objs, size) };
+            size = unsafe { self.free_detached(objs, size, hook) };
         }
     }
 
@@ -106,7 +112,7 @@ impl Cache {
     ///
     /// As for [`Cache::slab_free_bulk`].
     #[inline(always)]
-    unsafe fn free_detached(&self, p: &mut [*mut u8], size: usize) -> usize {
+    unsafe fn free_detached(&self, p: &mut [*mut u8], size: usize, hook: bool) -> usize {
         // Only indices below `size <= p.len()` are used: no bounds checks.
         let mut size = size.min(p.len());
         let p = p.as_mut_ptr();
@@ -129,6 +135,10 @@ impl Cache {
             self.bad_free(o);
             return size;
         };
+        if hook {
+            // SAFETY: `o` is an object of this cache (checked), being freed.
+            unsafe { self.pre_free(o) };
+        }
         let (mut head, mut cnt) = (o, 1u32);
         let mut lookahead = 3u32;
         let mut first_skipped = 0;
@@ -141,8 +151,14 @@ impl Cache {
             }
             // SAFETY: the caller is freeing `q` too.
             if unsafe { self.slab_of(q) }.is_some_and(|s| core::ptr::eq(s, slab)) {
-                // SAFETY: the caller gave `q` to be freed.
-                unsafe { self.set_fp(q, head) };
+                // SAFETY: the caller gave `q`, an object of this cache
+                // (checked), to be freed.
+                unsafe {
+                    if hook {
+                        self.pre_free(q);
+                    }
+                    self.set_fp(q, head);
+                }
                 head = q;
                 cnt = cnt.wrapping_add(1);
                 // SAFETY: `size < p.len()`.

@@ -76,11 +76,13 @@ impl Cache {
     #[inline(always)]
     pub(crate) unsafe fn free_in(&self, slab: &SlabPage, obj: usize) {
         if !self.is_object_of(slab, obj) {
-            self.bad_free(obj);
-        } else if let Some(sh) = self.sheaves() {
-            self.sheaf_free(sh, slab, obj);
-        } else {
-            self.do_slab_free(slab, obj, obj, 1);
+            return self.bad_free(obj);
+        }
+        // SAFETY: `obj` is an object of this cache (checked), being freed.
+        unsafe { self.pre_free(obj) };
+        match self.sheaves() {
+            Some(sh) => self.sheaf_free(sh, slab, obj),
+            None => self.do_slab_free(slab, obj, obj, 1),
         }
     }
 
@@ -101,10 +103,29 @@ impl Cache {
     /// kernel's is; the fast path inside makes no call.
     #[inline(never)]
     pub(crate) fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
-        if let Some(sh) = self.sheaves() {
-            return NonNull::new(self.sheaf_alloc(sh, gfp) as *mut u8);
-        }
-        NonNull::new(self.slab_alloc(gfp, self.layout.object_size) as *mut u8)
+        NonNull::new(self.alloc_sized(gfp, self.layout.object_size) as *mut u8)
+    }
+
+    /// [`Cache::alloc`] for a kmalloc request of `orig_size` bytes (which a
+    /// kmalloc debug cache records, red-zoning the rest): 0 if no object
+    /// could be had. Zeroed as [`Cache::post_alloc`] says.
+    #[inline(always)]
+    pub(crate) fn alloc_sized(&self, gfp: Gfp, orig_size: u32) -> usize {
+        let o = match self.sheaves() {
+            Some(sh) => self.sheaf_alloc(sh, gfp),
+            None => self.slab_alloc(gfp, orig_size),
+        };
+        // SAFETY: `o` was just allocated and is handed to nobody yet.
+        unsafe { self.post_alloc(o, gfp, orig_size) }
+    }
+
+    /// [`Cache::alloc_sized`] of a cache without sheaves (the kmalloc
+    /// classes), which the kmalloc fast path calls: no sheaves test.
+    #[inline(always)]
+    pub(crate) fn alloc_sized_classic(&self, gfp: Gfp, orig_size: u32) -> usize {
+        let o = self.slab_alloc(gfp, orig_size);
+        // SAFETY: `o` was just allocated and is handed to nobody yet.
+        unsafe { self.post_alloc(o, gfp, orig_size) }
     }
 
     /// `kmem_cache_alloc_node()`: an object on node `nid` (`None`: any, as
@@ -124,18 +145,21 @@ impl Cache {
     /// (which a kmalloc debug cache records): 0 if no object could be had.
     #[inline(always)]
     pub(crate) fn alloc_node_sized(&self, gfp: Gfp, orig_size: u32, nid: Option<usize>) -> usize {
-        match nid {
+        let o = match nid {
             Some(n) if n >= self.nodes.len() => 0,
             _ => match self.sheaves() {
                 Some(sh) => self.sheaf_alloc_node(sh, gfp, nid),
                 None => self.slab_alloc_node(gfp, orig_size, nid),
             },
-        }
+        };
+        // SAFETY: `o` was just allocated and is handed to nobody yet.
+        unsafe { self.post_alloc(o, gfp, orig_size) }
     }
 
-    /// `slab_alloc_node()` for any node.
+    /// `slab_alloc_node()` for any node (the object is not initialised:
+    /// see [`Cache::alloc_sized`]).
     #[inline(always)]
-    pub(crate) fn slab_alloc(&self, gfp: Gfp, orig_size: u32) -> usize {
+    pub(super) fn slab_alloc(&self, gfp: Gfp, orig_size: u32) -> usize {
         self.slab_alloc_node(gfp, orig_size, None)
     }
 
@@ -146,7 +170,7 @@ impl Cache {
     /// x86_64 (`this_cpu_cmpxchg_double()`), and taken with interrupts off
     /// elsewhere (the generic `this_cpu` way).
     #[inline(always)]
-    pub(crate) fn slab_alloc_node(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
+    pub(super) fn slab_alloc_node(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
@@ -205,10 +229,15 @@ impl Cache {
         let o = obj.as_ptr() as usize;
         // SAFETY: the caller is freeing `obj`, so it holds it.
         match unsafe { self.slab_of(o) } {
-            Some(slab) => match self.sheaves() {
-                Some(sh) => self.sheaf_free(sh, slab, o),
-                None => self.do_slab_free(slab, o, o, 1),
-            },
+            Some(slab) => {
+                // SAFETY: `o` is an object of this cache (checked), being
+                // freed.
+                unsafe { self.pre_free(o) };
+                match self.sheaves() {
+                    Some(sh) => self.sheaf_free(sh, slab, o),
+                    None => self.do_slab_free(slab, o, o, 1),
+                }
+            }
             None => self.bad_free(o),
         }
     }

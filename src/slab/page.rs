@@ -24,17 +24,22 @@ pub(crate) enum Owner {
     Slab(NonNull<Cache>),
     /// A large kmalloc block (`kmalloc_large()`).
     LargeKmalloc,
+    /// A block of the page allocator's calls (`alloc_pages()`).
+    Pages,
 }
 
-/// The owner word's encoding: 0 nobody, 1 a large kmalloc block, else the
-/// address of a cache (which is never 0 or 1).
+/// The owner word's encoding: 0 nobody, 1 a large kmalloc block, 2 a block
+/// of pages, else the address of a cache (which is never 0, 1 or 2).
 const LARGE: usize = 1;
+/// See [`LARGE`].
+const PAGES: usize = 2;
 
 impl Owner {
     fn encode(self) -> usize {
         match self {
             Owner::Nobody => 0,
             Owner::LargeKmalloc => LARGE,
+            Owner::Pages => PAGES,
             Owner::Slab(c) => c.as_ptr() as usize,
         }
     }
@@ -43,6 +48,7 @@ impl Owner {
         match w {
             0 => Owner::Nobody,
             LARGE => Owner::LargeKmalloc,
+            PAGES => Owner::Pages,
             c => NonNull::new(c as *mut Cache).map_or(Owner::Nobody, Owner::Slab),
         }
     }
@@ -224,6 +230,31 @@ impl SlabPage {
             pool.record(&b, i).head.store(0, Relaxed);
         }
         Some(b)
+    }
+
+    /// Splits a head's block (of order `k`) as `__free_pages()` does when
+    /// its first page keeps references: the head keeps its first page, as
+    /// a block of order 0 still owned as before, and the rest, blocks of
+    /// each order below `k`, leave it (their records back to nobody) and go
+    /// to `tail`, for the caller to free to `pool`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the block's pages but the first (it is freeing the
+    /// block); the first page's other holders only drop their references
+    /// (and the last of them frees what the head then says).
+    pub(crate) unsafe fn split_off_tails(&self, pool: &SlabPool, tail: impl FnMut(RawBlock)) {
+        // SAFETY: the caller owns the block; its other holders touch
+        // `block` only once the first page's count, which the caller
+        // decrements after this, reaches 0.
+        let slot = unsafe { &mut *self.block.get() };
+        let Some(b) = slot.take() else {
+            return;
+        };
+        for i in 1..1usize << b.order() {
+            pool.record(&b, i).head.store(0, Relaxed);
+        }
+        *slot = Some(pool.split(b, tail));
     }
 
     /// Discards the slab after an RCU grace period (`SLAB_TYPESAFE_BY_RCU`,

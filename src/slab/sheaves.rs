@@ -229,11 +229,11 @@ impl Cache {
             let irq = IrqsOff::new();
             // SAFETY: interrupts are off; no other reference is made.
             let pcs = unsafe { sh.this(&irq) };
-            if let Some(&o) = pcs.main.last() {
+            if let Some(&o) = pcs.main.last().filter(|_| pcs.node == n) {
                 // SAFETY: `o` is in this CPU's sheaf, which owns it, so its
                 // slab stays.
                 let slab = unsafe { self.slab_of(o as usize) };
-                if pcs.node == n && slab.is_some_and(|s| s.node() == n) {
+                if slab.is_some_and(|s| s.node() == n) {
                     pcs.main.pop();
                     self.stats
                         .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
@@ -349,6 +349,8 @@ impl Cache {
                     }
                 }
             }
+            // SAFETY: `o` is an object of this cache (checked), being freed.
+            unsafe { self.pre_free(o) };
             if remote {
                 if let Some(s) = slab.take() {
                     *p = core::ptr::null_mut();
@@ -600,7 +602,7 @@ impl Cache {
         }
         // SAFETY: a sheaf's objects are allocated objects of this cache that
         // it owns (type invariant of `Sheaves`); they are handed over here.
-        unsafe { self.slab_free_bulk(&mut sheaf[..]) };
+        unsafe { self.slab_free_bulk(&mut sheaf[..], false) };
         sheaf.clear();
         self.stats.add(SlabStat::SheafFlush as usize, n as u64);
     }

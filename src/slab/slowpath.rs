@@ -393,6 +393,7 @@ impl Cache {
         if fault::should_fail(self.layout.size as usize) {
             return None;
         }
+        let gfp = gfp.for_slab(self.allocflags);
         let mut block = self.pool.alloc_node(self.layout.order, gfp, nid);
         if block.is_none() && self.layout.min_order < self.layout.order {
             block = self.pool.alloc_node(self.layout.min_order, gfp, nid);

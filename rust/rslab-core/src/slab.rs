@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The slab layer's pure logic: cache geometry and freelist encoding
-//! (`layout`), and SLUB's slab state decisions (`slabstate`) (the kernel side
+//! (`layout`), when objects are zeroed (`init`), and SLUB's slab state
+//! decisions (`slabstate`) (the kernel side
 //! is `src/slab.rs`).
 
 pub mod debugopt;
+pub mod init;
 pub mod layout;
 pub mod slabstate;

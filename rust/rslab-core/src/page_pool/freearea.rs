@@ -302,6 +302,34 @@ impl<const ORDERS: usize> FreeArea<ORDERS> {
         merges
     }
 
+    /// Splits the allocated block of `order` at `idx` into allocated
+    /// blocks: its first page (order 0) and the buddies `idx + (1 << o)` of
+    /// each order `o` below `order`, which is what `__free_pages()` frees
+    /// of a non-compound block whose first page still has references.
+    /// Returns the buddies, largest first; nothing changes (and `None`
+    /// comes back) unless `idx` heads an allocated block of `order`.
+    pub fn split(
+        p: &mut impl Pages,
+        idx: u32,
+        order: u32,
+    ) -> Option<impl Iterator<Item = (u32, u32)>> {
+        let m = *p.meta(idx);
+        if m.state != PageState::Allocated || u32::from(m.order) != order {
+            return None;
+        }
+        let parts = (0..order).rev().map(move |o| (idx + (1 << o), o));
+        p.meta_mut(idx).order = 0;
+        for (head, o) in parts.clone() {
+            *p.meta_mut(head) = PageMeta {
+                next: NIL,
+                prev: NIL,
+                order: o as u8,
+                state: PageState::Allocated,
+            };
+        }
+        Some(parts)
+    }
+
     /// Walks every list and every chunk and checks all the invariants: the
     /// lists are well linked and counted, every block is aligned and inside
     /// its chunk, the blocks of each chunk tile it exactly, every free block
@@ -532,6 +560,26 @@ pub(crate) mod tests {
         // The next order-3 request takes the order-3 half without splitting.
         assert_eq!(a.alloc(&mut p, 3).unwrap(), (8, 3));
         assert_eq!(a.nr_free()[3], 0);
+        a.check(&p).unwrap();
+    }
+
+    #[test]
+    fn a_split_block_frees_back_piece_by_piece() {
+        let (mut a, mut p) = with_chunks(&[10]);
+        let (idx, _) = a.alloc(&mut p, 3).unwrap();
+        // Only an allocated head of that order splits.
+        assert!(Area::split(&mut p, idx, 2).is_none());
+        assert!(Area::split(&mut p, idx + 1, 3).is_none());
+        let parts: Vec<_> = Area::split(&mut p, idx, 3).unwrap().collect();
+        assert_eq!(parts, [(idx + 4, 2), (idx + 2, 1), (idx + 1, 0)]);
+        assert_eq!(a.free_pages(), 1024 - 8);
+        for (i, o) in parts {
+            a.free(&mut p, i, o);
+        }
+        assert_eq!(a.free_pages(), 1024 - 1);
+        a.check(&p).unwrap();
+        a.free(&mut p, idx, 0);
+        assert_eq!(a.nr_free()[10], 1);
         a.check(&p).unwrap();
     }
 

@@ -16,6 +16,10 @@ pub const SLAB_POISON: u32 = 0x0000_0800;
 pub const SLAB_HWCACHE_ALIGN: u32 = 0x0000_2000;
 /// `SLAB_CACHE_DMA`: memory from ZONE_DMA.
 pub const SLAB_CACHE_DMA: u32 = 0x0000_4000;
+/// `SLAB_CACHE_DMA32`: memory from ZONE_DMA32.
+pub const SLAB_CACHE_DMA32: u32 = 0x0000_8000;
+/// `SLAB_NOLEAKTRACE`: kmemleak does not track the objects.
+pub const SLAB_NOLEAKTRACE: u32 = 0x0080_0000;
 /// `SLAB_STORE_USER`: store the last owner for debugging.
 pub const SLAB_STORE_USER: u32 = 0x0001_0000;
 /// `SLAB_RECLAIM_ACCOUNT`: objects are reclaimable.

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rslab_compat.h: the kernel's slab and page allocator names, mapped onto
+ * rslab's exported API (<rslab.h>), so that a module switches by one line:
+ * include this after the kernel's headers (<linux/slab.h>, <linux/gfp.h>,
+ * <linux/mm.h>; it includes them itself) and every call below goes to rslab.
+ *
+ * Mapped: kmem_cache_create (its five-argument form), kmem_cache_destroy,
+ * kmem_cache_alloc, kmem_cache_zalloc, kmem_cache_alloc_node,
+ * kmem_cache_free, kmem_cache_alloc_bulk, kmem_cache_free_bulk,
+ * kmem_cache_shrink; kmalloc, kzalloc, kmalloc_node, kzalloc_node,
+ * kmalloc_array, kcalloc, krealloc, kfree, ksize, kfree_rcu; alloc_pages,
+ * alloc_page, alloc_pages_node, __get_free_pages, __get_free_page,
+ * get_zeroed_page, __free_pages, __free_page, free_pages, free_page and
+ * put_page (which a module must use for pages of rslab's: the kernel's own
+ * put_page() would give a page of rslab's to the kernel's allocator).
+ *
+ * Not mapped (they stay the kernel's): vmalloc and kvmalloc, the
+ * kmem_cache_args form of kmem_cache_create, kmalloc_obj and the other
+ * 7.x helpers, kstrdup and kmemdup. Memory from one allocator must be freed
+ * to the same one.
+ */
+#ifndef _RSLAB_COMPAT_H
+#define _RSLAB_COMPAT_H
+
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+
+#include "rslab.h"
+
+#undef kmem_cache_create
+#define kmem_cache_create(name, size, align, flags, ctor) \
+	rslab_cache_create(name, size, align, flags, ctor)
+#undef kmem_cache_destroy
+#define kmem_cache_destroy(s) rslab_cache_destroy(s)
+#undef kmem_cache_alloc
+#define kmem_cache_alloc(s, gfp) rslab_cache_alloc(s, gfp)
+#undef kmem_cache_zalloc
+#define kmem_cache_zalloc(s, gfp) rslab_cache_zalloc(s, gfp)
+#undef kmem_cache_alloc_node
+#define kmem_cache_alloc_node(s, gfp, nid) rslab_cache_alloc_node(s, gfp, nid)
+#undef kmem_cache_free
+#define kmem_cache_free(s, obj) rslab_cache_free(s, obj)
+#undef kmem_cache_alloc_bulk
+#define kmem_cache_alloc_bulk(s, gfp, size, p) rslab_cache_alloc_bulk(s, gfp, size, p)
+#undef kmem_cache_free_bulk
+#define kmem_cache_free_bulk(s, size, p) rslab_cache_free_bulk(s, size, p)
+#undef kmem_cache_shrink
+#define kmem_cache_shrink(s) rslab_cache_shrink(s)
+
+#undef kmalloc
+#define kmalloc(size, gfp) rslab_kmalloc(size, gfp)
+#undef kzalloc
+#define kzalloc(size, gfp) rslab_kzalloc(size, gfp)
+#undef kmalloc_node
+#define kmalloc_node(size, gfp, nid) rslab_kmalloc_node(size, gfp, nid)
+#undef kzalloc_node
+#define kzalloc_node(size, gfp, nid) rslab_kmalloc_node(size, (gfp) | __GFP_ZERO, nid)
+#undef kmalloc_array
+#define kmalloc_array(n, size, gfp) rslab_kmalloc_array(n, size, gfp)
+#undef kcalloc
+#define kcalloc(n, size, gfp) rslab_kmalloc_array(n, size, (gfp) | __GFP_ZERO)
+#undef krealloc
+#define krealloc(p, size, gfp) rslab_krealloc(p, size, gfp)
+#undef kfree
+#define kfree(p) rslab_kfree(p)
+#undef ksize
+#define ksize(p) rslab_ksize(p)
+#undef kfree_rcu
+#define kfree_rcu(ptr, rhf) rslab_kfree_rcu(ptr, rhf)
+
+#undef alloc_pages
+#define alloc_pages(gfp, order) rslab_alloc_pages(gfp, order)
+#undef alloc_page
+#define alloc_page(gfp) rslab_alloc_pages(gfp, 0)
+#undef alloc_pages_node
+#define alloc_pages_node(nid, gfp, order) rslab_alloc_pages_node(nid, gfp, order)
+#undef __get_free_pages
+#define __get_free_pages(gfp, order) rslab_get_free_pages(gfp, order)
+#undef __get_free_page
+#define __get_free_page(gfp) rslab_get_free_pages(gfp, 0)
+#undef get_zeroed_page
+#define get_zeroed_page(gfp) rslab_get_zeroed_page(gfp)
+#undef __free_pages
+#define __free_pages(page, order) rslab_free_pages(page, order)
+#undef __free_page
+#define __free_page(page) rslab_free_pages(page, 0)
+#undef free_pages
+#define free_pages(addr, order) rslab_free_pages_addr(addr, order)
+#undef free_page
+#define free_page(addr) rslab_free_pages_addr(addr, 0)
+#undef put_page
+#define put_page(page) rslab_put_page(page)
+
+#endif /* _RSLAB_COMPAT_H */
