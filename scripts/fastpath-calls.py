@@ -25,7 +25,7 @@ SLAB_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_free_slow",
              "Cache>::bad_free", "Cache>::double_free"]
 SHEAF_SLOW = ["Cache>::sheaf_alloc_slow", "Cache>::sheaf_free_slow"]
 INIT_ALLOC = ["Cache>::init_alloced"]
-INIT_FREE = ["Cache>::zero_on_free"]
+INIT_FREE = ["Cache>::zero_on_free", "Cache>::free_zeroed"]
 POOL = "Pool<rslab::slab::page::SlabPage>>"
 FAST = {
     "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
@@ -36,14 +36,14 @@ FAST = {
     # (alloc_bulk's failure path frees what it took: the free slow paths.)
     "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW + INIT_ALLOC + INIT_FREE,
     "<rslab::slab::Cache>::free_bulk": SLAB_SLOW + SHEAF_SLOW + INIT_FREE,
-    # (kmalloc_zoned: GFP_DMA and GFP_DMA32.)
+    # (kmalloc_slow: the zones, and zeroing.)
     "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large",
-                                           "Kmalloc>::kmalloc_zoned"] + INIT_ALLOC,
+                                           "Kmalloc>::kmalloc_slow"],
     "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
                                                      "kmalloc::bad_kfree"] + INIT_FREE,
     # The page pool as the slab layer instantiates it: its per-CPU lists.
-    "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow", POOL + "::init_block"],
-    "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow", POOL + "::init_block"],
+    "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow"],
+    "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow"],
 }
 
 HEADER = re.compile(r"^([0-9a-f]+) <(.*)>:$")

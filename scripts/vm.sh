@@ -85,7 +85,7 @@ riscv64)
 	cp "$ko" "$ird/rslab.ko"
 	# The C users of the exported API (the sample, the slub_kunit port),
 	# built beside it.
-	for m in rslab_sample rslab_slub_kunit rslab_contract_kunit; do
+	for m in rslab_sample rslab_slub_kunit rslab_contract_kunit rslab_bench; do
 		if [ -f "$(dirname "$ko")/$m.ko" ]; then
 			cp "$(dirname "$ko")/$m.ko" "$ird/$m.ko"
 		fi

@@ -41,12 +41,19 @@ type Classes = [Option<Arc<Cache>>; layout::KMALLOC_SHIFT_HIGH as usize + 1];
 const ZONE_GFP: u32 = mm::GFP_DMA | mm::GFP_DMA32;
 
 /// The kmalloc caches of one pool.
+///
+/// # Invariants
+///
+/// `slow` holds [`ZONE_GFP`] and every flag bit for which a class's
+/// initialisation policy does something (`Cache::init_mask`).
 pub(crate) struct Kmalloc {
     pool: Arc<SlabPool>,
     /// `KMALLOC_NORMAL`.
     caches: Classes,
     /// `KMALLOC_DMA` (empty without `ZONE_DMA`).
     dma: Classes,
+    /// The request flags ([`Gfp::bits`]) that take [`Kmalloc::kmalloc_slow`].
+    slow: u32,
 }
 
 /// Reports a `kfree()` of something rslab did not hand out.
@@ -72,14 +79,23 @@ impl Kmalloc {
             }
             Ok(caches)
         };
+        let caches = make("", 0)?;
+        let dma = if Zone::Dma.exists() {
+            make("dma-", layout::SLAB_CACHE_DMA)?
+        } else {
+            Default::default()
+        };
+        // INVARIANT: every class's policy, with the zones.
+        let slow = [&caches, &dma]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .fold(ZONE_GFP, |m, c| m | c.init_mask());
         Ok(Kmalloc {
             pool: pool.clone(),
-            caches: make("", 0)?,
-            dma: if Zone::Dma.exists() {
-                make("dma-", layout::SLAB_CACHE_DMA)?
-            } else {
-                Default::default()
-            },
+            caches,
+            dma,
+            slow,
         })
     }
 
@@ -110,18 +126,21 @@ impl Kmalloc {
     /// divides the class size (page-aligned for large requests), zeroed up
     /// to `ksize()` for `__GFP_ZERO` (or `init_on_alloc`); [`ZERO_SIZE_PTR`]
     /// for 0; null if no memory could be had. Out of line, as the kernel's;
-    /// no call inside but to a slow path.
+    /// no call inside but to a slow path: flags that ask for a zone or for
+    /// zeroing (the classes' policy, [`Kmalloc::slow`]) take
+    /// [`Kmalloc::kmalloc_slow`] after one test.
     #[inline(never)]
     pub(crate) fn kmalloc(&self, size: usize, gfp: Gfp) -> *mut u8 {
         if size == 0 {
             return ZERO_SIZE_PTR;
         }
-        if gfp.raw() & ZONE_GFP != 0 {
-            return self.kmalloc_zoned(size, gfp, None);
+        if gfp.bits() & self.slow != 0 {
+            return self.kmalloc_slow(size, gfp, None);
         }
         if let Some(c) = self.cache_for(size) {
-            // The classes have no sheaves.
-            return c.alloc_sized_classic(gfp, size as u32) as *mut u8;
+            // The classes have no sheaves, and want no initialisation for
+            // these flags (tested above).
+            return c.alloc_classic_uninit(gfp, size as u32) as *mut u8;
         }
         // kmalloc_large(): get_order(size) pages.
         let order = layout::get_order(size as u64, bindings::PAGE_SHIFT);
@@ -131,53 +150,48 @@ impl Kmalloc {
         self.alloc_large(order, gfp)
     }
 
-    /// `kmalloc()` with a zone flag (`kmalloc_type()`): `__GFP_DMA` takes
-    /// the `dma-kmalloc-*` classes (or `ZONE_DMA` pages) on a kernel with
-    /// that zone, and means nothing on one without; `__GFP_DMA32` is not
-    /// for kmalloc, and is dropped with a warning (`kmalloc_fix_flags()`).
+    /// `kmalloc()` of node `nid` (`None`: any) with any flags: the zone
+    /// (`kmalloc_type()`: `__GFP_DMA` takes the `dma-kmalloc-*` classes, or
+    /// `ZONE_DMA` pages, on a kernel with that zone, and means nothing on
+    /// one without; `__GFP_DMA32` is not for kmalloc, and is dropped with a
+    /// warning, as `kmalloc_fix_flags()`), then the class or large block,
+    /// zeroed as the caches and the pool say.
     #[inline(never)]
-    fn kmalloc_zoned(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+    fn kmalloc_slow(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
         let mut raw = gfp.raw();
         if raw & mm::GFP_DMA32 != 0 {
             pr_warn!("kmalloc: unexpected gfp {raw:#x} (__GFP_DMA32): fixed up\n");
             raw &= !mm::GFP_DMA32;
         }
-        if raw & mm::GFP_DMA != 0 && Zone::Dma.exists() {
-            let gfp = Gfp::from_raw(raw);
-            return match self.dma_cache_for(size) {
-                Some(c) => c.alloc_node_sized(gfp, size as u32, nid) as *mut u8,
-                None => self.alloc_block(
-                    layout::get_order(size as u64, bindings::PAGE_SHIFT),
-                    gfp,
-                    nid,
-                    Owner::LargeKmalloc,
-                ),
-            };
+        let dma = raw & mm::GFP_DMA != 0 && Zone::Dma.exists();
+        if !dma {
+            raw &= !mm::GFP_DMA;
         }
-        self.kmalloc_node(size, Gfp::from_raw(raw & !mm::GFP_DMA), nid)
+        let gfp = Gfp::from_raw(raw);
+        let class = if dma {
+            self.dma_cache_for(size)
+        } else {
+            self.cache_for(size)
+        };
+        match class {
+            Some(c) => c.alloc_node_sized(gfp, size as u32, nid) as *mut u8,
+            None => self.alloc_block(
+                layout::get_order(size as u64, bindings::PAGE_SHIFT),
+                gfp,
+                nid,
+                Owner::LargeKmalloc,
+            ),
+        }
     }
 
     /// `kmalloc_node()`: [`Kmalloc::kmalloc`] of node `nid`'s memory
     /// (`None`: any); null for a node number past `nr_node_ids`.
     pub(crate) fn kmalloc_node(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
-        if nid.is_none() {
-            return self.kmalloc(size, gfp);
+        match (nid, size) {
+            (None, _) => self.kmalloc(size, gfp),
+            (_, 0) => ZERO_SIZE_PTR,
+            _ => self.kmalloc_slow(size, gfp, nid),
         }
-        if size == 0 {
-            return ZERO_SIZE_PTR;
-        }
-        if gfp.raw() & ZONE_GFP != 0 {
-            return self.kmalloc_zoned(size, gfp, nid);
-        }
-        if let Some(c) = self.cache_for(size) {
-            return c.alloc_node_sized(gfp, size as u32, nid) as *mut u8;
-        }
-        self.alloc_block(
-            layout::get_order(size as u64, bindings::PAGE_SHIFT),
-            gfp,
-            nid,
-            Owner::LargeKmalloc,
-        )
     }
 
     /// `kzalloc()`: zeroed up to `ksize()`.
@@ -244,8 +258,14 @@ impl Kmalloc {
             return bad_kfree(p, "not rslab memory");
         };
         match rec.owner() {
-            Owner::Nobody => bad_kfree(p, "not allocated"),
-            Owner::Pages => bad_kfree(p, "a block of pages (free it with __free_pages)"),
+            o @ (Owner::Nobody | Owner::Pages) => bad_kfree(
+                p,
+                if o == Owner::Pages {
+                    "a block of pages (free it with __free_pages)"
+                } else {
+                    "not allocated"
+                },
+            ),
             // SAFETY: the caller's guarantee: `p` is live and being freed.
             Owner::LargeKmalloc => unsafe { self.free_large(rec.head_page(), p) },
             Owner::Slab(cache) => {

@@ -312,6 +312,10 @@ pub(crate) struct Pool<R: PageRecord> {
     batch: u32,
     /// This pool's identity, carried by its blocks.
     id: u32,
+    /// `id`, or (under `init_on_free`, whose frees all go the slow way to
+    /// be zeroed) none: what a block's identity must be for the free fast
+    /// path, one compare for both.
+    fast_id: u32,
     /// `__va(0)`, for [`Pool::record_of_addr`].
     linear: usize,
     /// The lists' `(high_min, high_max)`, packed; each CPU applies it to its
@@ -321,6 +325,11 @@ pub(crate) struct Pool<R: PageRecord> {
     init_alloc: bool,
     /// `init_on_free`, likewise.
     init_free: bool,
+    /// The request flags ([`Gfp::bits`]) that take an allocation past the
+    /// per-CPU lists' fast path: another zone, and zeroing (`__GFP_ZERO`,
+    /// or every request under `init_on_alloc`; none under `init_on_free`,
+    /// where free pages are zero).
+    slow_mask: u32,
     /// The compound blocks handed out ([`compound`]): pfn to order.
     #[pin]
     compound: SpinLockIrq<RBTree<usize, u32>>,
@@ -383,6 +392,9 @@ impl<R: PageRecord> Pool<R> {
         let stats = Stats::new()?;
         let map = PfnMap::new()?;
         let zone_shift = node_bits + MAX_ORDER;
+        let (init_alloc, init_free) = (mm::init_on_alloc(), mm::init_on_free());
+        // Identities start at 1: 0 is no pool's.
+        let pool_id = NEXT_POOL_ID.fetch_add(1, Relaxed);
         let pool = Arc::pin_init(
             pin_init!(Pool {
                 zones,
@@ -401,12 +413,19 @@ impl<R: PageRecord> Pool<R> {
                 wmark_low: Atomic::new(cfg.wmark.low),
                 wmark_high: Atomic::new(cfg.wmark.high),
                 batch: cfg.batch.clamp(1, 255),
-                id: NEXT_POOL_ID.fetch_add(1, Relaxed),
+                id: pool_id,
+                fast_id: if init_free { 0 } else { pool_id },
                 // SAFETY: computes an address; no side effect.
                 linear: unsafe { ffi::rslab_linear_offset() } as usize,
                 tuning: Atomic::new(0),
-                init_alloc: mm::init_on_alloc(),
-                init_free: mm::init_on_free(),
+                init_alloc,
+                init_free,
+                slow_mask: ZONE_GFP
+                    | match (init_alloc, init_free) {
+                        (_, true) => 0,
+                        (true, false) => crate::glue::gfp::MARK,
+                        (false, false) => crate::glue::gfp::GFP_ZERO,
+                    },
                 compound <- new_spinlock_irq!(RBTree::new()),
                 compound_pages: Atomic::new(0),
             }),
@@ -758,19 +777,12 @@ impl<R: PageRecord> Pool<R> {
     /// the fast path inside (this CPU's list) makes no call.
     #[inline(never)]
     pub(crate) fn alloc(&self, order: u32, gfp: Gfp) -> Option<RawBlock> {
-        let fast = if gfp.raw() & ZONE_GFP == 0 {
-            self.pcp_alloc_fast(order)
-        } else {
-            None
-        };
-        let b = match fast {
-            Some(idx) => self.block(idx, order),
-            None => self.alloc_slow(order, gfp, None)?,
-        };
-        if !self.init_free && (self.init_alloc || gfp.zero()) {
-            self.init_block(&b);
+        if gfp.bits() & self.slow_mask == 0 {
+            if let Some(idx) = self.pcp_alloc_fast(order) {
+                return Some(self.block(idx, order));
+            }
         }
-        Some(b)
+        self.alloc_slow(order, gfp, None)
     }
 
     /// [`Pool::alloc`] of a block of node `nid` (`alloc_pages_node()`):
@@ -778,18 +790,14 @@ impl<R: PageRecord> Pool<R> {
     /// (counted as `numa_miss`); `None` (the default) is the CPU's node.
     /// `None` also for a node number at or past `nr_node_ids`.
     pub(crate) fn alloc_node(&self, order: u32, gfp: Gfp, nid: Option<usize>) -> Option<RawBlock> {
-        let b = match nid {
-            None => return self.alloc(order, gfp),
+        match nid {
+            None => self.alloc(order, gfp),
             Some(n) if n >= self.nr_nodes() => {
                 self.stats.add(Stat::AllocFail as usize, 1);
-                return None;
+                None
             }
-            Some(n) => self.alloc_slow(order, gfp, Some(n))?,
-        };
-        if !self.init_free && (self.init_alloc || gfp.zero()) {
-            self.init_block(&b);
+            Some(n) => self.alloc_slow(order, gfp, Some(n)),
         }
-        Some(b)
     }
 
     /// Zeroes the pages of `b` (`kernel_init_pages()`).
@@ -834,9 +842,20 @@ impl<R: PageRecord> Pool<R> {
         self.block(b.idx, 0)
     }
 
-    /// [`Pool::alloc`] past its fast path, for node `want` (or the CPU's).
+    /// [`Pool::alloc`] past its fast path, for node `want` (or the CPU's):
+    /// [`Pool::alloc_from_zones`], zeroed as [`Pool::alloc`] says.
     #[inline(never)]
     fn alloc_slow(&self, order: u32, gfp: Gfp, want: Option<usize>) -> Option<RawBlock> {
+        let b = self.alloc_from_zones(order, gfp, want)?;
+        if !self.init_free && (self.init_alloc || gfp.zero()) {
+            self.init_block(&b);
+        }
+        Some(b)
+    }
+
+    /// A block of the zone `gfp` asks for, of node `want` (or the CPU's),
+    /// else of another node's such zone, nearest first.
+    fn alloc_from_zones(&self, order: u32, gfp: Gfp, want: Option<usize>) -> Option<RawBlock> {
         if order > MAX_ORDER {
             self.stats.add(Stat::AllocFail as usize, 1);
             return None;
@@ -885,19 +904,14 @@ impl<R: PageRecord> Pool<R> {
     /// inside makes no call.
     #[inline(never)]
     pub(crate) fn free(&self, b: RawBlock) {
-        if b.pool != self.id {
-            return self.free_slow(b);
-        }
-        if self.init_free {
-            self.init_block(&b);
-        }
-        if self.pcp_free_fast(b.idx, b.order) {
+        if b.pool == self.fast_id && self.pcp_free_fast(b.idx, b.order) {
             return;
         }
         self.free_slow(b)
     }
 
-    /// [`Pool::free`] past its fast path.
+    /// [`Pool::free`] past its fast path (and every free under
+    /// `init_on_free`, zeroed here).
     #[inline(never)]
     fn free_slow(&self, b: RawBlock) {
         if b.pool != self.id {
@@ -907,6 +921,12 @@ impl<R: PageRecord> Pool<R> {
                 self.id
             );
             return;
+        }
+        if self.init_free {
+            self.init_block(&b);
+            if self.pcp_free_fast(b.idx, b.order) {
+                return;
+            }
         }
         let Some(zone) = self.zones.get(self.zone_of_idx(b.idx)) else {
             pr_err!("pool: bad free of page index {}: no such zone\n", b.idx);

@@ -313,6 +313,8 @@ pub(crate) struct CpuSlabInfo {
 ///   cache's slabs of that node and their objects.
 /// - Every object address this cache hands out lies in one of its slabs,
 ///   at `base + k * layout.size`.
+/// - `free_sheaves` is null if `init.on_free` or without sheaves, else the
+///   address of the `Sheaves` that `sheaves` holds.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Cache {
     name: Name,
@@ -343,6 +345,9 @@ pub(crate) struct Cache {
     tid_step: usize,
     /// When objects are zeroed (see [`init`]).
     init: InitPolicy,
+    /// The sheaves a single free goes to directly (see
+    /// [`Cache::free_checked`]): none under `init_on_free`.
+    free_sheaves: Atomic<*mut sheaves::Sheaves>,
     /// `allocflags`: the zone of the cache's slabs (`__GFP_DMA`,
     /// `__GFP_DMA32` or none).
     allocflags: bindings::gfp_t,
@@ -449,6 +454,12 @@ impl Cache {
         } else {
             None
         };
+        // INVARIANT: from `init` and `sheaves`, as the invariant says (the
+        // sheaves' box does not move with `sheaves`).
+        let free_sheaves = match (&sheaves, init.on_free) {
+            (Some(b), false) => core::ptr::from_ref::<sheaves::Sheaves>(b).cast_mut(),
+            _ => core::ptr::null_mut(),
+        };
         // INVARIANT: no slabs yet; every CPU slab is empty.
         Arc::pin_init(
             try_pin_init!(Cache {
@@ -473,6 +484,7 @@ impl Cache {
                 rcu_pending: Atomic::new(0),
                 tid_step,
                 init,
+                free_sheaves: Atomic::new(free_sheaves),
                 allocflags,
             }? Error),
             GFP_KERNEL,

@@ -104,6 +104,11 @@ check sample_rmmod rmmod rslab_sample
 check sample_softirq_allocations sh -c 'dmesg | grep -q "rslab_sample: ok softirq context: 20 ticks"'
 check sample_cache_destroyed test ! -e $S
 check sample_no_failure sh -c '! dmesg | grep -q "rslab_sample: FAIL"'
+# The benchmark through the exported API, a smoke run (tiny counts): every
+# case reports a line.
+check api_bench_quick sh -c "insmod $(dirname "$ko")/rslab_bench.ko quick=1 && rmmod rslab_bench &&
+	dmesg | grep -q 'rslab-bench: api done' &&
+	test \$(dmesg | grep -c 'rslab-bench: api_[a-z0-9_]* ns/op rslab [0-9.]* [0-9.]* [0-9.]* kernel ') = \$((17 + $([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)))"
 # The allocation contract through the exported API (its suite runs at load).
 check contract_kunit_insmod insmod "$(dirname "$ko")/rslab_contract_kunit.ko"
 dump_ktap
@@ -116,7 +121,9 @@ kt=$(dirname "$ko")/kernel-tests
 # test_free_pages: a million blocks of order 3 each way, with a reference
 # taken while they are freed; a leak would run the guest out of memory.
 for m in test_free_pages rslab_test_free_pages; do
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	check "${m}_insmod" insmod "$kt/$m.ko"
+	echo "RSLAB-GUEST $m: $t0 .. $(cut -d' ' -f1 /proc/uptime) s (uptime)"
 	check "${m}_completed" dmesg_from "$m" "Test completed"
 	rmmod "$m" 2>/dev/null
 done

@@ -1,22 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Allocation flags (`gfp_t`) as every layer passes them down.
+//!
+//! A [`Gfp`] carries one bit no `gfp_t` has, [`MARK`], always set: so a
+//! rule "whatever the flags" is a mask with that bit, and a fast path tests
+//! any rule with one `test` of the flags against a mask (see
+//! [`Gfp::bits`]); [`Gfp::raw`] is the `gfp_t`, without it.
 
 use kernel::bindings;
 
 /// `__GFP_ZERO`.
 pub(crate) const GFP_ZERO: bindings::gfp_t = 1 << bindings::___GFP_ZERO_BIT;
 
+/// The bit every [`Gfp`] carries (`___GFP_LAST_BIT` is far below it): a
+/// mask with it matches every request.
+pub(crate) const MARK: u32 = crate::logic::slab::init::ALWAYS;
+
 /// Allocation flags: a `gfp_t`.
+///
+/// # Invariants
+///
+/// The bit [`MARK`] is set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Gfp(bindings::gfp_t);
 
 impl Gfp {
+    // INVARIANT: each constant has the mark.
     /// `GFP_KERNEL`: may sleep.
-    pub(crate) const KERNEL: Gfp = Gfp(bindings::GFP_KERNEL);
+    pub(crate) const KERNEL: Gfp = Gfp(bindings::GFP_KERNEL | MARK);
     /// `GFP_ATOMIC`: never sleeps, may use reserves.
-    pub(crate) const ATOMIC: Gfp = Gfp(bindings::GFP_ATOMIC);
+    pub(crate) const ATOMIC: Gfp = Gfp(bindings::GFP_ATOMIC | MARK);
     /// `GFP_NOWAIT`: never sleeps.
-    pub(crate) const NOWAIT: Gfp = Gfp(bindings::GFP_NOWAIT);
+    pub(crate) const NOWAIT: Gfp = Gfp(bindings::GFP_NOWAIT | MARK);
 
     /// Whether the caller may sleep (`__GFP_DIRECT_RECLAIM`).
     pub(crate) fn can_sleep(self) -> bool {
@@ -48,12 +62,21 @@ impl Gfp {
     }
 
     /// Flags a caller passed (the exported API's `gfp_t`).
+    #[inline(always)]
     pub(crate) fn from_raw(gfp: bindings::gfp_t) -> Gfp {
-        Gfp(gfp)
+        // INVARIANT: the mark is set.
+        Gfp(gfp | MARK)
     }
 
-    /// The raw `gfp_t`.
+    /// The raw `gfp_t`, for the kernel.
+    #[inline(always)]
     pub(crate) fn raw(self) -> bindings::gfp_t {
+        self.0 & !MARK
+    }
+
+    /// The flags with [`MARK`]: what a fast path tests a mask against.
+    #[inline(always)]
+    pub(crate) fn bits(self) -> u32 {
         self.0
     }
 

@@ -72,7 +72,7 @@ impl Cache {
                 }
             }
             if let Some(slot) = out.get_mut(i) {
-                let o = self.slab_alloc_slow(gfp, self.layout.object_size, None);
+                let o = self.slab_alloc_slow(gfp, self.layout.object_size, None, false);
                 if o == 0 {
                     // SAFETY: `out[..i]` are objects just allocated from
                     // the slabs, not handed to anyone.

@@ -78,12 +78,9 @@ impl Cache {
         if !self.is_object_of(slab, obj) {
             return self.bad_free(obj);
         }
-        // SAFETY: `obj` is an object of this cache (checked), being freed.
-        unsafe { self.pre_free(obj) };
-        match self.sheaves() {
-            Some(sh) => self.sheaf_free(sh, slab, obj),
-            None => self.do_slab_free(slab, obj, obj, 1),
-        }
+        // SAFETY: `obj` is an object of `slab` of this cache (checked),
+        // being freed.
+        unsafe { self.free_checked(slab, obj) }
     }
 
     /// Whether `p` is the address of an object slot of this cache (free or
@@ -111,21 +108,20 @@ impl Cache {
     /// could be had. Zeroed as [`Cache::post_alloc`] says.
     #[inline(always)]
     pub(crate) fn alloc_sized(&self, gfp: Gfp, orig_size: u32) -> usize {
-        let o = match self.sheaves() {
-            Some(sh) => self.sheaf_alloc(sh, gfp),
-            None => self.slab_alloc(gfp, orig_size),
-        };
-        // SAFETY: `o` was just allocated and is handed to nobody yet.
-        unsafe { self.post_alloc(o, gfp, orig_size) }
+        match self.sheaves() {
+            Some(sh) => self.sheaf_alloc(sh, gfp, true),
+            None => self.slab_alloc_node(gfp, orig_size, None, true),
+        }
     }
 
-    /// [`Cache::alloc_sized`] of a cache without sheaves (the kmalloc
-    /// classes), which the kmalloc fast path calls: no sheaves test.
+    /// [`Cache::alloc_sized`] of a cache without sheaves (a kmalloc class),
+    /// for flags its initialisation policy does nothing for
+    /// (`gfp.bits() & self.init_mask() == 0`, which the caller tested): the
+    /// kmalloc fast path, without a sheaves test or a second init test.
     #[inline(always)]
-    pub(crate) fn alloc_sized_classic(&self, gfp: Gfp, orig_size: u32) -> usize {
-        let o = self.slab_alloc(gfp, orig_size);
-        // SAFETY: `o` was just allocated and is handed to nobody yet.
-        unsafe { self.post_alloc(o, gfp, orig_size) }
+    pub(crate) fn alloc_classic_uninit(&self, gfp: Gfp, orig_size: u32) -> usize {
+        debug_assert!(self.sheaves().is_none() && !self.init.wants_init(gfp.bits()));
+        self.slab_alloc_node(gfp, orig_size, None, false)
     }
 
     /// `kmem_cache_alloc_node()`: an object on node `nid` (`None`: any, as
@@ -145,22 +141,20 @@ impl Cache {
     /// (which a kmalloc debug cache records): 0 if no object could be had.
     #[inline(always)]
     pub(crate) fn alloc_node_sized(&self, gfp: Gfp, orig_size: u32, nid: Option<usize>) -> usize {
-        let o = match nid {
+        match nid {
             Some(n) if n >= self.nodes.len() => 0,
             _ => match self.sheaves() {
-                Some(sh) => self.sheaf_alloc_node(sh, gfp, nid),
-                None => self.slab_alloc_node(gfp, orig_size, nid),
+                Some(sh) => self.sheaf_alloc_node(sh, gfp, nid, true),
+                None => self.slab_alloc_node(gfp, orig_size, nid, true),
             },
-        };
-        // SAFETY: `o` was just allocated and is handed to nobody yet.
-        unsafe { self.post_alloc(o, gfp, orig_size) }
+        }
     }
 
-    /// `slab_alloc_node()` for any node (the object is not initialised:
-    /// see [`Cache::alloc_sized`]).
+    /// `slab_alloc_node()` for any node, not initialised (for the cache's
+    /// own use: refills, fallbacks whose object the caller initialises).
     #[inline(always)]
     pub(super) fn slab_alloc(&self, gfp: Gfp, orig_size: u32) -> usize {
-        self.slab_alloc_node(gfp, orig_size, None)
+        self.slab_alloc_node(gfp, orig_size, None, false)
     }
 
     /// `slab_alloc_node()`: the fast path, for an object of any node
@@ -168,9 +162,17 @@ impl Cache {
     /// node as `node_match()` does. It makes no call but to the slow path:
     /// this CPU's `(freelist, tid)` is read and exchanged `%gs:`-relative on
     /// x86_64 (`this_cpu_cmpxchg_double()`), and taken with interrupts off
-    /// elsewhere (the generic `this_cpu` way).
+    /// elsewhere (the generic `this_cpu` way). With `init` (a constant at
+    /// each call) the object is initialised ([`Cache::post_alloc`]) by a
+    /// tail call on each path, so nothing stays live across a call.
     #[inline(always)]
-    pub(super) fn slab_alloc_node(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
+    pub(super) fn slab_alloc_node(
+        &self,
+        gfp: Gfp,
+        orig_size: u32,
+        node: Option<usize>,
+        init: bool,
+    ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
@@ -186,7 +188,7 @@ impl Cache {
                 // stale pair of reads fails the exchange, as the slab's
                 // change came with a new tid).
                 if object == 0 || slab == 0 || node.is_some_and(|n| n != self.this_cpu_word(NODE)) {
-                    return self.slab_alloc_slow(gfp, orig_size, node);
+                    return self.slab_alloc_slow(gfp, orig_size, node, init);
                 }
                 // SAFETY: `object` was on a CPU freelist of this cache; if
                 // it was handed out meanwhile the value read is stale and
@@ -194,7 +196,8 @@ impl Cache {
                 let next = unsafe { self.get_fp_nocheck(object) };
                 if self.this_cpu_cmpxchg((object, tid), (next, self.next_tid(tid))) {
                     self.stats.inc(SlabStat::AllocFastpath as usize);
-                    return object;
+                    // SAFETY: `object` is ours now, handed to nobody yet.
+                    return unsafe { self.post_alloc_if(init, object, gfp, orig_size) };
                 }
                 self.stats.inc(SlabStat::CmpxchgDoubleCpuFail as usize);
             }
@@ -207,7 +210,7 @@ impl Cache {
             || node.is_some_and(|n| n != c.node.load(Relaxed))
         {
             drop(irq);
-            return self.slab_alloc_slow(gfp, orig_size, node);
+            return self.slab_alloc_slow(gfp, orig_size, node, init);
         }
         // SAFETY: `object` is on this CPU's freelist of its frozen slab, and
         // interrupts are off: it is ours to take.
@@ -215,7 +218,9 @@ impl Cache {
         c.pair.set_this_cpu(next, self.next_tid(c.pair.second()));
         self.stats
             .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
-        object
+        drop(irq);
+        // SAFETY: `object` is ours now, handed to nobody yet.
+        unsafe { self.post_alloc_if(init, object, gfp, orig_size) }
     }
 
     /// `kmem_cache_free()`. An address that is not an object of this cache
@@ -229,15 +234,9 @@ impl Cache {
         let o = obj.as_ptr() as usize;
         // SAFETY: the caller is freeing `obj`, so it holds it.
         match unsafe { self.slab_of(o) } {
-            Some(slab) => {
-                // SAFETY: `o` is an object of this cache (checked), being
-                // freed.
-                unsafe { self.pre_free(o) };
-                match self.sheaves() {
-                    Some(sh) => self.sheaf_free(sh, slab, o),
-                    None => self.do_slab_free(slab, o, o, 1),
-                }
-            }
+            // SAFETY: `o` is an object of `slab` of this cache (checked),
+            // being freed.
+            Some(slab) => unsafe { self.free_checked(slab, o) },
             None => self.bad_free(o),
         }
     }

@@ -9,8 +9,11 @@
 //!
 //! [`InitPolicy`]: crate::logic::slab::init::InitPolicy
 
-use super::Cache;
-use crate::{glue::gfp::Gfp, logic::slab::init};
+use super::{Cache, SlabPage};
+use crate::{
+    glue::{atomic::Relaxed, gfp::Gfp},
+    logic::slab::init,
+};
 
 impl Cache {
     /// `slab_post_alloc_hook()`'s initialisation of `o` (0: none), an
@@ -23,11 +26,41 @@ impl Cache {
     /// to anyone.
     #[inline(always)]
     pub(super) unsafe fn post_alloc(&self, o: usize, gfp: Gfp, orig_size: u32) -> usize {
-        if self.init.wants_init(gfp.raw()) && o != 0 {
-            // SAFETY: the caller's guarantee.
-            unsafe { self.init_alloced(o, gfp, orig_size) };
+        if self.init.wants_init(gfp.bits()) {
+            // SAFETY: the caller's guarantee. (A tail call: the fast path
+            // keeps nothing live across it.)
+            return unsafe { self.init_alloced(o, gfp, orig_size) };
         }
         o
+    }
+
+    /// The request flags ([`Gfp::bits`]) for which an allocation inits its
+    /// object: a caller that tested them itself may take the uninitialised
+    /// path ([`Cache::alloc_classic_uninit`]).
+    pub(crate) fn init_mask(&self) -> u32 {
+        self.init.alloc_mask
+    }
+
+    /// [`Cache::post_alloc`] if `init` (a constant where the fast paths
+    /// call it), else `o` as it is.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::post_alloc`].
+    #[inline(always)]
+    pub(super) unsafe fn post_alloc_if(
+        &self,
+        init: bool,
+        o: usize,
+        gfp: Gfp,
+        orig_size: u32,
+    ) -> usize {
+        if init {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.post_alloc(o, gfp, orig_size) }
+        } else {
+            o
+        }
     }
 
     /// [`Cache::post_alloc`] of every object of `objs`.
@@ -38,25 +71,28 @@ impl Cache {
     /// not yet handed to anyone.
     #[inline(always)]
     pub(super) unsafe fn post_alloc_bulk(&self, objs: &[*mut u8], gfp: Gfp) {
-        if self.init.wants_init(gfp.raw()) {
+        if self.init.wants_init(gfp.bits()) {
             for &o in objs {
                 // SAFETY: the caller's guarantee.
-                unsafe { self.post_alloc(o as usize, gfp, self.layout.object_size) };
+                unsafe { self.init_alloced(o as usize, gfp, self.layout.object_size) };
             }
         }
     }
 
-    /// Zeroes `o` as the policy says for `gfp`: the object (up to the size
-    /// asked for on a kmalloc cache that red-zones the rest), or only its
-    /// free pointer (`maybe_wipe_obj_freeptr()`).
+    /// Zeroes `o` (none if 0) as the policy says for `gfp`: the object (up
+    /// to the size asked for on a kmalloc cache that red-zones the rest),
+    /// or only its free pointer (`maybe_wipe_obj_freeptr()`). Returns `o`.
     ///
     /// # Safety
     ///
-    /// As for [`Cache::post_alloc`], `o` not 0.
+    /// As for [`Cache::post_alloc`].
     #[inline(never)]
-    unsafe fn init_alloced(&self, o: usize, gfp: Gfp, orig_size: u32) {
+    unsafe fn init_alloced(&self, o: usize, gfp: Gfp, orig_size: u32) -> usize {
+        if o == 0 {
+            return 0;
+        }
         let p = o as *mut u8;
-        if self.init.zeroes(gfp.raw()) {
+        if self.init.zeroes(gfp.bits()) {
             let n = init::alloc_zero_size(&self.layout, orig_size);
             // SAFETY: the object's first `object_size >= n` bytes are the
             // caller's (the caller's guarantee).
@@ -69,6 +105,7 @@ impl Cache {
                 core::ptr::write_unaligned(p.add(self.layout.offset as usize).cast::<usize>(), 0)
             };
         }
+        o
     }
 
     /// `slab_free_hook()`'s initialisation of `o`, an object being freed,
@@ -83,6 +120,43 @@ impl Cache {
         if self.init.on_free {
             // SAFETY: the caller's guarantee.
             unsafe { self.zero_on_free(o) };
+        }
+    }
+
+    /// Frees `o`, an object of `slab` of this cache, to a sheaf or the
+    /// slab, after [`Cache::pre_free`]: the single frees (`kmem_cache_free()`,
+    /// `kfree()`), whose fast paths leave the zeroing to a tail call, so
+    /// that they keep nothing live across it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::pre_free`], `slab` the slab of `o`.
+    #[inline(always)]
+    pub(super) unsafe fn free_checked(&self, slab: &SlabPage, o: usize) {
+        // A sheaves cache's free takes the one test it took before there
+        // was zeroing (the pointer), a classic cache's one more.
+        // SAFETY: `free_sheaves` is null or this cache's sheaves, which
+        // live as long as it (type invariant of `Cache`).
+        match unsafe { self.free_sheaves.load(Relaxed).as_ref() } {
+            Some(sh) => self.sheaf_free(sh, slab, o),
+            // SAFETY: the caller's guarantee.
+            None if self.init.on_free => unsafe { self.free_zeroed(slab, o) },
+            None => self.do_slab_free(slab, o, o, 1),
+        }
+    }
+
+    /// [`Cache::free_checked`] under `init_on_free`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::free_checked`].
+    #[inline(never)]
+    unsafe fn free_zeroed(&self, slab: &SlabPage, o: usize) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.zero_on_free(o) };
+        match self.sheaves() {
+            Some(sh) => self.sheaf_free(sh, slab, o),
+            None => self.do_slab_free(slab, o, o, 1),
         }
     }
 

@@ -167,6 +167,25 @@ impl Sheaves {
     }
 }
 
+/// Pushes `o` onto `v` if it has room (`push_within_capacity()`, inline:
+/// the kernel crate's is not, and the fast paths make no call).
+#[inline(always)]
+fn push_within(v: &mut KVec<*mut u8>, o: *mut u8) -> bool {
+    let len = v.len();
+    if len >= v.capacity() {
+        return false;
+    }
+    // SAFETY: `len < capacity`: the slot is allocated and unused; it is
+    // written before the length covers it, and `len + 1` does not overflow
+    // (said so the compiler need not check it, which is a call out).
+    unsafe {
+        v.as_mut_ptr().add(len).write(o);
+        core::hint::assert_unchecked(v.len() == len);
+        v.inc_len(1);
+    }
+    true
+}
+
 impl Cache {
     /// The sheaves, if the cache has them.
     #[inline(always)]
@@ -175,9 +194,10 @@ impl Cache {
     }
 
     /// `alloc_from_pcs()`: an object off this CPU's main sheaf, without a
-    /// call; the slow path otherwise.
+    /// call; the slow path otherwise. With `init` (a constant at each call)
+    /// initialised by a tail call (see [`Cache::slab_alloc_node`]).
     #[inline(always)]
-    pub(super) fn sheaf_alloc(&self, sh: &Sheaves, gfp: Gfp) -> usize {
+    pub(super) fn sheaf_alloc(&self, sh: &Sheaves, gfp: Gfp, init: bool) -> usize {
         {
             let irq = IrqsOff::new();
             // SAFETY: interrupts are off; no other reference is made.
@@ -185,10 +205,14 @@ impl Cache {
             if let Some(o) = pcs.main.pop() {
                 self.stats
                     .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
-                return o as usize;
+                drop(irq);
+                // SAFETY: `o` is ours now, handed to nobody yet.
+                return unsafe {
+                    self.post_alloc_if(init, o as usize, gfp, self.layout.object_size)
+                };
             }
         }
-        self.sheaf_alloc_slow(sh, gfp)
+        self.sheaf_alloc_slow(sh, gfp, init)
     }
 
     /// `free_to_pcs()`: `obj`, an object of `slab`, onto this CPU's main
@@ -205,9 +229,7 @@ impl Cache {
                 drop(irq);
                 return self.do_slab_free(slab, obj, obj, 1);
             }
-            if pcs.main.len() < pcs.main.capacity()
-                && pcs.main.push_within_capacity(obj as *mut u8).is_ok()
-            {
+            if push_within(&mut pcs.main, obj as *mut u8) {
                 self.stats
                     .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, 1);
                 return;
@@ -221,9 +243,15 @@ impl Cache {
     /// migration may have put another node's object there), without a
     /// call; the slow path otherwise.
     #[inline(always)]
-    pub(super) fn sheaf_alloc_node(&self, sh: &Sheaves, gfp: Gfp, nid: Option<usize>) -> usize {
+    pub(super) fn sheaf_alloc_node(
+        &self,
+        sh: &Sheaves,
+        gfp: Gfp,
+        nid: Option<usize>,
+        init: bool,
+    ) -> usize {
         let Some(n) = nid else {
-            return self.sheaf_alloc(sh, gfp);
+            return self.sheaf_alloc(sh, gfp, init);
         };
         {
             let irq = IrqsOff::new();
@@ -237,11 +265,15 @@ impl Cache {
                     pcs.main.pop();
                     self.stats
                         .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, 1);
-                    return o as usize;
+                    drop(irq);
+                    // SAFETY: `o` is ours now, handed to nobody yet.
+                    return unsafe {
+                        self.post_alloc_if(init, o as usize, gfp, self.layout.object_size)
+                    };
                 }
             }
         }
-        self.sheaf_alloc_node_slow(sh, gfp, n)
+        self.sheaf_alloc_node_slow(sh, gfp, n, init)
     }
 
     /// The slow path of [`Cache::sheaf_alloc_node`]: for this CPU's node
@@ -249,7 +281,14 @@ impl Cache {
     /// another node (or an object of another one), `alloc_node_mismatch`
     /// and a single object of node `n`'s slabs.
     #[inline(never)]
-    fn sheaf_alloc_node_slow(&self, sh: &Sheaves, gfp: Gfp, n: usize) -> usize {
+    fn sheaf_alloc_node_slow(&self, sh: &Sheaves, gfp: Gfp, n: usize, init: bool) -> usize {
+        let o = self.sheaf_alloc_node_slow_inner(sh, gfp, n);
+        // SAFETY: `o` was just allocated, handed to nobody yet.
+        unsafe { self.post_alloc_if(init, o, gfp, self.layout.object_size) }
+    }
+
+    /// [`Cache::sheaf_alloc_node_slow`] without the initialisation.
+    fn sheaf_alloc_node_slow_inner(&self, sh: &Sheaves, gfp: Gfp, n: usize) -> usize {
         let empty_local = {
             let irq = IrqsOff::new();
             // SAFETY: interrupts are off; no other reference is made.
@@ -257,7 +296,7 @@ impl Cache {
             pcs.node == n && pcs.main.is_empty()
         };
         if empty_local {
-            let o = self.sheaf_alloc_slow(sh, gfp);
+            let o = self.sheaf_alloc_slow(sh, gfp, false);
             // SAFETY: `o`, if any, was just allocated and is held here.
             if o == 0 || unsafe { self.slab_of(o) }.is_some_and(|s| s.node() == n) {
                 return o;
@@ -296,7 +335,7 @@ impl Cache {
                 );
             }
             if let Some(slot) = out.get_mut(i) {
-                let o = self.sheaf_alloc_slow(sh, gfp);
+                let o = self.sheaf_alloc_slow(sh, gfp, false);
                 if o == 0 {
                     // SAFETY: `out[..i]` were just allocated from this
                     // cache and handed to nobody.
@@ -370,7 +409,7 @@ impl Cache {
                 let mut n = 0u64;
                 for p in rest.iter_mut() {
                     if !p.is_null() {
-                        if pcs.main.push_within_capacity(*p).is_err() {
+                        if !push_within(&mut pcs.main, *p) {
                             break;
                         }
                         *p = core::ptr::null_mut();
@@ -398,10 +437,18 @@ impl Cache {
         Some(o as usize)
     }
 
+    /// The slow path of a sheaves allocation ([`Cache::sheaf_alloc_slow_inner`])
+    /// and, with `init`, [`Cache::post_alloc`]. 0 if no memory could be had.
+    #[inline(never)]
+    fn sheaf_alloc_slow(&self, sh: &Sheaves, gfp: Gfp, init: bool) -> usize {
+        let o = self.sheaf_alloc_slow_inner(sh, gfp);
+        // SAFETY: `o` was just allocated, handed to nobody yet.
+        unsafe { self.post_alloc_if(init, o, gfp, self.layout.object_size) }
+    }
+
     /// `__pcs_replace_empty_main()` and the refill: the slow path of a
     /// sheaves allocation. 0 if no memory could be had.
-    #[inline(never)]
-    fn sheaf_alloc_slow(&self, sh: &Sheaves, gfp: Gfp) -> usize {
+    fn sheaf_alloc_slow_inner(&self, sh: &Sheaves, gfp: Gfp) -> usize {
         let mut sheaf;
         {
             let irq = local_interrupt_disable();
@@ -509,9 +556,7 @@ impl Cache {
             let irq = local_interrupt_disable();
             // SAFETY: interrupts are off; no other reference is made.
             let pcs = unsafe { sh.this(&irq) };
-            if pcs.main.len() < pcs.main.capacity()
-                && pcs.main.push_within_capacity(obj as *mut u8).is_ok()
-            {
+            if push_within(&mut pcs.main, obj as *mut u8) {
                 self.stat(SlabStat::FreeFastpath);
                 return;
             }

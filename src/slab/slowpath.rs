@@ -33,11 +33,25 @@ impl Cache {
         freelist
     }
 
+    /// The slow path of [`Cache::slab_alloc_node`]: [`Cache::slab_alloc_slow_inner`]
+    /// and, with `init`, [`Cache::post_alloc`].
+    #[inline(never)]
+    pub(super) fn slab_alloc_slow(
+        &self,
+        gfp: Gfp,
+        orig_size: u32,
+        node: Option<usize>,
+        init: bool,
+    ) -> usize {
+        let o = self.slab_alloc_slow_inner(gfp, orig_size, node);
+        // SAFETY: `o` was just allocated, handed to nobody yet.
+        unsafe { self.post_alloc_if(init, o, gfp, orig_size) }
+    }
+
     /// `___slab_alloc()`: the slow path. `orig_size` is what was asked for
     /// (recorded by kmalloc debug caches); `node` the node the object must
     /// be on (`None`: any, the CPU's preferred).
-    #[inline(never)]
-    pub(super) fn slab_alloc_slow(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
+    fn slab_alloc_slow_inner(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
         if self.is_debug() {
             return self.debug_alloc(gfp, orig_size, node);
         }

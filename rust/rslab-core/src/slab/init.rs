@@ -9,9 +9,10 @@ use super::layout::{
     Layout, SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU,
 };
 
-/// A bit no `gfp_t` has (`___GFP_LAST_BIT` is far below it): an allocation
-/// tests `(gfp | ALWAYS) & alloc_mask`, so a mask with this bit inits
-/// every object whatever the flags.
+/// A bit no `gfp_t` has (`___GFP_LAST_BIT` is far below it), which the
+/// kernel side sets in every request's flags: a mask with it matches every
+/// request, so an allocation's one test, `gfp & alloc_mask`, also covers
+/// the rules that do not depend on the flags.
 pub const ALWAYS: u32 = 1 << 31;
 
 /// A cache's initialisation policy, fixed when it is made (`init_on_alloc`
@@ -62,11 +63,11 @@ impl InitPolicy {
         }
     }
 
-    /// Whether an allocation with `gfp` inits its object (the fast paths'
-    /// one test).
+    /// Whether an allocation with `gfp` (with [`ALWAYS`] set, as every
+    /// request's flags have it) inits its object: the fast paths' one test.
     #[inline(always)]
     pub fn wants_init(&self, gfp: u32) -> bool {
-        (gfp | ALWAYS) & self.alloc_mask != 0
+        gfp & self.alloc_mask != 0
     }
 
     /// Whether an allocation with `gfp` zeroes its object (else, when
@@ -109,6 +110,8 @@ mod tests {
     use crate::slab::layout::{calculate_sizes, Machine};
 
     const ZERO: u32 = 0x100;
+    /// A request's flags as the kernel side passes them.
+    const G: u32 = ALWAYS;
 
     fn m() -> Machine {
         Machine {
@@ -134,8 +137,8 @@ mod tests {
             (SLAB_POISON, false),
         ] {
             let p = InitPolicy::new(&layout(64, flags, ctor), ctor, false, false, ZERO);
-            assert!(!p.wants_init(0) && !p.wants_init(0x40));
-            assert!(p.wants_init(ZERO | 0x40) && p.zeroes(ZERO));
+            assert!(!p.wants_init(G) && !p.wants_init(G | 0x40));
+            assert!(p.wants_init(G | ZERO | 0x40) && p.zeroes(G | ZERO));
             assert!(!p.on_free && !p.wipe_fp);
         }
     }
@@ -144,14 +147,14 @@ mod tests {
     fn init_on_alloc_as_slab_want_init_on_alloc() {
         // A plain cache: always, with or without __GFP_ZERO (and gfp 0).
         let p = InitPolicy::new(&layout(64, 0, false), false, true, false, ZERO);
-        assert!(p.wants_init(0) && p.zeroes(0) && p.zeroes(ZERO));
+        assert!(p.wants_init(G) && p.zeroes(G) && p.zeroes(G | ZERO));
         // A constructor: never, not even for __GFP_ZERO.
         let p = InitPolicy::new(&layout(64, 0, true), true, true, false, ZERO);
-        assert!(!p.wants_init(ZERO) && !p.wants_init(0));
+        assert!(!p.wants_init(G | ZERO) && !p.wants_init(G));
         // RCU and poison: on __GFP_ZERO only.
         for flags in [SLAB_TYPESAFE_BY_RCU, SLAB_POISON] {
             let p = InitPolicy::new(&layout(64, flags, false), false, true, false, ZERO);
-            assert!(!p.wants_init(0) && p.wants_init(ZERO) && p.zeroes(ZERO));
+            assert!(!p.wants_init(G) && p.wants_init(G | ZERO) && p.zeroes(G | ZERO));
         }
     }
 
@@ -161,7 +164,7 @@ mod tests {
         let l = layout(64, 0, false);
         assert!(l.offset < l.inuse);
         let p = InitPolicy::new(&l, false, false, true, ZERO);
-        assert!(p.on_free && p.wipe_fp && p.wants_init(0) && !p.zeroes(0) && p.zeroes(ZERO));
+        assert!(p.on_free && p.wipe_fp && p.wants_init(G) && !p.zeroes(G) && p.zeroes(G | ZERO));
         // Exempt: constructor, RCU, poison (whose free pointer is outside).
         for (flags, ctor) in [
             (0, true),
@@ -170,7 +173,7 @@ mod tests {
         ] {
             let l = layout(64, flags, ctor);
             let p = InitPolicy::new(&l, ctor, false, true, ZERO);
-            assert!(!p.on_free && !p.wipe_fp && !p.wants_init(0));
+            assert!(!p.on_free && !p.wipe_fp && !p.wants_init(G));
         }
     }
 

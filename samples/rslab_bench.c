@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The benchmark where module authors meet rslab: its exported API
+ * (include/rslab.h) against the kernel's own kmem_cache_*, kmalloc and
+ * alloc_pages, both called from this module across a module boundary, in
+ * the same boot, interleaved, each case repeated REPS times after a warm-up
+ * and reported as median, min and max per operation, one kernel-log line
+ * each, in the format of rslab's in-module benchmark (src/admin/bench.rs):
+ *
+ *   rslab-bench: api_<case> <unit> rslab <med> <min> <max> kernel <med> <min> <max> cycles <r> <k>
+ *
+ * Runs at load and stays loaded (rmmod it after); quick=1 runs tiny counts
+ * (a smoke run). Nothing is asserted.
+ */
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/timex.h>
+
+#include "../include/rslab.h"
+
+static bool quick;
+module_param(quick, bool, 0444);
+MODULE_PARM_DESC(quick, "tiny counts: a smoke run, not a measurement");
+
+#define REPS 7
+#define MANY 1000
+
+/* One side of a case: rslab's or the kernel's. */
+struct side {
+	void *cache;		/* rslab handle or struct kmem_cache * */
+	bool rslab;
+};
+
+static void *c_alloc(const struct side *s, gfp_t gfp)
+{
+	return s->rslab ? rslab_cache_alloc(s->cache, gfp) : kmem_cache_alloc(s->cache, gfp);
+}
+
+static void c_free(const struct side *s, void *p)
+{
+	if (s->rslab)
+		rslab_cache_free(s->cache, p);
+	else
+		kmem_cache_free(s->cache, p);
+}
+
+static void *k_alloc(bool rslab, size_t n)
+{
+	return rslab ? rslab_kmalloc(n, GFP_KERNEL) : kmalloc(n, GFP_KERNEL);
+}
+
+static void k_free(bool rslab, void *p)
+{
+	if (rslab)
+		rslab_kfree(p);
+	else
+		kfree(p);
+}
+
+struct run {
+	u64 ns, cycles;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Values in hundredths of the unit: median, min, max. */
+static void report(const char *c, const char *unit, u64 *r, u64 *k, u64 rc, u64 kc)
+{
+	sort(r, REPS, sizeof(*r), cmp_u64, NULL);
+	sort(k, REPS, sizeof(*k), cmp_u64, NULL);
+	pr_info("rslab-bench: api_%s %s rslab %llu.%02llu %llu.%02llu %llu.%02llu kernel %llu.%02llu %llu.%02llu %llu.%02llu cycles %llu %llu\n",
+		c, unit, r[REPS / 2] / 100, r[REPS / 2] % 100, r[0] / 100, r[0] % 100,
+		r[REPS - 1] / 100, r[REPS - 1] % 100, k[REPS / 2] / 100, k[REPS / 2] % 100,
+		k[0] / 100, k[0] % 100, k[REPS - 1] / 100, k[REPS - 1] % 100, rc, kc);
+}
+
+typedef void (*case_fn)(void *arg, bool rslab, u64 ops);
+
+/* Runs fn for rslab and the kernel REPS times, interleaved, and reports ns/op. */
+static void compare(const char *name, case_fn fn, void *arg, u64 ops)
+{
+	u64 r[REPS], k[REPS], rc[REPS], kc[REPS];
+	int i;
+
+	fn(arg, true, ops);
+	fn(arg, false, ops);
+	for (i = 0; i < REPS; i++) {
+		u64 t = ktime_get_ns(), c = get_cycles();
+
+		fn(arg, true, ops);
+		rc[i] = (get_cycles() - c) / ops;
+		r[i] = (ktime_get_ns() - t) * 100 / ops;
+		t = ktime_get_ns();
+		c = get_cycles();
+		fn(arg, false, ops);
+		kc[i] = (get_cycles() - c) / ops;
+		k[i] = (ktime_get_ns() - t) * 100 / ops;
+	}
+	sort(rc, REPS, sizeof(*rc), cmp_u64, NULL);
+	sort(kc, REPS, sizeof(*kc), cmp_u64, NULL);
+	report(name, "ns/op", r, k, rc[REPS / 2], kc[REPS / 2]);
+}
+
+/* The two caches of a size, one each. */
+struct pair {
+	struct side s[2];	/* [0] rslab, [1] kernel */
+};
+
+static const struct side *side_of(struct pair *p, bool rslab)
+{
+	return &p->s[rslab ? 0 : 1];
+}
+
+static void case_pair(void *arg, bool rslab, u64 ops)
+{
+	const struct side *s = side_of(arg, rslab);
+	u64 i;
+
+	for (i = 0; i < ops; i++) {
+		void *o = c_alloc(s, GFP_KERNEL);
+
+		if (o)
+			c_free(s, o);
+	}
+}
+
+static void *many[MANY];
+static unsigned int order_perm[MANY];
+
+static void case_alloc_n_free_n(void *arg, bool rslab, u64 ops)
+{
+	const struct side *s = side_of(arg, rslab);
+	u64 done;
+	int i;
+
+	for (done = 0; done < ops; done += 2 * MANY) {
+		for (i = 0; i < MANY; i++)
+			many[i] = c_alloc(s, GFP_KERNEL);
+		for (i = 0; i < MANY; i++)
+			if (many[i])
+				c_free(s, many[i]);
+	}
+}
+
+/* Freed in a random order (the same permutation on both sides). */
+static void case_alloc_n_free_n_random(void *arg, bool rslab, u64 ops)
+{
+	const struct side *s = side_of(arg, rslab);
+	u64 done;
+	int i;
+
+	for (done = 0; done < ops; done += 2 * MANY) {
+		for (i = 0; i < MANY; i++)
+			many[i] = c_alloc(s, GFP_KERNEL);
+		for (i = 0; i < MANY; i++)
+			if (many[order_perm[i]])
+				c_free(s, many[order_perm[i]]);
+	}
+}
+
+struct bulk {
+	struct pair *p;
+	int n;
+};
+
+static void case_bulk(void *arg, bool rslab, u64 ops)
+{
+	struct bulk *b = arg;
+	const struct side *s = side_of(b->p, rslab);
+	u64 done;
+
+	for (done = 0; done < ops; done += 2 * b->n) {
+		if (s->rslab) {
+			if (rslab_cache_alloc_bulk(s->cache, GFP_KERNEL, b->n, many))
+				rslab_cache_free_bulk(s->cache, b->n, many);
+		} else {
+			if (kmem_cache_alloc_bulk(s->cache, GFP_KERNEL, b->n, many))
+				kmem_cache_free_bulk(s->cache, b->n, many);
+		}
+	}
+}
+
+static void case_kmalloc(void *arg, bool rslab, u64 ops)
+{
+	size_t n = (size_t)arg;
+	u64 i;
+
+	for (i = 0; i < ops; i++) {
+		void *p = k_alloc(rslab, n);
+
+		if (p)
+			k_free(rslab, p);
+	}
+}
+
+/* Random sizes 8..4096 (a fixed sequence), held MANY at a time. */
+static unsigned int sizes[MANY];
+
+static void case_kmalloc_random(void *arg, bool rslab, u64 ops)
+{
+	u64 done;
+	int i;
+
+	for (done = 0; done < ops; done += 2 * MANY) {
+		for (i = 0; i < MANY; i++)
+			many[i] = k_alloc(rslab, sizes[i]);
+		for (i = 0; i < MANY; i++)
+			k_free(rslab, many[order_perm[i]]);
+	}
+}
+
+static void case_pages(void *arg, bool rslab, u64 ops)
+{
+	unsigned int order = (unsigned long)arg;
+	u64 i;
+
+	for (i = 0; i < ops; i++) {
+		struct page *p = rslab ? rslab_alloc_pages(GFP_KERNEL, order) :
+					 alloc_pages(GFP_KERNEL, order);
+
+		if (!p)
+			continue;
+		if (rslab)
+			rslab_free_pages(p, order);
+		else
+			__free_pages(p, order);
+	}
+}
+
+/* Cross-CPU: CPU 0 allocates, CPU 1 frees, through a ring. */
+#define RING 256
+struct xcpu {
+	const struct side *s;
+	void *ring[RING];
+	atomic_t head, tail;
+	u64 ops;
+	struct completion done;
+};
+
+static int xcpu_freer(void *arg)
+{
+	struct xcpu *x = arg;
+	u64 n = 0;
+
+	while (n < x->ops) {
+		int t = atomic_read(&x->tail);
+
+		if (t == atomic_read_acquire(&x->head)) {
+			cpu_relax();
+			continue;
+		}
+		c_free(x->s, x->ring[t % RING]);
+		atomic_set_release(&x->tail, t + 1);
+		n++;
+	}
+	complete(&x->done);
+	return 0;
+}
+
+static void case_cross_cpu(void *arg, bool rslab, u64 ops)
+{
+	struct xcpu *x = kzalloc(sizeof(*x), GFP_KERNEL);
+	struct task_struct *t;
+	u64 i;
+
+	if (!x)
+		return;
+	x->s = side_of(arg, rslab);
+	x->ops = ops;
+	init_completion(&x->done);
+	t = kthread_create(xcpu_freer, x, "rslab-bench-free");
+	if (IS_ERR(t)) {
+		kfree(x);
+		return;
+	}
+	kthread_bind(t, 1);
+	wake_up_process(t);
+	for (i = 0; i < ops; i++) {
+		int h = atomic_read(&x->head);
+		void *o;
+
+		while (h - atomic_read_acquire(&x->tail) >= RING)
+			cpu_relax();
+		o = c_alloc(x->s, GFP_KERNEL);
+		if (!o)
+			o = c_alloc(x->s, GFP_KERNEL | __GFP_NOFAIL);
+		x->ring[h % RING] = o;
+		atomic_set_release(&x->head, h + 1);
+	}
+	wait_for_completion(&x->done);
+	kfree(x);
+}
+
+static int make_pair(struct pair *p, const char *rname, const char *kname, unsigned int size)
+{
+	p->s[0].rslab = true;
+	p->s[0].cache = rslab_cache_create(rname, size, 0, 0, NULL);
+	p->s[1].rslab = false;
+	p->s[1].cache = kmem_cache_create(kname, size, 0, SLAB_NO_MERGE, NULL);
+	if (!p->s[0].cache || !p->s[1].cache) {
+		rslab_cache_destroy(p->s[0].cache);
+		kmem_cache_destroy(p->s[1].cache);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void drop_pair(struct pair *p)
+{
+	rslab_cache_destroy(p->s[0].cache);
+	kmem_cache_destroy(p->s[1].cache);
+}
+
+static DECLARE_COMPLETION(cpu0_done);
+
+/* The cases that run on CPU 0. */
+static int bench_cpu0_cases(void)
+{
+	static const size_t kmalloc_sizes[] = { 8, 64, 192, 512, 4096, 16384 };
+	u64 ops = quick ? 200 : 200000;
+	struct pair p64, p256;
+	char name[32];
+	int i;
+
+	if (make_pair(&p64, "api-bench-64", "kbench-64", 64))
+		return -ENOMEM;
+	if (make_pair(&p256, "api-bench-256", "kbench-256", 256)) {
+		drop_pair(&p64);
+		return -ENOMEM;
+	}
+	compare("cache_pair_64", case_pair, &p64, ops);
+	compare("cache_pair_256", case_pair, &p256, ops);
+	compare("alloc_free_n_1000", case_alloc_n_free_n, &p256, quick ? 2 * MANY : 100 * MANY);
+	compare("alloc_free_n_1000_random", case_alloc_n_free_n_random, &p256,
+		quick ? 2 * MANY : 100 * MANY);
+	{
+		struct bulk b16 = { &p256, 16 }, b64 = { &p256, 64 };
+
+		compare("bulk_16", case_bulk, &b16, quick ? 320 : 320000);
+		compare("bulk_64", case_bulk, &b64, quick ? 1280 : 1280000);
+	}
+	for (i = 0; i < ARRAY_SIZE(kmalloc_sizes); i++) {
+		snprintf(name, sizeof(name), "kmalloc_%zu", kmalloc_sizes[i]);
+		compare(name, case_kmalloc, (void *)kmalloc_sizes[i],
+			kmalloc_sizes[i] > 8192 ? ops / 10 : ops);
+	}
+	compare("kmalloc_random", case_kmalloc_random, NULL, quick ? 2 * MANY : 100 * MANY);
+	for (i = 0; i <= 3; i++) {
+		snprintf(name, sizeof(name), "pages_order_%d", i);
+		compare(name, case_pages, (void *)(unsigned long)i, ops);
+	}
+	drop_pair(&p256);
+	drop_pair(&p64);
+	return 0;
+}
+
+static int bench_cpu0(void *unused)
+{
+	bench_cpu0_cases();
+	complete(&cpu0_done);
+	return 0;
+}
+
+static int bench_cross(void)
+{
+	struct pair p;
+
+	if (num_online_cpus() < 2 || !cpu_online(1))
+		return 0;
+	if (make_pair(&p, "api-bench-x", "kbench-x", 256))
+		return -ENOMEM;
+	compare("cross_cpu_256", case_cross_cpu, &p, quick ? 500 : 100000);
+	drop_pair(&p);
+	return 0;
+}
+
+static int __init rslab_bench_init(void)
+{
+	struct task_struct *t;
+	int i;
+
+	for (i = 0; i < MANY; i++) {
+		order_perm[i] = i;
+		sizes[i] = 8 + get_random_u32_below(4089);
+	}
+	for (i = MANY - 1; i > 0; i--)
+		swap(order_perm[i], order_perm[get_random_u32_below(i + 1)]);
+	t = kthread_run_on_cpu(bench_cpu0, NULL, 0, "rslab-bench");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	wait_for_completion(&cpu0_done);
+	bench_cross();
+	pr_info("rslab-bench: api done\n");
+	return 0;
+}
+
+static void __exit rslab_bench_exit(void)
+{
+}
+
+module_init(rslab_bench_init);
+module_exit(rslab_bench_exit);
+MODULE_DESCRIPTION("rslab's exported API against the kernel's allocators");
+MODULE_LICENSE("GPL");
