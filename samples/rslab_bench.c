@@ -263,8 +263,7 @@ static int xcpu_freer(void *arg)
 		atomic_set_release(&x->tail, t + 1);
 		n++;
 	}
-	complete(&x->done);
-	return 0;
+	kthread_complete_and_exit(&x->done, 0);
 }
 
 static void case_cross_cpu(void *arg, bool rslab, u64 ops)
@@ -367,8 +366,8 @@ static int bench_cpu0_cases(void)
 static int bench_cpu0(void *unused)
 {
 	bench_cpu0_cases();
-	complete(&cpu0_done);
-	return 0;
+	/* Never back into this module's code, which may be unloaded next. */
+	kthread_complete_and_exit(&cpu0_done, 0);
 }
 
 static int bench_cross(void)
@@ -393,8 +392,11 @@ static int __init rslab_bench_init(void)
 		order_perm[i] = i;
 		sizes[i] = 8 + get_random_u32_below(4089);
 	}
-	for (i = MANY - 1; i > 0; i--)
-		swap(order_perm[i], order_perm[get_random_u32_below(i + 1)]);
+	for (i = MANY - 1; i > 0; i--) {
+		unsigned int j = get_random_u32_below(i + 1);
+
+		swap(order_perm[i], order_perm[j]);
+	}
 	t = kthread_run_on_cpu(bench_cpu0, NULL, 0, "rslab-bench");
 	if (IS_ERR(t))
 		return PTR_ERR(t);

@@ -353,9 +353,18 @@ impl Cache {
                 self.report(format_args!("double free of {head:#x}"));
                 return;
             }
+            let Some((new, action)) = slabstate::slab_free(old, cnt, prior == 0, HAS_CPU_PARTIAL)
+            else {
+                // More frees than objects in use: some of them are free
+                // already. Nothing is changed (not even their links).
+                self.report(format_args!(
+                    "double free of {head:#x}: {cnt} freed, {} in use",
+                    old.inuse()
+                ));
+                return;
+            };
             // SAFETY: `tail` is a free object the caller gave us.
             unsafe { self.set_fp(tail, prior) };
-            let (new, action) = slabstate::slab_free(old, cnt, prior == 0, HAS_CPU_PARTIAL);
             let n = (action == FreeAction::NodeList).then(|| self.node_of(slab).list.lock());
             if slab
                 .pair

@@ -54,15 +54,16 @@ pub enum FreeAction {
 /// `__slab_free()`'s first step: freeing `cnt` objects into a slab with
 /// counters `old`, whose freelist was empty (`prior_empty`, i.e. the slab
 /// was full) or not. Returns the new counters and what to do after the
-/// compare-exchange.
+/// compare-exchange; `None` if the slab has fewer than `cnt` objects in
+/// use (some are freed twice: nothing may change).
 pub fn slab_free(
     old: Counters,
     cnt: u32,
     prior_empty: bool,
     has_cpu_partial: bool,
-) -> (Counters, FreeAction) {
+) -> Option<(Counters, FreeAction)> {
     let was_frozen = old.frozen();
-    let mut new = old.with_inuse(old.inuse() - cnt);
+    let mut new = old.with_inuse(old.inuse().checked_sub(cnt)?);
     let action = if (new.inuse() == 0 || prior_empty) && !was_frozen {
         if has_cpu_partial && prior_empty {
             // Was on no list and will be partially empty: freeze it instead
@@ -77,7 +78,7 @@ pub fn slab_free(
     } else {
         FreeAction::Stay
     };
-    (new, action)
+    Some((new, action))
 }
 
 /// What `__slab_free()` does under `list_lock` (after [`FreeAction::NodeList`]).
@@ -177,26 +178,40 @@ mod tests {
     fn freeing_into_a_frozen_slab_touches_no_list() {
         let c = Counters::new(5, 16, true);
         for prior_empty in [false, true] {
-            let (new, a) = slab_free(c, 1, prior_empty, true);
+            let (new, a) = slab_free(c, 1, prior_empty, true).unwrap();
             assert_eq!(
                 (new.inuse(), new.frozen(), a),
                 (4, true, FreeAction::Frozen)
             );
         }
         // Even the last object: a frozen slab is its CPU's to deal with.
-        let (new, a) = slab_free(Counters::new(1, 16, true), 1, false, true);
+        let (new, a) = slab_free(Counters::new(1, 16, true), 1, false, true).unwrap();
         assert_eq!((new.inuse(), a), (0, FreeAction::Frozen));
     }
 
     #[test]
+    fn more_frees_than_objects_in_use_change_nothing() {
+        // Freed twice: the slab has fewer objects in use than are freed.
+        for (inuse, cnt) in [(0, 1), (2, 3), (0, 16)] {
+            for frozen in [false, true] {
+                assert_eq!(
+                    slab_free(Counters::new(inuse, 16, frozen), cnt, false, true),
+                    None
+                );
+            }
+        }
+        assert!(slab_free(Counters::new(3, 16, false), 3, false, true).is_some());
+    }
+
+    #[test]
     fn a_full_slab_is_frozen_onto_the_cpu_partial_list() {
-        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true, true);
+        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true, true).unwrap();
         assert_eq!(
             (new.inuse(), new.frozen(), a),
             (15, true, FreeAction::ToCpuPartial)
         );
         // Without CPU partial lists it goes onto the node's list.
-        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true, false);
+        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true, false).unwrap();
         assert_eq!((new.frozen(), a), (false, FreeAction::NodeList));
         assert_eq!(
             free_under_list_lock(new, true, 0, 5, false),
@@ -206,9 +221,9 @@ mod tests {
 
     #[test]
     fn a_partial_slab_stays_until_it_is_empty() {
-        let (_, a) = slab_free(Counters::new(7, 16, false), 1, false, true);
+        let (_, a) = slab_free(Counters::new(7, 16, false), 1, false, true).unwrap();
         assert_eq!(a, FreeAction::Stay);
-        let (new, a) = slab_free(Counters::new(1, 16, false), 1, false, true);
+        let (new, a) = slab_free(Counters::new(1, 16, false), 1, false, true).unwrap();
         assert_eq!(a, FreeAction::NodeList);
         // Empty: freed only if the node keeps min_partial partial slabs.
         assert_eq!(
@@ -223,9 +238,9 @@ mod tests {
 
     #[test]
     fn a_bulk_free_can_empty_a_full_slab_at_once() {
-        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true, true);
+        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true, true).unwrap();
         assert_eq!((new.inuse(), a), (0, FreeAction::ToCpuPartial));
-        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true, false);
+        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true, false).unwrap();
         assert_eq!(a, FreeAction::NodeList);
         assert_eq!(
             free_under_list_lock(new, true, 9, 5, false),
