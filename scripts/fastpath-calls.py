@@ -41,6 +41,19 @@ FAST = {
                                            "Kmalloc>::kmalloc_slow"],
     "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
                                                      "kmalloc::bad_kfree"] + INIT_FREE,
+    # The exported entries, each the fast path itself (inline) or one jump
+    # to it.
+    "rslab_cache_alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
+    "rslab_cache_free": SLAB_SLOW + ["Cache>::sheaf_free_slow"] + INIT_FREE,
+    "rslab_kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large", "Kmalloc>::kmalloc_slow"],
+    "rslab_kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
+                                "kmalloc::bad_kfree"] + INIT_FREE,
+    "rslab_cache_alloc_bulk": ["Cache>::alloc_bulk"],
+    "rslab_cache_free_bulk": ["Cache>::free_bulk"],
+    "rslab_alloc_pages": [POOL + "::alloc", POOL + "::alloc_slow", POOL + "::alloc_compound",
+                          "Kmalloc>::alloc_pages"],
+    "rslab_free_pages": [POOL + "::free", "Kmalloc>::free_other_pages", "Kmalloc>::put_block_shared",
+                         "kmalloc::bad_kfree", "Kmalloc>::free_pages"],
     # The page pool as the slab layer instantiates it: its per-CPU lists.
     "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow"],
     "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow"],

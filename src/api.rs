@@ -227,8 +227,9 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc(
     let Some(c) = (unsafe { cache(s) }) else {
         return core::ptr::null_mut();
     };
-    c.alloc(Gfp::from_raw(gfp))
-        .map_or(core::ptr::null_mut(), |p| p.as_ptr().cast())
+    // `kmem_cache_alloc()` itself, inline: the exported entry is the fast
+    // path.
+    c.alloc_sized(Gfp::from_raw(gfp), c.layout().object_size) as *mut c_void
 }
 
 /// A node argument of the API: `NUMA_NO_NODE` (any) as `None`; `Err` for
@@ -373,7 +374,7 @@ pub(crate) unsafe extern "C" fn rslab_cache_free(s: *mut c_void, obj: *mut c_voi
     // SAFETY: the caller's guarantee.
     if let (Some(c), Some(o)) = (unsafe { cache(s) }, NonNull::new(obj.cast::<u8>())) {
         // SAFETY: the caller's guarantee; a foreign address is reported.
-        unsafe { c.free(o) };
+        unsafe { c.free_inline(o) };
     }
 }
 
@@ -445,7 +446,7 @@ pub(crate) unsafe extern "C" fn rslab_cache_shrink(s: *mut c_void) -> c_int {
 #[no_mangle]
 pub(crate) extern "C" fn rslab_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
     registry().map_or(core::ptr::null_mut(), |r| {
-        r.kmalloc().kmalloc(size, Gfp::from_raw(gfp)).cast()
+        r.kmalloc().kmalloc_inline(size, Gfp::from_raw(gfp)).cast()
     })
 }
 
@@ -499,7 +500,7 @@ pub(crate) unsafe extern "C" fn rslab_krealloc(
 pub(crate) unsafe extern "C" fn rslab_kfree(p: *const c_void) {
     if let Some(r) = registry() {
         // SAFETY: the caller's guarantee.
-        unsafe { r.kmalloc().kfree(p.cast_mut().cast()) };
+        unsafe { r.kmalloc().kfree_inline(p.cast_mut().cast()) };
     }
 }
 

@@ -131,6 +131,12 @@ impl Kmalloc {
     /// [`Kmalloc::kmalloc_slow`] after one test.
     #[inline(never)]
     pub(crate) fn kmalloc(&self, size: usize, gfp: Gfp) -> *mut u8 {
+        self.kmalloc_inline(size, gfp)
+    }
+
+    /// [`Kmalloc::kmalloc`] inline (the exported `rslab_kmalloc()` is it).
+    #[inline(always)]
+    pub(crate) fn kmalloc_inline(&self, size: usize, gfp: Gfp) -> *mut u8 {
         if size == 0 {
             return ZERO_SIZE_PTR;
         }
@@ -250,6 +256,17 @@ impl Kmalloc {
     /// again.
     #[inline(never)]
     pub(crate) unsafe fn kfree(&self, p: *mut u8) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.kfree_inline(p) }
+    }
+
+    /// [`Kmalloc::kfree`] inline (the exported `rslab_kfree()` is it).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Kmalloc::kfree`].
+    #[inline(always)]
+    pub(crate) unsafe fn kfree_inline(&self, p: *mut u8) {
         if (p as usize) <= ZERO_SIZE_PTR as usize {
             return;
         }

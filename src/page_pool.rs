@@ -175,6 +175,12 @@ static NEXT_POOL_ID: Atomic<u32> = Atomic::new(1);
 /// twice; and it carries its pool's identity, which every [`Pool`] method
 /// that takes a block checks, so safe code cannot free (or address) one
 /// pool's block through another.
+///
+/// # Invariants
+///
+/// Only its pool makes one (`pool` is that pool's identity), for a block
+/// of `1 << order` pages (`order <= MAX_ORDER`) inside one of its chunks,
+/// starting at page index `idx`, whose slot is one of the pool's.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct RawBlock {
     idx: u32,
@@ -318,6 +324,11 @@ pub(crate) struct Pool<R: PageRecord> {
     fast_id: u32,
     /// `__va(0)`, for [`Pool::record_of_addr`].
     linear: usize,
+    /// `vmemmap` (the `struct page` of pfn 0), as the chunks' `struct page`
+    /// pointers and pfns give it: 0 until the first chunk, and for good if
+    /// one ever disagreed (`usize::MAX`: then [`Pool::record_of_page`] finds
+    /// nothing).
+    vmemmap: Atomic<usize>,
     /// The lists' `(high_min, high_max)`, packed; each CPU applies it to its
     /// own list under its own lock (see [`Pool::apply_tuning`]).
     tuning: Atomic<u64>,
@@ -417,6 +428,7 @@ impl<R: PageRecord> Pool<R> {
                 fast_id: if init_free { 0 } else { pool_id },
                 // SAFETY: computes an address; no side effect.
                 linear: unsafe { ffi::rslab_linear_offset() } as usize,
+                vmemmap: Atomic::new(0),
                 tuning: Atomic::new(0),
                 init_alloc,
                 init_free,
@@ -611,7 +623,53 @@ impl<R: PageRecord> Pool<R> {
     /// pool); without the check, the slot could be empty.
     fn slot(&self, b: &RawBlock) -> &SlotInfo<R> {
         assert_eq!(b.pool, self.id, "a block of another pool");
-        &self.slots[Area::slot_of(b.idx) as usize]
+        // SAFETY: a block of this pool (checked) names a slot of it.
+        unsafe { self.slot_of_own(b) }
+    }
+
+    /// The slot of `b`'s chunk, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// `b` is a block of this pool.
+    #[inline(always)]
+    unsafe fn slot_of_own(&self, b: &RawBlock) -> &SlotInfo<R> {
+        // SAFETY: a block of this pool names one of its slots (type
+        // invariant of `RawBlock`), and the caller says it is this pool's.
+        unsafe { self.slots.get_unchecked(Area::slot_of(b.idx) as usize) }
+    }
+
+    /// `b`'s first byte, its first `struct page` and its pages' records,
+    /// without the check that `b` is this pool's (the fast paths of the page
+    /// calls: no panic path).
+    ///
+    /// # Safety
+    ///
+    /// `b` is a block of this pool.
+    #[inline(always)]
+    pub(crate) unsafe fn parts_of_own<'a>(
+        &'a self,
+        b: &'a RawBlock,
+    ) -> (*mut u8, *mut bindings::page, &'a [R]) {
+        let off = (b.idx as usize) & (CHUNK_PAGES - 1);
+        // SAFETY: the caller's guarantee.
+        let s = unsafe { self.slot_of_own(b) };
+        let addr = s
+            .addr
+            .load(Relaxed)
+            .wrapping_add(off.wrapping_mul(kernel::page::PAGE_SIZE));
+        let page = s.page.load(Relaxed).wrapping_add(off);
+        // SAFETY: `b` is a block of this pool, so its chunk is in the pool
+        // while `b` is out (type invariants) and the slot's records point to
+        // the chunk's array of one record per page; the block's
+        // `1 << order` pages from `off` are inside the chunk.
+        let records = unsafe {
+            core::slice::from_raw_parts(
+                s.records.load(Relaxed).add(off),
+                1usize.wrapping_shl(b.order),
+            )
+        };
+        (addr, page, records)
     }
 
     /// The kernel virtual address of `b`'s first page.
@@ -630,14 +688,61 @@ impl<R: PageRecord> Pool<R> {
 
     /// The record of page `i` of block `b` (panics unless `i < 1 << b.order()`).
     pub(crate) fn record<'a>(&'a self, b: &'a RawBlock, i: usize) -> &'a R {
-        assert!(i < 1 << b.order);
-        let off = ((b.idx as usize) & (CHUNK_PAGES - 1)) + i;
-        let base = self.slot(b).records.load(Relaxed);
-        // SAFETY: `b` is a block of this pool (checked by `slot`), so its
-        // chunk is in the pool while `b` is out (type invariant) and `base`
-        // points to the chunk's array of one record per page; `off` is a
-        // page of `b`, inside the chunk.
-        unsafe { &*base.add(off) }
+        &self.records(b)[i]
+    }
+
+    /// The records of the pages of `b`, in order.
+    #[inline]
+    pub(crate) fn records<'a>(&'a self, b: &'a RawBlock) -> &'a [R] {
+        assert_eq!(b.pool, self.id, "a block of another pool");
+        // SAFETY: a block of this pool (checked).
+        unsafe { self.parts_of_own(b) }.2
+    }
+
+    /// The record and linear-map address of the pool page whose `struct
+    /// page` is `page`, inline (`page_address()` and [`Pool::record_of_addr`]
+    /// in one lookup, from the `vmemmap` offset the chunks gave; a page
+    /// elsewhere, or before the pool had a chunk, is `None`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Pool::record_of_addr`]: the caller holds (or is freeing) a
+    /// block that contains the page, if it is one of the pool's.
+    #[inline]
+    pub(crate) unsafe fn record_of_page(
+        &self,
+        page: *const bindings::page,
+    ) -> Option<(&R, *mut u8)> {
+        let vmemmap = self.vmemmap.load(Relaxed);
+        if vmemmap == 0 || vmemmap == usize::MAX {
+            return None;
+        }
+        let pfn = (page as usize).wrapping_sub(vmemmap) / core::mem::size_of::<bindings::page>();
+        let r = self.map.lookup(pfn)?;
+        // SAFETY: a mapped page's record lives while its chunk is in the
+        // pool (type invariant of `PfnMap`), which the caller guarantees.
+        let r = unsafe { &*r };
+        Some((
+            r,
+            self.linear.wrapping_add(pfn << bindings::PAGE_SHIFT) as *mut u8,
+        ))
+    }
+
+    /// The `struct page` of the pool page that holds `addr` (inline, as
+    /// [`Pool::record_of_page`]); `None` if `addr` is in none of the pool's
+    /// chunks.
+    #[inline]
+    pub(crate) fn page_of_addr(&self, addr: *const u8) -> Option<*mut bindings::page> {
+        let vmemmap = self.vmemmap.load(Relaxed);
+        if vmemmap == 0 || vmemmap == usize::MAX {
+            return None;
+        }
+        let pfn = (addr as usize).wrapping_sub(self.linear) >> bindings::PAGE_SHIFT;
+        self.map.lookup(pfn)?;
+        Some(
+            vmemmap.wrapping_add(pfn.wrapping_mul(core::mem::size_of::<bindings::page>()))
+                as *mut bindings::page,
+        )
     }
 
     /// The record of the page that holds `addr`, if that page is in one of

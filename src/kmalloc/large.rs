@@ -18,18 +18,11 @@
 
 use super::{bad_kfree, Kmalloc};
 use crate::{
-    glue::{ffi, gfp::Gfp, mm},
+    glue::{gfp::Gfp, mm},
     page_pool::MAX_ORDER,
     slab::{Owner, SlabPage},
 };
 use kernel::bindings;
-
-/// `struct page` of a linear-map address (`virt_to_page()`).
-fn page_of(p: *const u8) -> *mut bindings::page {
-    // SAFETY: computes the `struct page` address of a linear-map address;
-    // no access.
-    unsafe { ffi::rslab_virt_to_page(p.cast()) }
-}
 
 impl Kmalloc {
     /// A block of `1 << order` pages for a large kmalloc; null if no memory
@@ -43,6 +36,7 @@ impl Kmalloc {
     /// `None`; another node's if that one has none, as the pool falls back),
     /// owned by `owner`, its first page's count 1; zoned and zeroed as the
     /// pool's rules say for `gfp`. Null if no memory could be had.
+    #[inline(always)]
     pub(super) fn alloc_block(
         &self,
         order: u32,
@@ -50,24 +44,38 @@ impl Kmalloc {
         nid: Option<usize>,
         owner: Owner,
     ) -> *mut u8 {
+        self.alloc_block_page(order, gfp, nid, owner).0
+    }
+
+    /// [`Kmalloc::alloc_block`], with the block's first `struct page`.
+    #[inline(always)]
+    fn alloc_block_page(
+        &self,
+        order: u32,
+        gfp: Gfp,
+        nid: Option<usize>,
+        owner: Owner,
+    ) -> (*mut u8, *mut bindings::page) {
         if order > MAX_ORDER {
-            return core::ptr::null_mut();
+            return (core::ptr::null_mut(), core::ptr::null_mut());
         }
         let Some(b) = self.pool.alloc_node(order, gfp, nid) else {
-            return core::ptr::null_mut();
+            return (core::ptr::null_mut(), core::ptr::null_mut());
         };
-        let addr = self.pool.addr(&b);
+        // SAFETY: `b` was just allocated from the pool.
+        let (addr, page, _) = unsafe { self.pool.parts_of_own(&b) };
         // SAFETY: the block is ours alone, its first page's count 0 in the
         // pool; the reference is the caller's now.
-        unsafe { mm::set_page_count(page_of(addr), 1) };
+        unsafe { mm::set_page_count(page, 1) };
         // SAFETY: `b` was just allocated from the pool and is ours alone.
         unsafe { SlabPage::claim(&self.pool, b, owner, 0) };
-        addr
+        (addr, page)
     }
 
     /// `alloc_pages_node()`: a block of pages (see [`Kmalloc::alloc_block`]),
     /// or with `__GFP_COMP` and an order above 0 a compound page from the
     /// kernel's allocator; null if none could be had.
+    #[inline(always)]
     pub(crate) fn alloc_pages(
         &self,
         order: u32,
@@ -80,11 +88,7 @@ impl Kmalloc {
         if order > 0 && gfp.raw() & mm::GFP_COMP != 0 {
             return self.pool.alloc_compound(order, gfp, nid);
         }
-        let p = self.alloc_block(order, gfp, nid, Owner::Pages);
-        if p.is_null() {
-            return core::ptr::null_mut();
-        }
-        page_of(p)
+        self.alloc_block_page(order, gfp, nid, Owner::Pages).1
     }
 
     /// `__free_pages()`: drops the caller's reference on the block of
@@ -96,25 +100,14 @@ impl Kmalloc {
     /// `page` is a valid `struct page` whose reference the caller gives up:
     /// the head of a block of [`Kmalloc::alloc_pages`] of this `order` that
     /// the caller holds (or it is reported).
+    #[inline(always)]
     pub(crate) unsafe fn free_pages(&self, page: *mut bindings::page, order: u32) {
-        // SAFETY: the caller's guarantee.
-        if let Some(o) = unsafe { self.pool.compound_order(page) } {
-            if o != order {
-                return bad_kfree(
-                    page.cast(),
-                    "__free_pages: a compound page of another order",
-                );
-            }
-            // SAFETY: the caller's reference on one of the pool's compound
-            // blocks.
-            unsafe { self.pool.put_compound(page) };
-            return;
-        }
-        // SAFETY: `page` is valid (the caller's guarantee).
-        let p = unsafe { ffi::rslab_page_address(page) }.cast::<u8>();
-        // SAFETY: the caller holds the block, if it is one of rslab's.
-        let Some(rec) = (unsafe { self.record(p) }) else {
-            return bad_kfree(p, "__free_pages: not rslab memory");
+        // SAFETY: the caller holds the block, if it is one of the pool's.
+        let Some((rec, p)) = (unsafe { self.pool.record_of_page(page) }) else {
+            // Not a page of the pool's chunks: a compound block, or a bad
+            // free.
+            // SAFETY: the caller's guarantee.
+            return unsafe { self.free_other_pages(page, order) };
         };
         let ok = rec.is_head()
             && rec.owner() == Owner::Pages
@@ -128,6 +121,30 @@ impl Kmalloc {
         unsafe { self.put_block(rec, page, true) };
     }
 
+    /// [`Kmalloc::free_pages`] of a page that is none of the pool's chunks':
+    /// a compound block of the pool, or a bad free (reported).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Kmalloc::free_pages`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_other_pages(&self, page: *mut bindings::page, order: u32) {
+        // SAFETY: the caller's guarantee.
+        match unsafe { self.pool.compound_order(page) } {
+            // SAFETY: the caller's reference on one of the pool's compound
+            // blocks.
+            Some(o) if o == order => unsafe {
+                self.pool.put_compound(page);
+            },
+            Some(_) => bad_kfree(
+                page.cast(),
+                "__free_pages: a compound page of another order",
+            ),
+            None => bad_kfree(page.cast(), "__free_pages: not rslab memory"),
+        }
+    }
+
     /// `put_page()` of a page of rslab's: drops a reference on the first
     /// page of a block of pages or of a large kmalloc, or on a compound
     /// block of the pool; the last frees the block. False (nothing done)
@@ -138,15 +155,10 @@ impl Kmalloc {
     /// `page` is a valid `struct page`; if it heads a block of rslab's, the
     /// caller holds a reference on it, which it gives up.
     pub(crate) unsafe fn put_page(&self, page: *mut bindings::page) -> bool {
-        // SAFETY: the caller's guarantee.
-        if unsafe { self.pool.put_compound(page) } {
-            return true;
-        }
-        // SAFETY: `page` is valid (the caller's guarantee).
-        let p = unsafe { ffi::rslab_page_address(page) }.cast::<u8>();
         // SAFETY: the caller holds a reference, so the block stays.
-        let Some(rec) = (unsafe { self.record(p) }) else {
-            return false;
+        let Some((rec, _)) = (unsafe { self.pool.record_of_page(page) }) else {
+            // SAFETY: the caller's guarantee.
+            return unsafe { self.pool.put_compound(page) };
         };
         if !rec.is_head() || !matches!(rec.owner(), Owner::Pages | Owner::LargeKmalloc) {
             return false;
@@ -169,6 +181,7 @@ impl Kmalloc {
     /// `head` is the head record of a block of large kmalloc or pages whose
     /// first page is `page`, on which the caller holds a reference it gives
     /// up, and (with `split`) the caller owns the block's other pages.
+    #[inline(always)]
     unsafe fn put_block(&self, head: &SlabPage, page: *mut bindings::page, split: bool) {
         // The sole reference (the usual case): frozen at once.
         // SAFETY: the caller's reference.
@@ -176,6 +189,19 @@ impl Kmalloc {
             // SAFETY: no other reference: the block is the caller's.
             return unsafe { self.release_block(head) };
         }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.put_block_shared(head, page, split) }
+    }
+
+    /// [`Kmalloc::put_block`] when the count was not 1: others hold
+    /// references too (or none is left, which is reported).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Kmalloc::put_block`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn put_block_shared(&self, head: &SlabPage, page: *mut bindings::page, split: bool) {
         // SAFETY: `page` is valid.
         let count = unsafe { mm::page_count(page) };
         if count <= 0 {
@@ -199,9 +225,11 @@ impl Kmalloc {
     /// # Safety
     ///
     /// Nobody holds a reference on the block any more but the caller: it is
-    /// on no list and nobody uses it.
+    /// on no list and nobody uses it; it is one of this kmalloc's blocks.
+    #[inline(always)]
     unsafe fn release_block(&self, head: &SlabPage) {
-        // SAFETY: the caller's guarantee.
+        // SAFETY: the caller's guarantee; this kmalloc claims its blocks
+        // from its own pool.
         match unsafe { head.release(&self.pool) } {
             Some(b) => self.pool.free(b),
             None => bad_kfree(head.base(), "not a block head"),
@@ -221,8 +249,11 @@ impl Kmalloc {
         if head.base() != p {
             return bad_kfree(p, "inside a large block");
         }
+        let Some(page) = self.pool.page_of_addr(p) else {
+            return bad_kfree(p, "not a page of the pool");
+        };
         // SAFETY: `p` heads the block and is being freed: the caller's
         // reference on its first page goes.
-        unsafe { self.put_block(head, page_of(p), false) };
+        unsafe { self.put_block(head, page, false) };
     }
 }

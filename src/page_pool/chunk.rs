@@ -127,6 +127,8 @@ pub(super) struct SlotInfo<R> {
     pub(super) pfn: Atomic<usize>,
     /// The chunk's first record.
     pub(super) records: Atomic<*const R>,
+    /// The chunk's first `struct page`.
+    pub(super) page: Atomic<*mut bindings::page>,
 }
 
 impl<R> SlotInfo<R> {
@@ -135,6 +137,7 @@ impl<R> SlotInfo<R> {
             addr: Atomic::new(core::ptr::null_mut()),
             pfn: Atomic::new(0),
             records: Atomic::new(core::ptr::null()),
+            page: Atomic::new(core::ptr::null_mut()),
         }
     }
 }
@@ -262,6 +265,8 @@ impl<R: PageRecord> Pool<R> {
         s.addr.store(addr, Relaxed);
         s.pfn.store(pfn, Relaxed);
         s.records.store(records.as_ptr(), Relaxed);
+        s.page.store(page, Relaxed);
+        self.note_vmemmap(page, pfn);
         self.map.map(pfn, &records);
         // INVARIANT: the chunk's pages are in the table and in the free
         // areas at once, under the zone lock; its slot and map entries are
@@ -300,6 +305,23 @@ impl<R: PageRecord> Pool<R> {
         }
         self.update_tuning();
         served
+    }
+
+    /// Records `vmemmap` from a chunk's first `struct page` and pfn (see
+    /// [`Pool::record_of_page`]); a chunk that disagrees with an earlier one
+    /// turns the inline lookup off for good.
+    fn note_vmemmap(&self, page: *mut bindings::page, pfn: usize) {
+        let v =
+            (page as usize).wrapping_sub(pfn.wrapping_mul(core::mem::size_of::<bindings::page>()));
+        match self.vmemmap.cmpxchg(0, v, Relaxed) {
+            Err(old) if old != v && old != usize::MAX => {
+                self.vmemmap.store(usize::MAX, Relaxed);
+                pr_warn!(
+                    "pool: struct pages not at one vmemmap offset: no inline page_address()\n"
+                );
+            }
+            _ => {}
+        }
     }
 
     /// Under the zone lock: takes the chunk in `slot` off the free areas if

@@ -25,6 +25,8 @@ impl<R: PageRecord> Pool<R> {
     /// with `__GFP_COMP`), of node `nid` (the CPU's for `None`) and the
     /// zone `gfp` asks for, zeroed as `gfp` says (the kernel zeroes it);
     /// null if the kernel has none.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn alloc_compound(
         &self,
         order: u32,
@@ -76,6 +78,7 @@ impl<R: PageRecord> Pool<R> {
     /// `page` is a valid `struct page`; if it heads one of this pool's
     /// compound blocks, the caller holds a reference on it, which it gives
     /// up.
+    #[inline(never)]
     pub(crate) unsafe fn put_compound(&self, page: *mut bindings::page) -> bool {
         // SAFETY: the caller's guarantee.
         let Some(order) = (unsafe { self.compound_order(page) }) else {

@@ -231,6 +231,17 @@ impl Cache {
     /// `obj` came from this cache and is not used (or freed) again.
     #[inline(never)]
     pub(crate) unsafe fn free(&self, obj: NonNull<u8>) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.free_inline(obj) }
+    }
+
+    /// [`Cache::free`] inline (the exported `rslab_cache_free()` is it).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::free`].
+    #[inline(always)]
+    pub(crate) unsafe fn free_inline(&self, obj: NonNull<u8>) {
         let o = obj.as_ptr() as usize;
         // SAFETY: the caller is freeing `obj`, so it holds it.
         match unsafe { self.slab_of(o) } {

@@ -58,11 +58,13 @@ impl Owner {
 ///
 /// # Invariants
 ///
-/// - `owner` (an [`Owner`]) is set on the head page of a slab or large
-///   kmalloc block while it exists, and is [`Owner::Nobody`] elsewhere. A
-///   slab's owner is its cache, alive while the slab exists. `head` is
-///   non-zero only on the other pages of such a slab or block, and is then
-///   the distance to its head record (in the same chunk's array).
+/// - `owner` (an [`Owner`]) is set on the head page of a slab, large
+///   kmalloc block or block of pages while it exists, and is
+///   [`Owner::Nobody`] elsewhere. A slab's owner is its cache, alive while
+///   the slab exists. `head` is non-zero only on the other pages of a slab
+///   or large kmalloc block (not of a block of pages, which is only ever
+///   looked up by its first page), and is then the distance to its head
+///   record (in the same chunk's array).
 /// - For a head: `base` is its first byte, and `block` holds the pool block,
 ///   touched only by whoever makes or discards the slab or block (which
 ///   nobody else can reach then).
@@ -187,17 +189,27 @@ impl SlabPage {
     ///
     /// The caller owns `block`, just allocated from `pool`: nobody else can
     /// reach its records yet.
+    #[inline(always)]
     pub(crate) unsafe fn claim(
         pool: &SlabPool,
         block: RawBlock,
         owner: Owner,
         first: usize,
     ) -> *mut SlabPage {
-        for i in 1..1usize << block.order() {
-            pool.record(&block, i).head.store(i as u32, Relaxed);
+        // SAFETY: the block was just allocated from `pool` (the caller's
+        // guarantee).
+        let (addr, _, records) = unsafe { pool.parts_of_own(&block) };
+        let Some(first_rec) = records.first() else {
+            // (A block has at least one page.)
+            return core::ptr::null_mut();
+        };
+        if owner != Owner::Pages {
+            for (i, r) in records.iter().enumerate().skip(1) {
+                r.head.store(i as u32, Relaxed);
+            }
         }
-        let base = pool.addr(&block).wrapping_add(first);
-        let head = pool.record(&block, 0).as_link();
+        let base = addr.wrapping_add(first);
+        let head = first_rec.as_link();
         // SAFETY: the record lives while its block is out of the pool, which
         // it is until `release` gives it back (the block is kept in it).
         let h = unsafe { &*head };
@@ -221,13 +233,20 @@ impl SlabPage {
     /// # Safety
     ///
     /// The caller owns the slab or block (is discarding or freeing it):
-    /// nobody else touches it, and it is on no list.
+    /// nobody else touches it, and it is on no list; `pool` is the pool it
+    /// was claimed from.
+    #[inline(always)]
     pub(crate) unsafe fn release(&self, pool: &SlabPool) -> Option<RawBlock> {
         // SAFETY: the caller owns the block (type invariant on `block`).
         let b = unsafe { (*self.block.get()).take() }?;
+        let tails = self.owner_here() != Owner::Pages;
         self.owner.store(0, Relaxed);
-        for i in 1..1usize << b.order() {
-            pool.record(&b, i).head.store(0, Relaxed);
+        if tails {
+            // SAFETY: the block was claimed from `pool` (the caller's
+            // guarantee).
+            for r in unsafe { pool.parts_of_own(&b) }.2.iter().skip(1) {
+                r.head.store(0, Relaxed);
+            }
         }
         Some(b)
     }
@@ -251,8 +270,10 @@ impl SlabPage {
         let Some(b) = slot.take() else {
             return;
         };
-        for i in 1..1usize << b.order() {
-            pool.record(&b, i).head.store(0, Relaxed);
+        if self.owner_here() != Owner::Pages {
+            for r in pool.records(&b).iter().skip(1) {
+                r.head.store(0, Relaxed);
+            }
         }
         *slot = Some(pool.split(b, tail));
     }

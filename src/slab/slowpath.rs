@@ -514,7 +514,7 @@ impl Cache {
             return;
         }
         // SAFETY: the slab is empty and on no list: the caller is its only
-        // owner.
+        // owner; it was claimed from this cache's pool (`new_slab`).
         let block = unsafe { s.release(&self.pool) };
         drop(n);
         match block {
@@ -527,7 +527,7 @@ impl Cache {
     /// (the RCU callback): the slab's block goes back to the pool.
     pub(super) fn rcu_slab_freed(&self, s: &SlabPage) {
         // SAFETY: the slab was retired by `free_after_rcu` and is nobody's
-        // but this callback's.
+        // but this callback's; it was claimed from this cache's pool.
         match unsafe { s.release(&self.pool) } {
             Some(block) => self.pool.free(block),
             None => self.report(format_args!("slab without a block")),
