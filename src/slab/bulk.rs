@@ -142,6 +142,10 @@ impl Cache {
         let (mut head, mut cnt) = (o, 1u32);
         let mut lookahead = 3u32;
         let mut first_skipped = 0;
+        // An object of the same slab is recognised by its address, without
+        // the pfn map: inside the slab's pages, at an object's offset.
+        let base = slab.base() as usize;
+        let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
         while size > 0 {
             size -= 1;
             // SAFETY: `size < p.len()`.
@@ -149,8 +153,7 @@ impl Cache {
             if q == 0 {
                 continue;
             }
-            // SAFETY: the caller is freeing `q` too.
-            if unsafe { self.slab_of(q) }.is_some_and(|s| core::ptr::eq(s, slab)) {
+            if q.wrapping_sub(base) < slab_bytes && self.is_object_of(slab, q) {
                 // SAFETY: the caller gave `q`, an object of this cache
                 // (checked), to be freed.
                 unsafe {
