@@ -36,6 +36,12 @@
 
 struct page;
 
+/*
+ * A cache of rslab's: opaque, and a type of its own, so that a struct
+ * kmem_cache * (or anything else) passed by mistake does not compile.
+ */
+struct rslab_cache;
+
 /**
  * rslab_cache_create - make a slab cache (kmem_cache_create())
  * @name: its name, 1 to 32 printable characters without '/', unique
@@ -56,8 +62,31 @@ struct page;
  * Return: the cache, or NULL with a warning and the stack in the kernel log
  * (a flag outside SLAB_FLAGS_PERMITTED, a bad size, name or alignment).
  */
-void *rslab_cache_create(const char *name, unsigned int size, unsigned int align,
-			 slab_flags_t flags, void (*ctor)(void *));
+struct rslab_cache *rslab_cache_create(const char *name, unsigned int size, unsigned int align,
+				       slab_flags_t flags, void (*ctor)(void *));
+
+/**
+ * rslab_kmem_cache_create - make a slab cache with 7.3's arguments
+ *                           (kmem_cache_create() with struct kmem_cache_args)
+ * @name: as rslab_cache_create()
+ * @size: object size in bytes
+ * @args: NULL (the defaults) or: @align, @ctor as rslab_cache_create();
+ *        @useroffset and @usersize, the region user copies may touch
+ *        (recorded, shown in sysfs as usersize; one outside the object is
+ *        dropped, as the kernel's); @freeptr_offset with
+ *        @use_freeptr_offset, where a free object keeps its free pointer,
+ *        for a SLAB_TYPESAFE_BY_RCU or constructor cache (word-aligned,
+ *        inside the object; else the cache is refused); @sheaf_capacity,
+ *        above 0 a cache in 7.x's sheaves mode, its sheaves of 7.3's
+ *        capacity by object size or this many objects if more (at most
+ *        1024; no sheaves for a debug or SLAB_NOLEAKTRACE cache, as 7.3)
+ * @flags: as rslab_cache_create()
+ *
+ * Return: the cache, or NULL (a warning and the stack in the kernel log).
+ */
+struct rslab_cache *rslab_kmem_cache_create(const char *name, unsigned int size,
+					    const struct kmem_cache_args *args,
+					    slab_flags_t flags);
 
 /**
  * rslab_cache_destroy - destroy a cache (kmem_cache_destroy())
@@ -66,7 +95,7 @@ void *rslab_cache_create(const char *name, unsigned int size, unsigned int align
  * Waits for pending rslab_kfree_rcu()s first; a cache with objects still
  * allocated is then reported and kept. May sleep.
  */
-void rslab_cache_destroy(void *s);
+void rslab_cache_destroy(struct rslab_cache *s);
 
 /**
  * rslab_cache_alloc - allocate an object (kmem_cache_alloc())
@@ -75,7 +104,7 @@ void rslab_cache_destroy(void *s);
  *
  * Return: the object, or NULL.
  */
-void *rslab_cache_alloc(void *s, gfp_t gfp);
+void *rslab_cache_alloc(struct rslab_cache *s, gfp_t gfp);
 
 /**
  * rslab_cache_zalloc - allocate a zeroed object (kmem_cache_zalloc())
@@ -84,14 +113,14 @@ void *rslab_cache_alloc(void *s, gfp_t gfp);
  *
  * Return: the object, or NULL.
  */
-void *rslab_cache_zalloc(void *s, gfp_t gfp);
+void *rslab_cache_zalloc(struct rslab_cache *s, gfp_t gfp);
 
 /**
  * rslab_cache_free - free an object (kmem_cache_free())
  * @s: the cache it came from
  * @obj: the object, or NULL
  */
-void rslab_cache_free(void *s, void *obj);
+void rslab_cache_free(struct rslab_cache *s, void *obj);
 
 /**
  * rslab_cache_alloc_bulk - allocate objects in bulk (kmem_cache_alloc_bulk())
@@ -102,7 +131,7 @@ void rslab_cache_free(void *s, void *obj);
  *
  * Return: @size, or 0 with nothing allocated.
  */
-int rslab_cache_alloc_bulk(void *s, gfp_t gfp, size_t size, void **p);
+int rslab_cache_alloc_bulk(struct rslab_cache *s, gfp_t gfp, size_t size, void **p);
 
 /**
  * rslab_cache_free_bulk - free objects in bulk (kmem_cache_free_bulk())
@@ -110,7 +139,7 @@ int rslab_cache_alloc_bulk(void *s, gfp_t gfp, size_t size, void **p);
  * @size: how many
  * @p: the objects (NULL entries are skipped)
  */
-void rslab_cache_free_bulk(void *s, size_t size, void **p);
+void rslab_cache_free_bulk(struct rslab_cache *s, size_t size, void **p);
 
 /**
  * rslab_cache_shrink - give a cache's empty slabs back (kmem_cache_shrink())
@@ -118,7 +147,7 @@ void rslab_cache_free_bulk(void *s, size_t size, void **p);
  *
  * Return: 0.
  */
-int rslab_cache_shrink(void *s);
+int rslab_cache_shrink(struct rslab_cache *s);
 
 /**
  * rslab_kmalloc - allocate memory (kmalloc())
@@ -228,7 +257,7 @@ void rslab_put_page(struct page *page);
  *
  * Return: the object, or NULL (also for a NULL @s or a @nid that is no node).
  */
-void *rslab_cache_alloc_node(void *s, gfp_t gfp, int nid);
+void *rslab_cache_alloc_node(struct rslab_cache *s, gfp_t gfp, int nid);
 
 /**
  * rslab_kmalloc_node - allocate memory on a NUMA node (kmalloc_node())
@@ -302,7 +331,7 @@ void rslab_kvfree_call_rcu(struct rcu_head *head, void *ptr);
  *
  * Return: the object, or NULL.
  */
-void *rslab_kmalloc_cache(void *s, gfp_t gfp, size_t size);
+void *rslab_kmalloc_cache(struct rslab_cache *s, gfp_t gfp, size_t size);
 
 /**
  * rslab_cache_validate - check every slab and object of a cache
@@ -314,7 +343,7 @@ void *rslab_kmalloc_cache(void *s, gfp_t gfp, size_t size);
  *
  * Return: the number of slabs, or a negative errno.
  */
-long rslab_cache_validate(void *s);
+long rslab_cache_validate(struct rslab_cache *s);
 
 /**
  * rslab_slab_errors - errors rslab reported so far, on every cache
@@ -335,6 +364,6 @@ unsigned long rslab_slab_errors(void);
  *
  * Return: the offset from the object, in bytes.
  */
-unsigned int rslab_cache_freeptr_offset(void *s);
+unsigned int rslab_cache_freeptr_offset(struct rslab_cache *s);
 
 #endif /* _RSLAB_H */

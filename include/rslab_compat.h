@@ -5,7 +5,8 @@
  * include this after the kernel's headers (<linux/slab.h>, <linux/gfp.h>,
  * <linux/mm.h>; it includes them itself) and every call below goes to rslab.
  *
- * Mapped: kmem_cache_create (its five-argument form), kmem_cache_destroy,
+ * Mapped: struct kmem_cache (to struct rslab_cache), kmem_cache_create
+ * (its five-argument form), kmem_cache_create_args, kmem_cache_destroy,
  * kmem_cache_alloc, kmem_cache_zalloc, kmem_cache_alloc_node,
  * kmem_cache_free, kmem_cache_alloc_bulk, kmem_cache_free_bulk,
  * kmem_cache_shrink; kmalloc, kzalloc, kmalloc_node, kzalloc_node,
@@ -16,7 +17,8 @@
  * put_page() would give a page of rslab's to the kernel's allocator).
  *
  * Not mapped (they stay the kernel's): vmalloc and kvmalloc, the
- * kmem_cache_args form of kmem_cache_create, kmalloc_obj and the other
+ * kmem_cache_args form of kmem_cache_create (use kmem_cache_create_args),
+ * kmalloc_obj and the other
  * 7.x helpers, kstrdup and kmemdup. Memory from one allocator must be freed
  * to the same one.
  */
@@ -30,9 +32,14 @@
 
 #include "rslab.h"
 
+/* The cache type: a struct kmem_cache * of the module is rslab's handle. */
+#define kmem_cache rslab_cache
+
 #undef kmem_cache_create
 #define kmem_cache_create(name, size, align, flags, ctor) \
 	rslab_cache_create(name, size, align, flags, ctor)
+#define kmem_cache_create_args(name, size, args, flags) \
+	rslab_kmem_cache_create(name, size, args, flags)
 #undef kmem_cache_destroy
 #define kmem_cache_destroy(s) rslab_cache_destroy(s)
 #undef kmem_cache_alloc

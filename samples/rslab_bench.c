@@ -300,10 +300,18 @@ static void case_cross_cpu(void *arg, bool rslab, u64 ops)
 	kfree(x);
 }
 
-static int make_pair(struct pair *p, const char *rname, const char *kname, unsigned int size)
+/*
+ * rslab's cache of `size` bytes (classic, or with `sheaves` in the sheaves
+ * mode, made with kmem_cache_args as 7.3's) and the kernel's (7.3's SLUB,
+ * whose caches all have sheaves).
+ */
+static int make_pair(struct pair *p, const char *rname, const char *kname, unsigned int size,
+		     bool sheaves)
 {
+	struct kmem_cache_args args = { .sheaf_capacity = sheaves ? 1 : 0 };
+
 	p->s[0].rslab = true;
-	p->s[0].cache = rslab_cache_create(rname, size, 0, 0, NULL);
+	p->s[0].cache = rslab_kmem_cache_create(rname, size, &args, 0);
 	p->s[1].rslab = false;
 	p->s[1].cache = kmem_cache_create(kname, size, 0, SLAB_NO_MERGE, NULL);
 	if (!p->s[0].cache || !p->s[1].cache) {
@@ -327,27 +335,40 @@ static int bench_cpu0_cases(void)
 {
 	static const size_t kmalloc_sizes[] = { 8, 64, 192, 512, 4096, 16384 };
 	u64 ops = quick ? 200 : 200000;
-	struct pair p64, p256;
-	char name[32];
-	int i;
+	struct pair p64, p256, psh;
+	char name[48];
+	int i, m;
 
-	if (make_pair(&p64, "api-bench-64", "kbench-64", 64))
+	if (make_pair(&p64, "api-bench-64", "kbench-64", 64, false))
 		return -ENOMEM;
-	if (make_pair(&p256, "api-bench-256", "kbench-256", 256)) {
+	if (make_pair(&p256, "api-bench-256", "kbench-256", 256, false)) {
+		drop_pair(&p64);
+		return -ENOMEM;
+	}
+	if (make_pair(&psh, "api-bench-256-sheaves", "kbench-256-sh", 256, true)) {
+		drop_pair(&p256);
 		drop_pair(&p64);
 		return -ENOMEM;
 	}
 	compare("cache_pair_64", case_pair, &p64, ops);
-	compare("cache_pair_256", case_pair, &p256, ops);
-	compare("alloc_free_n_1000", case_alloc_n_free_n, &p256, quick ? 2 * MANY : 100 * MANY);
-	compare("alloc_free_n_1000_random", case_alloc_n_free_n_random, &p256,
-		quick ? 2 * MANY : 100 * MANY);
-	{
-		struct bulk b16 = { &p256, 16 }, b64 = { &p256, 64 };
+	for (m = 0; m < 2; m++) {
+		/* Classic, then the sheaves mode. */
+		struct pair *p = m ? &psh : &p256;
+		const char *sfx = m ? "_sheaves" : "";
+		struct bulk b16 = { p, 16 }, b64 = { p, 64 };
 
-		compare("bulk_16", case_bulk, &b16, quick ? 320 : 320000);
-		compare("bulk_64", case_bulk, &b64, quick ? 1280 : 1280000);
+		snprintf(name, sizeof(name), "cache_pair_256%s", sfx);
+		compare(name, case_pair, p, ops);
+		snprintf(name, sizeof(name), "alloc_free_n_1000%s", sfx);
+		compare(name, case_alloc_n_free_n, p, quick ? 2 * MANY : 100 * MANY);
+		snprintf(name, sizeof(name), "alloc_free_n_1000_random%s", sfx);
+		compare(name, case_alloc_n_free_n_random, p, quick ? 2 * MANY : 100 * MANY);
+		snprintf(name, sizeof(name), "bulk_16%s", sfx);
+		compare(name, case_bulk, &b16, quick ? 320 : 320000);
+		snprintf(name, sizeof(name), "bulk_64%s", sfx);
+		compare(name, case_bulk, &b64, quick ? 1280 : 1280000);
 	}
+	drop_pair(&psh);
 	for (i = 0; i < ARRAY_SIZE(kmalloc_sizes); i++) {
 		snprintf(name, sizeof(name), "kmalloc_%zu", kmalloc_sizes[i]);
 		compare(name, case_kmalloc, (void *)kmalloc_sizes[i],
@@ -373,13 +394,18 @@ static int bench_cpu0(void *unused)
 static int bench_cross(void)
 {
 	struct pair p;
+	int m;
 
 	if (num_online_cpus() < 2 || !cpu_online(1))
 		return 0;
-	if (make_pair(&p, "api-bench-x", "kbench-x", 256))
-		return -ENOMEM;
-	compare("cross_cpu_256", case_cross_cpu, &p, quick ? 500 : 100000);
-	drop_pair(&p);
+	for (m = 0; m < 2; m++) {
+		if (make_pair(&p, m ? "api-bench-x-sheaves" : "api-bench-x",
+			      m ? "kbench-x-sh" : "kbench-x", 256, m))
+			return -ENOMEM;
+		compare(m ? "cross_cpu_256_sheaves" : "cross_cpu_256", case_cross_cpu, &p,
+			quick ? 500 : 100000);
+		drop_pair(&p);
+	}
 	return 0;
 }
 

@@ -45,7 +45,7 @@ static bool all_zero(struct kunit *test, const void *p, size_t n)
 }
 
 /* Leaves NR dirty free objects in s (object_size bytes each). */
-static void dirty_cache(struct kunit *test, void *s, size_t size)
+static void dirty_cache(struct kunit *test, struct rslab_cache *s, size_t size)
 {
 	int i;
 
@@ -62,15 +62,18 @@ static const unsigned int cache_sizes[] = { 8, 64, 200, 1024, 4000 };
 
 /*
  * __GFP_ZERO on every cache path: single, zalloc, _node (any node and this
- * CPU's), bulk: object_size bytes zero, whatever was there.
+ * CPU's), bulk: object_size bytes zero, whatever was there; on classic
+ * caches and on caches in the sheaves mode (made with kmem_cache_args).
  */
 static void cache_zero_every_path(struct kunit *test)
 {
+	struct kmem_cache_args sheaves = { .sheaf_capacity = 1 };
 	int k, i, path;
 
-	for (k = 0; k < ARRAY_SIZE(cache_sizes); k++) {
-		size_t size = cache_sizes[k];
-		void *s = rslab_cache_create("contract-zero", size, 0, 0, NULL);
+	for (k = 0; k < 2 * ARRAY_SIZE(cache_sizes); k++) {
+		size_t size = cache_sizes[k / 2];
+		struct rslab_cache *s = rslab_kmem_cache_create("contract-zero", size,
+							       k % 2 ? &sheaves : NULL, 0);
 
 		KUNIT_ASSERT_NOT_NULL(test, s);
 		for (path = 0; path < 5; path++) {
@@ -116,8 +119,8 @@ static void debug_cache_zero(struct kunit *test)
 	int k, i;
 
 	for (k = 0; k < ARRAY_SIZE(flags); k++) {
-		void *s = rslab_cache_create("contract-dbg", 100, 0,
-					     flags[k] | SLAB_NO_USER_FLAGS, NULL);
+		struct rslab_cache *s = rslab_cache_create("contract-dbg", 100, 0,
+							   flags[k] | SLAB_NO_USER_FLAGS, NULL);
 
 		KUNIT_ASSERT_NOT_NULL(test, s);
 		dirty_cache(test, s, 100);
@@ -380,7 +383,7 @@ static void zones_as_the_kernel(struct kunit *test)
 	}
 #ifdef CONFIG_ZONE_DMA
 	{
-		void *s = rslab_cache_create("contract-dma", 100, 0, SLAB_CACHE_DMA, NULL);
+		struct rslab_cache *s = rslab_cache_create("contract-dma", 100, 0, SLAB_CACHE_DMA, NULL);
 		void *o, *km = rslab_kmalloc(100, GFP_KERNEL | GFP_DMA);
 		struct page *p = rslab_alloc_pages(GFP_KERNEL | GFP_DMA, 2);
 
@@ -399,7 +402,8 @@ static void zones_as_the_kernel(struct kunit *test)
 	}
 #endif
 	if (IS_ENABLED(CONFIG_ZONE_DMA32)) {
-		void *s = rslab_cache_create("contract-dma32", 100, 0, SLAB_CACHE_DMA32, NULL);
+		struct rslab_cache *s = rslab_cache_create("contract-dma32", 100, 0, SLAB_CACHE_DMA32,
+							   NULL);
 		void *o;
 
 		KUNIT_ASSERT_NOT_NULL(test, s);
@@ -428,7 +432,7 @@ static void permitted_flags(struct kunit *test)
 	int k;
 
 	for (k = 0; k < ARRAY_SIZE(permitted); k++) {
-		void *s = rslab_cache_create("contract-flags", 64, 0, permitted[k], NULL);
+		struct rslab_cache *s = rslab_cache_create("contract-flags", 64, 0, permitted[k], NULL);
 		void *o;
 
 		KUNIT_EXPECT_NOT_NULL_MSG(test, s, "flags %#x", (unsigned int)permitted[k]);
@@ -443,7 +447,8 @@ static void permitted_flags(struct kunit *test)
 			all |= permitted[k];
 	}
 	{
-		void *s = rslab_cache_create("contract-flags", 64, 0, all & ~SLAB_CACHE_DMA32, NULL);
+		struct rslab_cache *s = rslab_cache_create("contract-flags", 64, 0,
+							   all & ~SLAB_CACHE_DMA32, NULL);
 
 		KUNIT_EXPECT_NOT_NULL(test, s);
 		rslab_cache_destroy(s);
@@ -469,7 +474,7 @@ static void contract_ctor(void *p)
 
 static void init_on_alloc_zeroes(struct kunit *test)
 {
-	void *s, *r, *c;
+	struct rslab_cache *s, *r, *c;
 	int i;
 
 	if (!want_init_on_alloc(GFP_KERNEL))
@@ -533,7 +538,7 @@ static void init_on_alloc_zeroes(struct kunit *test)
  */
 static void init_on_free_zeroes(struct kunit *test)
 {
-	void *s, *r;
+	struct rslab_cache *s, *r;
 	unsigned int off;
 	u8 *o;
 	struct page *p;
@@ -569,7 +574,55 @@ static void init_on_free_zeroes(struct kunit *test)
 	rslab_cache_destroy(s);
 }
 
+/*
+ * 7.3's struct kmem_cache_args: NULL is the defaults; a free pointer offset
+ * of the cache's choosing in an RCU or constructor cache, refused as
+ * create_cache() refuses it elsewhere; sheaf_capacity makes a sheaves cache
+ * (the objects work as any), refused above the limit.
+ */
+static void kmem_cache_args_honoured(struct kunit *test)
+{
+	struct kmem_cache_args rcu = { .freeptr_offset = 8, .use_freeptr_offset = true };
+	struct kmem_cache_args ctor = { .freeptr_offset = 0, .use_freeptr_offset = true,
+					.ctor = contract_ctor };
+	struct kmem_cache_args big = { .sheaf_capacity = 5000 };
+	struct kmem_cache_args sh = { .sheaf_capacity = 40 };
+	struct rslab_cache *s;
+	int i;
+
+	s = rslab_kmem_cache_create("contract-args", 64, NULL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	rslab_cache_destroy(s);
+	s = rslab_kmem_cache_create("contract-args", 64, &rcu, SLAB_TYPESAFE_BY_RCU);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_EXPECT_EQ(test, rslab_cache_freeptr_offset(s), 8);
+	rslab_cache_destroy(s);
+	s = rslab_kmem_cache_create("contract-args", 64, &ctor, 0);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_EXPECT_EQ(test, rslab_cache_freeptr_offset(s), 0);
+	rslab_cache_destroy(s);
+	/* A plain cache, past the object, unaligned; a sheaf too big. */
+	KUNIT_EXPECT_NULL(test, rslab_kmem_cache_create("contract-args-bad", 64, &rcu, 0));
+	rcu.freeptr_offset = 64;
+	KUNIT_EXPECT_NULL(test, rslab_kmem_cache_create("contract-args-bad", 64, &rcu,
+							SLAB_TYPESAFE_BY_RCU));
+	rcu.freeptr_offset = 4;
+	KUNIT_EXPECT_NULL(test, rslab_kmem_cache_create("contract-args-bad", 64, &rcu,
+							SLAB_TYPESAFE_BY_RCU));
+	KUNIT_EXPECT_NULL(test, rslab_kmem_cache_create("contract-args-bad", 64, &big, 0));
+	s = rslab_kmem_cache_create("contract-args", 256, &sh, 0);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	for (i = 0; i < NR; i++) {
+		objs[i] = rslab_cache_alloc(s, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+	}
+	rslab_cache_free_bulk(s, NR, objs);
+	KUNIT_EXPECT_GE(test, rslab_cache_validate(s), 0);
+	rslab_cache_destroy(s);
+}
+
 static struct kunit_case contract_cases[] = {
+	KUNIT_CASE(kmem_cache_args_honoured),
 	KUNIT_CASE(cache_zero_every_path),
 	KUNIT_CASE(debug_cache_zero),
 	KUNIT_CASE(kmalloc_zero_to_ksize),

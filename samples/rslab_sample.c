@@ -31,7 +31,13 @@ struct sample_node {
 	struct rcu_head rcu;
 };
 
-static void *cache;
+static struct rslab_cache *cache;
+/*
+ * A cache in 7.x's sheaves mode, made with struct kmem_cache_args as 7.3's
+ * kmem_cache_create() takes it: sheaves of at least 100 objects, and a
+ * region of 32 bytes at 16 that user copies may touch.
+ */
+static struct rslab_cache *sheaves;
 static void *held[HELD];
 static struct timer_list timer;
 static atomic_t ticks_done;
@@ -101,6 +107,14 @@ static int __init sample_process_context(void)
 		rslab_kfree_rcu(node, rcu);
 	}
 
+	/* The sheaves cache, one by one and in bulk. */
+	for (i = 0; i < BULK; i++) {
+		bulk[i] = rslab_cache_zalloc(sheaves, GFP_KERNEL);
+		if (!bulk[i] || memchr_inv(bulk[i], 0, 128))
+			return -ENOMEM;
+	}
+	rslab_cache_free_bulk(sheaves, BULK, bulk);
+
 	pg = rslab_alloc_pages(GFP_KERNEL, 2);
 	if (!pg)
 		return -ENOMEM;
@@ -113,10 +127,22 @@ static int __init sample_init(void)
 {
 	int err;
 
+	struct kmem_cache_args args = {
+		.sheaf_capacity = 100,
+		.useroffset = 16,
+		.usersize = 32,
+	};
+
 	cache = rslab_cache_create("rslab-sample", SAMPLE_SIZE, 0, SLAB_HWCACHE_ALIGN,
 				   sample_ctor);
 	if (!cache) {
 		pr_err("rslab_sample: FAIL: rslab_cache_create\n");
+		return -ENOMEM;
+	}
+	sheaves = rslab_kmem_cache_create("rslab-sample-sheaves", 128, &args, 0);
+	if (!sheaves) {
+		pr_err("rslab_sample: FAIL: rslab_kmem_cache_create\n");
+		rslab_cache_destroy(cache);
 		return -ENOMEM;
 	}
 	err = sample_process_context();
@@ -134,6 +160,7 @@ out:
 	for (err = 0; err < HELD; err++)
 		rslab_cache_free(cache, held[err]);
 	rslab_cache_destroy(cache);
+	rslab_cache_destroy(sheaves);
 	return -EINVAL;
 }
 
@@ -160,6 +187,7 @@ static void __exit sample_exit(void)
 		rslab_kfree_rcu(node, rcu);
 	}
 	rslab_cache_destroy(cache);
+	rslab_cache_destroy(sheaves);
 	pr_info("rslab_sample: unloaded\n");
 }
 

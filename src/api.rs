@@ -139,12 +139,12 @@ unsafe fn cache<'a>(s: *mut c_void) -> Option<&'a Cache> {
     unsafe { s.cast::<Cache>().cast_const().as_ref() }
 }
 
-/// `kmem_cache_create()`.
+/// `kmem_cache_create()`: [`rslab_kmem_cache_create`] with `align` and
+/// `ctor` as its only arguments (the five-argument form).
 ///
 /// # Safety
 ///
-/// `name` is a NUL-terminated string; `ctor`, if any, may be called on any
-/// object of the cache from any context the cache allocates in.
+/// As for [`rslab_kmem_cache_create`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_create(
     name: *const c_char,
@@ -153,6 +153,40 @@ pub(crate) unsafe extern "C" fn rslab_cache_create(
     flags: c_uint,
     ctor: Option<Ctor>,
 ) -> *mut c_void {
+    let args = bindings::kmem_cache_args {
+        align,
+        ctor,
+        ..Default::default()
+    };
+    // SAFETY: the caller's guarantee; `args` lives across the call.
+    unsafe { rslab_kmem_cache_create(name, size, &args, flags) }
+}
+
+/// `kmem_cache_create()` with 7.3's `struct kmem_cache_args`
+/// (`__kmem_cache_create_args()`): `align`, `ctor`, `useroffset` and
+/// `usersize` (recorded, shown as sysfs `usersize`; a region outside the
+/// object is dropped, as the kernel's "fail closed"), `freeptr_offset` with
+/// `use_freeptr_offset` (for an RCU or constructor cache), and
+/// `sheaf_capacity` (above 0: a cache in the sheaves mode, its sheaves of
+/// 7.3's capacity by size or this many objects if more, at most
+/// [`crate::slab::MAX_SHEAF_CAPACITY`]; a debug or `SLAB_NOLEAKTRACE` cache
+/// has none, as in 7.3). `args` may be null: the defaults. NULL with a
+/// warning and the stack on failure; a panic with `SLAB_PANIC`.
+///
+/// # Safety
+///
+/// `name` is a NUL-terminated string; `args` is null or points to a
+/// `struct kmem_cache_args`; its `ctor`, if any, may be called on any
+/// object of the cache from any context the cache allocates in.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kmem_cache_create(
+    name: *const c_char,
+    size: c_uint,
+    args: *const bindings::kmem_cache_args,
+    flags: c_uint,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let args = unsafe { args.as_ref() }.copied().unwrap_or_default();
     let made = (|| {
         let r = registry().ok_or(ENODEV)?;
         if name.is_null() {
@@ -170,10 +204,15 @@ pub(crate) unsafe extern "C" fn rslab_cache_create(
             return Err(EINVAL);
         };
         let mut cfg = CacheConfig::new(name, size);
-        cfg.align = align;
+        cfg.align = args.align;
         cfg.flags = rflags;
         cfg.no_user_flags = flags & slab_bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
-        cfg.ctor = ctor;
+        cfg.ctor = args.ctor;
+        cfg.useroffset = args.useroffset;
+        cfg.usersize = args.usersize;
+        cfg.freeptr_offset = args.use_freeptr_offset.then_some(args.freeptr_offset);
+        cfg.sheaves = args.sheaf_capacity > 0;
+        cfg.sheaf_capacity = args.sheaf_capacity;
         r.create_config(&cfg)
     })();
     match made {

@@ -209,6 +209,18 @@ pub(crate) struct CacheConfig<'a> {
     pub(crate) sheaves: bool,
     /// `SLAB_NO_USER_FLAGS`: the `slub_debug=` parameter does not apply.
     pub(crate) no_user_flags: bool,
+    /// With `sheaves`, the fewest objects per sheaf (7.3's
+    /// `kmem_cache_args.sheaf_capacity`: `calculate_sheaf_capacity()`'s by
+    /// size, or this if more).
+    pub(crate) sheaf_capacity: u32,
+    /// A free pointer offset inside the object, for an RCU or constructor
+    /// cache (`freeptr_offset` with `use_freeptr_offset`).
+    pub(crate) freeptr_offset: Option<u32>,
+    /// The part of an object that may be copied to or from user space
+    /// (`useroffset`, `usersize`), recorded; 0 and 0 for none.
+    pub(crate) useroffset: u32,
+    /// See `useroffset`.
+    pub(crate) usersize: u32,
 }
 
 impl<'a> CacheConfig<'a> {
@@ -225,9 +237,17 @@ impl<'a> CacheConfig<'a> {
             randomize: true,
             sheaves: false,
             no_user_flags: false,
+            sheaf_capacity: 0,
+            freeptr_offset: None,
+            useroffset: 0,
+            usersize: 0,
         }
     }
 }
+
+/// The largest `sheaf_capacity` a cache may ask for (a sheaf's array then
+/// takes 8 KiB, kmalloc's largest class).
+pub(crate) const MAX_SHEAF_CAPACITY: u32 = 1024;
 
 /// Flags a cache may be made with.
 const ACCEPTED_FLAGS: u32 = layout::SLAB_HWCACHE_ALIGN
@@ -351,6 +371,8 @@ pub(crate) struct Cache {
     /// `allocflags`: the zone of the cache's slabs (`__GFP_DMA`,
     /// `__GFP_DMA32` or none).
     allocflags: bindings::gfp_t,
+    /// `useroffset` and `usersize`: the user-copyable part of an object.
+    usercopy: (u32, u32),
 }
 
 /// Errors reported on every cache so far (see [`Cache::errors`]).
@@ -402,11 +424,33 @@ impl Cache {
         if flags & layout::SLAB_STORE_USER != 0 {
             crate::glue::debug::stack_depot_init();
         }
-        let l = layout::calculate_sizes(cfg.size, cfg.align, flags, cfg.ctor.is_some(), &machine())
-            .map_err(|e| {
-                pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);
-                EINVAL
-            })?;
+        let l = layout::calculate_sizes(
+            cfg.size,
+            cfg.align,
+            flags,
+            cfg.ctor.is_some(),
+            cfg.freeptr_offset,
+            &machine(),
+        )
+        .map_err(|e| {
+            pr_err!("create: size {} align {}: {:?}\n", cfg.size, cfg.align, e);
+            EINVAL
+        })?;
+        if cfg.sheaf_capacity > MAX_SHEAF_CAPACITY {
+            pr_err!(
+                "create: sheaf_capacity {} is over {MAX_SHEAF_CAPACITY}\n",
+                cfg.sheaf_capacity
+            );
+            return Err(EINVAL);
+        }
+        // `useroffset`/`usersize` as `__kmem_cache_create_args()` takes
+        // them: inside the object, or none at all (fail closed).
+        let (useroffset, usersize) = match cfg.size.checked_sub(cfg.usersize) {
+            Some(room) if cfg.usersize > 0 && cfg.useroffset <= room => {
+                (cfg.useroffset, cfg.usersize)
+            }
+            _ => (0, 0),
+        };
         let init = InitPolicy::new(
             &l,
             cfg.ctor.is_some(),
@@ -445,8 +489,11 @@ impl Cache {
         for nid in 0..pool.nr_nodes() {
             nodes.push(KBox::pin_init(CacheNode::new(nid), GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        let sheaves = if cfg.sheaves && !l.debug() {
-            let cap = layout::sheaf_capacity(l.size, 1 << bindings::PAGE_SHIFT);
+        // `calculate_sheaf_capacity()`: none for debug and `SLAB_NOLEAKTRACE`
+        // caches; by size, or more if asked for.
+        let sheaves = if cfg.sheaves && !l.debug() && flags & layout::SLAB_NOLEAKTRACE == 0 {
+            let cap =
+                layout::sheaf_capacity(l.size, 1 << bindings::PAGE_SHIFT).max(cfg.sheaf_capacity);
             Some(KBox::pin_init(
                 sheaves::Sheaves::new(cap, pool.nr_nodes(), |c| pool.cpu_node(c)),
                 GFP_KERNEL,
@@ -486,6 +533,7 @@ impl Cache {
                 init,
                 free_sheaves: Atomic::new(free_sheaves),
                 allocflags,
+                usercopy: (useroffset, usersize),
             }? Error),
             GFP_KERNEL,
         )
@@ -509,6 +557,11 @@ impl Cache {
     /// The `SLAB_*` flags (with those of `slub_debug=`).
     pub(crate) fn flags(&self) -> u32 {
         self.flags
+    }
+
+    /// `useroffset` and `usersize` (`usersize` 0: none).
+    pub(crate) fn usercopy(&self) -> (u32, u32) {
+        self.usercopy
     }
 
     /// The constructor, if any.

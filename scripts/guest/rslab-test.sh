@@ -98,17 +98,24 @@ check sample_ready sh -c 'dmesg | grep -q "rslab_sample: ready"'
 check sample_cache_in_sysfs test -d $S
 check sample_holds_objects test "$(cut -d' ' -f1 $S/objects 2>/dev/null || echo 0)" -ge 16
 check sample_ctor_named grep -q "^sample_ctor+" $S/ctor
+# Its sheaves cache, made with struct kmem_cache_args: 100 objects a sheaf
+# (more than the 60 its size would give), 32 bytes of user copies.
+SS=/sys/kernel/rslab/caches/rslab-sample-sheaves
+check sample_args_sheaf_capacity test "$(cat $SS/sheaf_capacity)" = 100
+check sample_args_usersize test "$(cat $SS/usersize)" = 32
+check sample_plain_cache_no_sheaves test "$(cat $S/sheaf_capacity)" = 0
 check sample_keeps_rslab_loaded sh -c "! rmmod rslab 2>/dev/null && test -d /sys/kernel/rslab"
 sleep 1
 check sample_rmmod rmmod rslab_sample
 check sample_softirq_allocations sh -c 'dmesg | grep -q "rslab_sample: ok softirq context: 20 ticks"'
 check sample_cache_destroyed test ! -e $S
+check sample_sheaves_cache_destroyed test ! -e $SS
 check sample_no_failure sh -c '! dmesg | grep -q "rslab_sample: FAIL"'
 # The benchmark through the exported API, a smoke run (tiny counts): every
 # case reports a line.
 check api_bench_quick sh -c "insmod $(dirname "$ko")/rslab_bench.ko quick=1 && rmmod rslab_bench &&
 	dmesg | grep -q 'rslab-bench: api done' &&
-	test \$(dmesg | grep -c 'rslab-bench: api_[a-z0-9_]* ns/op rslab [0-9.]* [0-9.]* [0-9.]* kernel ') = \$((17 + $([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)))"
+	test \$(dmesg | grep -c 'rslab-bench: api_[a-z0-9_]* ns/op rslab [0-9.]* [0-9.]* [0-9.]* kernel ') = \$((22 + $([ "$(nproc)" -ge 2 ] && echo 2 || echo 0)))"
 # The allocation contract through the exported API (its suite runs at load).
 check contract_kunit_insmod insmod "$(dirname "$ko")/rslab_contract_kunit.ko"
 dump_ktap

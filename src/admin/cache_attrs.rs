@@ -227,7 +227,7 @@ macro_rules! stat_attr {
     };
 }
 
-const NR_CACHE_ATTRS: usize = 31 + NR_SLAB_STATS;
+const NR_CACHE_ATTRS: usize = 32 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
@@ -315,6 +315,10 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     }),
     Attr::ro(c"sheaf_capacity", |d, e| {
         emit(e, format_args!("{}\n", d.cache.sheaf_capacity()))
+    }),
+    // SLUB's: the size of the user-copyable region (`usersize`).
+    Attr::ro(c"usersize", |d, e| {
+        emit(e, format_args!("{}\n", d.cache.usercopy().1))
     }),
     Attr::ro(c"aliases", |_, e| emit(e, format_args!("0\n"))),
     Attr::ro(c"poison", |d, e| flag(d, e, layout::SLAB_POISON)),

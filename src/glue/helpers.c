@@ -110,6 +110,7 @@ void rslab_kunit_skip(const char *reason) { }
 
 /* The exported API (defined in src/api.rs; see include/rslab.h). */
 EXPORT_SYMBOL_GPL(rslab_cache_create);
+EXPORT_SYMBOL_GPL(rslab_kmem_cache_create);
 EXPORT_SYMBOL_GPL(rslab_cache_destroy);
 EXPORT_SYMBOL_GPL(rslab_cache_alloc);
 EXPORT_SYMBOL_GPL(rslab_cache_zalloc);

@@ -125,7 +125,7 @@ mod tests {
     }
 
     fn layout(size: u32, flags: u32, ctor: bool) -> Layout {
-        calculate_sizes(size, 0, flags, ctor, &m()).unwrap()
+        calculate_sizes(size, 0, flags, ctor, None, &m()).unwrap()
     }
 
     #[test]

@@ -96,6 +96,10 @@ pub enum LayoutError {
     BadAlign,
     /// Not even one object fits in a slab of `MAX_PAGE_ORDER`.
     TooBig,
+    /// A free pointer offset (`kmem_cache_args.freeptr_offset`) on a cache
+    /// that is neither `SLAB_TYPESAFE_BY_RCU` nor has a constructor, past
+    /// the object, or not word-aligned.
+    BadFreeptr,
 }
 
 /// A cache's geometry (the fields of `struct kmem_cache` it fixes).
@@ -260,15 +264,27 @@ pub fn cpu_partial_slabs(nr_objects: u32, objects_per_slab: u32) -> u32 {
 }
 
 /// `calculate_sizes()` plus what `kmem_cache_open()` derives from them.
+/// `freeptr_offset` is a free pointer offset of the cache's choosing (7.3's
+/// `kmem_cache_args.freeptr_offset` with `use_freeptr_offset`): for a
+/// `SLAB_TYPESAFE_BY_RCU` or constructor cache, the free pointer at that
+/// offset inside the object instead of after it (`create_cache()`'s
+/// checks: below `object_size`, word-aligned, such a cache).
 pub fn calculate_sizes(
     object_size: u32,
     align: u32,
     flags: u32,
     has_ctor: bool,
+    freeptr_offset: Option<u32>,
     m: &Machine,
 ) -> Result<Layout, LayoutError> {
     if object_size == 0 {
         return Err(LayoutError::ZeroSize);
+    }
+    if let Some(off) = freeptr_offset {
+        if off >= object_size || off % WORD != 0 || (flags & SLAB_TYPESAFE_BY_RCU == 0 && !has_ctor)
+        {
+            return Err(LayoutError::BadFreeptr);
+        }
     }
     if align != 0 && !align.is_power_of_two() {
         return Err(LayoutError::BadAlign);
@@ -294,13 +310,17 @@ pub fn calculate_sizes(
     let inuse = size;
     let orig_size = flags & SLAB_STORE_USER != 0 && flags & SLAB_KMALLOC != 0;
     let offset;
-    if flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) != 0
+    if (flags & SLAB_TYPESAFE_BY_RCU != 0 && freeptr_offset.is_none())
+        || flags & SLAB_POISON != 0
+        || (has_ctor && freeptr_offset.is_none())
         || (flags & SLAB_RED_ZONE != 0 && (object_size < WORD || orig_size))
-        || has_ctor
     {
         // The object must stay intact while free: the pointer goes after it.
         offset = size;
         size += WORD;
+    } else if let Some(off) = freeptr_offset {
+        // (An RCU or constructor cache, checked above.)
+        offset = off;
     } else {
         // In the middle of the object, away from likely overflows.
         offset = (object_size / 2) & !(WORD - 1);
@@ -580,7 +600,7 @@ mod tests {
     };
 
     fn kmalloc(size: u32) -> Layout {
-        calculate_sizes(size, 0, 0, false, &M2).unwrap()
+        calculate_sizes(size, 0, 0, false, None, &M2).unwrap()
     }
 
     #[test]
@@ -616,7 +636,10 @@ mod tests {
             ..M2
         };
         // min_objects = 4 * (7 + 1) = 32: kmalloc-1k goes to order 3.
-        assert_eq!(calculate_sizes(1024, 0, 0, false, &m).unwrap().order, 3);
+        assert_eq!(
+            calculate_sizes(1024, 0, 0, false, None, &m).unwrap().order,
+            3
+        );
         // One present CPU: nr_cpu_ids is trusted instead.
         let m1 = Machine {
             present_cpus: 1,
@@ -628,15 +651,48 @@ mod tests {
 
     #[test]
     fn free_pointer_goes_after_the_object_when_it_must_stay_intact() {
-        let plain = calculate_sizes(40, 0, 0, false, &M2).unwrap();
+        let plain = calculate_sizes(40, 0, 0, false, None, &M2).unwrap();
         assert_eq!((plain.offset, plain.size), (16, 40));
-        let ctor = calculate_sizes(40, 0, 0, true, &M2).unwrap();
+        let ctor = calculate_sizes(40, 0, 0, true, None, &M2).unwrap();
         assert_eq!((ctor.offset, ctor.size, ctor.inuse), (40, 48, 40));
-        let rcu = calculate_sizes(40, 0, SLAB_TYPESAFE_BY_RCU, false, &M2).unwrap();
+        let rcu = calculate_sizes(40, 0, SLAB_TYPESAFE_BY_RCU, false, None, &M2).unwrap();
         assert_eq!(rcu.offset, 40);
-        let poison = calculate_sizes(40, 0, SLAB_POISON, false, &M2).unwrap();
+        let poison = calculate_sizes(40, 0, SLAB_POISON, false, None, &M2).unwrap();
         assert_eq!(poison.offset, 40);
         assert_eq!(poison.cpu_partial, 0);
+    }
+
+    #[test]
+    fn a_chosen_free_pointer_offset_keeps_rcu_and_ctor_objects_small() {
+        // Inside the object: no word after it.
+        let rcu = calculate_sizes(40, 0, SLAB_TYPESAFE_BY_RCU, false, Some(8), &M2).unwrap();
+        assert_eq!((rcu.offset, rcu.size, rcu.inuse), (8, 40, 40));
+        assert!(rcu.info_end() == rcu.inuse);
+        let ctor = calculate_sizes(40, 0, 0, true, Some(0), &M2).unwrap();
+        assert_eq!((ctor.offset, ctor.size), (0, 40));
+        // Refused as create_cache() refuses: a plain cache, past the object,
+        // unaligned.
+        for (flags, ctor, off) in [
+            (0, false, 8),
+            (SLAB_TYPESAFE_BY_RCU, false, 40),
+            (0, true, 4),
+        ] {
+            assert_eq!(
+                calculate_sizes(40, 0, flags, ctor, Some(off), &M2),
+                Err(LayoutError::BadFreeptr)
+            );
+        }
+        // Poisoning still moves it out (the object is poison while free).
+        let p = calculate_sizes(
+            40,
+            0,
+            SLAB_TYPESAFE_BY_RCU | SLAB_POISON,
+            false,
+            Some(8),
+            &M2,
+        )
+        .unwrap();
+        assert_eq!(p.offset, 40);
     }
 
     #[test]
@@ -646,15 +702,15 @@ mod tests {
         assert_eq!(calculate_alignment(SLAB_HWCACHE_ALIGN, 0, 20, &M2), 32);
         assert_eq!(calculate_alignment(0, 128, 20, &M2), 128);
         assert_eq!(calculate_alignment(0, 2, 20, &M2), 8);
-        let l = calculate_sizes(100, 0, SLAB_HWCACHE_ALIGN, false, &M2).unwrap();
+        let l = calculate_sizes(100, 0, SLAB_HWCACHE_ALIGN, false, None, &M2).unwrap();
         assert_eq!((l.size, l.align), (128, 64));
-        let l = calculate_sizes(24, 256, 0, false, &M2).unwrap();
+        let l = calculate_sizes(24, 256, 0, false, None, &M2).unwrap();
         assert_eq!(l.size % 256, 0);
     }
 
     #[test]
     fn red_zone_and_store_user_add_their_metadata() {
-        let l = calculate_sizes(64, 0, SLAB_RED_ZONE | SLAB_STORE_USER, false, &M2).unwrap();
+        let l = calculate_sizes(64, 0, SLAB_RED_ZONE | SLAB_STORE_USER, false, None, &M2).unwrap();
         // 64 + 8 (right red zone, size == object_size) ... + 2 tracks +
         // 8 (redzone word) + 8 (left pad).
         assert_eq!(l.red_left_pad, 8);
@@ -688,7 +744,7 @@ mod tests {
             ),
         ];
         for (object_size, flags, (size, offset, inuse, rlp, pad)) in cases {
-            let l = calculate_sizes(object_size, 0, flags, false, &M2).unwrap();
+            let l = calculate_sizes(object_size, 0, flags, false, None, &M2).unwrap();
             assert_eq!(
                 (l.size, l.offset, l.inuse, l.red_left_pad, l.pad_offset()),
                 (size, offset, inuse, rlp, pad),
@@ -697,50 +753,52 @@ mod tests {
             assert!(l.debug());
             assert_eq!(l.cpu_partial, 0);
         }
-        let p = calculate_sizes(64, 0, SLAB_POISON, false, &M2).unwrap();
+        let p = calculate_sizes(64, 0, SLAB_POISON, false, None, &M2).unwrap();
         assert!(p.object_poison());
         // A constructor or RCU needs the free object intact: no poison.
-        assert!(!calculate_sizes(64, 0, SLAB_POISON, true, &M2)
+        assert!(!calculate_sizes(64, 0, SLAB_POISON, true, None, &M2)
             .unwrap()
             .object_poison());
         let r = SLAB_POISON | SLAB_TYPESAFE_BY_RCU;
-        assert!(!calculate_sizes(64, 0, r, false, &M2)
+        assert!(!calculate_sizes(64, 0, r, false, None, &M2)
             .unwrap()
             .object_poison());
-        assert!(!calculate_sizes(64, 0, 0, false, &M2).unwrap().debug());
+        assert!(!calculate_sizes(64, 0, 0, false, None, &M2).unwrap().debug());
         // `slab_ksize()`.
         assert_eq!(p.ksize(false), 64);
-        let u = calculate_sizes(60, 0, SLAB_STORE_USER, false, &M2).unwrap();
+        let u = calculate_sizes(60, 0, SLAB_STORE_USER, false, None, &M2).unwrap();
         assert_eq!(u.ksize(false), u.inuse);
-        let plain = calculate_sizes(60, 0, 0, false, &M2).unwrap();
+        let plain = calculate_sizes(60, 0, 0, false, None, &M2).unwrap();
         assert_eq!((plain.ksize(false), plain.ksize(true)), (64, 64));
     }
 
     #[test]
     fn bad_requests_are_rejected() {
         assert_eq!(
-            calculate_sizes(0, 0, 0, false, &M2),
+            calculate_sizes(0, 0, 0, false, None, &M2),
             Err(LayoutError::ZeroSize)
         );
         assert_eq!(
-            calculate_sizes(64, 3, 0, false, &M2),
+            calculate_sizes(64, 3, 0, false, None, &M2),
             Err(LayoutError::BadAlign)
         );
         assert_eq!(
-            calculate_sizes(64, 48, 0, false, &M2),
+            calculate_sizes(64, 48, 0, false, None, &M2),
             Err(LayoutError::BadAlign)
         );
         // 4 MiB fits one object at MAX_PAGE_ORDER; one byte more does not.
         assert_eq!(
-            calculate_sizes(4 << 20, 0, 0, false, &M2).unwrap().order,
+            calculate_sizes(4 << 20, 0, 0, false, None, &M2)
+                .unwrap()
+                .order,
             10
         );
         assert_eq!(
-            calculate_sizes((4 << 20) + 1, 0, 0, false, &M2),
+            calculate_sizes((4 << 20) + 1, 0, 0, false, None, &M2),
             Err(LayoutError::TooBig)
         );
         assert_eq!(
-            calculate_sizes(u32::MAX, 0, 0, false, &M2),
+            calculate_sizes(u32::MAX, 0, 0, false, None, &M2),
             Err(LayoutError::TooBig)
         );
     }
@@ -750,7 +808,7 @@ mod tests {
         for size in (1..=20000u32).step_by(7) {
             for flags in [0, SLAB_HWCACHE_ALIGN, SLAB_POISON | SLAB_RED_ZONE] {
                 for ctor in [false, true] {
-                    let l = calculate_sizes(size, 0, flags, ctor, &M2).unwrap();
+                    let l = calculate_sizes(size, 0, flags, ctor, None, &M2).unwrap();
                     assert!(l.size >= l.object_size && l.size % l.align == 0);
                     assert!(l.offset + WORD <= l.size, "{l:?}");
                     assert!(l.objects >= 1 && l.objects * l.size <= 4096 << l.order);
@@ -857,13 +915,13 @@ mod tests {
                     SLAB_HWCACHE_ALIGN,
                     SLAB_RED_ZONE | SLAB_STORE_USER | SLAB_POISON,
                 ] {
-                    let _ = calculate_sizes(size, align, flags, true, &m);
-                    let _ = calculate_sizes(size, align, flags, false, &m);
+                    let _ = calculate_sizes(size, align, flags, true, None, &m);
+                    let _ = calculate_sizes(size, align, flags, false, None, &m);
                 }
             }
         }
         assert_eq!(
-            calculate_sizes(8, 1 << 31, 0, false, &m),
+            calculate_sizes(8, 1 << 31, 0, false, None, &m),
             Err(LayoutError::TooBig)
         );
     }
