@@ -4,7 +4,7 @@
 # Debian trixie root (see README.md; RSLAB_NO_ROOT=1 runs them directly).
 #
 #   make [ARCH=x86_64|riscv64] [KDIR=...] [CLIPPY=1]   build rslab.ko
-#   make test        every test (host crate, KUnit on both arches)
+#   make test        every test (host crate, then each tier of scripts/test.sh)
 #   make run         boot a test kernel, load rslab, show its sysfs tree
 #   make check       rustfmt and clippy
 #   make clean

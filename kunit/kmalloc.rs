@@ -118,6 +118,82 @@ mod tests {
         Ok(())
     }
 
+    /// [`RslabAlloc`] honours the caller's flags: `__GFP_ZERO` zeroes a new
+    /// allocation and the bytes a reallocation adds, in place or moved; the
+    /// flags reach the cache as they were given (a dirty object comes back
+    /// zeroed).
+    #[test]
+    fn rslab_alloc_honours_gfp_zero() -> Result {
+        use kernel::alloc::{flags::__GFP_ZERO, Allocator, NumaNode};
+        let k = some!(crate::kmalloc::global());
+        // Dirty a 64-byte object and free it: the next one of the class on
+        // this CPU is it.
+        let p = k.kmalloc(64, Gfp::KERNEL);
+        assert!(!p.is_null());
+        // SAFETY: `p` holds 64 bytes, freed right after.
+        unsafe {
+            core::ptr::write_bytes(p, 0xa5, 64);
+            k.kfree(p);
+        }
+        let l40 = core::alloc::Layout::from_size_align(40, 8).map_err(|_| EINVAL)?;
+        let l64 = core::alloc::Layout::from_size_align(64, 8).map_err(|_| EINVAL)?;
+        let l600 = core::alloc::Layout::from_size_align(600, 8).map_err(|_| EINVAL)?;
+        let a = RslabAlloc::alloc(l40, GFP_KERNEL | __GFP_ZERO, NumaNode::NO_NODE)
+            .map_err(|_| ENOMEM)?;
+        let a = a.cast::<u8>();
+        // SAFETY: `a` holds 40 bytes (64 in its class).
+        let s = unsafe { core::slice::from_raw_parts(a.as_ptr(), 64) };
+        assert!(s.iter().all(|&b| b == 0));
+        // Dirty it whole and free it; taken again without `__GFP_ZERO`.
+        // SAFETY: `a` holds 64 bytes; allocated by `RslabAlloc` with `l40`.
+        unsafe {
+            core::ptr::write_bytes(a.as_ptr(), 0xa5, 64);
+            RslabAlloc::free(a, l40);
+        }
+        let a = RslabAlloc::alloc(l40, GFP_KERNEL, NumaNode::NO_NODE)
+            .map_err(|_| ENOMEM)?
+            .cast::<u8>();
+        // SAFETY: `a` holds 40 bytes.
+        unsafe { core::ptr::write_bytes(a.as_ptr(), 0x11, 40) };
+        // Grown in place (40 to 64 bytes in the 64-byte class).
+        // SAFETY: `a` was allocated by `RslabAlloc` with `l40`.
+        let b = unsafe {
+            RslabAlloc::realloc(
+                Some(a),
+                l64,
+                l40,
+                GFP_KERNEL | __GFP_ZERO,
+                NumaNode::NO_NODE,
+            )
+        }
+        .map_err(|_| ENOMEM)?
+        .cast::<u8>();
+        assert_eq!(b, a);
+        // SAFETY: `b` holds 64 bytes.
+        let s = unsafe { core::slice::from_raw_parts(b.as_ptr(), 64) };
+        assert!(s[..40].iter().all(|&x| x == 0x11) && s[40..].iter().all(|&x| x == 0));
+        // Moved (to the 1024-byte class) on node 0.
+        // SAFETY: `b` was allocated by `RslabAlloc` with `l64`.
+        let c = unsafe {
+            RslabAlloc::realloc(
+                Some(b),
+                l600,
+                l64,
+                GFP_KERNEL | __GFP_ZERO,
+                NumaNode::new(0)?,
+            )
+        }
+        .map_err(|_| ENOMEM)?
+        .cast::<u8>();
+        // SAFETY: `c` holds 600 bytes.
+        let s = unsafe { core::slice::from_raw_parts(c.as_ptr(), 600) };
+        assert!(s[..40].iter().all(|&x| x == 0x11) && s[40..].iter().all(|&x| x == 0));
+        // SAFETY: `c` was allocated by `RslabAlloc` with `l600`, not used
+        // again.
+        unsafe { RslabAlloc::free(c, l600) };
+        Ok(())
+    }
+
     /// `rslab_kfree_rcu()` frees the allocation holding the `rcu_head`, and
     /// only after a grace period: not while this thread is in an RCU
     /// read-side section, exactly once after `rcu_barrier()`.

@@ -2,12 +2,13 @@
 # Run every rslab test and end with "N passed, N failed":
 #   1. host: cargo test of the pure logic under rust/ (built by the root's
 #      rustc, the kernel's version);
-#   2. per arch (RSLAB_ARCHES, default "riscv64 x86_64"): build the test kernel
-#      (cached) and rslab.ko with CLIPPY=1 (a warning fails the build check),
-#      boot it, load rslab so its KUnit suites run, and count the results as
-#      parsed by the kernel's tools/testing/kunit/kunit.py, plus the guest's
-#      load/unload checks; and check the disassembly of the fast paths
-#      (scripts/fastpath-calls.py: no call but to their slow paths).
+#   2. per tier (RSLAB_ARCHES, default the four below): build the tier's
+#      kernel (cached) and rslab.ko with CLIPPY=1 (a warning fails the build
+#      check), boot it, load rslab so its KUnit suites run, and count the
+#      results as parsed by the kernel's tools/testing/kunit/kunit.py, plus
+#      the guest's checks (scripts/guest/rslab-test.sh); and check the
+#      disassembly of the fast paths (scripts/fastpath-calls.py: no call but
+#      to their slow paths).
 # Console logs: out/<arch>/test.log. Exit status 0 only if nothing failed.
 . "$(dirname "$0")/lib.sh"
 

@@ -39,12 +39,17 @@
 //!
 //! # Locking and context
 //!
-//! As in Linux 7.x: a task pins itself to its CPU (preemption off) and
-//! *try*-locks that CPU's list lock, a plain spinlock. An interrupt arriving
-//! while the task holds it fails the trylock and goes to the free areas
-//! directly, under the zone lock, which disables interrupts. The order is
-//! always list lock, then zone lock. Nothing here sleeps except growing with
-//! a sleeping `gfp` (done with no lock held and preemption on), so
+//! Linux 7.x pins the task to its CPU (preemption off) and *try*-locks that
+//! CPU's `per_cpu_pages.lock`, so an interrupt arriving while the task holds
+//! it fails the trylock and goes to the free areas. rslab turns interrupts
+//! off on its CPU instead (one inline `cli`/`csrc`: the kernel's preemption
+//! and lock calls are out of line from a module) and takes that CPU's list
+//! lock, an inline test-and-set word ([`pcp`]); only another CPU (a drain,
+//! [`Pool::check`]) can hold it then, and a failed try sends the request to
+//! the free areas, under the zone lock (a spinlock taken with interrupts
+//! off). The order is always list lock, then zone lock. Nothing here sleeps
+//! except growing with a sleeping `gfp` (done with no lock held and
+//! interrupts on), so
 //! `GFP_ATOMIC`/`GFP_NOWAIT` callers never sleep. The pool takes no lock of
 //! its user's: a user may call into the pool with its own locks held.
 

@@ -26,44 +26,59 @@
 //!
 //! # Lock order and context
 //!
-//! In the style of mm/slub.c's opening comment. The locks, outermost first:
+//! In the style of mm/slub.c's opening comment: every lock an allocator
+//! path or an administrative call takes, outermost first. A lock is only
+//! ever taken with locks of smaller numbers held (or none).
 //!
-//! 1. `cpu_hotplug_lock` and the hotplug state's instance list (kernel):
-//!    held for writing while [`Cache::cpu_dead`] flushes a dead CPU's slabs
-//!    (hotplug "prepare" teardown, on a control CPU, process context), and
-//!    for reading by [`Cache::flush_all`] around its per-CPU work.
-//! 2. The registry's mutex (`src/admin/registry.rs`): held while caches are
-//!    created and destroyed; it may sleep, so nothing below is held with
-//!    it except around a flush (which takes 3 and 5 inside).
-//! 3. *Local interrupt disabling* on a CPU (6.1's `cpu_slab->lock`, a
-//!    `local_lock_irqsave`): protects that CPU's `kmem_cache_cpu`
-//!    ([`CpuSlab`]): its slab, its partial list, and plain stores to its
-//!    `(freelist, tid)`. Every slow path runs in it, on the CPU it uses.
-//!    The fast paths do not take it: they pin the task (preemption off) and
-//!    commit with a CPU-local double-word compare-exchange of
+//! 1. The cache registry's mutex (SLUB's `slab_mutex`, `Registry`): held
+//!    while a cache is created, attached or destroyed. It sleeps. Inside it
+//!    run the hotplug instance add and remove (2) and a destroy's flush
+//!    (2, 3).
+//! 2. `cpu_hotplug_lock` (kernel): taken for reading by [`Cache::flush_all`]
+//!    around its per-CPU work and by the hotplug instance add/remove (which
+//!    takes the kernel's `cpuhp_state_mutex` inside it); held for writing
+//!    by the hotplug core while [`Cache::cpu_dead`] flushes a dead CPU's
+//!    slabs. No hotplug callback takes 1, so 1 → 2 has no inverse.
+//! 3. The flush work (rslab's `WQ_MEM_RECLAIM` flush workqueue, 6.1's
+//!    `flushwq`): [`Cache::flush_all`] queues a work item on each online CPU
+//!    and waits for it with 2 (and maybe 1) held. The work item takes 4 and
+//!    what nests in it, never 1 or 2.
+//! 4. *Local interrupt disabling* on a CPU (6.1's `cpu_slab->lock`, a
+//!    `local_lock_irqsave`; 7.3's `s->cpu_sheaves->lock`): protects that
+//!    CPU's `kmem_cache_cpu` ([`CpuSlab`]: its slab, its partial list,
+//!    plain stores to its `(freelist, tid)`) and its sheaves. Every slow
+//!    path runs in it, on the CPU it uses. The classic fast paths do not
+//!    take it: they commit with a CPU-local double-word compare-exchange of
 //!    `(freelist, tid)`, which fails if an interrupt ran an allocator path
-//!    in between (it always advances `tid`).
-//! 4. `list_lock` of the node (`kmem_cache_node`, a `SpinLockIrq`):
+//!    in between (it always advances `tid`); the sheaves fast paths do (one
+//!    inline instruction each way).
+//! 5. The barn's lock of a node (`node_barn->lock`, a `SpinLockIrq`): taken
+//!    in 4 to trade sheaves. Nothing of rslab's nests inside it (a new
+//!    sheaf comes from the kernel's kmalloc with `GFP_NOWAIT`); objects of
+//!    a sheaf taken off the barn go back to the slabs after it is dropped,
+//!    so 5 and 6 are never held together.
+//! 6. `list_lock` of the node (`kmem_cache_node`, a `SpinLockIrq`):
 //!    protects the node partial list and `nr_partial`, and the `next`/
-//!    `prev` links of the slabs on it. It is taken with interrupts off,
-//!    inside 3 where 3 is held.
-//! 5. The slab's `(freelist, counters)` ([`DWord`]): changed only by a
+//!    `prev` links of the slabs on it. Taken inside 4 where 4 is held.
+//! 7. The slab's `(freelist, counters)` ([`DWord`]): changed only by a
 //!    global double-word compare-exchange (`cmpxchg_double_slab()`; on
-//!    riscv64 a bit lock with interrupts off, SLUB's `slab_lock()`). It is
-//!    taken inside 4 when the slab's list membership changes with it.
-//! 6. The page pool's locks (a CPU's list lock, then the zone lock; see
-//!    `src/page_pool.rs`): taken when a slab is allocated or discarded.
-//!    A slab is allocated with no slab lock held and interrupts on (the pool
-//!    may sleep for `GFP_KERNEL`); a slab is discarded (given back to the
-//!    pool) after it was taken off every list, outside 4 except in
-//!    [`Cache::validate`], which walks the pool's records under the zone
-//!    lock while holding 4, and frees nothing then. The pool never calls
-//!    back into this layer, so the order 4 → 6 has no inverse.
+//!    riscv64 a bit lock with interrupts off, SLUB's `slab_lock()`), inside
+//!    6 when the slab's list membership changes with it.
+//! 8. The page pool's per-CPU list lock (`per_cpu_pages.lock`, an inline
+//!    test-and-set word taken with interrupts off; see `src/page_pool.rs`),
+//!    then
+//! 9. the pool's zone lock (`zone->lock`, a `SpinLockIrq`). 8 and 9 are
+//!    taken when a slab is allocated or discarded: a slab is allocated with
+//!    none of 4–7 held and interrupts on (the pool may sleep for
+//!    `GFP_KERNEL`); a slab is discarded after it was taken off every list,
+//!    outside 6, except in [`Cache::validate`], which walks the pool's
+//!    records under 9 while holding 6 and frees nothing then. The pool
+//!    never calls back into this layer, so 6 → 9 has no inverse.
 //!
 //! Frozen slabs belong to one CPU (its CPU slab or on its partial list):
 //! only that CPU takes objects from them; other CPUs only push frees onto
-//! the slab's freelist through 5. Unfrozen slabs are on the node list (or on
-//! no list when full) and change under 4 + 5.
+//! the slab's freelist through 7. Unfrozen slabs are on the node list (or on
+//! no list when full) and change under 6 + 7.
 //!
 //! Contexts: allocation and free may run in any context, interrupts
 //! included, and sleep only for a new slab with a `gfp` that allows it.
@@ -74,7 +89,8 @@
 //! IPI: in hard interrupt context a
 //! `spinlock_t` such as `list_lock` may not be taken; lockdep says "invalid
 //! wait context"), or, for a dead CPU, in the hotplug teardown; the flush
-//! itself takes 4, 5 and 6, never sleeps and never allocates.
+//! itself takes 4 to 9 (5 only to empty the barn, before the per-CPU work),
+//! never sleeps and never allocates.
 //!
 //! [`DWord`]: crate::glue::dword::DWord
 

@@ -2,14 +2,15 @@
 //! Atomics for the fast paths, compiled inline.
 //!
 //! `kernel::sync::atomic::Atomic` is implemented over the C `atomic*_*()`
-//! functions through `rust_helper_*` wrappers. `CONFIG_RUST_INLINE_HELPERS`
-//! only inlines those into the kernel crate itself, so in a module every
-//! access, a relaxed load included, is an out-of-line call. On the
-//! allocation fast paths that call was most of the cost (see issue 13), so
-//! the data the fast paths touch uses this [`Atomic`] instead: the same API
-//! (`load`, `store`, `xchg`, `cmpxchg`, `add`, `fetch_add`, `fetch_sub`),
-//! over `core::sync::atomic`, which the compiler emits as plain
-//! instructions.
+//! functions through `rust_helper_*` wrappers. Those are inlined (into
+//! modules too, in 7.3) only with `CONFIG_RUST_INLINE_HELPERS`, which is
+//! EXPERIMENTAL, needs `CONFIG_EXPERT` and is off in the kernels users run;
+//! without it every access, a relaxed load included, is an out-of-line
+//! call, and on the allocation fast paths that call was most of the cost.
+//! So the data the fast paths touch uses this [`Atomic`] instead: the same
+//! API (`load`, `store`, `xchg`, `cmpxchg`, `add`, `fetch_add`,
+//! `fetch_sub`), over `core::sync::atomic`, which the compiler emits as
+//! plain instructions.
 //!
 //! The orderings map to the LKMM as the kernel's own Rust atomics map them
 //! (Documentation/atomic_t.txt):

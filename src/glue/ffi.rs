@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Declarations of the one-line C wrappers in `src/helpers.c`.
+//! Declarations of the one-line C wrappers in `src/glue/helpers.c`.
 
 use kernel::{bindings, ffi::c_ulong};
 

@@ -68,6 +68,27 @@ impl Gfp {
         Gfp(gfp | MARK)
     }
 
+    /// The kernel crate's [`kernel::alloc::Flags`] as a `gfp_t`. The crate
+    /// keeps their value to itself, and every `Flags` is made of its
+    /// public constants: the union of those it contains is the value.
+    pub(crate) fn from_flags(flags: kernel::alloc::Flags) -> Gfp {
+        use kernel::alloc::flags::*;
+        const ALL: [(kernel::alloc::Flags, bindings::gfp_t); 7] = [
+            (GFP_KERNEL_ACCOUNT, bindings::GFP_KERNEL_ACCOUNT),
+            (GFP_KERNEL, bindings::GFP_KERNEL),
+            (GFP_ATOMIC, bindings::GFP_ATOMIC),
+            (GFP_NOWAIT, bindings::GFP_NOWAIT),
+            (__GFP_ZERO, bindings::__GFP_ZERO),
+            (__GFP_HIGHMEM, bindings::__GFP_HIGHMEM),
+            (__GFP_NOWARN, bindings::__GFP_NOWARN),
+        ];
+        Gfp::from_raw(
+            ALL.iter()
+                .filter(|(f, _)| flags.contains(*f))
+                .fold(0, |acc, (_, raw)| acc | raw),
+        )
+    }
+
     /// The raw `gfp_t`, for the kernel.
     #[inline(always)]
     pub(crate) fn raw(self) -> bindings::gfp_t {

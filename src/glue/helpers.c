@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One-line wrappers for static inlines and macros that the kernel crate does
- * not expose to Rust. No logic lives here: see src/ffi.rs for their Rust
+ * not expose to Rust. No logic lives here: see src/glue/ffi.rs for their Rust
  * declarations and src/ for everything else.
  */
 #include <kunit/test.h>

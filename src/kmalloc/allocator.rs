@@ -10,7 +10,6 @@ use core::{alloc::Layout, ptr::NonNull};
 use kernel::{
     alloc::{AllocError, Allocator, Flags, NumaNode},
     page::PAGE_SIZE,
-    prelude::*,
 };
 
 /// The [`Kmalloc`] that [`RslabAlloc`] uses: the module's, set while it is
@@ -44,12 +43,14 @@ pub(crate) fn global() -> Option<&'static Kmalloc> {
 pub(crate) struct RslabAlloc;
 
 impl RslabAlloc {
-    fn gfp(flags: Flags) -> Gfp {
-        if flags.contains(GFP_KERNEL) {
-            Gfp::KERNEL
-        } else {
-            Gfp::ATOMIC
+    /// `nid` as a node number, `None` for [`NumaNode::NO_NODE`] (the kernel
+    /// crate keeps its value to itself too).
+    fn node(nid: NumaNode) -> Option<usize> {
+        if nid == NumaNode::NO_NODE {
+            return None;
         }
+        (0..crate::glue::numa::nr_node_ids())
+            .find(|&n| i32::try_from(n).ok().and_then(|n| NumaNode::new(n).ok()) == Some(nid))
     }
 
     /// The kmalloc size that gives `layout`'s alignment: classes of a power
@@ -79,7 +80,7 @@ unsafe impl Allocator for RslabAlloc {
         layout: Layout,
         old_layout: Layout,
         flags: Flags,
-        _nid: NumaNode,
+        nid: NumaNode,
     ) -> Result<NonNull<[u8]>, AllocError> {
         let k = global().ok_or(AllocError)?;
         let old = ptr.filter(|_| old_layout.size() > 0);
@@ -92,20 +93,28 @@ unsafe impl Allocator for RslabAlloc {
             return Ok(NonNull::slice_from_raw_parts(dangling, 0));
         }
         let size = Self::size_for(layout).ok_or(AllocError)?;
+        // The caller's flags as they are (zeroing, zones, sleeping), and its
+        // node.
+        let gfp = Gfp::from_flags(flags);
         if let Some(p) = old {
             // SAFETY: as above.
             let ks = unsafe { k.ksize(p.as_ptr()) };
             if size <= ks && (p.as_ptr() as usize).checked_rem(layout.align()) == Some(0) {
+                if gfp.zero() && layout.size() > old_layout.size() {
+                    // Grown in place: the new bytes zeroed, as asked.
+                    // SAFETY: `p` holds `ks >= layout.size()` bytes.
+                    unsafe {
+                        core::ptr::write_bytes(
+                            p.as_ptr().add(old_layout.size()),
+                            0,
+                            layout.size() - old_layout.size(),
+                        )
+                    };
+                }
                 return Ok(NonNull::slice_from_raw_parts(p, layout.size()));
             }
         }
-        let gfp = Self::gfp(flags);
-        let n = if flags.contains(__GFP_ZERO) {
-            k.kzalloc(size, gfp)
-        } else {
-            k.kmalloc(size, gfp)
-        };
-        let n = NonNull::new(n).ok_or(AllocError)?;
+        let n = NonNull::new(k.kmalloc_node(size, gfp, Self::node(nid))).ok_or(AllocError)?;
         if let Some(p) = old {
             let keep = old_layout.size().min(layout.size());
             // SAFETY: `p` holds `old_layout.size()` bytes, `n` at least
