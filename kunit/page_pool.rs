@@ -8,8 +8,11 @@
 
 use crate::{
     admin::{stamp, stamped},
-    glue::{cpu, fault, fmtbuf, gfp::Gfp, kthread, mm::Zone, numa, vfs},
-    kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
+    glue::{cpu, fmtbuf, gfp::Gfp, kthread, mm::Zone, numa, vfs},
+    kunit::{
+        hooks::{self, fault},
+        util::{ensure, on_cpu, some, with_cpu1_offline},
+    },
     logic::{page_pool::buddy, rand::XorShift64},
     page_pool::{
         self as pool, Config, Pool, RawBlock, Registration, Stat, Watermarks, CHUNK_PAGES,
@@ -651,7 +654,7 @@ mod tests {
         for n in numa::memory_nodes() {
             for order in [0, 3, MAX_ORDER] {
                 let b = some!(p.alloc_node(order, Gfp::KERNEL, Some(n)));
-                let (at, of) = (p.node_of(&b), numa::node_of_addr(p.addr(&b)));
+                let (at, of) = (p.node_of(&b), hooks::node_of_addr(p.addr(&b)));
                 held.push(b, GFP_KERNEL)?;
                 assert_eq!(at, n);
                 assert_eq!(of, n);
@@ -687,7 +690,7 @@ mod tests {
                     held.push(some!(p.alloc(0, Gfp::KERNEL)), GFP_KERNEL)?;
                 }
                 let mine = held.iter().all(|b| {
-                    numa::node_of_addr(p.addr(b)) == p.cpu_node(c) && p.node_of(b) == p.cpu_node(c)
+                    hooks::node_of_addr(p.addr(b)) == p.cpu_node(c) && p.node_of(b) == p.cpu_node(c)
                 });
                 for b in held.drain_all() {
                     p.free(b);
@@ -751,9 +754,9 @@ mod tests {
     /// SLUB's statistics, and watermark writes that reject bad values.
     #[test]
     fn sysfs_files_show_and_validate() -> Result {
-        let bi = vfs::read(c"/sys/kernel/rslab/pool/buddyinfo")?;
+        let bi = vfs::read(c"/sys/kernel/rslab_kunit/pool/buddyinfo")?;
         let bi = core::str::from_utf8(&bi).map_err(|_| EINVAL)?;
-        let zi = vfs::read(c"/sys/kernel/rslab/pool/zoneinfo")?;
+        let zi = vfs::read(c"/sys/kernel/rslab_kunit/pool/zoneinfo")?;
         let zi = core::str::from_utf8(&zi).map_err(|_| EINVAL)?;
         // One line per node with memory and zone the kernel has, in node
         // order, then the kernel's zone order.
@@ -787,7 +790,7 @@ mod tests {
         assert_eq!(bi.lines().count(), lines);
         assert_eq!(zi.lines().count(), lines);
         assert!(bi.ends_with(" \n"));
-        let st = vfs::read(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
+        let st = vfs::read(c"/sys/kernel/rslab_kunit/pool/alloc_fastpath")?;
         let st = core::str::from_utf8(&st).map_err(|_| EINVAL)?;
         let mut words = st.trim_end().split(' ');
         let total: u64 = words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
@@ -801,8 +804,8 @@ mod tests {
         // (`show_stat()`), so they add up exactly.
         assert_eq!(sum, total);
 
-        let min = c"/sys/kernel/rslab/pool/watermark_min";
-        let low = c"/sys/kernel/rslab/pool/watermark_low";
+        let min = c"/sys/kernel/rslab_kunit/pool/watermark_min";
+        let low = c"/sys/kernel/rslab_kunit/pool/watermark_low";
         let before = vfs::read(low)?;
         for bad in [&b"x\n"[..], b"-5\n", b"\n", b"12abc"] {
             assert_eq!(vfs::write(low, bad), Err(EINVAL));
@@ -814,11 +817,11 @@ mod tests {
         assert_eq!(vfs::write(min, b"0\n"), Ok(2));
         assert_eq!(&vfs::read(low)?[..], &before[..]);
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab/pool/shrink", b"2\n"),
+            vfs::write(c"/sys/kernel/rslab_kunit/pool/shrink", b"2\n"),
             Err(EINVAL)
         );
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab/pool/alloc_fail", b"5\n"),
+            vfs::write(c"/sys/kernel/rslab_kunit/pool/alloc_fail", b"5\n"),
             Err(EINVAL)
         );
         Ok(())

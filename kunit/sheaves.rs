@@ -7,6 +7,7 @@
 use crate::{
     glue::{cpu, cpuhp, gfp::Gfp, numa},
     kunit::{
+        hooks::{self, StatTotal},
         slab::{alloc, census, free, held_list, pages_in_use, pool, two_cpu_stress},
         util::{ensure, on_cpu, some, with_cpu1_offline},
     },
@@ -304,7 +305,7 @@ mod tests {
             let s = |x| c.stat_total(x);
             let first = alloc(&c)?;
             keep(first)?;
-            let on = |o: usize| numa::node_of_addr(o as *const u8);
+            let on = |o: usize| hooks::node_of_addr(o as *const u8);
             ensure!(on(first) == a, "plain allocation on node {}", on(first));
             let (fast, slow, mis) = (
                 s(SlabStat::AllocFastpath),
@@ -353,7 +354,7 @@ mod tests {
                 let o = alloc(&c)?;
                 keep(o)?;
                 ensure!(
-                    numa::node_of_addr(o as *const u8) == b,
+                    hooks::node_of_addr(o as *const u8) == b,
                     "node b's CPU got its own node's object"
                 );
                 ensure!(s(SlabStat::BarnGet) == get, "a's sheaf not taken on b");

@@ -6,9 +6,11 @@
 //! at zero.
 
 use crate::{
-    admin::{self, CTOR_BYTE, CTOR_CALLS},
     glue::{cpu, cpuhp, gfp::Gfp, numa},
-    kunit::util::{ensure, on_cpu, some, with_cpu1_offline},
+    kunit::{
+        hooks::{self, StatTotal, CTOR_BYTE, CTOR_CALLS},
+        util::{ensure, on_cpu, some, with_cpu1_offline},
+    },
     logic::{rand::XorShift64, slab::layout},
     page_pool::{Config, Pool},
     slab::{
@@ -74,7 +76,7 @@ pub(super) fn census(c: &Cache) -> Result<Census> {
 pub(super) fn two_cpu_stress(c: &Cache) -> Result {
     // (`ensure!`, not `assert!`: outside a test function, `assert!` is
     // core's, a kernel BUG.)
-    let r = admin::cache_workload(c, 500_000, 256)?;
+    let r = crate::admin::cache_workload(c, 500_000, 256)?;
     ensure!(r.cpus == 2, "{} CPUs", r.cpus);
     ensure!(r.ops == 1_000_000, "{} ops", r.ops);
     ensure!(r.corrupt == 0, "{} corrupted", r.corrupt);
@@ -335,7 +337,7 @@ mod tests {
     fn ctor_runs_once_per_object_when_its_slab_is_made() -> Result {
         let p = pool()?;
         let mut cfg = CacheConfig::new("kunit-ctor", 40);
-        cfg.ctor = Some(admin::test_ctor());
+        cfg.ctor = Some(hooks::counting_ctor);
         let c = Cache::new(&p, &cfg)?;
         let n = u64::from(c.layout().objects);
         let before = CTOR_CALLS.load(Relaxed);
@@ -593,7 +595,7 @@ mod tests {
             let mismatches = || c.stat_total(SlabStat::AllocNodeMismatch);
             let first = alloc(&c)?;
             keep(first)?;
-            let mut cur = numa::node_of_addr(first as *const u8);
+            let mut cur = hooks::node_of_addr(first as *const u8);
             ensure!(cur == p.cpu_node(c0), "CPU {c0}'s slab on node {cur}");
             let paths = || {
                 (
@@ -614,7 +616,7 @@ mod tests {
                     } else {
                         (fast + 1, slow)
                     };
-                    let at = numa::node_of_addr(o as *const u8);
+                    let at = hooks::node_of_addr(o as *const u8);
                     ensure!(at == n, "object for node {n} on node {at}");
                     ensure!(
                         mismatches() == expected,
@@ -788,15 +790,15 @@ mod tests {
     /// `CONFIG_FAULT_INJECTION`.
     #[test]
     fn injected_new_slab_failures_fail_cleanly() -> Result {
-        if !crate::glue::fault::kunit_ready() {
+        if !crate::kunit::hooks::fault::kunit_ready() {
             return Ok(());
         }
         let p = pool()?;
         let c = cache(&p, "kunit-fail-slab", 512)?;
-        crate::glue::fault::setup(c"1,100,0,1")?;
+        crate::kunit::hooks::fault::setup(c"1,100,0,1")?;
         let failed = c.alloc(Gfp::KERNEL);
         let none = failed.is_none();
-        crate::glue::fault::setup(c"1,0,0,0")?;
+        crate::kunit::hooks::fault::setup(c"1,0,0,0")?;
         if let Some(o) = failed {
             // SAFETY: just allocated from `c`.
             unsafe { c.free(o) };

@@ -83,9 +83,9 @@ riscv64)
 	cp "$(find "$ird/.bb" -path "*bin/busybox" -type f | head -n1)" "$ird/bin/busybox"
 	rm -rf "$ird/.bb"
 	cp "$ko" "$ird/rslab.ko"
-	# The C users of the exported API (the sample, the slub_kunit port),
-	# built beside it.
-	for m in rslab_sample rslab_slub_kunit rslab_contract_kunit rslab_bench; do
+	# The modules built beside it: rslab's KUnit suites and the C users of
+	# its exported API (the sample, the KUnit ports, the benchmark).
+	for m in rslab_kunit rslab_sample rslab_slub_kunit rslab_contract_kunit rslab_bench; do
 		if [ -f "$(dirname "$ko")/$m.ko" ]; then
 			cp "$(dirname "$ko")/$m.ko" "$ird/$m.ko"
 		fi

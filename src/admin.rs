@@ -16,10 +16,10 @@ mod pool_attrs;
 mod registry;
 mod workload;
 
-pub(crate) use control::{init_global as init_control, module_control};
-
-use control::{Control, ControlFile};
-pub(crate) use registry::{test_ctor, Registry, CTOR_BYTE, CTOR_CALLS};
+pub(crate) use control::Control;
+use control::ControlFile;
+pub(crate) use registry::Registry;
+#[cfg(rslab_kunit)]
 pub(crate) use workload::{cache_workload, stamp, stamped};
 
 use crate::{
@@ -79,19 +79,21 @@ static ROOT_ATTRS: [Attr<()>; 1] = [Attr::ro(c"version", |(), e| {
 /// pool's directory and the root, which goes once the registry's
 /// `caches/` (holding a reference to it) is gone too.
 pub(crate) struct Interfaces {
-    _control: ControlFile,
+    control: ControlFile,
     _pool: Dir<PoolDir>,
     _root: Dir<()>,
 }
 
 impl Interfaces {
-    /// Registers every file, for `pool` and the caches of `caches`.
+    /// Registers every file, for `pool` and the caches of `caches`:
+    /// `/sys/kernel/<name>/` and `/sys/kernel/debug/<name>/control`.
     pub(crate) fn new(
         module: &'static ThisModule,
+        name: &'static CStr,
         pool: &Arc<SlabPool>,
         caches: &Arc<Registry>,
     ) -> Result<Self> {
-        let root = Dir::new::<()>(Parent::Kernel, c"rslab", (), &ROOT_ATTRS)?;
+        let root = Dir::new::<()>(Parent::Kernel, name, (), &ROOT_ATTRS)?;
         let pool_dir = Dir::new(
             Parent::Dir(&root),
             c"pool",
@@ -99,11 +101,16 @@ impl Interfaces {
             &POOL_ATTRS,
         )?;
         caches.attach(&root)?;
-        let control = ControlFile::new(module, Control::new(pool.clone(), caches.clone())?)?;
+        let control = ControlFile::new(module, name, Control::new(pool.clone(), caches.clone())?)?;
         Ok(Interfaces {
-            _control: control,
+            control,
             _pool: pool_dir,
             _root: root,
         })
+    }
+
+    /// The state the control file's commands run on.
+    pub(crate) fn control(&self) -> &Arc<Control> {
+        self.control.control()
     }
 }

@@ -14,7 +14,7 @@
 use crate::{
     admin::Registry,
     glue::{
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Acquire, Atomic, Release},
         ffi,
         gfp::Gfp,
         rcu::{self, RcuHead},
@@ -554,9 +554,6 @@ pub(crate) unsafe extern "C" fn rslab_ksize(p: *const c_void) -> usize {
     registry().map_or(0, |r| unsafe { r.kmalloc().ksize(p.cast()) })
 }
 
-/// `kvfree_rcu()`s completed (for the tests).
-pub(crate) static RCU_FREES: Atomic<u64> = Atomic::new(0);
-
 /// The RCU callback of [`rslab_kvfree_call_rcu`]: frees the allocation that
 /// holds `head`.
 ///
@@ -576,7 +573,6 @@ unsafe extern "C" fn kfree_rcu_cb(head: *mut RcuHead) {
             head as usize
         ),
     }
-    RCU_FREES.add(1, Relaxed);
 }
 
 /// `kvfree_call_rcu()`, behind `rslab_kfree_rcu(ptr, rhf)`: frees the

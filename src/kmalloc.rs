@@ -15,7 +15,9 @@
 mod allocator;
 mod large;
 
-pub(crate) use allocator::{clear_global, global, set_global, RslabAlloc};
+pub(crate) use allocator::{clear_global, set_global};
+#[cfg(rslab_kunit)]
+pub(crate) use allocator::{global, RslabAlloc};
 
 use crate::{
     glue::{

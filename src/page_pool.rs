@@ -60,6 +60,7 @@ mod pcp;
 mod pfn_map;
 mod register;
 
+#[cfg(rslab_kunit)]
 pub(crate) use check::Census;
 pub(crate) use register::Registration;
 
@@ -536,11 +537,13 @@ impl<R: PageRecord> Pool<R> {
     }
 
     /// The counter `s`, summed over CPUs.
+    #[cfg(rslab_kunit)]
     pub(crate) fn stat(&self, s: Stat) -> u64 {
         self.stats.sum(s as usize)
     }
 
     /// The counter `s` on `cpu`.
+    #[cfg(rslab_kunit)]
     pub(crate) fn stat_cpu(&self, s: Stat, cpu: usize) -> u64 {
         self.stats.get(s as usize, cpu)
     }
@@ -551,6 +554,7 @@ impl<R: PageRecord> Pool<R> {
     }
 
     /// The free blocks per order, all zones together.
+    #[cfg(rslab_kunit)]
     pub(crate) fn buddyinfo(&self) -> [usize; NR_ORDERS] {
         let mut nr = [0; NR_ORDERS];
         for n in 0..self.nr_nodes() {
@@ -562,6 +566,7 @@ impl<R: PageRecord> Pool<R> {
     }
 
     /// Node `node`'s free blocks per order, its zones together.
+    #[cfg(rslab_kunit)]
     pub(crate) fn buddyinfo_node(&self, node: usize) -> [usize; NR_ORDERS] {
         let mut nr = [0; NR_ORDERS];
         for (_, z) in self.node_zones(node) {
@@ -687,6 +692,7 @@ impl<R: PageRecord> Pool<R> {
     }
 
     /// The pfn of `b`'s first page.
+    #[cfg(rslab_kunit)]
     pub(crate) fn pfn(&self, b: &RawBlock) -> usize {
         self.slot(b).pfn.load(Relaxed) + ((b.idx as usize) & (CHUNK_PAGES - 1))
     }

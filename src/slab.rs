@@ -104,11 +104,15 @@ mod page;
 mod sheaves;
 mod slowpath;
 mod teardown;
+#[cfg(rslab_kunit)]
 mod typed;
 
 pub(crate) use debug::{Track, TrackItem};
 pub(crate) use page::{Owner, SlabPage};
-pub(crate) use teardown::{Census, Leaked, NodeCount, SlabError};
+#[cfg(rslab_kunit)]
+pub(crate) use teardown::{Census, Leaked};
+pub(crate) use teardown::{NodeCount, SlabError};
+#[cfg(rslab_kunit)]
 pub(crate) use typed::TypedCache;
 
 use crate::{
@@ -600,14 +604,10 @@ impl Cache {
         &self.stats
     }
 
-    /// A counter's total.
-    pub(crate) fn stat_total(&self, s: SlabStat) -> u64 {
-        self.stats.sum(s as usize)
-    }
-
     /// How many errors were reported on this cache: bad and double frees,
     /// and on debug caches each of SLUB's reports and repairs (counted as
     /// `slab_add_kunit_errors()` counts them for slub_kunit).
+    #[cfg(rslab_kunit)]
     pub(crate) fn errors(&self) -> u64 {
         self.errors.load(Relaxed)
     }

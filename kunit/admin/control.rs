@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! KUnit: the commands of `/sys/kernel/debug/rslab/control`, run on the
+//! KUnit: the commands of `/sys/kernel/debug/rslab_kunit/control`, run on the
 //! module's control state as a write to the file runs them (a kthread
 //! cannot write a debugfs file: `kernel_write()` needs `write_iter`, and
 //! debugfs copies from user memory; the guest script writes the file
@@ -11,7 +11,7 @@ use kernel::{prelude::*, str::CStr};
 /// Runs `line` as a write of it to the control file does: `Ok(len)` or the
 /// command's errno.
 fn control(line: &[u8]) -> Result<usize> {
-    let ctl = crate::admin::module_control().ok_or(ENODEV)?;
+    let ctl = crate::kunit::hooks::control()?;
     ctl.execute(line)?;
     Ok(line.len())
 }
@@ -27,7 +27,7 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_einval_and_do_nothing() -> Result {
-        let before = stat_total(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
+        let before = stat_total(c"/sys/kernel/rslab_kunit/pool/alloc_fastpath")?;
         for bad in [
             &b"workload\n"[..],
             b"workload pool\n",
@@ -42,7 +42,7 @@ mod tests {
             assert_eq!(control(bad), Err(EINVAL));
         }
         assert_eq!(
-            stat_total(c"/sys/kernel/rslab/pool/alloc_fastpath")?,
+            stat_total(c"/sys/kernel/rslab_kunit/pool/alloc_fastpath")?,
             before
         );
         Ok(())
@@ -52,17 +52,17 @@ mod tests {
     /// pool is consistent afterwards, with nothing left in use.
     #[test]
     fn pool_workload_runs_and_leaves_the_pool_consistent() -> Result {
-        let before = stat_total(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
+        let before = stat_total(c"/sys/kernel/rslab_kunit/pool/alloc_fastpath")?;
         let line = b"workload pool 3000 4\n";
         assert_eq!(control(line), Ok(line.len()));
-        let after = stat_total(c"/sys/kernel/rslab/pool/alloc_fastpath")?;
+        let after = stat_total(c"/sys/kernel/rslab_kunit/pool/alloc_fastpath")?;
         assert!(after > before);
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab/pool/validate", b"1\n"),
+            vfs::write(c"/sys/kernel/rslab_kunit/pool/validate", b"1\n"),
             Ok(2)
         );
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab/pool/validate", b"2\n"),
+            vfs::write(c"/sys/kernel/rslab_kunit/pool/validate", b"2\n"),
             Err(EINVAL)
         );
         Ok(())
@@ -89,10 +89,10 @@ mod tests {
         }
         assert_eq!(control(b"destroy kunit-none\n"), Err(ENOENT));
         assert_eq!(control(b"destroy kmalloc-64\n"), Err(EPERM));
-        assert!(vfs::read(c"/sys/kernel/rslab/caches/kunit-ctl2/order").is_err());
+        assert!(vfs::read(c"/sys/kernel/rslab_kunit/caches/kunit-ctl2/order").is_err());
         let f = |name: &str| -> Result<KVec<u8>> {
             let mut path = KVec::new();
-            path.extend_from_slice(b"/sys/kernel/rslab/caches/kunit-ctl/", GFP_KERNEL)?;
+            path.extend_from_slice(b"/sys/kernel/rslab_kunit/caches/kunit-ctl/", GFP_KERNEL)?;
             path.extend_from_slice(name.as_bytes(), GFP_KERNEL)?;
             path.push(0, GFP_KERNEL)?;
             vfs::read(CStr::from_bytes_with_nul(&path).map_err(|_| EINVAL)?)
@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(&f("hwcache_align")?[..], b"0\n");
         assert_eq!(&f("aliases")?[..], b"0\n");
         assert_eq!(&f("objects")?[..], b"0\n");
-        let mp = c"/sys/kernel/rslab/caches/kunit-ctl/min_partial";
+        let mp = c"/sys/kernel/rslab_kunit/caches/kunit-ctl/min_partial";
         let before = vfs::read(mp)?;
         for bad in [&b"x\n"[..], b"-1\n", b"\n", b"5 5\n", b"99999999999\n"] {
             assert_eq!(vfs::write(mp, bad), Err(EINVAL));
@@ -113,16 +113,16 @@ mod tests {
         assert_eq!(&vfs::read(mp)?[..], &before[..]);
         assert_eq!(vfs::write(mp, b"7\n"), Ok(2));
         assert_eq!(&vfs::read(mp)?[..], b"7\n");
-        let cp = c"/sys/kernel/rslab/caches/kunit-ctl/cpu_partial";
+        let cp = c"/sys/kernel/rslab_kunit/caches/kunit-ctl/cpu_partial";
         let before = vfs::read(cp)?;
         assert_eq!(vfs::write(cp, b"lots\n"), Err(EINVAL));
         assert_eq!(&vfs::read(cp)?[..], &before[..]);
-        let sh = c"/sys/kernel/rslab/caches/kunit-ctl/shrink";
+        let sh = c"/sys/kernel/rslab_kunit/caches/kunit-ctl/shrink";
         assert_eq!(vfs::write(sh, b"2\n"), Err(EINVAL));
         let w = b"workload cache kunit-ctl 20000 64\n";
         assert_eq!(control(w), Ok(w.len()));
         assert_eq!(control(b"workload cache kunit-none 10\n"), Err(ENOENT));
-        let fast = c"/sys/kernel/rslab/caches/kunit-ctl/alloc_fastpath";
+        let fast = c"/sys/kernel/rslab_kunit/caches/kunit-ctl/alloc_fastpath";
         assert!(stat_total(fast)? > 0);
         // "total C0=a C1=b": the per-CPU parts add up to the total.
         let text = vfs::read(fast)?;
@@ -139,15 +139,15 @@ mod tests {
         assert_eq!(vfs::write(fast, b"1\n"), Err(EINVAL));
         assert_eq!(vfs::write(fast, b"0\n"), Ok(2));
         assert_eq!(stat_total(fast)?, 0);
-        let v = c"/sys/kernel/rslab/caches/kunit-ctl/validate";
+        let v = c"/sys/kernel/rslab_kunit/caches/kunit-ctl/validate";
         assert_eq!(vfs::write(v, b"1\n"), Ok(2));
         assert_eq!(vfs::write(sh, b"1\n"), Ok(2));
         assert_eq!(&f("objects")?[..], b"0\n");
         assert_eq!(&f("slabs")?[..], b"0\n");
         assert_eq!(control(b"destroy kunit-ctl\n"), Ok(18));
-        assert!(vfs::read(c"/sys/kernel/rslab/caches/kunit-ctl/order").is_err());
+        assert!(vfs::read(c"/sys/kernel/rslab_kunit/caches/kunit-ctl/order").is_err());
         assert_eq!(
-            &vfs::read(c"/sys/kernel/rslab/caches/kmalloc-96/object_size")?[..],
+            &vfs::read(c"/sys/kernel/rslab_kunit/caches/kmalloc-96/object_size")?[..],
             b"96\n"
         );
         Ok(())
@@ -163,7 +163,7 @@ mod tests {
     fn per_node_breakdowns_count_each_nodes_objects() -> Result {
         use crate::glue::{cpu, numa};
         use crate::kunit::util::on_cpu;
-        let ctl = crate::admin::module_control().ok_or(ENODEV)?;
+        let ctl = crate::kunit::hooks::control()?;
         control(b"create kunit-nodes 256\n")?;
         let cache = ctl.caches().find(b"kunit-nodes").ok_or(ENOENT)?;
         let nodes = numa::nr_node_ids();
@@ -208,9 +208,9 @@ mod tests {
             }
             Ok((total, per))
         };
-        let objects = read(c"/sys/kernel/rslab/caches/kunit-nodes/objects");
-        let slabs = read(c"/sys/kernel/rslab/caches/kunit-nodes/slabs");
-        let total = read(c"/sys/kernel/rslab/caches/kunit-nodes/total_objects");
+        let objects = read(c"/sys/kernel/rslab_kunit/caches/kunit-nodes/objects");
+        let slabs = read(c"/sys/kernel/rslab_kunit/caches/kunit-nodes/slabs");
+        let total = read(c"/sys/kernel/rslab_kunit/caches/kunit-nodes/total_objects");
         for o in held.lock().drain_all() {
             // SAFETY: allocated from `cache` above, freed once.
             unsafe { cache.free(core::ptr::NonNull::new_unchecked(o as *mut u8)) };
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn remote_node_defrag_ratio_is_bounded() -> Result {
         control(b"create kunit-ratio 64\n")?;
-        let f = c"/sys/kernel/rslab/caches/kunit-ratio/remote_node_defrag_ratio";
+        let f = c"/sys/kernel/rslab_kunit/caches/kunit-ratio/remote_node_defrag_ratio";
         let default = vfs::read(f);
         let set = vfs::write(f, b"50\n");
         let after_set = vfs::read(f);
@@ -267,19 +267,19 @@ mod tests {
     /// still `EEXIST`), and destroy works once the objects are back.
     #[test]
     fn a_refused_destroy_changes_nothing() -> Result {
-        let ctl = crate::admin::module_control().ok_or(ENODEV)?;
+        let ctl = crate::kunit::hooks::control()?;
         control(b"create kunit-busy 64\n")?;
         let cache = ctl.caches().find(b"kunit-busy").ok_or(ENOENT)?;
         let o = cache.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
         let refused = control(b"destroy kunit-busy\n");
-        let dir = vfs::read(c"/sys/kernel/rslab/caches/kunit-busy/object_size");
+        let dir = vfs::read(c"/sys/kernel/rslab_kunit/caches/kunit-busy/object_size");
         let found = ctl.caches().find(b"kunit-busy").is_some();
         let again = control(b"create kunit-busy 64\n");
         // SAFETY: `o` came from `cache` above and is not used again.
         unsafe { cache.free(o) };
         drop(cache);
         let done = control(b"destroy kunit-busy\n");
-        let gone = vfs::read(c"/sys/kernel/rslab/caches/kunit-busy/object_size");
+        let gone = vfs::read(c"/sys/kernel/rslab_kunit/caches/kunit-busy/object_size");
         assert_eq!(refused, Err(EBUSY));
         assert_eq!(&dir?[..], b"64\n");
         assert!(found);
@@ -299,14 +299,14 @@ mod tests {
         let line = b"bench quick\n";
         assert_eq!(control(line), Ok(line.len()));
         assert_eq!(control(b"bench slow\n"), Err(EINVAL));
-        let ctl = crate::admin::module_control().ok_or(ENODEV)?;
+        let ctl = crate::kunit::hooks::control()?;
         let summary = ctl.bench(true)?;
         // 29, and the remote-node case with a second node with memory.
         let remote = crate::glue::numa::memory_nodes().any(|n| n != crate::glue::numa::cpu_node(0));
         assert_eq!(summary.rows, 29 + u32::from(remote));
         assert_eq!(summary.empty, 0);
         assert_eq!(
-            vfs::write(c"/sys/kernel/rslab/pool/validate", b"1\n"),
+            vfs::write(c"/sys/kernel/rslab_kunit/pool/validate", b"1\n"),
             Ok(2)
         );
         Ok(())

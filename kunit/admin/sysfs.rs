@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn version_file_shows_the_version() -> Result {
-        let v = vfs::read(c"/sys/kernel/rslab/version")?;
+        let v = vfs::read(c"/sys/kernel/rslab_kunit/version")?;
         assert_eq!(&v[..v.len() - 1], crate::admin::VERSION.as_bytes());
         assert_eq!(v[v.len() - 1], b'\n');
         Ok(())

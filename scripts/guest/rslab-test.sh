@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs inside a test VM (busybox sh on riscv64, virtme-ng's shell on x86_64).
-# Loads rslab (its KUnit suites run at load), prints each suite's KTAP results
-# between markers for the host to parse, and checks load/unload behaviour.
+# Loads rslab, then rslab_kunit (rslab's KUnit suites, on an instance of their
+# own: they run at its load), prints each suite's KTAP results between markers
+# for the host to parse, and checks load/unload behaviour.
 # Every check prints "RSLAB-CHECK ok|fail <name>"; the host counts them.
 #
 # Usage: rslab-test.sh /path/to/rslab.ko [--debug] SUITE...
@@ -58,8 +59,21 @@ dump_ktap() {
 	done
 }
 dumped=
+# kunit_run NAME [PARAM...]: loads rslab_kunit (its suites run), prints their
+# results, unloads it; its instance gives back every page.
+kunit_run() {
+	tag=$1
+	shift
+	check "kunit_insmod$tag" insmod "$(dirname "$ko")/rslab_kunit.ko" "$@"
+	dump_ktap "${tag#_}"
+	check "kunit_rmmod$tag" rmmod rslab_kunit
+	kunit_runs=$((kunit_runs + 1))
+	check "kunit_unload_returned_every_page$tag" test "$(dmesg | grep -c "rslab_kunit: unloaded, 0 pages still taken from the kernel")" = $kunit_runs
+}
+kunit_runs=0
 check insmod insmod "$ko"
-dump_ktap
+check kunit_has_no_suites_in_rslab test ! -d /sys/kernel/debug/kunit/rslab_slab
+kunit_run ""
 echo "RSLAB-GUEST version=$(cat /sys/kernel/rslab/version)"
 check version_readable test -s /sys/kernel/rslab/version
 # The pool's buddyinfo and zoneinfo: a line per node with memory and zone
@@ -155,8 +169,8 @@ check unload_returned_every_page sh -c 'dmesg | grep -q "rslab: unloaded, 0 page
 # debug caches, with the flag files saying so, checked on every operation.
 check insmod_again insmod "$ko" "slub_debug=FZPU,guest-dbg-*,rslab-sample;T,guest-trace"
 check version_after_reload test -s /sys/kernel/rslab/version
-# The suites ran again at this load, under slub_debug=: counted too.
-dump_ktap reload
+# The suites again, their instance under the same slub_debug=: counted too.
+kunit_run _reload "slub_debug=FZPU,guest-dbg-*,rslab-sample;T,guest-trace"
 D=/sys/kernel/rslab/caches
 flags_of() { cat "$D/$1/sanity_checks" "$D/$1/red_zone" "$D/$1/poison" "$D/$1/store_user" "$D/$1/trace" | tr -d '\n'; }
 for c in guest-dbg-a guest-trace guest-plain; do echo "create $c 64" >$C; done
@@ -240,8 +254,6 @@ fi
 cmdline=$(cat /proc/cmdline)
 case " $cmdline " in
 *" init_on_alloc=1 "* | *" init_on_free=1 "*)
-	# (Its KUnit suites ran twice already: none this time.)
-	echo rslab-none >/sys/module/kunit/parameters/filter_glob 2>/dev/null
 	check insmod_for_test_meminit insmod "$ko"
 	for m in test_meminit rslab_test_meminit; do
 		check "${m}_insmod" insmod "$kt/$m.ko"
@@ -265,8 +277,8 @@ esac
 # rslab_cache_create() (a warning with the stack, as kmem_cache_create()'s)
 # licenses one stack dump.
 if dmesg | awk '/TRACE [^ ]+ (alloc|free) |rslab_cache_create failed with error/{n++} /Call Trace/{if (n > 0) {n--; next}} {print}' |
-	grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab: .*(still in use|bad free|double free|validate:)' |
-	grep -vE 'rslab: cache (kunit|hostile|TestSlub)' >/tmp/rslab-complaints; then
+	grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab(_kunit)?: .*(still in use|bad free|double free|validate:)' |
+	grep -vE 'rslab(_kunit)?: cache (kunit|hostile|TestSlub)' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
 	echo "RSLAB-CHECK fail kernel_log_clean"
 else

@@ -618,7 +618,6 @@ pub(crate) fn run(pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result<S
     }
     scaling(&t, pool, sz)?;
     memory(&t, sz)?;
-    pr_info!("rslab-bench: done\n");
     Ok(Summary {
         rows: t.rows.load(Relaxed),
         empty: t.empty.load(Relaxed),

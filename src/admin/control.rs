@@ -25,6 +25,7 @@ impl Control {
     }
 
     /// The caches commands act on.
+    #[cfg(rslab_kunit)]
     pub(crate) fn caches(&self) -> &Registry {
         &self.caches
     }
@@ -57,7 +58,15 @@ impl Control {
                 flags,
             } => self.caches.create(&name, size, align, flags).map(|_| ()),
             Command::Destroy { name } => self.caches.destroy(name.as_bytes()),
-            Command::Bench { quick } => self.bench(quick).map(|_| ()),
+            Command::Bench { quick } => {
+                let s = self.bench(quick)?;
+                pr_info!(
+                    "rslab-bench: done, {} rows ({} without a measurement)\n",
+                    s.rows,
+                    s.empty
+                );
+                Ok(())
+            }
             Command::KmallocWorkload { ops, held } => {
                 let r = workload::kmalloc_workload(self.caches.kmalloc(), ops, held)?;
                 objects_report(fmt!("kmalloc"), held, &r)
@@ -102,55 +111,33 @@ fn objects_report(what: core::fmt::Arguments<'_>, held: u32, r: &workload::Repor
     Ok(())
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: initialised by `ControlFile::new` (once per load, before any
-    // use) through `init_global`.
-    unsafe(uninit) static MODULE_CONTROL: Mutex<Option<Arc<Control>>> = None;
-}
-
-/// Initialises the lock behind [`module_control`]: once, at load, before
-/// any [`ControlFile`] is made.
-///
-/// # Safety
-///
-/// Called exactly once per load of the module, before anything else uses
-/// the control state.
-pub(crate) unsafe fn init_global() {
-    // SAFETY: the caller's guarantee: once, before any use.
-    unsafe { MODULE_CONTROL.init() };
-}
-
-/// The module's control state while its control file exists (for tests,
-/// which cannot write a debugfs file from a kthread: `kernel_write()` needs
-/// `write_iter`, and debugfs copies from user memory).
-pub(crate) fn module_control() -> Option<Arc<Control>> {
-    MODULE_CONTROL.lock().clone()
-}
-
 impl debugfs::Command for Control {
     fn write(&self, data: &[u8]) -> Result {
         self.execute(data)
     }
 }
 
-/// The control file, `/sys/kernel/debug/rslab/control` (lines longer than
-/// [`debugfs::MAX_WRITE`] are `EINVAL`); removed (and the module control
-/// state cleared) on drop.
+/// The control file, `/sys/kernel/debug/<name>/control` (lines longer than
+/// [`debugfs::MAX_WRITE`] are `EINVAL`); removed on drop.
 pub(crate) struct ControlFile {
+    ctl: Arc<Control>,
     _file: CommandDir<Control>,
 }
 
 impl ControlFile {
-    /// Makes the control file of `module` for `ctl`.
-    pub(crate) fn new(module: &'static ThisModule, ctl: Arc<Control>) -> Result<Self> {
-        let file = CommandDir::new(module, c"rslab", c"control", ctl.clone())?;
-        *MODULE_CONTROL.lock() = Some(ctl);
-        Ok(ControlFile { _file: file })
+    /// Makes the control file of `module` for `ctl`, in the debugfs
+    /// directory `name`.
+    pub(crate) fn new(
+        module: &'static ThisModule,
+        name: &'static CStr,
+        ctl: Arc<Control>,
+    ) -> Result<Self> {
+        let file = CommandDir::new(module, name, c"control", ctl.clone())?;
+        Ok(ControlFile { ctl, _file: file })
     }
-}
 
-impl Drop for ControlFile {
-    fn drop(&mut self) {
-        *MODULE_CONTROL.lock() = None;
+    /// The state the file's commands run on.
+    pub(crate) fn control(&self) -> &Arc<Control> {
+        &self.ctl
     }
 }

@@ -21,10 +21,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     str::CStr,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
 };
 
 /// A registered cache.
@@ -259,10 +256,10 @@ fn cstr<'a>(name: &[u8], buf: &'a mut [u8; NAME_LEN + 1]) -> Result<&'a CStr> {
 }
 
 /// The byte [`stamp_ctor`] writes.
-pub(crate) const CTOR_BYTE: u8 = 0xc7;
+const CTOR_BYTE: u8 = 0xc7;
 
-/// The constructor of caches made with `ctor`: fills the object's first
-/// byte with [`CTOR_BYTE`] and counts the call.
+/// The constructor of caches made with `ctor` (a control command's flag):
+/// fills the object's first byte with [`CTOR_BYTE`].
 ///
 /// # Safety
 ///
@@ -271,13 +268,4 @@ pub(crate) const CTOR_BYTE: u8 = 0xc7;
 unsafe extern "C" fn stamp_ctor(obj: *mut core::ffi::c_void) {
     // SAFETY: a constructor gets a whole object of at least one byte.
     unsafe { obj.cast::<u8>().write(CTOR_BYTE) };
-    CTOR_CALLS.add(1, Relaxed);
-}
-
-/// How many times [`stamp_ctor`] ran.
-pub(crate) static CTOR_CALLS: Atomic<u64> = Atomic::new(0);
-
-/// The constructor [`stamp_ctor`], for tests.
-pub(crate) fn test_ctor() -> crate::slab::Ctor {
-    stamp_ctor
 }

@@ -19,32 +19,6 @@ pub(crate) fn should_fail(size: usize) -> bool {
     unsafe { ffi::rslab_should_fail(size) }
 }
 
-/// Sets the attribute as the boot parameters of the kernel's fault
-/// attributes do: `"<interval>,<probability>,<space>,<times>"`, probability
-/// in percent, `times` -1 for no limit. `ENODEV` without
-/// `CONFIG_FAULT_INJECTION`, `EINVAL` for a bad string.
-pub(crate) fn setup(config: &CStr) -> Result {
-    if !cfg!(CONFIG_FAULT_INJECTION) {
-        return Err(ENODEV);
-    }
-    let mut buf = [0u8; 64];
-    let b = config.to_bytes_with_nul();
-    let dst = buf.get_mut(..b.len()).ok_or(EINVAL)?;
-    dst.copy_from_slice(b);
-    // SAFETY: `buf` holds a NUL-terminated copy that `sscanf` only reads.
-    match unsafe { ffi::rslab_fail_setup(buf.as_mut_ptr().cast()) } {
-        1 => Ok(()),
-        _ => Err(EINVAL),
-    }
-}
-
-/// No report (and stack dump) for each injected failure: for tests, whose
-/// kernel log must stay free of call traces.
-pub(crate) fn quiet() {
-    // SAFETY: writes one field of the static attribute.
-    unsafe { ffi::rslab_fail_quiet() };
-}
-
 /// The attribute's knobs in debugfs, removed on drop.
 ///
 /// # Invariants
@@ -59,11 +33,11 @@ unsafe impl Send for Knobs {}
 unsafe impl Sync for Knobs {}
 
 impl Knobs {
-    /// Makes `/sys/kernel/debug/fail_rslab/` if the kernel has the knobs
-    /// (else nothing: the attribute still works, unconfigured).
-    pub(crate) fn new() -> Self {
+    /// Makes `/sys/kernel/debug/<name>/` (`fail_rslab`) if the kernel has
+    /// the knobs (else nothing: the attribute still works, unconfigured).
+    pub(crate) fn new(name: &'static CStr) -> Self {
         // SAFETY: the attribute and the name are static.
-        let d = unsafe { ffi::rslab_fail_debugfs() };
+        let d = unsafe { ffi::rslab_fail_debugfs(name.as_char_ptr()) };
         // INVARIANT: whatever it returned; `drop` copes with all three.
         Knobs(d)
     }
@@ -75,22 +49,4 @@ impl Drop for Knobs {
         // directories alike (type invariant).
         unsafe { bindings::debugfs_remove(self.0) };
     }
-}
-
-/// For a KUnit test that injects failures: whether the kernel can. If it
-/// can, injection starts off and quiet (no report per failure); if not, the
-/// running test is marked skipped and should return.
-pub(crate) fn kunit_ready() -> bool {
-    if setup(c"1,0,0,0") == Err(ENODEV) {
-        kunit_skip(c"no CONFIG_FAULT_INJECTION");
-        return false;
-    }
-    quiet();
-    true
-}
-
-/// Marks the running KUnit test skipped, with `reason`.
-pub(crate) fn kunit_skip(reason: &CStr) {
-    // SAFETY: `reason` is NUL-terminated and formatted as "%s".
-    unsafe { ffi::rslab_kunit_skip(reason.as_char_ptr()) };
 }

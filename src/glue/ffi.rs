@@ -30,17 +30,11 @@ unsafe extern "C" {
     pub(crate) fn rslab_get_cycles() -> u64;
     /// `should_fail(&rslab_fail, size)`.
     pub(crate) fn rslab_should_fail(size: usize) -> bool;
-    /// `fault_create_debugfs_attr("fail_rslab", NULL, &rslab_fail)`.
-    pub(crate) fn rslab_fail_debugfs() -> *mut bindings::dentry;
-    /// `setup_fault_attr(&rslab_fail, str)`: 1 if it took the setting.
-    pub(crate) fn rslab_fail_setup(s: *mut kernel::ffi::c_char) -> core::ffi::c_int;
-    /// `rslab_fail.verbose = 0` (nothing without `CONFIG_FAULT_INJECTION`).
-    pub(crate) fn rslab_fail_quiet();
+    /// `fault_create_debugfs_attr(name, NULL, &rslab_fail)`.
+    pub(crate) fn rslab_fail_debugfs(name: *const kernel::ffi::c_char) -> *mut bindings::dentry;
     /// `__alloc_percpu(size, align)`: zeroed per-CPU memory (a per-CPU
     /// pointer, or null).
     pub(crate) fn rslab_alloc_percpu(size: usize, align: usize) -> *mut core::ffi::c_void;
-    /// `kunit_mark_skipped(kunit_get_current_test(), "%s", reason)`.
-    pub(crate) fn rslab_kunit_skip(reason: *const kernel::ffi::c_char);
     /// The `slub_debug=` module parameter (NULL if not given).
     pub(crate) fn rslab_slub_debug_param() -> *const kernel::ffi::c_char;
     /// `alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0)` (or null).
@@ -62,8 +56,6 @@ unsafe extern "C" {
     pub(crate) fn rslab_node_has_memory(nid: core::ffi::c_int) -> bool;
     /// `cpu_to_mem(cpu)`: the nearest node with memory of a CPU.
     pub(crate) fn rslab_cpu_to_mem(cpu: core::ffi::c_int) -> core::ffi::c_int;
-    /// `page_to_nid(virt_to_page(addr))` of a linear-map address.
-    pub(crate) fn rslab_addr_to_nid(addr: *const core::ffi::c_void) -> core::ffi::c_int;
     /// `node_distance(a, b)`.
     pub(crate) fn rslab_node_distance(a: core::ffi::c_int, b: core::ffi::c_int)
         -> core::ffi::c_int;

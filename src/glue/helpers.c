@@ -4,8 +4,6 @@
  * not expose to Rust. No logic lives here: see src/glue/ffi.rs for their Rust
  * declarations and src/ for everything else.
  */
-#include <kunit/test.h>
-#include <kunit/test-bug.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
@@ -37,10 +35,7 @@ bool rslab_has_cmpxchg16b(void);
 bool rslab_has_zbb(void);
 unsigned long long rslab_get_cycles(void);
 bool rslab_should_fail(size_t size);
-struct dentry *rslab_fail_debugfs(void);
-int rslab_fail_setup(char *str);
-void rslab_fail_quiet(void);
-void rslab_kunit_skip(const char *reason);
+struct dentry *rslab_fail_debugfs(const char *name);
 void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 const char *rslab_slub_debug_param(void);
 struct workqueue_struct *rslab_alloc_flushwq(void);
@@ -51,7 +46,6 @@ bool rslab_numa_enabled(void);
 unsigned int rslab_nr_node_ids(void);
 bool rslab_node_has_memory(int nid);
 int rslab_cpu_to_mem(int cpu);
-int rslab_addr_to_nid(const void *addr);
 int rslab_node_distance(int a, int b);
 struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr);
@@ -68,7 +62,6 @@ bool rslab_numa_enabled(void) { return IS_ENABLED(CONFIG_NUMA); }
 unsigned int rslab_nr_node_ids(void) { return nr_node_ids; }
 bool rslab_node_has_memory(int nid) { return node_state(nid, N_MEMORY); }
 int rslab_cpu_to_mem(int cpu) { return cpu_to_mem(cpu); }
-int rslab_addr_to_nid(const void *addr) { return page_to_nid(virt_to_page(addr)); }
 int rslab_node_distance(int a, int b) { return node_distance(a, b); }
 struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int order) { return alloc_pages_node(nid, gfp, order); }
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr) { return stack_depot_save(entries, nr, GFP_NOWAIT); }
@@ -95,20 +88,14 @@ bool rslab_has_zbb(void) { return false; }
 #endif
 unsigned long long rslab_get_cycles(void) { return get_cycles(); }
 bool rslab_should_fail(size_t size) { return should_fail(&rslab_fail, size); }
-struct dentry *rslab_fail_debugfs(void) { return fault_create_debugfs_attr("fail_rslab", NULL, &rslab_fail); }
-int rslab_fail_setup(char *str) { return setup_fault_attr(&rslab_fail, str); }
-#ifdef CONFIG_FAULT_INJECTION
-void rslab_fail_quiet(void) { rslab_fail.verbose = 0; }
-#else
-void rslab_fail_quiet(void) { }
-#endif
-#if IS_ENABLED(CONFIG_KUNIT)
-void rslab_kunit_skip(const char *reason) { kunit_mark_skipped(kunit_get_current_test(), "%s", reason); }
-#else
-void rslab_kunit_skip(const char *reason) { }
-#endif
+struct dentry *rslab_fail_debugfs(const char *name) { return fault_create_debugfs_attr(name, NULL, &rslab_fail); }
 
-/* The exported API (defined in src/api.rs; see include/rslab.h). */
+/*
+ * The exported API (defined in src/api.rs; see include/rslab.h). Not in
+ * rslab_kunit.ko, which compiles this file too (kunit/helpers.c) for its own
+ * instance of the allocator.
+ */
+#ifndef RSLAB_NO_EXPORTS
 EXPORT_SYMBOL_GPL(rslab_cache_create);
 EXPORT_SYMBOL_GPL(rslab_kmem_cache_create);
 EXPORT_SYMBOL_GPL(rslab_cache_destroy);
@@ -138,3 +125,4 @@ EXPORT_SYMBOL_GPL(rslab_kmalloc_cache);
 EXPORT_SYMBOL_GPL(rslab_cache_validate);
 EXPORT_SYMBOL_GPL(rslab_slab_errors);
 EXPORT_SYMBOL_GPL(rslab_cache_freeptr_offset);
+#endif

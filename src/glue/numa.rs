@@ -40,15 +40,6 @@ pub(crate) fn cpu_node(cpu: usize) -> usize {
     usize::try_from(n).unwrap_or(0).min(nr_node_ids() - 1)
 }
 
-/// The node of the page holding `addr`, a linear-map address.
-pub(crate) fn node_of_addr(addr: *const u8) -> usize {
-    // SAFETY: `virt_to_page()` computes a `struct page` address from a
-    // linear-map address, and `page_to_nid()` reads its flags; every
-    // address given here is in a page the caller holds.
-    let n = unsafe { ffi::rslab_addr_to_nid(addr.cast()) };
-    usize::try_from(n).unwrap_or(0)
-}
-
 /// `node_distance(a, b)`.
 pub(crate) fn distance(a: usize, b: usize) -> i32 {
     // SAFETY: reads the distance table; both are node numbers.

@@ -205,6 +205,7 @@ impl<T: Send + Sync + 'static> Dir<T> {
     }
 
     /// The value the directory holds.
+    #[cfg(rslab_kunit)]
     pub(crate) fn data(&self) -> &T {
         // SAFETY: by the type invariant, the node is live while `self` is.
         unsafe { &(*self.node.as_ptr()).data }

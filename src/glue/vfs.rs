@@ -7,6 +7,7 @@ use kernel::{bindings, prelude::*, str::CStr};
 
 // The same values on every Linux arch (include/uapi/asm-generic/fcntl.h).
 const O_RDONLY: i32 = 0;
+#[cfg(rslab_kunit)]
 const O_WRONLY: i32 = 1;
 
 /// While alive, the current kthread resolves paths from the userspace init's
@@ -70,6 +71,7 @@ pub(crate) fn read(path: &CStr) -> Result<KVec<u8>> {
 
 /// Writes `data` to the file at `path` in one write, as `echo` does; returns
 /// what the write returned (bytes written, or the error).
+#[cfg(rslab_kunit)]
 pub(crate) fn write(path: &CStr, data: &[u8]) -> Result<usize> {
     let _fs = InitFs::enter();
     let f = File::open(path, O_WRONLY)?;

@@ -90,6 +90,7 @@ impl Cache {
     ///
     /// The slab holding `p`, if any, is not discarded meanwhile: the caller
     /// holds an object of it.
+    #[cfg(rslab_kunit)]
     pub(crate) unsafe fn contains(&self, p: *const u8) -> bool {
         // SAFETY: the caller's guarantee.
         unsafe { self.slab_of(p as usize) }.is_some()

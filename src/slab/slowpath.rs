@@ -537,6 +537,7 @@ impl Cache {
 
     /// `SLAB_TYPESAFE_BY_RCU` slabs discarded whose grace period has not
     /// passed yet (their pages are still allocated).
+    #[cfg(rslab_kunit)]
     pub(crate) fn rcu_pending_slabs(&self) -> usize {
         self.rcu_pending.load(Relaxed)
     }
