@@ -377,7 +377,10 @@ impl Kmalloc {
                 }
             }
             if let Some(c) = cache {
-                c.set_kmalloc_redzone(p as usize, size);
+                // SAFETY: `p` is a live allocation the caller holds (its
+                // guarantee) in a slab of `c` (its record's owner): an
+                // object of `c`; the caller keeps only `size` bytes of it.
+                unsafe { c.set_kmalloc_redzone(p as usize, size) };
             }
             return p;
         }

@@ -1136,7 +1136,10 @@ impl<R: PageRecord> PinnedDrop for Pool<R> {
 }
 
 impl<R: PageRecord> crate::glue::cpuhp::CpuDead for Pool<R> {
-    fn cpu_dead(&self, cpu: usize) {
+    /// # Safety
+    ///
+    /// As for [`crate::glue::cpuhp::CpuDead::cpu_dead`].
+    unsafe fn cpu_dead(&self, cpu: usize) {
         self.drain_cpu(cpu);
     }
 }

@@ -163,8 +163,14 @@ fn obj(p: NonNull<u8>) -> usize {
 }
 
 /// Frees an rslab object.
-fn rfree(c: &Cache, p: usize) {
-    // SAFETY: the benchmark frees each object it allocated once.
+///
+/// # Safety
+///
+/// `p` is not 0, and is an object allocated from `c` that the caller gives
+/// up: not used (or freed) again.
+unsafe fn rfree(c: &Cache, p: usize) {
+    // SAFETY: `p` is not 0, and came from `c` and is not used again (the
+    // caller's guarantee).
     unsafe { c.free(NonNull::new_unchecked(p as *mut u8)) };
 }
 
@@ -175,7 +181,9 @@ fn fill(c: &Cache, buf: &mut KVVec<usize>, n: usize) {
         match c.alloc(Gfp::KERNEL) {
             Some(p) => {
                 if buf.push(obj(p), GFP_KERNEL).is_err() {
-                    rfree(c, obj(p));
+                    // SAFETY: `p` was just allocated from `c` and is not
+                    // kept: `buf` did not take it.
+                    unsafe { rfree(c, obj(p)) };
                     return;
                 }
             }
@@ -194,7 +202,9 @@ fn node_pair(t: &Tally, case: &str, ops: u64, r: &Cache, k: &KernelCache, nid: u
         || {
             for _ in 0..ops {
                 if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(nid)) {
-                    rfree(r, obj(p));
+                    // SAFETY: `p` was just allocated from `r` and is freed
+                    // once, here.
+                    unsafe { rfree(r, obj(p)) };
                 }
             }
         },
@@ -235,7 +245,9 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
             || {
                 for _ in 0..ops {
                     if let Some(p) = r.alloc(Gfp::KERNEL) {
-                        rfree(&r, obj(p));
+                        // SAFETY: `p` was just allocated from `r` and is
+                        // freed once, here.
+                        unsafe { rfree(&r, obj(p)) };
                     }
                 }
             },
@@ -275,7 +287,11 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                     || {
                         fill(&r, &mut buf, n);
                         for &p in buf.iter() {
-                            rfree(&r, p);
+                            // SAFETY: `fill` just put in `buf` objects of
+                            // `r` (non-null), each once; each is freed
+                            // once, here, and `fill` clears `buf` before
+                            // its next use.
+                            unsafe { rfree(&r, p) };
                         }
                     },
                     || {
@@ -312,7 +328,10 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                                 *slot = r.alloc(Gfp::KERNEL).map_or(0, obj);
                             }
                             for &p in rb.iter().filter(|&&p| p != 0) {
-                                rfree(&r, p);
+                                // SAFETY: `p` (not 0) was allocated from `r`
+                                // just above and is freed once, here; the
+                                // next round overwrites every slot.
+                                unsafe { rfree(&r, p) };
                             }
                         }
                     },
@@ -457,7 +476,11 @@ fn cross_cpu(t: &Tally, pool: &Arc<SlabPool>, sz: Size, sheaves: bool) -> Result
                     slot.store(0, Release);
                     if p > 1 {
                         if use_rslab {
-                            rfree(&r, p);
+                            // SAFETY: `p` (above 1: not the failure mark)
+                            // was allocated from `r` by the producer, which
+                            // handed it over through the ring and dropped
+                            // it; it is freed once, here.
+                            unsafe { rfree(&r, p) };
                         } else {
                             // SAFETY: allocated from `k` by the producer.
                             unsafe { k.free(p as *mut u8) };
@@ -501,7 +524,9 @@ fn scaling(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
             for _ in 0..ops {
                 if use_rslab {
                     if let Some(p) = r.alloc(Gfp::KERNEL) {
-                        rfree(&r, obj(p));
+                        // SAFETY: `p` was just allocated from `r` and is
+                        // freed once, here.
+                        unsafe { rfree(&r, obj(p)) };
                     }
                 } else {
                     let p = k.alloc();
@@ -560,7 +585,10 @@ fn memory(t: &Tally, sz: Size) -> Result {
             let held = pool.check().map_err(|_| EINVAL)?.in_use as u64;
             let got = buf.len();
             for &p in buf.iter() {
-                rfree(&r, p);
+                // SAFETY: `fill` just put in `buf` objects of `r` (non-null),
+                // each once; each is freed once, here, and `buf` is not used
+                // again.
+                unsafe { rfree(&r, p) };
             }
             if got < n {
                 return Err(ENOMEM);

@@ -20,7 +20,12 @@ static STATE: Atomic<i32> = Atomic::new(0);
 /// What a hotplug instance does when a CPU has gone.
 pub(crate) trait CpuDead: Send + Sync + 'static {
     /// `cpu` is dead: nothing runs on it any more.
-    fn cpu_dead(&self, cpu: usize);
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is dead, and stays so while this runs (the hotplug core's
+    /// teardown of a dead CPU, with hotplug held off).
+    unsafe fn cpu_dead(&self, cpu: usize);
 }
 
 /// The module's registered hotplug state; removed on drop. There is one per
@@ -102,7 +107,10 @@ impl State {
         // stays alive until its instance is removed, which waits for running
         // callbacks (the hotplug lock).
         let node = unsafe { &*hnode.cast::<Node>() };
-        node.target.cpu_dead(cpu as usize);
+        // SAFETY: the hotplug core runs the teardown of a
+        // `CPUHP_BP_PREPARE_DYN` state on a control CPU once `cpu` is dead,
+        // holding hotplug off (it stays dead meanwhile).
+        unsafe { node.target.cpu_dead(cpu as usize) };
         0
     }
 }

@@ -167,19 +167,38 @@ impl Drop for IrqsOff {
 
 /// Proof that interrupts are off on this CPU: [`IrqsOff`], or the kernel
 /// crate's traced `local_interrupt_disable()` guard.
-pub(crate) trait IrqsAreOff {
+///
+/// # Safety
+///
+/// While a value of the implementing type lives, interrupts are off on the
+/// CPU it was made on, and it is used (and dropped) on that CPU only (the
+/// task cannot move meanwhile); [`IrqsAreOff::cpu_offset`] returns that
+/// CPU's per-CPU offset (`per_cpu_offset()` of a possible CPU).
+pub(crate) unsafe trait IrqsAreOff {
     /// This CPU's per-CPU offset.
     fn cpu_offset(&self) -> usize;
 }
 
-impl IrqsAreOff for IrqsOff {
+// SAFETY: `IrqsOff::new` turns interrupts off and only its drop restores
+// them; it is neither `Send` nor `Sync` (a raw pointer marker), so it stays
+// on the CPU it was made on, whose per-CPU offset it read with interrupts
+// already off. (The drop restores the state `new` found, so this holds as
+// long as interrupt guards are dropped innermost first, as scopes and the
+// borrows of lock guards on them make every use in rslab do.)
+unsafe impl IrqsAreOff for IrqsOff {
     #[inline(always)]
     fn cpu_offset(&self) -> usize {
         self.offset
     }
 }
 
-impl IrqsAreOff for kernel::interrupt::LocalInterruptDisabled {
+// SAFETY: `LocalInterruptDisabled` is made by `local_interrupt_disable()`,
+// which turns interrupts off (`local_irq_save()` under a nesting count, on
+// every configuration in 7.3's `interrupt_rc.h`), and only the drop of the
+// outermost guard turns them back on; it is neither `Send` nor `Sync`
+// (`NotThreadSafe`), so it stays on its CPU, whose per-CPU offset
+// `this_cpu_offset` reads (the task cannot move while interrupts are off).
+unsafe impl IrqsAreOff for kernel::interrupt::LocalInterruptDisabled {
     #[inline(always)]
     fn cpu_offset(&self) -> usize {
         arch::this_cpu_offset()
@@ -260,7 +279,8 @@ impl<T> PerCpu<T> {
     /// This CPU's copy, while interrupts are off (`this_cpu_ptr()`).
     #[inline(always)]
     pub(crate) fn this<'a>(&'a self, irq: &'a impl IrqsAreOff) -> &'a T {
-        // SAFETY: the CPU running with `irq` is online, hence possible, so
+        // SAFETY: `irq.cpu_offset()` is the per-CPU offset of the CPU that
+        // runs with `irq`, a possible CPU (`IrqsAreOff`'s guarantee), so
         // its copy is an initialised `T` (type invariant).
         unsafe { &*((self.ptr.as_ptr() as usize).wrapping_add(irq.cpu_offset()) as *const T) }
     }

@@ -33,7 +33,7 @@ impl Cache {
     #[inline(never)]
     pub(crate) unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
         match self.sheaves() {
-            // SAFETY: the caller's guarantee.
+            // SAFETY: the caller's guarantee; `sh` is this cache's sheaves.
             Some(sh) => unsafe { self.sheaf_free_bulk(sh, objs) },
             // SAFETY: the caller's guarantee.
             None => unsafe { self.slab_free_bulk(objs, true) },
@@ -176,7 +176,11 @@ impl Cache {
                 first_skipped = size.wrapping_add(1);
             }
         }
-        self.do_slab_free(slab, head, o, cnt);
+        // SAFETY: `slab` is a slab of this cache (`slab_of` checked it), and
+        // `head..o` the `cnt` objects of it linked above (each checked an
+        // object of `slab`, given up by the caller, and its slot in `p`
+        // cleared, so that none is freed twice), ending at `o`.
+        unsafe { self.do_slab_free(slab, head, o, cnt) };
         first_skipped
     }
 }

@@ -196,26 +196,39 @@ impl Cache {
     }
 
     /// `set_orig_size()`.
-    pub(crate) fn set_orig_size(&self, obj: usize, size: u32) {
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of this cache (the start of an object slot of one
+    /// of its slabs) that the caller holds: allocated to it, or being
+    /// allocated or freed by it, so that nobody else writes its metadata.
+    pub(crate) unsafe fn set_orig_size(&self, obj: usize, size: u32) {
         if self.layout.orig_size() {
             let a = obj + self.layout.orig_size_offset() as usize;
             let v = size.clamp(1, self.layout.object_size);
-            // SAFETY: metadata of `obj`'s slot.
+            // SAFETY: metadata of `obj`'s slot, which the caller holds.
             unsafe { core::ptr::write_volatile(a as *mut u32, v) };
         }
     }
 
     /// Fills the kmalloc red zone of `obj` from `size` on (`krealloc()`
     /// shrinking in place), with the size recorded.
-    pub(crate) fn set_kmalloc_redzone(&self, obj: usize, size: usize) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::set_orig_size`]; the caller uses no byte of the object
+    /// from `size` on any more.
+    pub(crate) unsafe fn set_kmalloc_redzone(&self, obj: usize, size: usize) {
         if !self.layout.orig_size() {
             return;
         }
         let size = size.min(self.layout.object_size as usize);
-        self.set_orig_size(obj, size as u32);
+        // SAFETY: our caller's guarantee.
+        unsafe { self.set_orig_size(obj, size as u32) };
         if self.has(SLAB_RED_ZONE) {
-            // SAFETY: the bytes past what the owner asked for are this
-            // cache's red zone.
+            // SAFETY: `obj` is the caller's object of this cache, whose
+            // bytes past what it asked for (`size`) are this cache's red
+            // zone now.
             unsafe {
                 fill(
                     obj + size,
@@ -709,7 +722,13 @@ impl Cache {
     /// `alloc_debug_processing()`: checks an object being handed out and
     /// marks it allocated; on a failed check the slab is disabled (all its
     /// objects marked used, frozen: never used again) and `false`.
-    fn alloc_debug_processing(&self, s: &SlabPage, obj: usize, orig_size: u32) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a slab of this cache, and `obj` an object of it that the
+    /// caller has just taken off its freelist ([`Cache::take_object`]) and
+    /// handed to nobody yet.
+    unsafe fn alloc_debug_processing(&self, s: &SlabPage, obj: usize, orig_size: u32) -> bool {
         let ok = !self.has(SLAB_CONSISTENCY_CHECKS)
             || (self.check_slab(s) && self.check_object(s, obj, SLUB_RED_INACTIVE));
         if !ok {
@@ -718,7 +737,9 @@ impl Cache {
             return false;
         }
         self.trace(s, obj, true);
-        self.set_orig_size(obj, orig_size);
+        // SAFETY: `obj` is an object of `s`, a slab of this cache, being
+        // allocated by our caller, who holds it (its guarantee).
+        unsafe { self.set_orig_size(obj, orig_size) };
         self.init_object(obj, SLUB_RED_ACTIVE);
         true
     }
@@ -774,9 +795,12 @@ impl Cache {
             // SAFETY: on the node list, under `list_lock`.
             while let Some(s) = unsafe { SlabPage::from_link(cur) } {
                 cur = s.next.load(Relaxed);
-                let got = self
-                    .take_object(s)
-                    .filter(|&o| self.alloc_debug_processing(s, o, orig_size));
+                let got = self.take_object(s).filter(|&o| {
+                    // SAFETY: `s` was on this cache's node list, and `o` was
+                    // just taken off its freelist by `take_object`, under
+                    // `list_lock`, handed to nobody yet.
+                    unsafe { self.alloc_debug_processing(s, o, orig_size) }
+                });
                 let c = s.counters();
                 if got.is_none() || c.inuse() == c.objects() {
                     self.remove_partial(&mut n, s);
@@ -798,10 +822,12 @@ impl Cache {
         let s = t.slab;
         // The new slab is ours alone: unfrozen, its whole freelist in it.
         self.set_slab(s, t.freelist, 0, false);
-        let Some(o) = self
-            .take_object(s)
-            .filter(|&o| self.alloc_debug_processing(s, o, orig_size))
-        else {
+        let Some(o) = self.take_object(s).filter(|&o| {
+            // SAFETY: `s` is the new slab of this cache made above, ours
+            // alone, and `o` was just taken off its freelist by
+            // `take_object`, handed to nobody yet.
+            unsafe { self.alloc_debug_processing(s, o, orig_size) }
+        }) else {
             return 0;
         };
         let c = s.counters();
@@ -862,8 +888,13 @@ impl Cache {
     /// The debug free (`free_to_partial_list()`): `obj`, an object of `s`,
     /// back onto its slab under `list_lock`, the slab onto the partial list
     /// or freed as `__slab_free()` decides.
+    ///
+    /// # Safety
+    ///
+    /// `s` is a slab of this cache, and `obj` an object of it that the
+    /// caller gives up: allocated, and not used by anybody any more.
     #[inline(never)]
-    pub(super) fn debug_free(&self, s: &SlabPage, obj: usize) {
+    pub(super) unsafe fn debug_free(&self, s: &SlabPage, obj: usize) {
         let addr = if self.has(SLAB_STORE_USER) {
             kdebug::caller()
         } else {
@@ -876,7 +907,8 @@ impl Cache {
         }
         let prior = s.pair.first();
         let c = s.counters();
-        // SAFETY: `obj` is the caller's object of `s`, checked above.
+        // SAFETY: `obj` is an object of `s` (checked above) that the caller
+        // gave up: ours to link.
         unsafe { self.set_fp(obj, prior) };
         let inuse = c.inuse() - 1;
         self.set_slab(s, obj, inuse, c.frozen());
@@ -894,7 +926,11 @@ impl Cache {
         drop(n);
         if discard {
             self.stat(SlabStat::FreeSlab);
-            self.discard_slab(s);
+            // SAFETY: `s` is this cache's (the caller's guarantee), a debug
+            // cache's slab (never frozen), with no object in use, and was
+            // taken off the partial list (or kept off it) above under
+            // `list_lock`: nothing frees into it or takes it.
+            unsafe { self.discard_slab(s) };
         }
     }
 

@@ -275,21 +275,31 @@ impl Cache {
     /// objects of `slab`: onto the CPU freelist if `slab` is the CPU slab
     /// (the fast path, without calls as in [`Cache::slab_alloc`]), else
     /// `__slab_free()`.
+    ///
+    /// # Safety
+    ///
+    /// `slab` is a slab of this cache, and `head..tail` a detached freelist
+    /// of `cnt` objects of `slab` (`cnt >= 1`): `head` linked through the
+    /// objects' free pointers to `tail`, whose free pointer this overwrites.
+    /// The caller gives the objects up: they were allocated, nobody uses
+    /// them any more, and no other list holds them.
     #[inline(always)]
-    pub(super) fn do_slab_free(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
+    pub(super) unsafe fn do_slab_free(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
                 let tid = self.this_cpu_word(TID);
                 compiler_fence(SeqCst);
                 if self.this_cpu_word(SLAB) != slab.as_link() as usize {
-                    return self.slab_free_slow(slab, head, tail, cnt);
+                    // SAFETY: our caller's guarantee, passed on whole.
+                    return unsafe { self.slab_free_slow(slab, head, tail, cnt) };
                 }
                 let freelist = self.this_cpu_word(FREELIST);
                 if freelist == head {
                     return self.double_free(head);
                 }
-                // SAFETY: `tail` is a free object the caller gave us.
+                // SAFETY: `tail` is an object of this cache that the caller
+                // gave up (the end of its detached list): ours to link.
                 unsafe { self.set_fp(tail, freelist) };
                 // Ordering: only the CPU a freelist belongs to takes objects
                 // off it (a flush runs on that CPU, or after it died), so
@@ -307,14 +317,16 @@ impl Cache {
         let c = self.cpus.this(&irq);
         if c.slab.load(Relaxed) != slab.as_link() {
             drop(irq);
-            return self.slab_free_slow(slab, head, tail, cnt);
+            // SAFETY: our caller's guarantee, passed on whole.
+            return unsafe { self.slab_free_slow(slab, head, tail, cnt) };
         }
         let freelist = c.pair.first_local();
         if freelist == head {
             drop(irq);
             return self.double_free(head);
         }
-        // SAFETY: `tail` is a free object the caller gave us.
+        // SAFETY: `tail` is an object of this cache that the caller gave up
+        // (the end of its detached list): ours to link.
         unsafe { self.set_fp(tail, freelist) };
         c.pair.set_this_cpu(head, self.next_tid(c.pair.second()));
         self.stats

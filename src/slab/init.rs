@@ -138,10 +138,16 @@ impl Cache {
         // SAFETY: `free_sheaves` is null or this cache's sheaves, which
         // live as long as it (type invariant of `Cache`).
         match unsafe { self.free_sheaves.load(Relaxed).as_ref() } {
-            Some(sh) => self.sheaf_free(sh, slab, o),
+            // SAFETY: `sh` is this cache's sheaves (just above); `o` is an
+            // object of `slab`, a slab of this cache, that the caller gives
+            // up (its guarantee).
+            Some(sh) => unsafe { self.sheaf_free(sh, slab, o) },
             // SAFETY: the caller's guarantee.
             None if self.init.on_free => unsafe { self.free_zeroed(slab, o) },
-            None => self.do_slab_free(slab, o, o, 1),
+            // SAFETY: `o` alone is a detached list of one object of `slab`,
+            // a slab of this cache, that the caller gives up (its
+            // guarantee).
+            None => unsafe { self.do_slab_free(slab, o, o, 1) },
         }
     }
 
@@ -155,8 +161,14 @@ impl Cache {
         // SAFETY: the caller's guarantee.
         unsafe { self.zero_on_free(o) };
         match self.sheaves() {
-            Some(sh) => self.sheaf_free(sh, slab, o),
-            None => self.do_slab_free(slab, o, o, 1),
+            // SAFETY: `sh` is this cache's sheaves; `o` is an object of
+            // `slab`, a slab of this cache, that the caller gives up (its
+            // guarantee, as for `free_checked`).
+            Some(sh) => unsafe { self.sheaf_free(sh, slab, o) },
+            // SAFETY: `o` alone is a detached list of one object of `slab`,
+            // a slab of this cache, that the caller gives up (its
+            // guarantee, as for `free_checked`).
+            None => unsafe { self.do_slab_free(slab, o, o, 1) },
         }
     }
 
@@ -190,6 +202,8 @@ impl Cache {
                 zero(from, to);
             }
         }
-        self.set_orig_size(o, orig);
+        // SAFETY: `o` is an object of this cache being freed by the caller,
+        // who holds it (its guarantee, as for `pre_free`).
+        unsafe { self.set_orig_size(o, orig) };
     }
 }

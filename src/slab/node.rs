@@ -248,7 +248,11 @@ impl Cache {
         // SAFETY: empty and taken off the list above.
         while let Some(s) = unsafe { SlabPage::from_link(discard) } {
             discard = s.next.load(Relaxed);
-            self.discard_slab(s);
+            // SAFETY: `s` was on this cache's node partial list (so it is an
+            // unfrozen slab of this cache), was taken off it above under
+            // `list_lock` with no object in use, and went on no other list
+            // but this local one: nothing frees into it or takes it.
+            unsafe { self.discard_slab(s) };
             self.stat(SlabStat::FreeSlab);
             freed += 1;
         }

@@ -219,15 +219,24 @@ impl Cache {
     /// sheaf if it has room and is of this CPU's node, without a call; to
     /// its slab if it is another node's (`can_free_to_pcs()`); the slow path
     /// otherwise.
+    ///
+    /// # Safety
+    ///
+    /// `sh` is this cache's sheaves, `slab` a slab of this cache, and `obj`
+    /// an object of `slab` that the caller gives up: allocated, and not used
+    /// by anybody any more.
     #[inline(always)]
-    pub(super) fn sheaf_free(&self, sh: &Sheaves, slab: &SlabPage, obj: usize) {
+    pub(super) unsafe fn sheaf_free(&self, sh: &Sheaves, slab: &SlabPage, obj: usize) {
         {
             let irq = IrqsOff::new();
             // SAFETY: as above.
             let pcs = unsafe { sh.this(&irq) };
             if slab.node() != pcs.node {
                 drop(irq);
-                return self.do_slab_free(slab, obj, obj, 1);
+                // SAFETY: `obj` alone is a detached list of one object of
+                // `slab`, a slab of this cache, given up by our caller (its
+                // guarantee).
+                return unsafe { self.do_slab_free(slab, obj, obj, 1) };
             }
             if push_within(&mut pcs.main, obj as *mut u8) {
                 self.stats
@@ -235,7 +244,9 @@ impl Cache {
                 return;
             }
         }
-        self.sheaf_free_slow(sh, obj)
+        // SAFETY: `sh` is this cache's sheaves, and `obj` an object of this
+        // cache that our caller gave up (its guarantee).
+        unsafe { self.sheaf_free_slow(sh, obj) }
     }
 
     /// `alloc_from_pcs()` with a node: for this CPU's node, the main
@@ -303,7 +314,9 @@ impl Cache {
             }
             // Refilled from another node (this one had nothing): back to its
             // slab, and a single object of node `n` as below.
-            self.free_to_slab(o);
+            // SAFETY: `o` (not 0) was just allocated from this cache here,
+            // handed to nobody, and is not used again.
+            unsafe { self.free_to_slab(o) };
         }
         self.stat(SlabStat::AllocNodeMismatch);
         self.alloc_single_node(gfp, n)
@@ -338,7 +351,10 @@ impl Cache {
                 let o = self.sheaf_alloc_slow(sh, gfp, false);
                 if o == 0 {
                     // SAFETY: `out[..i]` were just allocated from this
-                    // cache and handed to nobody.
+                    // cache and handed to nobody. `sh` is this cache's
+                    // sheaves: `alloc_bulk`, the only caller, passes
+                    // `self.sheaves()` (the convention of every sheaves
+                    // function here, not checked).
                     unsafe { self.sheaf_free_bulk(sh, out.get_mut(..i).unwrap_or_default()) };
                     return 0;
                 }
@@ -357,7 +373,7 @@ impl Cache {
     ///
     /// # Safety
     ///
-    /// As for [`Cache::free_bulk`].
+    /// As for [`Cache::free_bulk`]; `sh` is this cache's sheaves.
     #[inline(always)]
     pub(super) unsafe fn sheaf_free_bulk(&self, sh: &Sheaves, objs: &mut [*mut u8]) {
         let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
@@ -395,7 +411,11 @@ impl Cache {
                     *p = core::ptr::null_mut();
                     // The free may discard the slab: the next object looks
                     // its own up (`slab` taken above).
-                    self.do_slab_free(s, o, o, 1);
+                    // SAFETY: `o` alone is a detached list of one object of
+                    // `s`, a slab of this cache (checked above); the caller
+                    // gives it up, and its slot is cleared so that nothing
+                    // below frees it again.
+                    unsafe { self.do_slab_free(s, o, o, 1) };
                 }
             }
         }
@@ -424,7 +444,12 @@ impl Cache {
             if let Some(p) = rest.first_mut() {
                 // The main sheaf is full: the slow path makes room.
                 let o = core::mem::replace(p, core::ptr::null_mut()) as usize;
-                self.sheaf_free_slow(sh, o);
+                // SAFETY: `sh` is this cache's sheaves (the caller's
+                // guarantee). `o` is the non-null pointer the push stopped
+                // at: every non-null one left in `objs` passed the checks
+                // above (an object of this cache) and is one the caller
+                // gives up; its slot is cleared, so it is freed once.
+                unsafe { self.sheaf_free_slow(sh, o) };
                 rest = rest.get_mut(1..).unwrap_or_default();
             }
         }
@@ -549,8 +574,13 @@ impl Cache {
 
     /// `__pcs_replace_full_main()` and the flush: the slow path of a
     /// sheaves free.
+    ///
+    /// # Safety
+    ///
+    /// `sh` is this cache's sheaves, and `obj` an object of this cache that
+    /// the caller gives up: allocated, and not used by anybody any more.
     #[inline(never)]
-    fn sheaf_free_slow(&self, sh: &Sheaves, obj: usize) {
+    unsafe fn sheaf_free_slow(&self, sh: &Sheaves, obj: usize) {
         let mut sheaf;
         {
             let irq = local_interrupt_disable();
@@ -606,7 +636,9 @@ impl Cache {
                 }
                 Err(_) => {
                     // No sheaf: this object goes to its slab directly.
-                    return self.free_to_slab(obj);
+                    // SAFETY: `obj` is an object of this cache that our
+                    // caller gave up (its guarantee); no sheaf took it.
+                    return unsafe { self.free_to_slab(obj) };
                 }
             }
         } else {
@@ -622,19 +654,31 @@ impl Cache {
                 return;
             }
             drop(irq);
-            return self.free_to_slab(obj);
+            // SAFETY: `obj` is an object of this cache that our caller gave
+            // up (its guarantee); the push failed, so no sheaf took it.
+            return unsafe { self.free_to_slab(obj) };
         }
         drop(irq);
         self.give_back_sheaf(sh, sheaf);
-        self.free_to_slab(obj);
+        // SAFETY: `obj` is an object of this cache that our caller gave up
+        // (its guarantee); no sheaf took it on this path.
+        unsafe { self.free_to_slab(obj) };
     }
 
     /// Frees one object of this cache to its slab (the classic path).
-    fn free_to_slab(&self, obj: usize) {
-        // SAFETY: `obj` is an object of this cache being freed (it was
-        // checked by `Cache::free`/`free_in` before it reached a sheaf).
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of this cache that the caller gives up: allocated,
+    /// and not used (or freed) by anybody any more.
+    unsafe fn free_to_slab(&self, obj: usize) {
+        // SAFETY: `obj` is an object of this cache being freed by the
+        // caller, who held it until now (its guarantee), so its slab stays.
         match unsafe { self.slab_of(obj) } {
-            Some(slab) => self.do_slab_free(slab, obj, obj, 1),
+            // SAFETY: `obj` alone is a detached list of one object of
+            // `slab`, a slab of this cache (`slab_of` checked it), that the
+            // caller gives up.
+            Some(slab) => unsafe { self.do_slab_free(slab, obj, obj, 1) },
             None => self.bad_free(obj),
         }
     }
@@ -677,15 +721,21 @@ impl Cache {
 
     /// `pcs_flush_all()` for `cpu`: empties its sheaves into the slabs and
     /// frees them. Runs on `cpu` with interrupts off, or for a dead `cpu`.
-    pub(super) fn flush_cpu_sheaves(&self, cpu: usize) {
+    ///
+    /// # Safety
+    ///
+    /// Nothing else touches `cpu`'s sheaves while this runs: the caller runs
+    /// on `cpu` with interrupts off, or `cpu` is dead, or nobody else can
+    /// reach the cache any more (its last reference is being dropped).
+    pub(super) unsafe fn flush_cpu_sheaves(&self, cpu: usize) {
         let Some(sh) = self.sheaves() else {
             return;
         };
         let Some(cell) = sh.pcs.get(cpu) else {
             return;
         };
-        // SAFETY: the caller runs on `cpu` with interrupts off, or `cpu` is
-        // dead: nothing else touches its sheaves meanwhile.
+        // SAFETY: nothing else touches `cpu`'s sheaves meanwhile (the
+        // caller's guarantee), and no other reference to them is made here.
         let pcs = unsafe { &mut *cell.get() };
         let (mut main, mut spare) = (
             core::mem::take(&mut pcs.main),

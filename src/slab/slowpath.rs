@@ -69,7 +69,10 @@ impl Cache {
                     let fl = c.pair.first();
                     c.set_slab(None);
                     c.pair.set_local(0, self.next_tid(c.pair.second()));
-                    self.deactivate_slab(slab, fl);
+                    // SAFETY: `slab` was this CPU's frozen slab and `fl` its
+                    // freelist of it; both were just taken off the CPU here,
+                    // with interrupts off, so they are ours alone.
+                    unsafe { self.deactivate_slab(slab, fl) };
                     continue;
                 }
                 let freelist = c.pair.first();
@@ -121,7 +124,10 @@ impl Cache {
                 let fl = c.pair.first();
                 c.set_slab(None);
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
-                self.deactivate_slab(old, fl);
+                // SAFETY: `old` was this CPU's frozen slab and `fl` its
+                // freelist of it; both were just taken off the CPU here,
+                // with interrupts off, so they are ours alone.
+                unsafe { self.deactivate_slab(old, fl) };
                 self.stat(SlabStat::CpuslabFlush);
             }
             c.set_slab(Some(t.slab));
@@ -157,7 +163,10 @@ impl Cache {
         // we took, ours alone.
         let rest = unsafe { self.get_fp(o) };
         let _irq = local_interrupt_disable();
-        self.deactivate_slab(t.slab, rest);
+        // SAFETY: `t.slab` is the frozen slab taken above (off a node list
+        // by `get_partial`, or new), no CPU's, and `rest` the rest of the
+        // freelist taken with it: both ours alone.
+        unsafe { self.deactivate_slab(t.slab, rest) };
         o
     }
 
@@ -202,18 +211,28 @@ impl Cache {
         c.partial.store(s.as_link(), Relaxed);
         drop(irq);
         if !unfreeze.is_null() {
-            self.unfreeze_partials(unfreeze);
+            // SAFETY: `unfreeze` is the list that was this CPU's partial
+            // list, taken off the CPU above with interrupts off (the CPU's
+            // list is now `s` alone): nobody else reaches its slabs.
+            unsafe { self.unfreeze_partials(unfreeze) };
             self.stat(SlabStat::CpuPartialDrain);
         }
     }
 
     /// `__unfreeze_partials()`: moves a detached CPU partial list to the node
     /// list, freeing slabs that are empty when the node has enough.
-    pub(super) fn unfreeze_partials(&self, mut cur: *mut SlabPage) {
+    ///
+    /// # Safety
+    ///
+    /// `cur` is null or the head of a CPU partial list (frozen slabs of this
+    /// cache linked by `next`) that the caller detached from its CPU and
+    /// gives up: no CPU and no other list reaches these slabs any more.
+    pub(super) unsafe fn unfreeze_partials(&self, mut cur: *mut SlabPage) {
         let mut discard: *mut SlabPage = core::ptr::null_mut();
         let mut locked: Option<(usize, _)> = None;
-        // SAFETY: slabs of a detached CPU partial list are this cache's and
-        // frozen: nobody else unfreezes or discards them.
+        // SAFETY: slabs of the detached CPU partial list the caller gave up
+        // are this cache's and frozen: nobody else unfreezes or discards
+        // them.
         while let Some(s) = unsafe { SlabPage::from_link(cur) } {
             let next = s.next.load(Relaxed);
             // Each slab to its own node's list: the lock switches when the
@@ -248,14 +267,25 @@ impl Cache {
         while let Some(s) = unsafe { SlabPage::from_link(discard) } {
             discard = s.next.load(Relaxed);
             self.stat(SlabStat::DeactivateEmpty);
-            self.discard_slab(s);
+            // SAFETY: `s` is a slab of this cache (from the caller's list)
+            // that the loop above unfroze with no object in use and put on
+            // no list: nothing frees into it or takes it any more.
+            unsafe { self.discard_slab(s) };
             self.stat(SlabStat::FreeSlab);
         }
     }
 
     /// `deactivate_slab()`: gives a CPU slab and the CPU's freelist of it
     /// back: onto the node partial list, freed, or on no list when full.
-    pub(super) fn deactivate_slab(&self, s: &SlabPage, freelist: usize) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a frozen slab of this cache that the caller took off its CPU
+    /// (or froze for itself and gave to no CPU) and gives up: no CPU slab
+    /// or partial list names it. `freelist` is 0 or a list of free objects
+    /// of `s` linked through their free pointers (the CPU's freelist of it,
+    /// taken with it), which nobody else holds.
+    pub(super) unsafe fn deactivate_slab(&self, s: &SlabPage, freelist: usize) {
         let mut tail = false;
         if s.pair.first() != 0 {
             self.stat(SlabStat::DeactivateRemoteFrees);
@@ -267,7 +297,8 @@ impl Cache {
         let mut it = freelist;
         while it != 0 {
             last = it;
-            // SAFETY: the CPU's freelist objects are free objects of `s`.
+            // SAFETY: the objects of `freelist` are free objects of `s`,
+            // which stays (the caller's guarantee).
             it = unsafe { self.get_fp(it) };
             free_delta += 1;
         }
@@ -278,7 +309,8 @@ impl Cache {
             let old = s.counters();
             let inuse = old.inuse() - free_delta;
             let new_fl = if last != 0 {
-                // SAFETY: `last` is a free object the CPU owned.
+                // SAFETY: `last` is a free object of `freelist`, which the
+                // caller gave us.
                 unsafe { self.set_fp(last, old_fl) };
                 freelist
             } else {
@@ -318,7 +350,11 @@ impl Cache {
                 }
                 Deactivate::Free => {
                     self.stat(SlabStat::DeactivateEmpty);
-                    self.discard_slab(s);
+                    // SAFETY: `s`, this cache's slab the caller gave up, is
+                    // unfrozen now with no object in use (`inuse` 0, which
+                    // `Deactivate::Free` means) and on no list (a CPU's
+                    // slab is on none, and it went on none here).
+                    unsafe { self.discard_slab(s) };
                     self.stat(SlabStat::FreeSlab);
                 }
                 Deactivate::Full => self.stat(SlabStat::DeactivateFull),
@@ -328,16 +364,29 @@ impl Cache {
     }
 
     /// `__slab_free()`: the slow path.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::do_slab_free`].
     #[inline(never)]
-    pub(super) fn slab_free_slow(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
+    pub(super) unsafe fn slab_free_slow(
+        &self,
+        slab: &SlabPage,
+        head: usize,
+        tail: usize,
+        cnt: u32,
+    ) {
         if self.is_debug() {
             // One object at a time (the detached list's links first).
             let mut o = head;
             for _ in 0..cnt {
-                // SAFETY: `o` is on the caller's detached list of free
-                // objects of `slab`.
+                // SAFETY: `o` is on the caller's detached list of objects
+                // of `slab`, given up to us.
                 let next = unsafe { self.get_fp(o) };
-                self.debug_free(slab, o);
+                // SAFETY: `slab` is this cache's, and `o`, on the caller's
+                // detached list, an object of it that the caller gave up
+                // (the caller's guarantee); its link was read above.
+                unsafe { self.debug_free(slab, o) };
                 if o == tail {
                     break;
                 }
@@ -363,7 +412,8 @@ impl Cache {
                 ));
                 return;
             };
-            // SAFETY: `tail` is a free object the caller gave us.
+            // SAFETY: `tail` is an object of this cache that the caller gave
+            // up (the end of its detached list): ours to link.
             unsafe { self.set_fp(tail, prior) };
             let n = (action == FreeAction::NodeList).then(|| self.node_of(slab).list.lock());
             if slab
@@ -399,7 +449,11 @@ impl Cache {
                 }
                 drop(n);
                 self.stat(SlabStat::FreeSlab);
-                self.discard_slab(slab);
+                // SAFETY: `slab` is this cache's (the caller's guarantee),
+                // unfrozen with no object in use (`ListAction::Discard`
+                // under `list_lock`, after the exchange above), and off the
+                // partial list: nothing frees into it or takes it.
+                unsafe { self.discard_slab(slab) };
             }
             ListAction::AddPartialTail => {
                 self.add_partial(&mut n, slab, true);
@@ -497,7 +551,14 @@ impl Cache {
 
     /// `discard_slab()`: gives an empty slab that is on no list back to the
     /// pool.
-    pub(super) fn discard_slab(&self, s: &SlabPage) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a slab of this cache with no object in use, unfrozen and on no
+    /// list (no CPU's, not on a node partial list), so that nothing frees
+    /// into it or takes it: the caller gives it up, and neither it nor
+    /// anybody else uses `s` afterwards.
+    pub(super) unsafe fn discard_slab(&self, s: &SlabPage) {
         // As in `new_slab`: counts and owner change together under
         // `list_lock`; the block goes back to the pool after it.
         let node = self.node_of(s);
@@ -507,14 +568,16 @@ impl Cache {
             .fetch_sub(s.counters().objects() as usize, Relaxed);
         if self.flags & layout::SLAB_TYPESAFE_BY_RCU != 0 {
             self.rcu_pending.fetch_add(1, Relaxed);
-            // SAFETY: the slab is this cache's, empty and on no list; the
-            // cache waits for RCU callbacks before it goes (`destroy`, drop).
+            // SAFETY: the slab is this cache's, empty and on no list (the
+            // caller's guarantee); the cache waits for RCU callbacks before
+            // it goes (`destroy`, drop).
             unsafe { s.free_after_rcu(self) };
             drop(n);
             return;
         }
-        // SAFETY: the slab is empty and on no list: the caller is its only
-        // owner; it was claimed from this cache's pool (`new_slab`).
+        // SAFETY: the slab is empty and on no list: the caller, who gave it
+        // up, was its only owner; it was claimed from this cache's pool
+        // (`new_slab`).
         let block = unsafe { s.release(&self.pool) };
         drop(n);
         match block {

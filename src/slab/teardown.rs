@@ -74,25 +74,40 @@ impl Cache {
     /// `__flush_cpu_slab()`: deactivates `cpu`'s slab and unfreezes its
     /// partial list. Runs on `cpu` with interrupts off, or on behalf of a
     /// dead `cpu`.
-    fn flush_cpu(&self, cpu: usize) {
+    ///
+    /// # Safety
+    ///
+    /// Nothing else touches `cpu`'s CPU slab, freelist, partial list and
+    /// sheaves while this runs: the caller runs on `cpu` with interrupts
+    /// off, or `cpu` is dead, or nobody else can reach the cache any more
+    /// (its last reference is being dropped).
+    unsafe fn flush_cpu(&self, cpu: usize) {
         // The sheaves first: their objects go back to the slabs, which the
         // rest of the flush then deactivates.
-        self.flush_cpu_sheaves(cpu);
+        // SAFETY: nothing else touches `cpu`'s sheaves meanwhile (our
+        // caller's guarantee).
+        unsafe { self.flush_cpu_sheaves(cpu) };
         let Some(c) = self.cpus.get(cpu) else {
             return;
         };
-        // SAFETY: the CPU slab is this cache's and frozen; its CPU is this
-        // one with interrupts off, or dead.
+        // SAFETY: the CPU slab is this cache's and frozen; nothing else
+        // touches `cpu`'s CPU slab meanwhile (our caller's guarantee).
         if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
             let fl = c.pair.first();
             c.set_slab(None);
             c.pair.set_local(0, self.next_tid(c.pair.second()));
-            self.deactivate_slab(slab, fl);
+            // SAFETY: `slab` was `cpu`'s frozen slab and `fl` the CPU's
+            // freelist of it, both just taken off the CPU, which nothing
+            // else touches meanwhile (our caller's guarantee).
+            unsafe { self.deactivate_slab(slab, fl) };
             self.stat(SlabStat::CpuslabFlush);
         }
         let p = c.partial.xchg(core::ptr::null_mut(), Relaxed);
         if !p.is_null() {
-            self.unfreeze_partials(p);
+            // SAFETY: `p` is `cpu`'s partial list, just detached from it by
+            // the exchange (which nothing else races, our caller's
+            // guarantee): no CPU or list reaches its slabs any more.
+            unsafe { self.unfreeze_partials(p) };
         }
     }
 
@@ -103,7 +118,10 @@ impl Cache {
         self.flush_barn();
         cpu::on_each_online_cpu(self, |cache, cpu| {
             let _irq = local_interrupt_disable();
-            cache.flush_cpu(cpu);
+            // SAFETY: `on_each_online_cpu` runs this on `cpu` (a work item
+            // queued on that CPU, which hotplug leaves online meanwhile),
+            // and interrupts are off there from `_irq` on.
+            unsafe { cache.flush_cpu(cpu) };
         });
     }
 
@@ -413,11 +431,15 @@ impl PinnedDrop for Cache {
         self.flush_barn();
         for c in 0..crate::glue::cpu::nr_cpu_ids() {
             let _irq = local_interrupt_disable();
-            self.flush_cpu_sheaves(c);
+            // SAFETY: the last reference is gone: nobody else reaches the
+            // cache, so nothing else touches CPU `c`'s sheaves.
+            unsafe { self.flush_cpu_sheaves(c) };
         }
         for c in (0..crate::glue::cpu::nr_cpu_ids()).filter(|&c| self.cpus.get(c).is_some()) {
             let _irq = local_interrupt_disable();
-            self.flush_cpu(c);
+            // SAFETY: the last reference is gone: nobody else reaches the
+            // cache, so nothing else touches CPU `c`'s slabs and sheaves.
+            unsafe { self.flush_cpu(c) };
         }
         self.discard_empty();
         // The RCU callbacks of discarded slabs use the cache.
@@ -428,8 +450,14 @@ impl PinnedDrop for Cache {
 
 impl crate::glue::cpuhp::CpuDead for Cache {
     /// Flushes a dead CPU's slabs (`slub_cpu_dead()`).
-    fn cpu_dead(&self, cpu: usize) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`crate::glue::cpuhp::CpuDead::cpu_dead`]: `cpu` is dead.
+    unsafe fn cpu_dead(&self, cpu: usize) {
         let _irq = local_interrupt_disable();
-        self.flush_cpu(cpu);
+        // SAFETY: `cpu` is dead (our caller's guarantee): nothing runs on it
+        // to touch its slabs and sheaves.
+        unsafe { self.flush_cpu(cpu) };
     }
 }
