@@ -54,22 +54,25 @@ source_dir() {
 karch() {
 	case "$1" in
 	x86_64 | x86_64-debug) echo x86_64 ;;
-	riscv64) echo riscv ;;
-	*) die "unknown ARCH '$1' (x86_64, x86_64-debug or riscv64)" ;;
+	riscv64 | riscv64-nokunit) echo riscv ;;
+	*) die "unknown ARCH '$1' (x86_64, x86_64-debug, riscv64 or riscv64-nokunit)" ;;
 	esac
 }
 
 # The fragments of a build: common, the arch's, then numa.config for the
-# two-node tiers, or for a variant (the debug tier, x86_64-debug, one node)
-# the variant's.
+# two-node kernels and a variant's own (<arch>-<variant>.config): the debug
+# tier, x86_64-debug, has one node; riscv64-nokunit is riscv64 without KUnit.
+# A later line sets an option again over an earlier one.
 fragments() {
-	local base=${1%-debug}
+	local base=${1%%-*}
 	cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$base.config"
-	if [ "$base" = "$1" ]; then
+	case "$1" in
+	*-debug) cat "$RSLAB_TOP/configs/$1.config" ;;
+	*)
 		cat "$RSLAB_TOP/configs/numa.config"
-	else
-		cat "$RSLAB_TOP/configs/$1.config"
-	fi
+		[ "$base" = "$1" ] || cat "$RSLAB_TOP/configs/$1.config"
+		;;
+	esac
 }
 
 build_dir() {
@@ -92,7 +95,7 @@ check_config() {
 			! grep -q "^${line%=n}=" "$b/.config" || missing="$missing $line" ;;
 		CONFIG_*) grep -qx "$line" "$b/.config" || missing="$missing $line" ;;
 		esac
-	done < <(fragments "$arch")
+	done < <(fragments "$arch" | tac | awk -F= '/^CONFIG_/ && !seen[$1]++' | tac)
 	[ -z "$missing" ] || die "options not in the expanded $arch config:$missing (see $b/.config)"
 }
 
@@ -112,7 +115,7 @@ build() {
 	rm -f "$b/.complete"
 	fragments "$arch" >"$b/fragment.config"
 	case "$arch" in
-	riscv64)
+	riscv64 | riscv64-nokunit)
 		# As kunit.py does: the fragment on an empty config, then olddefconfig.
 		cp "$b/fragment.config" "$b/.config"
 		make -s -C "$src" O="$b" ARCH="$ka" LLVM=1 olddefconfig >"$b/config.log" 2>&1
@@ -144,6 +147,6 @@ build() {
 case "${1:-}" in
 --print) build_dir "${2:?ARCH}" ;;
 --source) source_dir ;;
-x86_64 | x86_64-debug | riscv64) build "$1" ;;
-*) die "usage: $0 [--print] x86_64|x86_64-debug|riscv64 | --source" ;;
+x86_64 | x86_64-debug | riscv64 | riscv64-nokunit) build "$1" ;;
+*) die "usage: $0 [--print] x86_64|x86_64-debug|riscv64|riscv64-nokunit | --source" ;;
 esac

@@ -17,7 +17,8 @@ case "$arch" in
 x86_64 | x86) arch=x86_64 ka=x86_64 ;;
 x86_64-debug) ka=x86_64 ;;
 riscv64 | riscv) arch=riscv64 ka=riscv ;;
-*) die "unknown ARCH '$arch' (x86_64, x86_64-debug or riscv64)" ;;
+riscv64-nokunit) ka=riscv ;;
+*) die "unknown ARCH '$arch' (x86_64, x86_64-debug, riscv64 or riscv64-nokunit)" ;;
 esac
 kdir=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 out="$RSLAB_OUT/$arch/module"

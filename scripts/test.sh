@@ -15,12 +15,14 @@
 # The tiers, each a kernel and a boot:
 #   riscv64       the kernel's defaults;
 #   riscv64-init  the same kernel and module booted with init_on_alloc=1;
+#   riscv64-nokunit  riscv64 without KUnit (configs/riscv64-nokunit.config):
+#                 rslab.ko builds, loads, runs the demo and unloads there;
 #   x86_64        booted with init_on_free=1;
 #   x86_64-debug  the debug tier, x86_64 with KASAN, lockdep, kmemleak,
 #                 DEBUG_LIST, DEBUG_OBJECTS and fault injection
 #                 (configs/x86_64-debug.config), booted with init_on_alloc=1.
 # (The kernel's lib/test_meminit.c needs init_on_alloc or init_on_free.)
-arches=${RSLAB_ARCHES:-riscv64 riscv64-init x86_64 x86_64-debug}
+arches=${RSLAB_ARCHES:-riscv64 riscv64-init riscv64-nokunit x86_64 x86_64-debug}
 # A tier's kernel (and module build), and what its boot adds.
 tier_kernel() { echo "${1%-init}"; }
 tier_append() {
@@ -36,6 +38,31 @@ count() { # label, "P F S"
 	read -r p f s <<<"$2"
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 	log "$1: $p passed, $f failed, $s skipped"
+}
+
+# The tier without KUnit: no test module is built, and rslab.ko loads, runs
+# the demo (scripts/guest/rslab-demo.sh) and unloads, giving back every page,
+# with nothing in the kernel log.
+nokunit_tier() {
+	local out=$1 ko=$2 kb p=0 f=0 name
+	kb=$(in_root "$RSLAB_TOP/scripts/kernel.sh" --print riscv64-nokunit)
+	log "riscv64-nokunit: booting the kernel without KUnit for the demo (console log: $out/test.log)"
+	RSLAB_TIMEOUT=${RSLAB_TIMEOUT:-600} in_root "$RSLAB_TOP/scripts/vm.sh" riscv64-nokunit \
+		"$out/test.log" "$ko" "$RSLAB_TOP/scripts/guest/rslab-demo.sh" || log "riscv64-nokunit: the VM exited with status $?"
+	tr -d '\r' <"$out/test.log" >"$out/test.txt"
+	for name in kernel_has_no_kunit no_test_module_built loaded demo_done unloaded_every_page kernel_log_clean; do
+		case $name in
+		kernel_has_no_kunit) grep -qx '# CONFIG_KUNIT is not set' "$kb/.config" ;;
+		no_test_module_built) ! ls "$(dirname "$ko")"/*kunit*.ko >/dev/null 2>&1 ;;
+		loaded) grep -q 'rslab: rslab .* loaded' "$out/test.txt" ;;
+		demo_done) grep -q '^RSLAB-GUEST done' "$out/test.txt" ;;
+		unloaded_every_page) grep -q 'rslab: unloaded, 0 pages still taken from the kernel' "$out/test.txt" ;;
+		kernel_log_clean) ! grep -qE 'BUG:|WARNING:|Oops|Call Trace' "$out/test.txt" ;;
+		esac && { p=$((p + 1)); continue; }
+		f=$((f + 1))
+		echo "riscv64-nokunit: FAIL check $name" >&2
+	done
+	count "riscv64-nokunit (no KUnit: build, load, demo, unload)" "$p $f 0"
 }
 
 # Make sure the toolchain root exists before anything runs in it.
@@ -99,10 +126,14 @@ for arch in $arches; do
 			count "$arch (module build, clippy clean)" "1 0 0"
 		fi
 	fi
+	if [ "$arch" = riscv64-nokunit ]; then
+		nokunit_tier "$out" "$ko"
+		continue
+	fi
 	# The fast paths make no call but to their slow paths (disassembly;
 	# not on the debug tier, whose KASAN instrumentation calls by design).
-	if [ "$arch" = "$karch" ] && [ "$arch" != x86_64-debug ]; then
-		in_root python3 "$RSLAB_TOP/scripts/fastpath-calls.py" "${arch%-debug}" "$ko" \
+	if [ "$arch" = riscv64 ] || [ "$arch" = x86_64 ]; then
+		in_root python3 "$RSLAB_TOP/scripts/fastpath-calls.py" "$arch" "$ko" \
 			>"$out/fastpath-calls.txt" 2>&1 || true
 		cat "$out/fastpath-calls.txt" >&2
 		res=$(tail -n1 "$out/fastpath-calls.txt" | sed -n 's/^fast paths: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2 0/p')

@@ -74,8 +74,8 @@ kvm_probe() {
 
 rc=0
 case "$arch" in
-riscv64)
-	ird="$RSLAB_OUT/riscv64/initramfs"
+riscv64 | riscv64-nokunit)
+	ird="$RSLAB_OUT/$arch/initramfs"
 	rm -rf "$ird"
 	mkdir -p "$ird"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
 	bbdeb=$(ls /debs/busybox-static_*_riscv64.deb | head -n1)
@@ -110,13 +110,13 @@ riscv64)
 	poweroff -f
 	INIT
 	chmod +x "$ird/init"
-	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/riscv64/initramfs.cpio.gz"
+	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/$arch/initramfs.cpio.gz"
 	icount=()
 	[ -n "${RSLAB_ICOUNT:-}" ] && icount=(-icount shift=0,sleep=off)
-	echo "[rslab] vm: riscv64 TCG${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem, $nodes nodes" >>"$log"
+	echo "[rslab] vm: $arch TCG${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem, $nodes nodes" >>"$log"
 	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp "$cpus" -m "$mem" "${icount[@]}" "${qemu_numa[@]}" \
 		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
-		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/riscv64/initramfs.cpio.gz" \
+		-kernel "$kb/arch/riscv/boot/Image" -initrd "$RSLAB_OUT/$arch/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic${RSLAB_QUIET:+ loglevel=1}${RSLAB_APPEND:+ $RSLAB_APPEND}" \
 		-no-reboot -nographic -monitor none </dev/null >>"$log" 2>&1 || rc=$?
 	;;
