@@ -42,6 +42,9 @@ struct page;
  */
 struct rslab_cache;
 
+/* A prefilled sheaf (struct slab_sheaf): see rslab_cache_prefill_sheaf(). */
+struct rslab_sheaf;
+
 /**
  * rslab_cache_create - make a slab cache (kmem_cache_create())
  * @name: its name, 1 to 32 printable characters without '/', unique
@@ -148,6 +151,70 @@ void rslab_cache_free_bulk(struct rslab_cache *s, size_t size, void **p);
  * Return: 0.
  */
 int rslab_cache_shrink(struct rslab_cache *s);
+
+/**
+ * rslab_cache_prefill_sheaf - objects set aside for a section that must not
+ * fail (kmem_cache_prefill_sheaf())
+ * @s: the cache (classic or sheaves)
+ * @gfp: allocation flags for the prefill
+ * @size: how many objects at least
+ *
+ * Up to the cache's sheaf_capacity, the CPU's spare sheaf or one of the barn,
+ * refilled to capacity; above it (and on a classic cache, whose capacity is
+ * 0) an oversize sheaf of exactly @size. Counted in sysfs as
+ * sheaf_prefill_fast / sheaf_prefill_slow / sheaf_prefill_oversize.
+ *
+ * Return: the sheaf, or NULL for @size 0 or without memory.
+ */
+struct rslab_sheaf *rslab_cache_prefill_sheaf(struct rslab_cache *s, gfp_t gfp,
+					      unsigned int size);
+
+/**
+ * rslab_cache_refill_sheaf - make a prefilled sheaf hold at least @size
+ * objects (kmem_cache_refill_sheaf())
+ * @s: its cache
+ * @gfp: allocation flags
+ * @sheafp: the sheaf; replaced by a bigger one if @size is above its capacity
+ * @size: how many objects at least
+ *
+ * Return: 0; -ENOMEM without memory (*@sheafp stays); -EINVAL for a NULL
+ * sheaf or one of another cache.
+ */
+int rslab_cache_refill_sheaf(struct rslab_cache *s, gfp_t gfp,
+			     struct rslab_sheaf **sheafp, unsigned int size);
+
+/**
+ * rslab_cache_return_sheaf - give a prefilled sheaf back, with the objects
+ * left in it (kmem_cache_return_sheaf())
+ * @s: its cache
+ * @gfp: allocation flags, for refilling it into the barn
+ * @sheaf: the sheaf (NULL: nothing)
+ *
+ * It becomes the CPU's spare (sheaf_return_fast), or is refilled into the
+ * barn, or flushed and freed (sheaf_return_slow); an oversize one is flushed.
+ */
+void rslab_cache_return_sheaf(struct rslab_cache *s, gfp_t gfp,
+			      struct rslab_sheaf *sheaf);
+
+/**
+ * rslab_cache_alloc_from_sheaf - an object of a prefilled sheaf
+ * (kmem_cache_alloc_from_sheaf())
+ * @s: its cache
+ * @gfp: __GFP_ZERO (the rest is ignored: it never allocates)
+ * @sheaf: the sheaf
+ *
+ * Return: the object (zeroed for __GFP_ZERO, as init_on_alloc and the
+ * cache's debug flags ask); NULL once the sheaf is empty.
+ */
+void *rslab_cache_alloc_from_sheaf(struct rslab_cache *s, gfp_t gfp,
+				   struct rslab_sheaf *sheaf);
+
+/**
+ * rslab_cache_sheaf_size - the objects left in a prefilled sheaf
+ * (kmem_cache_sheaf_size())
+ * @sheaf: the sheaf
+ */
+unsigned int rslab_cache_sheaf_size(struct rslab_sheaf *sheaf);
 
 /**
  * rslab_kmalloc - allocate memory (kmalloc())

@@ -9,7 +9,9 @@
  * (its five-argument form), kmem_cache_create_args, kmem_cache_destroy,
  * kmem_cache_alloc, kmem_cache_zalloc, kmem_cache_alloc_node,
  * kmem_cache_free, kmem_cache_alloc_bulk, kmem_cache_free_bulk,
- * kmem_cache_shrink; kmalloc, kzalloc, kmalloc_node, kzalloc_node,
+ * kmem_cache_shrink, struct slab_sheaf (to struct rslab_sheaf) with
+ * kmem_cache_prefill_sheaf, kmem_cache_refill_sheaf, kmem_cache_return_sheaf,
+ * kmem_cache_alloc_from_sheaf and kmem_cache_sheaf_size; kmalloc, kzalloc, kmalloc_node, kzalloc_node,
  * kmalloc_array, kcalloc, krealloc, kfree, ksize, kfree_rcu; alloc_pages,
  * alloc_page, alloc_pages_node, __get_free_pages, __get_free_page,
  * get_zeroed_page, __free_pages, __free_page, free_pages, free_page and
@@ -56,6 +58,19 @@
 #define kmem_cache_free_bulk(s, size, p) rslab_cache_free_bulk(s, size, p)
 #undef kmem_cache_shrink
 #define kmem_cache_shrink(s) rslab_cache_shrink(s)
+
+/* Prefilled sheaves: a struct slab_sheaf * of the module is rslab's. */
+#define slab_sheaf rslab_sheaf
+#undef kmem_cache_prefill_sheaf
+#define kmem_cache_prefill_sheaf(s, gfp, size) rslab_cache_prefill_sheaf(s, gfp, size)
+#undef kmem_cache_refill_sheaf
+#define kmem_cache_refill_sheaf(s, gfp, sheafp, size) rslab_cache_refill_sheaf(s, gfp, sheafp, size)
+#undef kmem_cache_return_sheaf
+#define kmem_cache_return_sheaf(s, gfp, sheaf) rslab_cache_return_sheaf(s, gfp, sheaf)
+#undef kmem_cache_alloc_from_sheaf
+#define kmem_cache_alloc_from_sheaf(s, gfp, sheaf) rslab_cache_alloc_from_sheaf(s, gfp, sheaf)
+#undef kmem_cache_sheaf_size
+#define kmem_cache_sheaf_size(sheaf) rslab_cache_sheaf_size(sheaf)
 
 #undef kmalloc
 #define kmalloc(size, gfp) rslab_kmalloc(size, gfp)

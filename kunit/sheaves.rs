@@ -13,7 +13,10 @@ use crate::{
     },
     slab::{Cache, CacheConfig, SlabPool, SlabStat},
 };
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 use kernel::{prelude::*, sync::Arc};
 
 /// A sheaves cache of `size`-byte objects with sequential freelists.
@@ -164,6 +167,194 @@ mod tests {
         assert_eq!(c.stat_total(SlabStat::SheafFree), 2);
         let cs = census(&c)?;
         assert_eq!(cs.inuse, 0);
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Prefilled sheaves (7.3's `kmem_cache_prefill_sheaf()` family) move
+    /// their counters by exactly their events: a first prefill finds no
+    /// spare and an empty barn (`sheaf_prefill_slow`, `barn_get_fail`),
+    /// makes a sheaf and fills it whole (`sheaf_alloc`, `sheaf_refill`); its
+    /// return becomes the spare (`sheaf_return_fast`), which the next
+    /// prefill takes (`sheaf_prefill_fast`) and tops up; a return while the
+    /// spare is taken goes to the barn (`sheaf_return_slow`, `barn_put`); a
+    /// request above the capacity is oversize (`sheaf_prefill_oversize`)
+    /// and flushed when returned (`sheaf_flush`, `sheaf_free`); refilling
+    /// beyond the capacity replaces the sheaf. A sheaf gives exactly what it
+    /// holds and then NULL, and another cache refuses it.
+    #[test]
+    fn prefilled_sheaves_move_their_counters() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-prefill", 64)?;
+        let other = sheaves_cache(&p, "kunit-prefill-other", 64)?;
+        let cap = c.sheaf_capacity();
+        ensure!(cap == 60, "capacity 60 for 64-byte objects");
+        let cap64 = u64::from(cap);
+        let held = held_list(2 * cap as usize)?;
+        on_cpu(0, || {
+            let s = |x| c.stat_total(x);
+            let k = Gfp::KERNEL;
+            // a) A first prefill: no spare, nothing in the barn, a new
+            // sheaf filled to its capacity.
+            let mut a = some!(c.prefill_sheaf(k, 10));
+            ensure!(a.size() == cap, "filled to the capacity");
+            ensure!(s(SlabStat::SheafPrefillSlow) == 1, "no spare");
+            ensure!(s(SlabStat::BarnGetFail) == 1, "an empty barn");
+            ensure!(s(SlabStat::SheafAlloc) == 1, "a new sheaf");
+            ensure!(s(SlabStat::SheafRefill) == cap64, "refilled whole");
+            // b) Five objects, then back as the spare.
+            for _ in 0..5 {
+                let o = some!(c.alloc_from_sheaf(k, &mut a));
+                held.lock().push(o.as_ptr() as usize, GFP_NOWAIT)?;
+            }
+            ensure!(a.size() == cap - 5, "five taken");
+            c.return_sheaf(k, a);
+            ensure!(s(SlabStat::SheafReturnFast) == 1, "the spare");
+            // c) The spare comes back, topped up by five.
+            let mut a = some!(c.prefill_sheaf(k, cap));
+            ensure!(s(SlabStat::SheafPrefillFast) == 1, "the spare taken");
+            ensure!(s(SlabStat::SheafRefill) == cap64 + 5, "topped up");
+            ensure!(a.size() == cap, "full again");
+            // d) A second one meanwhile: no spare, a new sheaf.
+            let b = some!(c.prefill_sheaf(k, 1));
+            ensure!(s(SlabStat::SheafPrefillSlow) == 2, "no spare");
+            ensure!(s(SlabStat::BarnGetFail) == 2, "still an empty barn");
+            ensure!(s(SlabStat::SheafAlloc) == 2, "a second sheaf");
+            ensure!(s(SlabStat::SheafRefill) == 2 * cap64 + 5, "filled");
+            // e) Another cache refuses it, and counts an error.
+            ensure!(other.alloc_from_sheaf(k, &mut a).is_none(), "refused");
+            ensure!(other.errors() == 1, "reported on the other cache");
+            ensure!(a.size() == cap, "untouched");
+            // f) Both back: the spare, then (full already) the barn.
+            c.return_sheaf(k, a);
+            c.return_sheaf(k, b);
+            ensure!(s(SlabStat::SheafReturnFast) == 2, "the spare again");
+            ensure!(s(SlabStat::SheafReturnSlow) == 1, "to the barn");
+            ensure!(s(SlabStat::BarnPut) == 1, "a full sheaf in the barn");
+            ensure!(s(SlabStat::SheafRefill) == 2 * cap64 + 5, "no refill");
+            // g) Oversize: exactly the request, not counted as a refill;
+            // refilled above its size, it is replaced, the old one flushed.
+            let mut o = some!(c.prefill_sheaf(k, cap + 1));
+            ensure!(o.size() == cap + 1, "exactly the request");
+            ensure!(s(SlabStat::SheafPrefillOversize) == 1, "oversize");
+            ensure!(s(SlabStat::SheafAlloc) == 3, "made for it");
+            c.refill_sheaf(k, &mut o, cap + 10)?;
+            ensure!(o.size() == cap + 10, "a bigger one");
+            ensure!(s(SlabStat::SheafPrefillOversize) == 2, "oversize");
+            ensure!(s(SlabStat::SheafFlush) == cap64 + 1, "the old flushed");
+            ensure!(s(SlabStat::SheafFree) == 1, "and freed");
+            c.return_sheaf(k, o);
+            ensure!(s(SlabStat::SheafFlush) == 2 * cap64 + 11, "flushed");
+            ensure!(s(SlabStat::SheafFree) == 2, "and freed");
+            ensure!(s(SlabStat::SheafRefill) == 2 * cap64 + 5, "no refill");
+            // h) Within the capacity, a refill tops up; exactly `size`
+            // objects come out, then none.
+            let mut a = some!(c.prefill_sheaf(k, 1));
+            ensure!(s(SlabStat::SheafPrefillFast) == 2, "the spare");
+            for _ in 0..cap {
+                let o = some!(c.alloc_from_sheaf(k, &mut a));
+                held.lock().push(o.as_ptr() as usize, GFP_NOWAIT)?;
+            }
+            ensure!(c.alloc_from_sheaf(k, &mut a).is_none(), "empty: NULL");
+            c.refill_sheaf(k, &mut a, 2)?;
+            ensure!(a.size() == cap, "refilled to the capacity");
+            ensure!(s(SlabStat::SheafRefill) == 3 * cap64 + 5, "counted");
+            c.refill_sheaf(k, &mut a, cap)?;
+            ensure!(s(SlabStat::SheafRefill) == 3 * cap64 + 5, "no-op");
+            c.return_sheaf(k, a);
+            ensure!(s(SlabStat::SheafReturnFast) == 3, "the spare");
+            // Nothing else moved: every object came from a sheaf, not the
+            // CPU's main one.
+            ensure!(s(SlabStat::AllocFastpath) == 0, "no main sheaf");
+            ensure!(s(SlabStat::BarnGet) == 0, "the barn's never taken");
+            Ok(())
+        })?;
+        for o in held.lock().drain_all() {
+            free(&c, o);
+        }
+        c.shrink();
+        assert_eq!(census(&c)?.inuse, 0);
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(other.destroy(), Ok(()));
+        assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// A classic cache (capacity 0) serves every prefill oversize, as 7.3
+    /// does a cache without sheaves; `__GFP_ZERO` zeroes what a sheaf gives,
+    /// on both kinds of cache, though the objects it holds were dirty (a
+    /// classic cache's last freed object, a sheaves cache's full sheaf of
+    /// the barn).
+    #[test]
+    fn prefilled_sheaves_on_classic_caches_and_zeroing() -> Result {
+        let p = pool()?;
+        let classic = Cache::new(&p, &CacheConfig::new("kunit-prefill-classic", 200))?;
+        let c = sheaves_cache(&p, "kunit-prefill-zero", 200)?;
+        let cap = c.sheaf_capacity() as usize;
+        let zero = Gfp::KERNEL.zeroed();
+        let dirty = |o: *mut u8| {
+            // SAFETY: a live object of 200 bytes, ours.
+            unsafe { core::ptr::write_bytes(o, 0xa5, 200) }
+        };
+        let is_zero = |o: NonNull<u8>| {
+            // SAFETY: a live object of 200 bytes, ours.
+            unsafe { core::slice::from_raw_parts(o.as_ptr(), 200) }
+                .iter()
+                .all(|&x| x == 0)
+        };
+        on_cpu(0, || {
+            // The classic cache: its CPU freelist's first object (the one
+            // just freed, dirty) is the sheaf's.
+            let o = some!(classic.alloc(Gfp::KERNEL));
+            dirty(o.as_ptr());
+            free(&classic, o.as_ptr() as usize);
+            let mut sh = some!(classic.prefill_sheaf(Gfp::KERNEL, 1));
+            ensure!(sh.size() == 1, "exactly one");
+            ensure!(
+                classic.stat_total(SlabStat::SheafPrefillOversize) == 1,
+                "oversize on a classic cache"
+            );
+            let z = some!(classic.alloc_from_sheaf(zero, &mut sh));
+            ensure!(z == o, "the object just freed");
+            ensure!(is_zero(z), "zeroed");
+            ensure!(classic.alloc_from_sheaf(zero, &mut sh).is_none(), "empty");
+            classic.return_sheaf(Gfp::KERNEL, sh);
+            ensure!(classic.stat_total(SlabStat::SheafFree) == 1, "freed");
+            free(&classic, z.as_ptr() as usize);
+            // The sheaves cache: two sheaves' worth allocated, dirtied and
+            // freed leave a full sheaf of dirty objects in the barn, which
+            // the prefill takes.
+            let mut objs = KVec::from_elem(core::ptr::null_mut::<u8>(), 2 * cap, GFP_KERNEL)?;
+            for o in objs.iter_mut() {
+                *o = some!(c.alloc(Gfp::KERNEL)).as_ptr();
+                dirty(*o);
+            }
+            for &o in objs.iter() {
+                free(&c, o as usize);
+            }
+            ensure!(
+                c.stat_total(SlabStat::BarnPut) == 1,
+                "a full sheaf in the barn"
+            );
+            let mut sh = some!(c.prefill_sheaf(Gfp::KERNEL, cap as u32));
+            ensure!(c.stat_total(SlabStat::BarnGet) == 1, "the barn's sheaf");
+            for o in objs.iter_mut().take(cap) {
+                let z = some!(c.alloc_from_sheaf(zero, &mut sh));
+                ensure!(is_zero(z), "zeroed");
+                *o = z.as_ptr();
+            }
+            c.return_sheaf(Gfp::KERNEL, sh);
+            for &o in objs.iter().take(cap) {
+                free(&c, o as usize);
+            }
+            Ok(())
+        })?;
+        for x in [&classic, &c] {
+            x.shrink();
+            assert_eq!(census(x)?.inuse, 0);
+        }
+        assert_eq!(classic.destroy(), Ok(()));
         assert_eq!(c.destroy(), Ok(()));
         assert_eq!(pages_in_use(&p)?, 0);
         Ok(())

@@ -621,8 +621,66 @@ static void kmem_cache_args_honoured(struct kunit *test)
 	rslab_cache_destroy(s);
 }
 
+/*
+ * Prefilled sheaves as 7.3's kmem_cache_prefill_sheaf() family: a sheaf
+ * gives exactly what it holds (zeroed for __GFP_ZERO though the cache's free
+ * objects are dirty), then NULL; a refill tops it up, or replaces it by an
+ * oversize one of exactly the size asked; bad handles get -EINVAL; a classic
+ * cache serves them too (oversize, exactly the size asked).
+ */
+static void prefill_sheaves_as_7_3(struct kunit *test)
+{
+	struct kmem_cache_args args = { .sheaf_capacity = 40 };
+	struct rslab_cache *s, *classic;
+	struct rslab_sheaf *sh, *none = NULL;
+	unsigned int i, n;
+
+	s = rslab_kmem_cache_create("contract-prefill", 256, &args, 0);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	dirty_cache(test, s, 256);
+	KUNIT_EXPECT_NULL(test, rslab_cache_prefill_sheaf(s, GFP_KERNEL, 0));
+	sh = rslab_cache_prefill_sheaf(s, GFP_KERNEL, 5);
+	KUNIT_ASSERT_NOT_NULL(test, sh);
+	n = rslab_cache_sheaf_size(sh);
+	KUNIT_EXPECT_GE(test, n, 40u);
+	KUNIT_ASSERT_LE(test, n, (unsigned int)NR);
+	for (i = 0; i < n; i++) {
+		objs[i] = rslab_cache_alloc_from_sheaf(s, GFP_KERNEL | __GFP_ZERO, sh);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		KUNIT_EXPECT_TRUE(test, all_zero(test, objs[i], 256));
+	}
+	KUNIT_EXPECT_NULL(test, rslab_cache_alloc_from_sheaf(s, GFP_KERNEL, sh));
+	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), 0u);
+	rslab_cache_free_bulk(s, n, objs);
+	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, &sh, 3), 0);
+	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), n);
+	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, NULL, 3), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, &none, 3), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, &sh, n + 100), 0);
+	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), n + 100);
+	rslab_cache_return_sheaf(s, GFP_KERNEL, sh);
+	KUNIT_EXPECT_GE(test, rslab_cache_validate(s), 0);
+	rslab_cache_destroy(s);
+
+	classic = rslab_cache_create("contract-prefill-classic", 64, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, classic);
+	sh = rslab_cache_prefill_sheaf(classic, GFP_KERNEL, 3);
+	KUNIT_ASSERT_NOT_NULL(test, sh);
+	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), 3u);
+	for (i = 0; i < 3; i++) {
+		objs[i] = rslab_cache_alloc_from_sheaf(classic, GFP_KERNEL, sh);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+	}
+	KUNIT_EXPECT_NULL(test, rslab_cache_alloc_from_sheaf(classic, GFP_KERNEL, sh));
+	rslab_cache_return_sheaf(classic, GFP_KERNEL, sh);
+	rslab_cache_free_bulk(classic, 3, objs);
+	KUNIT_EXPECT_GE(test, rslab_cache_validate(classic), 0);
+	rslab_cache_destroy(classic);
+}
+
 static struct kunit_case contract_cases[] = {
 	KUNIT_CASE(kmem_cache_args_honoured),
+	KUNIT_CASE(prefill_sheaves_as_7_3),
 	KUNIT_CASE(cache_zero_every_path),
 	KUNIT_CASE(debug_cache_zero),
 	KUNIT_CASE(kmalloc_zero_to_ksize),

@@ -19,7 +19,7 @@ use crate::{
         gfp::Gfp,
         rcu::{self, RcuHead},
     },
-    slab::{Cache, CacheConfig, Ctor},
+    slab::{Cache, CacheConfig, Ctor, PrefilledSheaf},
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
@@ -479,6 +479,137 @@ pub(crate) unsafe extern "C" fn rslab_cache_shrink(s: *mut c_void) -> c_int {
         c.shrink();
     }
     0
+}
+
+/// `kmem_cache_prefill_sheaf()`: a sheaf of at least `size` objects of `s`
+/// (see `src/slab/sheaves/prefill.rs`), or NULL for `size` 0 or without
+/// memory.
+///
+/// # Safety
+///
+/// `s` is null or a live cache.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_prefill_sheaf(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    size: c_uint,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return core::ptr::null_mut();
+    };
+    c.prefill_sheaf(Gfp::from_raw(gfp), size)
+        .map_or(core::ptr::null_mut(), |b| KBox::into_raw(b).cast())
+}
+
+/// A prefilled sheaf from its C handle.
+///
+/// # Safety
+///
+/// `sheaf` is a handle [`rslab_cache_prefill_sheaf`] returned and not
+/// returned since; the result is the only reference made to it.
+unsafe fn sheaf_ref<'a>(sheaf: *mut c_void) -> Option<&'a mut PrefilledSheaf> {
+    // SAFETY: the caller's guarantee: a live, unaliased `KBox`'s contents.
+    unsafe { sheaf.cast::<PrefilledSheaf>().as_mut() }
+}
+
+/// `kmem_cache_refill_sheaf()`: 0 once `*sheafp` holds at least `size`
+/// objects (it may be replaced by a bigger one), -ENOMEM without memory
+/// (the sheaf stays), -EINVAL for a NULL sheaf or one of another cache.
+///
+/// # Safety
+///
+/// `s` is null or a live cache; `sheafp` is null or points to null or to a
+/// handle [`rslab_cache_prefill_sheaf`] returned and not returned since.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_refill_sheaf(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    sheafp: *mut *mut c_void,
+    size: c_uint,
+) -> c_int {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return -(bindings::EINVAL as c_int);
+    };
+    // SAFETY: the caller's guarantee: null or a valid pointer.
+    let Some(slot) = (unsafe { sheafp.as_mut() }) else {
+        return -(bindings::EINVAL as c_int);
+    };
+    if slot.is_null() {
+        return -(bindings::EINVAL as c_int);
+    }
+    // SAFETY: `*slot` is a live handle (the caller's guarantee), a `KBox`
+    // that [`rslab_cache_prefill_sheaf`] leaked; it is put back below.
+    let mut b = unsafe { KBox::from_raw(slot.cast::<PrefilledSheaf>()) };
+    let r = c.refill_sheaf(Gfp::from_raw(gfp), &mut b, size);
+    *slot = KBox::into_raw(b).cast();
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `kmem_cache_return_sheaf()`.
+///
+/// # Safety
+///
+/// `s` is null or a live cache; `sheaf` is null or a handle
+/// [`rslab_cache_prefill_sheaf`] returned and not returned since, not used
+/// again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_return_sheaf(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    sheaf: *mut c_void,
+) {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return;
+    };
+    if sheaf.is_null() {
+        return;
+    }
+    // SAFETY: a live handle given up by the caller (its guarantee): the
+    // `KBox` [`rslab_cache_prefill_sheaf`] leaked.
+    let b = unsafe { KBox::from_raw(sheaf.cast::<PrefilledSheaf>()) };
+    c.return_sheaf(Gfp::from_raw(gfp), b);
+}
+
+/// `kmem_cache_alloc_from_sheaf()`: an object of `sheaf`, NULL once it is
+/// empty (no fallback to the slabs).
+///
+/// # Safety
+///
+/// `s` is null or a live cache; `sheaf` is null or a live handle (as for
+/// [`rslab_cache_return_sheaf`]) that nothing else uses meanwhile.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_alloc_from_sheaf(
+    s: *mut c_void,
+    gfp: bindings::gfp_t,
+    sheaf: *mut c_void,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let Some(c) = (unsafe { cache(s) }) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the caller's guarantee.
+    let Some(sheaf) = (unsafe { sheaf_ref(sheaf) }) else {
+        return core::ptr::null_mut();
+    };
+    c.alloc_from_sheaf(Gfp::from_raw(gfp), sheaf)
+        .map_or(core::ptr::null_mut(), |p| p.as_ptr().cast())
+}
+
+/// `kmem_cache_sheaf_size()`: the objects left in `sheaf` (0 for NULL).
+///
+/// # Safety
+///
+/// `sheaf` is null or a live handle that nothing else uses meanwhile.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_cache_sheaf_size(sheaf: *mut c_void) -> c_uint {
+    // SAFETY: the caller's guarantee.
+    unsafe { sheaf_ref(sheaf) }.map_or(0, |s| s.size())
 }
 
 /// `kmalloc()` (zeroed up to `ksize()` for `__GFP_ZERO`).

@@ -109,6 +109,7 @@ mod typed;
 
 pub(crate) use debug::{Track, TrackItem};
 pub(crate) use page::{Owner, SlabPage};
+pub(crate) use sheaves::PrefilledSheaf;
 #[cfg(rslab_kunit)]
 pub(crate) use teardown::{Census, Leaked};
 pub(crate) use teardown::{NodeCount, SlabError};
@@ -181,10 +182,16 @@ pub(crate) enum SlabStat {
     BarnGetFail,
     BarnPut,
     BarnPutFail,
+    // 7.3's prefilled sheaves (`kmem_cache_prefill_sheaf()` and its return).
+    SheafPrefillFast,
+    SheafPrefillSlow,
+    SheafPrefillOversize,
+    SheafReturnFast,
+    SheafReturnSlow,
 }
 
 /// The number of [`SlabStat`] counters.
-pub(crate) const NR_SLAB_STATS: usize = SlabStat::BarnPutFail as usize + 1;
+pub(crate) const NR_SLAB_STATS: usize = SlabStat::SheafReturnSlow as usize + 1;
 
 /// A constructor: runs on every object of a new slab (the C ABI, so that
 /// other modules' constructors can be used, as `kmem_cache_create()`'s).

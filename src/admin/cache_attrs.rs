@@ -396,4 +396,9 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     stat_attr!(c"barn_get_fail", SlabStat::BarnGetFail),
     stat_attr!(c"barn_put", SlabStat::BarnPut),
     stat_attr!(c"barn_put_fail", SlabStat::BarnPutFail),
+    stat_attr!(c"sheaf_prefill_fast", SlabStat::SheafPrefillFast),
+    stat_attr!(c"sheaf_prefill_slow", SlabStat::SheafPrefillSlow),
+    stat_attr!(c"sheaf_prefill_oversize", SlabStat::SheafPrefillOversize),
+    stat_attr!(c"sheaf_return_fast", SlabStat::SheafReturnFast),
+    stat_attr!(c"sheaf_return_slow", SlabStat::SheafReturnSlow),
 ];

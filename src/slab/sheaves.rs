@@ -45,6 +45,9 @@ use crate::glue::{
 use core::cell::UnsafeCell;
 use kernel::{interrupt::local_interrupt_disable, new_spinlock_irq, prelude::*, sync::SpinLockIrq};
 
+mod prefill;
+pub(crate) use prefill::PrefilledSheaf;
+
 /// `MAX_FULL_SHEAVES`: full sheaves a barn keeps.
 pub(crate) const MAX_FULL_SHEAVES: usize = 10;
 /// `MAX_EMPTY_SHEAVES`: empty sheaves a barn keeps.
