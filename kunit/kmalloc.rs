@@ -5,7 +5,7 @@ use crate::{
     glue::gfp::Gfp,
     kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
     kunit::{hooks, slab::census, util::some},
-    logic::slab::layout,
+    logic::slab::{debugopt::SlubDebug, layout},
 };
 use kernel::{page::PAGE_SIZE, prelude::*};
 
@@ -21,7 +21,7 @@ mod tests {
     #[test]
     fn kmalloc_sizes_follow_kmalloc_index() -> Result {
         let p = pool()?;
-        let k = Kmalloc::new(&p)?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE)?;
         for size in 1..=8192usize {
             let idx = some!(layout::kmalloc_index(size));
             let c = some!(k.cache_for(size));
@@ -61,7 +61,7 @@ mod tests {
     #[test]
     fn krealloc_kzalloc_and_kmalloc_array() -> Result {
         let p = pool()?;
-        let k = Kmalloc::new(&p)?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE)?;
         let o = k.kmalloc(100, Gfp::KERNEL);
         assert!(!o.is_null());
         // SAFETY: `o` holds 100 bytes; each krealloc result is live and at

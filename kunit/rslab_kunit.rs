@@ -32,9 +32,10 @@ mod rslab {
     pub(crate) mod instance;
     pub(crate) mod kmalloc;
     pub(crate) mod page_pool;
+    pub(crate) mod registry;
     pub(crate) mod slab;
 }
-use rslab::{admin, api, glue, instance, kmalloc, page_pool, slab};
+use rslab::{admin, api, glue, instance, kmalloc, page_pool, registry, slab};
 
 /// The suites, and what they share.
 #[path = "."]

@@ -85,14 +85,16 @@ else
 	count "rustfmt" "0 1 0"
 fi
 
-# The layering: the page pool (its kernel side and its pure logic) knows
-# nothing of its user, the slab layer: no file of it names the layer, its
-# types or its concept ("slab"; the kernel's SLUB may be cited).
-if (cd "$RSLAB_TOP" && grep -rniwE -e 'slabs?' -e 'slab::[a-z_:]*' -e 'slab(page|pool|stat)' src/page_pool.rs src/page_pool rust/rslab-core/src/page_pool.rs rust/rslab-core/src/page_pool) >"$RSLAB_OUT/layering.log"; then
-	cat "$RSLAB_OUT/layering.log" >&2
-	count "layering (the page pool names the slab layer)" "0 1 0"
+# The layering: each layer of src/ uses only those below it
+# (scripts/layering.py), and the page pool (its kernel side and its pure
+# logic) knows nothing of its user, the slab layer: no file of it names the
+# layer, its types or its concept ("slab"; the kernel's SLUB may be cited).
+if in_root python3 "$RSLAB_TOP/scripts/layering.py" "$RSLAB_TOP" >"$RSLAB_OUT/layering.log" 2>&1 &&
+	! (cd "$RSLAB_TOP" && grep -rniwE -e 'slabs?' -e 'slab::[a-z_:]*' -e 'slab(page|pool|stat)' src/page_pool.rs src/page_pool rust/rslab-core/src/page_pool.rs rust/rslab-core/src/page_pool) >>"$RSLAB_OUT/layering.log"; then
+	count "layering (each layer uses only those below it; the page pool does not name the slab layer)" "1 0 0"
 else
-	count "layering (the page pool does not name the slab layer)" "1 0 0"
+	cat "$RSLAB_OUT/layering.log" >&2
+	count "layering (a layer uses one above it, or the page pool names the slab layer)" "0 1 0"
 fi
 
 # The suites the module must run, straight from the sources.

@@ -12,13 +12,13 @@
 //! ignored.
 
 use crate::{
-    admin::Registry,
     glue::{
-        atomic::{Acquire, Atomic, Release},
+        atomic::Global,
         ffi,
         gfp::Gfp,
         rcu::{self, RcuHead},
     },
+    registry::Registry,
     slab::{Cache, CacheConfig, Ctor, PrefilledSheaf},
 };
 use core::{ffi::c_void, ptr::NonNull};
@@ -30,7 +30,7 @@ use kernel::{
 };
 
 /// The registry the API serves from: the module's, while it is loaded.
-static REGISTRY: Atomic<*const Registry> = Atomic::new(core::ptr::null());
+static REGISTRY: Global<Registry> = Global::new();
 
 /// Makes `r` the registry the API uses, until [`clear`].
 ///
@@ -38,20 +38,18 @@ static REGISTRY: Atomic<*const Registry> = Atomic::new(core::ptr::null());
 ///
 /// `r` stays alive and in place until [`clear`] is called.
 pub(crate) unsafe fn set(r: &Registry) {
-    REGISTRY.store(core::ptr::from_ref(r), Release);
+    // SAFETY: the caller's guarantee; callers of the API hold a reference
+    // on the module, so they are gone before its teardown calls `clear`.
+    unsafe { REGISTRY.publish(r) };
 }
 
 /// Stops the API (at unload: no module that uses it is loaded any more).
 pub(crate) fn clear() {
-    REGISTRY.store(core::ptr::null(), Release);
+    REGISTRY.withdraw();
 }
 
 fn registry() -> Option<&'static Registry> {
-    let r = REGISTRY.load(Acquire);
-    // SAFETY: set from a registry that lives until `clear` (the contract of
-    // `set`); callers run while rslab is loaded (they hold a module
-    // reference).
-    unsafe { r.as_ref() }
+    REGISTRY.get()
 }
 
 /// `SLAB_FLAGS_PERMITTED` of Linux 7.3 (`mm/slab.h`), by bit of
@@ -213,7 +211,7 @@ pub(crate) unsafe extern "C" fn rslab_kmem_cache_create(
         cfg.freeptr_offset = args.use_freeptr_offset.then_some(args.freeptr_offset);
         cfg.sheaves = args.sheaf_capacity > 0;
         cfg.sheaf_capacity = args.sheaf_capacity;
-        r.create_config(&cfg)
+        r.create(&cfg)
     })();
     match made {
         Ok(c) => kernel::sync::Arc::as_ptr(&c).cast_mut().cast(),

@@ -5,7 +5,9 @@
 //! (`src/rslab.rs`); rslab_kunit.ko, which compiles the same sources, makes
 //! its own under other names for its suites to test (`kunit/rslab_kunit.rs`).
 
-use crate::{admin, api, glue, kmalloc, page_pool, slab};
+use crate::{
+    admin, api, glue, kmalloc, logic::slab::debugopt::SlubDebug, page_pool, registry, slab,
+};
 use kernel::{prelude::*, str::CStr, sync::Arc, ThisModule};
 
 /// The names an instance registers under.
@@ -25,7 +27,7 @@ pub(crate) struct Names {
 /// the registry, the hotplug state and the flush workqueue last.
 pub(crate) struct Instance {
     interfaces: Option<admin::Interfaces>,
-    caches: Arc<admin::Registry>,
+    caches: Arc<registry::Registry>,
     _pool: page_pool::Registration<slab::SlabPage>,
     _hotplug: glue::cpuhp::State,
     _fault: glue::fault::Knobs,
@@ -39,13 +41,13 @@ impl Instance {
         glue::dword::init();
         glue::swab::init();
         glue::debug::init(module);
-        admin::log_slub_debug();
+        let slub_debug = slub_debug();
         let fault = glue::fault::Knobs::new(names.fail);
         let flushwq = glue::cpu::FlushQueue::new()?;
         let hotplug = glue::cpuhp::State::register(names.hotplug)?;
         let pool = page_pool::Pool::new(page_pool::Config::default())?;
         let pool = page_pool::Registration::new(pool, names.shrinker)?;
-        let caches = admin::Registry::new(pool.pool())?;
+        let caches = registry::Registry::new(pool.pool(), slub_debug)?;
         let interfaces = admin::Interfaces::new(module, names.root, pool.pool(), &caches)?;
         // SAFETY: the registry (and so its kmalloc) lives in an `Arc` held
         // until `Instance::drop`, which clears the global first.
@@ -88,6 +90,38 @@ impl Instance {
             page_pool::backing_pages()
         );
     }
+}
+
+/// The `slub_debug=` module parameter's bytes, if it was given.
+fn slub_debug_param() -> Option<&'static [u8]> {
+    // SAFETY: reading the parameter's pointer has no precondition.
+    let p = unsafe { glue::ffi::rslab_slub_debug_param() };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a set `charp` parameter is a NUL-terminated string that lives,
+    // unchanged (it is read-only in sysfs), while the module is loaded.
+    Some(unsafe { CStr::from_char_ptr(p) }.to_bytes())
+}
+
+/// The `slub_debug=` module parameter (`slub_debug=FZPU,cache-a,cache-b`,
+/// the kernel's syntax; see [`crate::logic::slab::debugopt`]), parsed:
+/// which caches are made debug caches, and how. Says what it turned on
+/// (and which letters it skipped).
+fn slub_debug() -> SlubDebug<'static> {
+    let Some(s) = slub_debug_param() else {
+        return SlubDebug::NONE;
+    };
+    let (d, unknown) = SlubDebug::parse(s);
+    if let Some(c) = unknown {
+        pr_err!("slub_debug option '{}' unknown. skipped\n", char::from(c));
+    }
+    pr_info!(
+        "slub_debug={} (flags {:#x} for other caches)\n",
+        kernel::str::BStr::from_bytes(s),
+        d.global
+    );
+    d
 }
 
 impl Drop for Instance {

@@ -25,7 +25,10 @@ use crate::{
         gfp::Gfp,
         mm::{self, Zone},
     },
-    logic::slab::layout::{self, KMALLOC_INDICES},
+    logic::slab::{
+        debugopt::SlubDebug,
+        layout::{self, KMALLOC_INDICES},
+    },
     page_pool::MAX_ORDER,
     slab::{Cache, CacheConfig, Owner, SlabPage, SlabPool},
 };
@@ -67,8 +70,9 @@ fn bad_kfree(p: *mut u8, why: &str) {
 
 impl Kmalloc {
     /// `create_kmalloc_caches()`: every class, on `pool` (and the
-    /// `ZONE_DMA` ones, if the kernel has that zone).
-    pub(crate) fn new(pool: &Arc<SlabPool>) -> Result<Self> {
+    /// `ZONE_DMA` ones, if the kernel has that zone), with the debug flags
+    /// `slub_debug` gives their names.
+    pub(crate) fn new(pool: &Arc<SlabPool>, slub_debug: SlubDebug<'static>) -> Result<Self> {
         let make = |prefix: &str, flags: u32| -> Result<Classes> {
             let mut caches: Classes = Default::default();
             for idx in KMALLOC_INDICES {
@@ -77,6 +81,7 @@ impl Kmalloc {
                 let name = fmtbuf::format(&mut buf, format_args!("{prefix}kmalloc-{size}"));
                 let mut cfg = CacheConfig::new(name, size as u32);
                 cfg.flags = flags;
+                cfg.slub_debug = slub_debug;
                 caches[idx as usize] = Some(Cache::new(pool, &cfg)?);
             }
             Ok(caches)

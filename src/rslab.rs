@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 //! rslab: a slab allocator and page pool in Rust, as a loadable module.
 //!
-//! The layers, top down, each a module of its own:
+//! The layers, top down, each a module of its own that uses only those
+//! below it (`scripts/layering.py` checks it):
 //!
+//! - [`instance`]: what a load makes and an unload tears down, in order;
+//! - [`admin`]: what userspace sees: sysfs files under `/sys/kernel/rslab/`
+//!   and the command file `/sys/kernel/debug/rslab/control`;
+//! - [`api`]: the exported C API (`include/rslab.h`), on
+//! - [`registry`]: the module's caches by name (SLUB's `slab_caches`), on
 //! - [`kmalloc`]: the kmalloc size classes, on
-//! - [`slab`]: slab caches mirroring SLUB 6.1, whose slabs come from
+//! - [`slab`]: slab caches mirroring SLUB 6.1 (and 7.3's sheaves), whose
+//!   slabs come from
 //! - [`page_pool`]: buddy free areas and per-CPU page lists over chunks
-//!   taken from the kernel's `alloc_pages()`.
+//!   taken from the kernel's `alloc_pages()`;
+//! - [`glue`]: the kernel interfaces the layers use, wrapped once.
 //!
-//! Beside them, [`glue`] wraps the kernel interfaces the layers use, and
-//! [`admin`] is what userspace sees: sysfs files under `/sys/kernel/rslab/`
-//! and the command file `/sys/kernel/debug/rslab/control`. The pure logic of
-//! each layer lives in `rust/rslab-core/` ([`logic`]), tested on the host.
-//! [`instance`] puts them together at load. The KUnit suites are not here:
+//! The pure logic of each layer lives in `rust/rslab-core/` ([`logic`]),
+//! tested on the host, usable from every layer. The KUnit suites are not here:
 //! they are rslab_kunit.ko (`kunit/rslab_kunit.rs`), which compiles these
 //! sources into an instance of its own.
 
@@ -39,6 +44,7 @@ mod api;
 mod glue;
 mod kmalloc;
 mod page_pool;
+mod registry;
 mod slab;
 
 mod instance;

@@ -30,7 +30,7 @@
 //! path or an administrative call takes, outermost first. A lock is only
 //! ever taken with locks of smaller numbers held (or none).
 //!
-//! 1. The cache registry's mutex (SLUB's `slab_mutex`, `Registry`): held
+//! 1. The cache registry's mutex (SLUB's `slab_mutex`, `src/registry.rs`): held
 //!    while a cache is created, attached or destroyed. It sleeps. Inside it
 //!    run the hotplug instance add and remove (2) and a destroy's flush
 //!    (2, 3).
@@ -126,11 +126,12 @@ use crate::{
         stats::Stats,
     },
     logic::{
-        admin::control::{Name, NAME_LEN},
         rand::XorShift64,
         slab::{
+            debugopt::SlubDebug,
             init::InitPolicy,
             layout::{self, Layout, Machine},
+            name::{Name, NAME_LEN},
         },
     },
     page_pool::Pool,
@@ -234,7 +235,10 @@ pub(crate) struct CacheConfig<'a> {
     /// [`sheaves`]; the classic per-CPU slab serves alone otherwise. Debug
     /// caches have none (as in 7.3).
     pub(crate) sheaves: bool,
-    /// `SLAB_NO_USER_FLAGS`: the `slub_debug=` parameter does not apply.
+    /// The `slub_debug=` parameter (`kmem_cache_flags()`): the flags it
+    /// gives this cache's name are added to `flags`.
+    pub(crate) slub_debug: SlubDebug<'a>,
+    /// `SLAB_NO_USER_FLAGS`: `slub_debug` does not apply.
     pub(crate) no_user_flags: bool,
     /// With `sheaves`, the fewest objects per sheaf (7.3's
     /// `kmem_cache_args.sheaf_capacity`: `calculate_sheaf_capacity()`'s by
@@ -263,6 +267,7 @@ impl<'a> CacheConfig<'a> {
             harden: true,
             randomize: true,
             sheaves: false,
+            slub_debug: SlubDebug::NONE,
             no_user_flags: false,
             sheaf_capacity: 0,
             freeptr_offset: None,
@@ -446,7 +451,7 @@ impl Cache {
         // `kmem_cache_flags()`: the `slub_debug=` parameter's flags for it.
         let mut flags = cfg.flags;
         if !cfg.no_user_flags {
-            flags |= crate::admin::slub_debug().flags_for(cfg.name.as_bytes());
+            flags |= cfg.slub_debug.flags_for(cfg.name.as_bytes());
         }
         if flags & layout::SLAB_STORE_USER != 0 {
             crate::glue::debug::stack_depot_init();

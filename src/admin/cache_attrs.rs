@@ -6,31 +6,54 @@
 use crate::{
     glue::{
         cpu, kallsyms, numa,
-        sysfs::{self, Attr, Emitter},
+        sysfs::{self, Attr, Dir, Emitter, Parent},
     },
-    logic::slab::layout,
+    logic::slab::{layout, name::NAME_LEN},
+    registry::CacheView,
     slab::{Cache, NodeCount, SlabError, SlabStat, Track, TrackItem, NR_SLAB_STATS},
 };
-use core::fmt::Write;
-use kernel::{prelude::*, sync::Arc};
+use kernel::{prelude::*, str::CStr, sync::Arc};
 
 /// What a cache directory holds.
 pub(crate) struct CacheDir {
     cache: Arc<Cache>,
 }
 
-impl CacheDir {
-    pub(crate) fn new(cache: Arc<Cache>) -> Self {
-        CacheDir { cache }
+/// `caches/`: shows each cache of the registry as a directory of its name
+/// with [`CACHE_ATTRS`].
+pub(crate) struct CachesDir {
+    dir: Dir<()>,
+}
+
+impl CachesDir {
+    /// `caches/` in `parent`, as the registry's view.
+    pub(crate) fn view<U: Send + Sync + 'static>(parent: &Dir<U>) -> Result<KBox<dyn CacheView>> {
+        let dir = Dir::new(Parent::Dir(parent), c"caches", (), &[])?;
+        Ok(KBox::new(CachesDir { dir }, GFP_KERNEL)?)
     }
 }
 
-fn emit(e: &mut Emitter, args: core::fmt::Arguments<'_>) -> Result {
-    e.write_fmt(args).map_err(|_| EINVAL)
+impl CacheView for CachesDir {
+    fn show(&self, cache: &Arc<Cache>) -> Result<KBox<dyn Send + Sync>> {
+        let name = cache.name();
+        let mut buf = [0u8; NAME_LEN + 1];
+        let len = name.len().min(NAME_LEN);
+        buf[..len].copy_from_slice(&name[..len]);
+        let name = CStr::from_bytes_with_nul(&buf[..=len]).map_err(|_| EINVAL)?;
+        let dir = Dir::new(
+            Parent::Dir(&self.dir),
+            name,
+            CacheDir {
+                cache: cache.clone(),
+            },
+            &CACHE_ATTRS,
+        )?;
+        Ok(KBox::new(dir, GFP_KERNEL)?)
+    }
 }
 
 fn flag(d: &CacheDir, e: &mut Emitter, f: u32) -> Result {
-    emit(e, format_args!("{}\n", u32::from(d.cache.flags() & f != 0)))
+    e.emit(format_args!("{}\n", u32::from(d.cache.flags() & f != 0)))
 }
 
 fn write_one(s: &str) -> Result {
@@ -101,48 +124,45 @@ fn show_calls(d: &CacheDir, e: &mut Emitter, t: TrackItem) -> Result {
         }
     })?;
     if locs.is_empty() {
-        return emit(e, format_args!("No data\n"));
+        return e.emit(format_args!("No data\n"));
     }
     let multi_cpu = cpu::online_cpus().nth(1).is_some();
     for l in locs.iter() {
         let mut buf = KBox::new([0u8; kallsyms::SYMBOL_LEN], GFP_KERNEL)?;
         let r = (|| -> Result {
-            emit(e, format_args!("{:7} ", l.count))?;
+            e.emit(format_args!("{:7} ", l.count))?;
             if l.addr != 0 {
                 let name = kallsyms::symbol(l.addr, &mut buf);
-                emit(
-                    e,
-                    format_args!("{}", core::str::from_utf8(name).unwrap_or("?")),
-                )?;
+                e.emit(format_args!(
+                    "{}",
+                    core::str::from_utf8(name).unwrap_or("?")
+                ))?;
             } else {
-                emit(e, format_args!("<not-available>"))?;
+                e.emit(format_args!("<not-available>"))?;
             }
             if l.sum_time != l.min_time as u64 {
-                emit(
-                    e,
-                    format_args!(
-                        " age={}/{}/{}",
-                        l.min_time,
-                        // (`checked_div`: a location counts at least one
-                        // object; Linux 7.3's objtool does not know
-                        // `panic_const_div_by_zero` as noreturn.)
-                        l.sum_time.checked_div(l.count).unwrap_or(0),
-                        l.max_time
-                    ),
-                )?;
+                e.emit(format_args!(
+                    " age={}/{}/{}",
+                    l.min_time,
+                    // (`checked_div`: a location counts at least one
+                    // object; Linux 7.3's objtool does not know
+                    // `panic_const_div_by_zero` as noreturn.)
+                    l.sum_time.checked_div(l.count).unwrap_or(0),
+                    l.max_time
+                ))?;
             } else {
-                emit(e, format_args!(" age={}", l.min_time))?;
+                e.emit(format_args!(" age={}", l.min_time))?;
             }
             if l.min_pid != l.max_pid {
-                emit(e, format_args!(" pid={}-{}", l.min_pid, l.max_pid))?;
+                e.emit(format_args!(" pid={}-{}", l.min_pid, l.max_pid))?;
             } else {
-                emit(e, format_args!(" pid={}", l.min_pid))?;
+                e.emit(format_args!(" pid={}", l.min_pid))?;
             }
             if multi_cpu && l.cpus != 0 {
-                emit(e, format_args!(" cpus="))?;
+                e.emit(format_args!(" cpus="))?;
                 emit_cpu_list(e, l.cpus)?;
             }
-            emit(e, format_args!("\n"))
+            e.emit(format_args!("\n"))
         })();
         if r.is_err() {
             // The page is full: what fits is shown.
@@ -167,9 +187,9 @@ fn emit_cpu_list(e: &mut Emitter, mask: u64) -> Result {
         }
         let sep = if first { "" } else { "," };
         if start == c {
-            emit(e, format_args!("{sep}{start}"))?;
+            e.emit(format_args!("{sep}{start}"))?;
         } else {
-            emit(e, format_args!("{sep}{start}-{c}"))?;
+            e.emit(format_args!("{sep}{start}-{c}"))?;
         }
         first = false;
         c += 1;
@@ -188,16 +208,16 @@ fn show_nodes(
     total: fn(&CacheDir) -> usize,
 ) -> Result {
     if !numa::enabled() {
-        return emit(e, format_args!("{}\n", total(d)));
+        return e.emit(format_args!("{}\n", total(d)));
     }
     let nodes = d.cache.per_node(what)?;
-    emit(e, format_args!("{}", nodes.iter().sum::<usize>()))?;
+    e.emit(format_args!("{}", nodes.iter().sum::<usize>()))?;
     for (n, &x) in nodes.iter().enumerate() {
         if x > 0 {
-            emit(e, format_args!(" N{n}={x}"))?;
+            e.emit(format_args!(" N{n}={x}"))?;
         }
     }
-    emit(e, format_args!("\n"))
+    e.emit(format_args!("\n"))
 }
 
 fn show_slabs_cpu_partial(d: &CacheDir, e: &mut Emitter) -> Result {
@@ -207,14 +227,14 @@ fn show_slabs_cpu_partial(d: &CacheDir, e: &mut Emitter) -> Result {
     for c in cpu::online_cpus() {
         total += d.cache.cpu_info(c).partial_slabs;
     }
-    emit(e, format_args!("{}({})", total * per_slab, total))?;
+    e.emit(format_args!("{}({})", total * per_slab, total))?;
     for c in cpu::online_cpus() {
         let s = d.cache.cpu_info(c).partial_slabs;
         if s > 0 {
-            emit(e, format_args!(" C{}={}({})", c, s * per_slab, s))?;
+            e.emit(format_args!(" C{}={}({})", c, s * per_slab, s))?;
         }
     }
-    emit(e, format_args!("\n"))
+    e.emit(format_args!("\n"))
 }
 
 macro_rules! stat_attr {
@@ -231,19 +251,19 @@ const NR_CACHE_ATTRS: usize = 32 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.layout().object_size))
+        e.emit(format_args!("{}\n", d.cache.layout().object_size))
     }),
     Attr::ro(c"slab_size", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.layout().size))
+        e.emit(format_args!("{}\n", d.cache.layout().size))
     }),
     Attr::ro(c"objs_per_slab", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.layout().objects))
+        e.emit(format_args!("{}\n", d.cache.layout().objects))
     }),
     Attr::ro(c"order", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.layout().order))
+        e.emit(format_args!("{}\n", d.cache.layout().order))
     }),
     Attr::ro(c"align", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.layout().align))
+        e.emit(format_args!("{}\n", d.cache.layout().align))
     }),
     Attr::ro(c"objects", |d, e| {
         show_nodes(d, e, NodeCount::Objects, |d| d.cache.objects_in_use())
@@ -278,7 +298,7 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     // allocations that may take other nodes' partial slabs.
     Attr::rw(
         c"remote_node_defrag_ratio",
-        |d, e| emit(e, format_args!("{}\n", d.cache.remote_node_defrag_ratio())),
+        |d, e| e.emit(format_args!("{}\n", d.cache.remote_node_defrag_ratio())),
         |d, s| {
             let v = u32::try_from(sysfs::parse_ulong(s)?).map_err(|_| ERANGE)?;
             d.cache.set_remote_node_defrag_ratio(v)
@@ -286,7 +306,7 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     ),
     Attr::rw(
         c"min_partial",
-        |d, e| emit(e, format_args!("{}\n", d.cache.min_partial())),
+        |d, e| e.emit(format_args!("{}\n", d.cache.min_partial())),
         |d, s| {
             let v = u32::try_from(sysfs::parse_ulong(s)?).map_err(|_| EINVAL)?;
             d.cache.set_min_partial(v);
@@ -295,7 +315,7 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     ),
     Attr::rw(
         c"cpu_partial",
-        |d, e| emit(e, format_args!("{}\n", d.cache.cpu_partial())),
+        |d, e| e.emit(format_args!("{}\n", d.cache.cpu_partial())),
         |d, s| {
             let v = u32::try_from(sysfs::parse_ulong(s)?).map_err(|_| EINVAL)?;
             d.cache.set_cpu_partial(v)
@@ -308,19 +328,19 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
         };
         let mut buf = KBox::new([0u8; kallsyms::SYMBOL_LEN], GFP_KERNEL)?;
         let name = kallsyms::symbol(f as usize, &mut buf);
-        emit(
-            e,
-            format_args!("{}\n", core::str::from_utf8(name).unwrap_or("?")),
-        )
+        e.emit(format_args!(
+            "{}\n",
+            core::str::from_utf8(name).unwrap_or("?")
+        ))
     }),
     Attr::ro(c"sheaf_capacity", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.sheaf_capacity()))
+        e.emit(format_args!("{}\n", d.cache.sheaf_capacity()))
     }),
     // SLUB's: the size of the user-copyable region (`usersize`).
     Attr::ro(c"usersize", |d, e| {
-        emit(e, format_args!("{}\n", d.cache.usercopy().1))
+        e.emit(format_args!("{}\n", d.cache.usercopy().1))
     }),
-    Attr::ro(c"aliases", |_, e| emit(e, format_args!("0\n"))),
+    Attr::ro(c"aliases", |_, e| e.emit(format_args!("0\n"))),
     Attr::ro(c"poison", |d, e| flag(d, e, layout::SLAB_POISON)),
     Attr::ro(c"red_zone", |d, e| flag(d, e, layout::SLAB_RED_ZONE)),
     Attr::ro(c"store_user", |d, e| flag(d, e, layout::SLAB_STORE_USER)),

@@ -3,12 +3,16 @@
 //! [`crate::logic::admin::control`]). A line that does not parse fails with
 //! `EINVAL` and does nothing; commands fail with their own errno.
 
-use super::{bench, workload, Registry};
+use super::{bench, workload};
 use crate::{
     glue::debugfs::{self, CommandDir},
-    logic::admin::control::{parse, Command},
+    logic::{
+        admin::control::{self, parse, Command, Name},
+        slab::layout,
+    },
     page_pool::MAX_ORDER,
-    slab::SlabPool,
+    registry::Registry,
+    slab::{CacheConfig, SlabPool},
 };
 use kernel::{prelude::*, sync::Arc, ThisModule};
 
@@ -28,6 +32,37 @@ impl Control {
     #[cfg(rslab_kunit)]
     pub(crate) fn caches(&self) -> &Registry {
         &self.caches
+    }
+
+    /// `create`: a cache of the registry, with the command's flags
+    /// (`EEXIST` for a name in use, `EINVAL` for a bad request).
+    fn create(&self, name: &Name, size: u32, align: u32, flags: u32) -> Result {
+        let mut cfg = CacheConfig::new(
+            core::str::from_utf8(name.as_bytes()).map_err(|_| EINVAL)?,
+            size,
+        );
+        cfg.align = align;
+        for (f, slab) in [
+            (control::FLAG_HWCACHE, layout::SLAB_HWCACHE_ALIGN),
+            (control::FLAG_RECLAIM, layout::SLAB_RECLAIM_ACCOUNT),
+            (control::FLAG_DMA, layout::SLAB_CACHE_DMA),
+            (control::FLAG_CONSISTENCY, layout::SLAB_CONSISTENCY_CHECKS),
+            (control::FLAG_RED_ZONE, layout::SLAB_RED_ZONE),
+            (control::FLAG_POISON, layout::SLAB_POISON),
+            (control::FLAG_STORE_USER, layout::SLAB_STORE_USER),
+            (control::FLAG_TRACE, layout::SLAB_TRACE),
+        ] {
+            if flags & f != 0 {
+                cfg.flags |= slab;
+            }
+        }
+        if flags & control::FLAG_CTOR != 0 {
+            cfg.ctor = Some(stamp_ctor);
+        }
+        cfg.harden = flags & control::FLAG_NOHARDEN == 0;
+        cfg.randomize = flags & control::FLAG_NORANDOM == 0;
+        cfg.sheaves = flags & control::FLAG_SHEAVES != 0;
+        self.caches.create(&cfg).map(|_| ())
     }
 
     /// Runs one command line, as written to the control file (`EINVAL` if
@@ -56,7 +91,7 @@ impl Control {
                 size,
                 align,
                 flags,
-            } => self.caches.create(&name, size, align, flags).map(|_| ()),
+            } => self.create(&name, size, align, flags),
             Command::Destroy { name } => self.caches.destroy(name.as_bytes()),
             Command::Bench { quick } => {
                 let s = self.bench(quick)?;
@@ -140,4 +175,19 @@ impl ControlFile {
     pub(crate) fn control(&self) -> &Arc<Control> {
         &self.ctl
     }
+}
+
+/// The byte [`stamp_ctor`] writes.
+const CTOR_BYTE: u8 = 0xc7;
+
+/// The constructor of caches made with `ctor` (a `create` flag): fills the
+/// object's first byte with [`CTOR_BYTE`].
+///
+/// # Safety
+///
+/// `obj` points to a whole object of at least one byte (a constructor's
+/// contract, see [`crate::slab::Ctor`]).
+unsafe extern "C" fn stamp_ctor(obj: *mut core::ffi::c_void) {
+    // SAFETY: a constructor gets a whole object of at least one byte.
+    unsafe { obj.cast::<u8>().write(CTOR_BYTE) };
 }

@@ -11,7 +11,6 @@ use crate::{
     page_pool::{Stat, Watermarks, NR_ORDERS},
     slab::SlabPool,
 };
-use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
 
 /// What the pool's sysfs directory holds.
@@ -23,10 +22,6 @@ impl PoolDir {
     pub(crate) fn new(pool: Arc<SlabPool>) -> Self {
         PoolDir { pool }
     }
-}
-
-fn emit(e: &mut Emitter, args: core::fmt::Arguments<'_>) -> Result {
-    e.write_fmt(args).map_err(|_| EINVAL)
 }
 
 /// The pool's zones as `/proc/buddyinfo` and `/proc/zoneinfo` list them:
@@ -47,11 +42,11 @@ fn show_buddyinfo(d: &PoolDir, e: &mut Emitter) -> Result {
     // /proc/buddyinfo: "Node %d, zone %8s " then "%6lu " per order.
     for (node, zone) in zones(d) {
         let nr = d.pool.buddyinfo_zone(node, zone);
-        emit(e, format_args!("Node {node}, zone {:>8} ", zone.name()))?;
+        e.emit(format_args!("Node {node}, zone {:>8} ", zone.name()))?;
         for n in nr.iter().take(NR_ORDERS) {
-            emit(e, format_args!("{n:6} "))?;
+            e.emit(format_args!("{n:6} "))?;
         }
-        emit(e, format_args!("\n"))?;
+        e.emit(format_args!("\n"))?;
     }
     Ok(())
 }
@@ -60,13 +55,10 @@ fn show_zoneinfo(d: &PoolDir, e: &mut Emitter) -> Result {
     // buddyinfo's lines, with each zone's pages: in its chunks, free.
     for (node, zone) in zones(d) {
         let (total, free) = d.pool.zone_pages(node, zone);
-        emit(
-            e,
-            format_args!(
-                "Node {node}, zone {:>8} total {total} free {free}\n",
-                zone.name()
-            ),
-        )?;
+        e.emit(format_args!(
+            "Node {node}, zone {:>8} total {total} free {free}\n",
+            zone.name()
+        ))?;
     }
     Ok(())
 }
@@ -74,13 +66,10 @@ fn show_zoneinfo(d: &PoolDir, e: &mut Emitter) -> Result {
 fn show_pcp(d: &PoolDir, e: &mut Emitter) -> Result {
     for c in cpu::online_cpus() {
         if let Some(i) = d.pool.pcp_info(c) {
-            emit(
-                e,
-                format_args!(
-                    "cpu{c}: count {} high {} batch {} high_min {} high_max {}\n",
-                    i.count, i.high, i.batch, i.high_min, i.high_max
-                ),
-            )?;
+            e.emit(format_args!(
+                "cpu{c}: count {} high {} batch {} high_min {} high_max {}\n",
+                i.count, i.high, i.batch, i.high_min, i.high_max
+            ))?;
         }
     }
     Ok(())
@@ -109,28 +98,28 @@ pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 22] = [
     // Pages of the compound blocks (`__GFP_COMP`) handed out, which the
     // kernel's allocator serves.
     Attr::ro(c"compound_pages", |d, e| {
-        emit(e, format_args!("{}\n", d.pool.compound_pages()))
+        e.emit(format_args!("{}\n", d.pool.compound_pages()))
     }),
     Attr::ro(c"pcp", show_pcp),
     Attr::ro(c"pages_total", |d, e| {
-        emit(e, format_args!("{}\n", d.pool.total_pages()))
+        e.emit(format_args!("{}\n", d.pool.total_pages()))
     }),
     Attr::ro(c"pages_free", |d, e| {
-        emit(e, format_args!("{}\n", d.pool.free_pages()))
+        e.emit(format_args!("{}\n", d.pool.free_pages()))
     }),
     Attr::rw(
         c"watermark_min",
-        |d, e| emit(e, format_args!("{}\n", d.pool.watermarks().min)),
+        |d, e| e.emit(format_args!("{}\n", d.pool.watermarks().min)),
         |d, s| store_wmark(d, s, |w, v| w.min = v),
     ),
     Attr::rw(
         c"watermark_low",
-        |d, e| emit(e, format_args!("{}\n", d.pool.watermarks().low)),
+        |d, e| e.emit(format_args!("{}\n", d.pool.watermarks().low)),
         |d, s| store_wmark(d, s, |w, v| w.low = v),
     ),
     Attr::rw(
         c"watermark_high",
-        |d, e| emit(e, format_args!("{}\n", d.pool.watermarks().high)),
+        |d, e| e.emit(format_args!("{}\n", d.pool.watermarks().high)),
         |d, s| store_wmark(d, s, |w, v| w.high = v),
     ),
     // As SLUB's `shrink`: write 1 to shrink now (down to the min watermark).

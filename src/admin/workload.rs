@@ -3,7 +3,12 @@
 //! on a cache, and on kmalloc.
 
 use crate::{
-    glue::{cpu, gfp::Gfp, kthread},
+    glue::{
+        atomic::{Atomic, Relaxed},
+        cpu,
+        gfp::Gfp,
+        kthread,
+    },
     kmalloc::Kmalloc,
     logic::rand::XorShift64,
     page_pool::{PageRecord, Pool, RawBlock},
@@ -14,7 +19,6 @@ use kernel::{
     bindings,
     page::PAGE_SIZE,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
     time::{Instant, Monotonic},
 };
 

@@ -23,7 +23,9 @@
 //!   `SeqCst` in the C++ model, which both targets emit as a fully fenced
 //!   instruction (`lock` prefix on x86_64, `.aqrl` AMO on riscv64).
 //!
-//! Slow paths and cold data keep the kernel crate's `Atomic`.
+//! It is rslab's one atomic type, cold data included: one set of
+//! orderings to read, and no call anywhere. Module-wide state that is
+//! published at load and withdrawn at unload is a [`Global`].
 
 pub(crate) use core::sync::atomic::Ordering::{self, Acquire, Relaxed, Release, SeqCst as Full};
 use core::{
@@ -200,6 +202,20 @@ impl<T: Word> Atomic<T> {
         unsafe { T::core_of(self.0.get()) }
     }
 
+    /// The C word at `p` (an `atomic_t`'s counter, say) as an [`Atomic`].
+    ///
+    /// # Safety
+    ///
+    /// `p` is valid and aligned for `'a`, and everything else accesses it
+    /// atomically meanwhile.
+    #[inline(always)]
+    pub(crate) unsafe fn from_ptr<'a>(p: *mut T) -> &'a Self {
+        // SAFETY: `Atomic<T>` is a transparent `UnsafeCell<T>`, which has
+        // `T`'s layout; the caller's guarantee gives the rest (the type
+        // invariant included).
+        unsafe { &*p.cast::<Self>() }
+    }
+
     /// A pointer to the word (for instructions `core` does not offer, such
     /// as a double-word compare-exchange).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -250,5 +266,59 @@ impl<T: Int> Atomic<T> {
     #[inline(always)]
     pub(crate) fn fetch_sub(&self, v: T, o: Ordering) -> T {
         T::fetch_sub(self.core(), v, o)
+    }
+}
+
+/// Module-wide state published while the module is loaded (the registry
+/// the exported API serves from, the kmalloc of `RslabAlloc`, the flush
+/// workqueue): null until [`Global::publish`], and again after
+/// [`Global::withdraw`]. The one way rslab publishes such state.
+pub(crate) struct Global<T>(Atomic<*const T>);
+
+// SAFETY: the pointer is accessed atomically; a reference to the `T` is
+// only handed out for `T: Sync` ([`Global::get`]), a raw pointer otherwise.
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    /// Nothing published.
+    pub(crate) const fn new() -> Self {
+        Global(Atomic::new(core::ptr::null()))
+    }
+
+    /// Publishes `v` (release: its contents are visible to whoever finds
+    /// it).
+    ///
+    /// # Safety
+    ///
+    /// `v` stays alive and in place until [`Global::withdraw`] is called,
+    /// and no reference that [`Global::get`] gave out is used after that:
+    /// whoever gets it runs while the module is loaded and is done before
+    /// its teardown withdraws it.
+    pub(crate) unsafe fn publish(&self, v: *const T) {
+        self.0.store(v, Release);
+    }
+
+    /// Withdraws what was published, returning it (null if nothing was).
+    pub(crate) fn withdraw(&self) -> *const T {
+        self.0.xchg(core::ptr::null(), Full)
+    }
+
+    /// What is published, if anything.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> Option<&'static T>
+    where
+        T: Sync,
+    {
+        let p = self.0.load(Acquire);
+        // SAFETY: `p` is null or was published and not yet withdrawn, and
+        // stays alive while it is used (the contract of `publish`).
+        unsafe { p.as_ref() }
+    }
+
+    /// What is published, as a pointer (for C objects that Rust must not
+    /// reference); null if nothing is.
+    #[inline(always)]
+    pub(crate) fn ptr(&self) -> *const T {
+        self.0.load(Acquire)
     }
 }

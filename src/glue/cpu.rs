@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The current CPU and per-CPU iteration.
 
+use super::atomic::Global;
 use super::ffi;
-use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{bindings, cpu::CpuId, cpumask::Cpumask, prelude::*, types::Opaque};
 
 /// The current CPU (`smp_processor_id()`): stable while the caller keeps
@@ -40,7 +40,7 @@ pub(crate) fn online_list() -> Result<KVec<usize>> {
 
 /// The workqueue of [`on_each_online_cpu`], allocated at load
 /// ([`FlushQueue::new`]) and destroyed at unload; null meanwhile.
-static FLUSHWQ: AtomicPtr<bindings::workqueue_struct> = AtomicPtr::new(core::ptr::null_mut());
+static FLUSHWQ: Global<bindings::workqueue_struct> = Global::new();
 
 /// Owns rslab's flush workqueue (SLUB's `flushwq`: `WQ_MEM_RECLAIM`, so
 /// that a cache can be shrunk or destroyed from a `WQ_MEM_RECLAIM` worker,
@@ -55,14 +55,17 @@ impl FlushQueue {
         if wq.is_null() {
             return Err(ENOMEM);
         }
-        FLUSHWQ.store(wq, Ordering::Release);
+        // SAFETY: `wq` lives until `FlushQueue::drop` withdraws it; its
+        // users (`on_each_online_cpu`) run while the module is loaded and
+        // finish their flush before returning.
+        unsafe { FLUSHWQ.publish(wq) };
         Ok(FlushQueue(()))
     }
 }
 
 impl Drop for FlushQueue {
     fn drop(&mut self) {
-        let wq = FLUSHWQ.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        let wq = FLUSHWQ.withdraw().cast_mut();
         // SAFETY: `wq` was allocated by `new` and published only through
         // `FLUSHWQ`; the module drops this after every cache is gone, so no
         // work is queued on it or about to be (`destroy_workqueue()` drains
@@ -101,7 +104,7 @@ unsafe extern "C" fn run<T: Sync>(work: *mut bindings::work_struct) {
 /// than by IPI, where a `spinlock_t` may not be taken (it sleeps on
 /// PREEMPT_RT; lockdep reports an invalid wait context). May sleep.
 pub(crate) fn on_each_online_cpu<T: Sync>(data: &T, f: fn(&T, usize)) {
-    let wq = FLUSHWQ.load(Ordering::Acquire);
+    let wq = FLUSHWQ.ptr().cast_mut();
     // Only while loaded: `FlushQueue` outlives every cache.
     if wq.is_null() {
         pr_warn!("on_each_online_cpu: no flush workqueue\n");

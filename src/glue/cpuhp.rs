@@ -3,8 +3,8 @@
 //! runs on a control CPU once a CPU is dead, as mm's `page_alloc_cpu_dead`
 //! (CPUHP_PAGE_ALLOC) drains a dead CPU's page lists.
 
+use super::atomic::{Atomic, Relaxed};
 use core::marker::PhantomData;
-use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::{
     bindings,
     ffi::{c_int, c_uint},

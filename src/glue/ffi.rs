@@ -28,6 +28,12 @@ unsafe extern "C" {
     pub(crate) fn rslab_has_zbb() -> bool;
     /// `get_cycles()`.
     pub(crate) fn rslab_get_cycles() -> u64;
+    /// `raw_local_irq_save()` (for `CONFIG_PARAVIRT_XXL` kernels).
+    #[cfg_attr(not(CONFIG_PARAVIRT_XXL), allow(dead_code))]
+    pub(crate) fn rslab_irq_save() -> c_ulong;
+    /// `raw_local_irq_restore()` (for `CONFIG_PARAVIRT_XXL` kernels).
+    #[cfg_attr(not(CONFIG_PARAVIRT_XXL), allow(dead_code))]
+    pub(crate) fn rslab_irq_restore(flags: c_ulong);
     /// `should_fail(&rslab_fail, size)`.
     pub(crate) fn rslab_should_fail(size: usize) -> bool;
     /// `fault_create_debugfs_attr(name, NULL, &rslab_fail)`.

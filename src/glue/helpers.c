@@ -7,6 +7,7 @@
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
+#include <linux/irqflags.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
@@ -34,6 +35,8 @@ unsigned long rslab_linear_offset(void);
 bool rslab_has_cmpxchg16b(void);
 bool rslab_has_zbb(void);
 unsigned long long rslab_get_cycles(void);
+unsigned long rslab_irq_save(void);
+void rslab_irq_restore(unsigned long flags);
 bool rslab_should_fail(size_t size);
 struct dentry *rslab_fail_debugfs(const char *name);
 void __percpu *rslab_alloc_percpu(size_t size, size_t align);
@@ -87,6 +90,8 @@ bool rslab_has_zbb(void) { return riscv_has_extension_likely(RISCV_ISA_EXT_ZBB);
 bool rslab_has_zbb(void) { return false; }
 #endif
 unsigned long long rslab_get_cycles(void) { return get_cycles(); }
+unsigned long rslab_irq_save(void) { unsigned long f; raw_local_irq_save(f); return f; }
+void rslab_irq_restore(unsigned long flags) { raw_local_irq_restore(flags); }
 bool rslab_should_fail(size_t size) { return should_fail(&rslab_fail, size); }
 struct dentry *rslab_fail_debugfs(const char *name) { return fault_create_debugfs_attr(name, NULL, &rslab_fail); }
 

@@ -6,8 +6,10 @@
 //! `put_page_testzero()`), and the zones (`gfp_zone()`). Inline: no call,
 //! so the fast paths may use it.
 
-use super::gfp::Gfp;
-use core::sync::atomic::{AtomicI32, Ordering};
+use super::{
+    atomic::{Atomic, Full, Relaxed},
+    gfp::Gfp,
+};
 use kernel::bindings;
 
 /// Whether a static key of the kernel's is on (`static_key_enabled()`),
@@ -19,8 +21,8 @@ use kernel::bindings;
 unsafe fn key_on(enabled: *const bindings::atomic_t) -> bool {
     // SAFETY: the caller's guarantee; `atomic_t` is an aligned `int` that
     // the kernel only changes atomically.
-    unsafe { AtomicI32::from_ptr(core::ptr::addr_of!((*enabled).counter).cast_mut()) }
-        .load(Ordering::Relaxed)
+    unsafe { Atomic::<i32>::from_ptr(core::ptr::addr_of!((*enabled).counter).cast_mut()) }
+        .load(Relaxed)
         > 0
 }
 
@@ -55,7 +57,7 @@ pub(crate) fn want_init_on_alloc(gfp: Gfp) -> bool {
 pub(crate) unsafe fn page_count(page: *mut bindings::page) -> i32 {
     // SAFETY: the caller's guarantee; `_refcount` is only changed
     // atomically.
-    unsafe { refcount(page) }.load(Ordering::Relaxed)
+    unsafe { refcount(page) }.load(Relaxed)
 }
 
 /// `set_page_count(page, v)` (without the `page_ref` tracepoint).
@@ -67,7 +69,7 @@ pub(crate) unsafe fn page_count(page: *mut bindings::page) -> i32 {
 #[inline(always)]
 pub(crate) unsafe fn set_page_count(page: *mut bindings::page, v: i32) {
     // SAFETY: the caller's guarantee.
-    unsafe { refcount(page) }.store(v, Ordering::Relaxed);
+    unsafe { refcount(page) }.store(v, Relaxed);
 }
 
 /// `put_page_testzero()`: drops a reference; true if it was the last.
@@ -80,7 +82,7 @@ pub(crate) unsafe fn put_page_testzero(page: *mut bindings::page) -> bool {
     // SAFETY: the caller's guarantee. (`atomic_dec_and_test()`: fully
     // ordered, so everything done with the page before happens before
     // whatever the last holder does next.)
-    unsafe { refcount(page) }.fetch_sub(1, Ordering::SeqCst) == 1
+    unsafe { refcount(page) }.fetch_sub(1, Full) == 1
 }
 
 /// `page_ref_freeze(page, count)`: sets the count to 0 if it is `count`;
@@ -92,9 +94,7 @@ pub(crate) unsafe fn put_page_testzero(page: *mut bindings::page) -> bool {
 #[inline(always)]
 pub(crate) unsafe fn page_ref_freeze(page: *mut bindings::page, count: i32) -> bool {
     // SAFETY: the caller's guarantee.
-    unsafe { refcount(page) }
-        .compare_exchange(count, 0, Ordering::SeqCst, Ordering::Relaxed)
-        .is_ok()
+    unsafe { refcount(page) }.cmpxchg(count, 0, Full).is_ok()
 }
 
 /// The atomic view of `page->_refcount`.
@@ -103,9 +103,10 @@ pub(crate) unsafe fn page_ref_freeze(page: *mut bindings::page, count: i32) -> b
 ///
 /// `page` is a valid `struct page`.
 #[inline(always)]
-unsafe fn refcount<'a>(page: *mut bindings::page) -> &'a AtomicI32 {
-    // SAFETY: the caller's guarantee; `_refcount` is an aligned `int`.
-    unsafe { AtomicI32::from_ptr(core::ptr::addr_of_mut!((*page)._refcount.counter)) }
+unsafe fn refcount<'a>(page: *mut bindings::page) -> &'a Atomic<i32> {
+    // SAFETY: the caller's guarantee; `_refcount` is an aligned `int` that
+    // the kernel only changes atomically.
+    unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!((*page)._refcount.counter)) }
 }
 
 /// The kernel's memory zones a pool keeps apart, as `gfp_zone()` picks

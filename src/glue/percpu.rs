@@ -8,7 +8,9 @@
 //! `preempt_disable()` are out-of-line calls from a module):
 //!
 //! - [`IrqsOff`]: interrupts off (`raw_local_irq_save()`, one inline
-//!   instruction or two) and this CPU's offset: on x86_64 `this_cpu_off`
+//!   instruction or two; on an x86_64 kernel with `CONFIG_PARAVIRT_XXL`,
+//!   where the flag is the hypervisor's, a call to the kernel's) and this
+//!   CPU's offset: on x86_64 `this_cpu_off`
 //!   read `%gs:`-relative (`arch_raw_cpu_ptr()`), on riscv64
 //!   `__per_cpu_offset[current->thread_info.cpu]`, `current` being `tp`
 //!   (`raw_smp_processor_id()`). This is the generic `this_cpu_*()`
@@ -52,7 +54,10 @@ fn cpu_offset(cpu: usize) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 mod arch {
-    /// `raw_local_irq_save()`: the flags, with interrupts off after.
+    /// `raw_local_irq_save()`: the flags, with interrupts off after
+    /// (`native_save_fl()` and `native_irq_disable()`, what the kernel's
+    /// compiles to without `CONFIG_PARAVIRT_XXL`).
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
     #[inline(always)]
     pub(super) fn irq_save() -> usize {
         let f: usize;
@@ -63,6 +68,7 @@ mod arch {
     }
 
     /// `raw_local_irq_restore()`.
+    #[cfg(not(CONFIG_PARAVIRT_XXL))]
     #[inline(always)]
     pub(super) fn irq_restore(f: usize) {
         // X86_EFLAGS_IF.
@@ -71,6 +77,25 @@ mod arch {
             // compiler barrier as above.
             unsafe { core::arch::asm!("sti", options(nostack)) };
         }
+    }
+
+    /// `raw_local_irq_save()` through the kernel's own (a call): with
+    /// `CONFIG_PARAVIRT_XXL` (Xen PV) the interrupt flag is the
+    /// hypervisor's, reached through paravirt operations, and `cli`/`sti`
+    /// would be wrong.
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    #[inline(always)]
+    pub(super) fn irq_save() -> usize {
+        // SAFETY: the kernel's `raw_local_irq_save()`; no precondition.
+        unsafe { super::ffi::rslab_irq_save() as usize }
+    }
+
+    /// `raw_local_irq_restore()` through the kernel's own (see `irq_save`).
+    #[cfg(CONFIG_PARAVIRT_XXL)]
+    #[inline(always)]
+    pub(super) fn irq_restore(f: usize) {
+        // SAFETY: `f` is what `irq_save` returned on this CPU.
+        unsafe { super::ffi::rslab_irq_restore(f as kernel::ffi::c_ulong) }
     }
 
     /// This CPU's per-CPU offset: `this_cpu_read(this_cpu_off)`.

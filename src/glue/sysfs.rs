@@ -80,6 +80,11 @@ pub(crate) struct Emitter {
 
 impl Emitter {
     const CAP: usize = kernel::page::PAGE_SIZE;
+
+    /// Writes `args` (`sysfs_emit_at()`); `EINVAL` if formatting fails.
+    pub(crate) fn emit(&mut self, args: fmt::Arguments<'_>) -> Result {
+        fmt::Write::write_fmt(self, args).map_err(|_| EINVAL)
+    }
 }
 
 impl fmt::Write for Emitter {

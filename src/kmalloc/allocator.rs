@@ -2,10 +2,7 @@
 //! [`RslabAlloc`]: the kernel crate's `Allocator` over the module's kmalloc.
 
 use super::Kmalloc;
-use crate::glue::{
-    atomic::{Acquire, Atomic, Release},
-    gfp::Gfp,
-};
+use crate::glue::{atomic::Global, gfp::Gfp};
 use core::{alloc::Layout, ptr::NonNull};
 use kernel::{
     alloc::{AllocError, Allocator, Flags, NumaNode},
@@ -14,7 +11,7 @@ use kernel::{
 
 /// The [`Kmalloc`] that [`RslabAlloc`] uses: the module's, set while it is
 /// loaded.
-static GLOBAL: Atomic<*const Kmalloc> = Atomic::new(core::ptr::null());
+static GLOBAL: Global<Kmalloc> = Global::new();
 
 /// Makes `k` the one [`RslabAlloc`] uses until [`clear_global`].
 ///
@@ -23,19 +20,18 @@ static GLOBAL: Atomic<*const Kmalloc> = Atomic::new(core::ptr::null());
 /// `k` stays alive (and in place) until [`clear_global`] is called, and no
 /// allocation of [`RslabAlloc`] is still live then.
 pub(crate) unsafe fn set_global(k: &Kmalloc) {
-    GLOBAL.store(core::ptr::from_ref(k), Release);
+    // SAFETY: the caller's guarantee, which is `publish`'s.
+    unsafe { GLOBAL.publish(k) };
 }
 
 /// Stops [`RslabAlloc`] (it fails every allocation afterwards).
 pub(crate) fn clear_global() {
-    GLOBAL.store(core::ptr::null(), Release);
+    GLOBAL.withdraw();
 }
 
 /// The module's [`Kmalloc`], while loaded.
 pub(crate) fn global() -> Option<&'static Kmalloc> {
-    let k = GLOBAL.load(Acquire);
-    // SAFETY: `set_global`'s caller keeps it alive until `clear_global`.
-    (!k.is_null()).then(|| unsafe { &*k })
+    GLOBAL.get()
 }
 
 /// The kernel crate's [`Allocator`] over rslab's kmalloc: `KBox`/`KVec`

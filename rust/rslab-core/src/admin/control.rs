@@ -16,7 +16,7 @@
 //! - `workload pool` runs, on one kernel thread per online CPU at once,
 //!   `ops` random page allocations and frees (orders `0..=max_order`,
 //!   default 3) against the module's page pool.
-//! - `create` makes a slab cache: `name` is 1 to [`NAME_LEN`] printable
+//! - `create` makes a slab cache: `name` is 1 to `NAME_LEN` (32) printable
 //!   characters without `/`; `align` 0 means the minimum; the flags are
 //!   `hwcache` (`SLAB_HWCACHE_ALIGN`), `reclaim` (`SLAB_RECLAIM_ACCOUNT`),
 //!   `dma` (`SLAB_CACHE_DMA`), `ctor` (a constructor that stamps each
@@ -33,11 +33,10 @@
 //!
 //! Anything else is rejected whole.
 
+pub use super::super::slab::name::Name;
+
 /// The most operations one workload thread runs.
 pub const MAX_OPS: u32 = 10_000_000;
-
-/// The longest cache name.
-pub const NAME_LEN: usize = 32;
 
 /// The most objects one cache workload thread holds.
 pub const MAX_HELD: u32 = 4096;
@@ -82,38 +81,6 @@ const FLAG_NAMES: [(&str, u32); 12] = [
     ("store_user", FLAG_STORE_USER),
     ("trace", FLAG_TRACE),
 ];
-
-/// A cache name, as given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Name {
-    buf: [u8; NAME_LEN],
-    len: usize,
-}
-
-impl Name {
-    /// Checks and copies `s`: 1 to [`NAME_LEN`] printable ASCII characters,
-    /// no `/`, and not `.` or `..` (a directory of that name could not be
-    /// reached).
-    pub fn new(s: &str) -> Option<Name> {
-        let b = s.as_bytes();
-        if b.is_empty()
-            || b.len() > NAME_LEN
-            || !b.iter().all(|&c| c.is_ascii_graphic() && c != b'/')
-            || b == b"."
-            || b == b".."
-        {
-            return None;
-        }
-        let mut buf = [0; NAME_LEN];
-        buf[..b.len()].copy_from_slice(b);
-        Some(Name { buf, len: b.len() })
-    }
-
-    /// The name's bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
 
 /// A parsed command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
