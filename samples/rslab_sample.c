@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/timer.h>
 
@@ -123,6 +124,34 @@ static int __init sample_process_context(void)
 	return 0;
 }
 
+/*
+ * A section that must not fail, as the maple tree has them: the objects are
+ * set aside first (a prefilled sheaf, 7.3's kmem_cache_prefill_sheaf()),
+ * taken inside it under a spinlock, where nothing may sleep or fail, and
+ * what is left goes back with the sheaf.
+ */
+static DEFINE_SPINLOCK(sample_lock);
+
+static int sample_prefill(void)
+{
+	struct rslab_sheaf *sheaf;
+	void *objs[5];
+	int i, missing = 0;
+
+	sheaf = rslab_cache_prefill_sheaf(sheaves, GFP_KERNEL, ARRAY_SIZE(objs));
+	if (!sheaf)
+		return -ENOMEM;
+	spin_lock(&sample_lock);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		objs[i] = rslab_cache_alloc_from_sheaf(sheaves, __GFP_ZERO, sheaf);
+	spin_unlock(&sample_lock);
+	rslab_cache_return_sheaf(sheaves, GFP_KERNEL, sheaf);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		missing += !objs[i] || memchr_inv(objs[i], 0, 128);
+	rslab_cache_free_bulk(sheaves, ARRAY_SIZE(objs), objs);
+	return missing ? -EINVAL : 0;
+}
+
 static int __init sample_init(void)
 {
 	int err;
@@ -145,12 +174,17 @@ static int __init sample_init(void)
 		rslab_cache_destroy(cache);
 		return -ENOMEM;
 	}
+	err = sample_prefill();
+	if (err) {
+		pr_err("rslab_sample: FAIL: prefilled sheaf (%d)\n", err);
+		goto out;
+	}
 	err = sample_process_context();
 	if (err) {
 		pr_err("rslab_sample: FAIL: process context (%d)\n", err);
 		goto out;
 	}
-	pr_info("rslab_sample: ok process context: %d held, bulk %d, kmalloc family, kfree_rcu, pages\n",
+	pr_info("rslab_sample: ok process context: a prefilled sheaf, %d held, bulk %d, kmalloc family, kfree_rcu, pages\n",
 		HELD, BULK);
 	timer_setup(&timer, sample_tick, 0);
 	mod_timer(&timer, jiffies + msecs_to_jiffies(5));

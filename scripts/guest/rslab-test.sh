@@ -118,6 +118,10 @@ SS=/sys/kernel/rslab/caches/rslab-sample-sheaves
 check sample_args_sheaf_capacity test "$(cat $SS/sheaf_capacity)" = 100
 check sample_args_usersize test "$(cat $SS/usersize)" = 32
 check sample_plain_cache_no_sheaves test "$(cat $S/sheaf_capacity)" = 0
+# Its prefilled sheaf, on a fresh cache: no spare to take, and back as one.
+check sample_prefill_slow test "$(cut -d' ' -f1 $SS/sheaf_prefill_slow)" = 1
+check sample_prefill_fast_none test "$(cut -d' ' -f1 $SS/sheaf_prefill_fast)" = 0
+check sample_return_fast test "$(cut -d' ' -f1 $SS/sheaf_return_fast)" = 1
 check sample_keeps_rslab_loaded sh -c "! rmmod rslab 2>/dev/null && test -d /sys/kernel/rslab"
 sleep 1
 check sample_rmmod rmmod rslab_sample
