@@ -45,6 +45,9 @@ struct rslab_cache;
 /* A prefilled sheaf (struct slab_sheaf): see rslab_cache_prefill_sheaf(). */
 struct rslab_sheaf;
 
+/* Private kmalloc buckets (kmem_buckets): see rslab_kmem_buckets_create(). */
+struct rslab_buckets;
+
 /**
  * rslab_cache_create - make a slab cache (kmem_cache_create())
  * @name: its name, 1 to 32 printable characters without '/', unique
@@ -215,6 +218,43 @@ void *rslab_cache_alloc_from_sheaf(struct rslab_cache *s, gfp_t gfp,
  * @sheaf: the sheaf
  */
 unsigned int rslab_cache_sheaf_size(struct rslab_sheaf *sheaf);
+
+/**
+ * rslab_kmem_buckets_create - private kmalloc buckets (kmem_buckets_create())
+ * @name: the caches are <name>-<size>, one per kmalloc class (8 .. 8192)
+ * @flags: SLAB_* flags, as rslab_cache_create()
+ * @useroffset: start of the region user copies may touch (clipped per size)
+ * @usersize: its size
+ * @ctor: a constructor, or NULL
+ *
+ * Objects allocated from the buckets never share a slab with anybody
+ * else's. They are freed with rslab_kfree().
+ *
+ * Return: the buckets, or NULL with a warning (nothing is left made).
+ */
+struct rslab_buckets *rslab_kmem_buckets_create(const char *name, unsigned int flags,
+						unsigned int useroffset, unsigned int usersize,
+						void (*ctor)(void *));
+
+/**
+ * rslab_kmem_buckets_alloc - allocate from private buckets (kmem_buckets_alloc())
+ * @b: the buckets; NULL: the shared kmalloc classes
+ * @size: bytes
+ * @gfp: allocation flags (__GFP_ZERO zeroes up to rslab_ksize())
+ *
+ * Return: the memory, ZERO_SIZE_PTR for @size 0, or NULL.
+ */
+void *rslab_kmem_buckets_alloc(struct rslab_buckets *b, size_t size, gfp_t gfp);
+
+/**
+ * rslab_kmem_buckets_destroy - destroy private buckets (rslab's: the
+ * kernel's buckets live forever, a module's must go before it unloads)
+ * @b: the buckets, or NULL
+ *
+ * Return: 0; -EBUSY with objects still allocated (reported), and then nothing
+ * is destroyed.
+ */
+int rslab_kmem_buckets_destroy(struct rslab_buckets *b);
 
 /**
  * rslab_kmalloc - allocate memory (kmalloc())

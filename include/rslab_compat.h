@@ -11,7 +11,8 @@
  * kmem_cache_free, kmem_cache_alloc_bulk, kmem_cache_free_bulk,
  * kmem_cache_shrink, struct slab_sheaf (to struct rslab_sheaf) with
  * kmem_cache_prefill_sheaf, kmem_cache_refill_sheaf, kmem_cache_return_sheaf,
- * kmem_cache_alloc_from_sheaf and kmem_cache_sheaf_size; kmalloc, kzalloc, kmalloc_node, kzalloc_node,
+ * kmem_cache_alloc_from_sheaf and kmem_cache_sheaf_size; kmem_buckets (to
+ * struct rslab_buckets) with kmem_buckets_create and kmem_buckets_alloc; kmalloc, kzalloc, kmalloc_node, kzalloc_node,
  * kmalloc_array, kcalloc, krealloc, kfree, ksize, kfree_rcu; alloc_pages,
  * alloc_page, alloc_pages_node, __get_free_pages, __get_free_page,
  * get_zeroed_page, __free_pages, __free_page, free_pages, free_page and
@@ -71,6 +72,14 @@
 #define kmem_cache_alloc_from_sheaf(s, gfp, sheaf) rslab_cache_alloc_from_sheaf(s, gfp, sheaf)
 #undef kmem_cache_sheaf_size
 #define kmem_cache_sheaf_size(sheaf) rslab_cache_sheaf_size(sheaf)
+
+/* Private buckets: a kmem_buckets * of the module is rslab's. */
+#define kmem_buckets struct rslab_buckets
+#undef kmem_buckets_create
+#define kmem_buckets_create(name, flags, useroffset, usersize, ctor) \
+	rslab_kmem_buckets_create(name, flags, useroffset, usersize, ctor)
+#undef kmem_buckets_alloc
+#define kmem_buckets_alloc(b, size, gfp) rslab_kmem_buckets_alloc(b, size, gfp)
 
 #undef kmalloc
 #define kmalloc(size, gfp) rslab_kmalloc(size, gfp)

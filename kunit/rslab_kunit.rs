@@ -45,6 +45,7 @@ mod kunit {
     mod kmalloc;
     mod logic;
     mod page_pool;
+    mod registry;
     mod sheaves;
     pub(crate) mod slab;
     pub(crate) mod util;

@@ -678,9 +678,46 @@ static void prefill_sheaves_as_7_3(struct kunit *test)
 	rslab_cache_destroy(classic);
 }
 
+/*
+ * Private buckets as kmem_buckets_create(): every size of the classes and
+ * above zeroed to ksize() for __GFP_ZERO though the memory was dirty,
+ * ZERO_SIZE_PTR for 0, freed by kfree; NULL buckets are kmalloc's; a
+ * destroy with an object out is -EBUSY, and succeeds once it is freed.
+ */
+static void buckets_as_the_kernel(struct kunit *test)
+{
+	static const size_t sizes[] = { 1, 64, 100, 700, 4000, 8192, 20000 };
+	struct rslab_buckets *b;
+	void *p;
+	int i, round;
+
+	b = rslab_kmem_buckets_create("contract-bkt", SLAB_HWCACHE_ALIGN, 0, 64, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+			p = rslab_kmem_buckets_alloc(b, sizes[i], GFP_KERNEL | __GFP_ZERO);
+			KUNIT_ASSERT_NOT_NULL(test, p);
+			KUNIT_EXPECT_GE(test, rslab_ksize(p), sizes[i]);
+			KUNIT_EXPECT_TRUE(test, all_zero(test, p, rslab_ksize(p)));
+			memset(p, DIRTY, rslab_ksize(p));
+			rslab_kfree(p);
+		}
+	}
+	KUNIT_EXPECT_PTR_EQ(test, rslab_kmem_buckets_alloc(b, 0, GFP_KERNEL), ZERO_SIZE_PTR);
+	p = rslab_kmem_buckets_alloc(NULL, 100, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	rslab_kfree(p);
+	p = rslab_kmem_buckets_alloc(b, 100, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, rslab_kmem_buckets_destroy(b), -EBUSY);
+	rslab_kfree(p);
+	KUNIT_EXPECT_EQ(test, rslab_kmem_buckets_destroy(b), 0);
+}
+
 static struct kunit_case contract_cases[] = {
 	KUNIT_CASE(kmem_cache_args_honoured),
 	KUNIT_CASE(prefill_sheaves_as_7_3),
+	KUNIT_CASE(buckets_as_the_kernel),
 	KUNIT_CASE(cache_zero_every_path),
 	KUNIT_CASE(debug_cache_zero),
 	KUNIT_CASE(kmalloc_zero_to_ksize),

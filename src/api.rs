@@ -18,6 +18,7 @@ use crate::{
         gfp::Gfp,
         rcu::{self, RcuHead},
     },
+    kmalloc::Buckets,
     registry::Registry,
     slab::{Cache, CacheConfig, Ctor, PrefilledSheaf},
 };
@@ -608,6 +609,118 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc_from_sheaf(
 pub(crate) unsafe extern "C" fn rslab_cache_sheaf_size(sheaf: *mut c_void) -> c_uint {
     // SAFETY: the caller's guarantee.
     unsafe { sheaf_ref(sheaf) }.map_or(0, |s| s.size())
+}
+
+/// `kmem_buckets_create()`: private kmalloc buckets, a cache
+/// `<name>-<size>` per kmalloc class, made with `flags` (as
+/// [`rslab_kmem_cache_create`] takes them), the user copy region `useroffset`
+/// and `usersize` (clipped to each size) and `ctor`. NULL with a warning on
+/// failure, nothing left made.
+///
+/// # Safety
+///
+/// `name` is a NUL-terminated string; `ctor`, if any, may be called on any
+/// object of the buckets' caches from any context they allocate in.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kmem_buckets_create(
+    name: *const c_char,
+    flags: c_uint,
+    useroffset: c_uint,
+    usersize: c_uint,
+    ctor: Option<Ctor>,
+) -> *mut c_void {
+    let made = (|| {
+        let r = registry().ok_or(ENODEV)?;
+        if name.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the caller's guarantee.
+        let name = unsafe { CStr::from_char_ptr(name) }
+            .to_str()
+            .map_err(|_| EINVAL)?;
+        let rflags = flags_from_kernel(flags).ok_or(EINVAL)?;
+        let mut cfg = CacheConfig::new(name, 0);
+        cfg.flags = rflags;
+        cfg.no_user_flags = flags & slab_bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
+        cfg.ctor = ctor;
+        cfg.useroffset = useroffset;
+        cfg.usersize = usersize;
+        let b = r.create_buckets(name, &cfg)?;
+        Ok(KBox::new(b, GFP_KERNEL)?)
+    })();
+    match made {
+        Ok(b) => KBox::into_raw(b).cast(),
+        Err(e) => {
+            pr_warn!(
+                "rslab_kmem_buckets_create failed with error {}\n",
+                e.to_errno()
+            );
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// `kmem_buckets_alloc()`: `size` bytes from `b`'s caches, as `kmalloc()`
+/// gives them (from the shared classes for a NULL `b`, as the kernel's);
+/// `rslab_kfree()` frees them.
+///
+/// # Safety
+///
+/// `b` is null or live buckets of [`rslab_kmem_buckets_create`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kmem_buckets_alloc(
+    b: *mut c_void,
+    size: usize,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    let Some(r) = registry() else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the caller's guarantee: null or live `Buckets`.
+    match unsafe { b.cast::<Buckets>().as_ref() } {
+        Some(b) => r
+            .kmalloc()
+            .buckets_alloc(b, size, Gfp::from_raw(gfp), None)
+            .cast(),
+        None => r.kmalloc().kmalloc(size, Gfp::from_raw(gfp)).cast(),
+    }
+}
+
+/// Destroys buckets of [`rslab_kmem_buckets_create`] (the kernel's are never
+/// destroyed; a module's must be before it unloads): 0, or -EBUSY with the
+/// objects still allocated reported, and nothing destroyed.
+///
+/// # Safety
+///
+/// `b` is null or live buckets, not used again if this returns 0.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kmem_buckets_destroy(b: *mut c_void) -> c_int {
+    let Some(r) = registry() else {
+        return -(bindings::ENODEV as c_int);
+    };
+    if b.is_null() {
+        return 0;
+    }
+    let r = {
+        // SAFETY: the caller's guarantee: live `Buckets`.
+        let bk = unsafe { &*b.cast::<Buckets>() };
+        let mut ptrs = KVec::new();
+        for c in bk.caches() {
+            if ptrs.push(kernel::sync::Arc::as_ptr(c), GFP_KERNEL).is_err() {
+                return -(bindings::ENOMEM as c_int);
+            }
+        }
+        r.destroy_all(&ptrs)
+    };
+    match r {
+        Ok(()) => {
+            // SAFETY: the `KBox` [`rslab_kmem_buckets_create`] leaked, given
+            // up by the caller (its guarantee), its caches destroyed.
+            drop(unsafe { KBox::from_raw(b.cast::<Buckets>()) });
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// `kmalloc()` (zeroed up to `ksize()` for `__GFP_ZERO`).

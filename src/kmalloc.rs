@@ -13,11 +13,13 @@
 //! `Vec<T, RslabAlloc>`) can allocate from rslab.
 
 mod allocator;
+mod buckets;
 mod large;
 
 pub(crate) use allocator::{clear_global, set_global};
 #[cfg(rslab_kunit)]
 pub(crate) use allocator::{global, RslabAlloc};
+pub(crate) use buckets::Buckets;
 
 use crate::{
     glue::{
@@ -36,6 +38,9 @@ use kernel::{bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
 
 /// `ZERO_SIZE_PTR`: what `kmalloc(0)` returns; `kfree()` ignores it.
 pub(crate) const ZERO_SIZE_PTR: *mut u8 = 16 as *mut u8;
+
+/// The number of kmalloc classes of one kind.
+pub(crate) const NR_CLASSES: usize = KMALLOC_INDICES.len();
 
 /// The classes of one kind, indexed by `kmalloc_index()`; `None` for
 /// indices with no class.

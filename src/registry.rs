@@ -8,9 +8,9 @@
 //! through a [`CacheView`] it attaches: this layer knows nothing of sysfs.
 
 use crate::{
-    glue::cpuhp,
-    kmalloc::Kmalloc,
-    logic::slab::debugopt::SlubDebug,
+    glue::{cpuhp, fmtbuf},
+    kmalloc::{Buckets, Kmalloc},
+    logic::slab::{debugopt::SlubDebug, name::NAME_LEN},
     slab::{Cache, CacheConfig, SlabPool},
 };
 use kernel::{
@@ -128,6 +128,74 @@ impl Registry {
         let e = Self::entry(cache.clone(), g.view.as_deref(), false)?;
         g.entries.push(e, GFP_KERNEL)?;
         Ok(cache)
+    }
+
+    /// `kmem_buckets_create()`: a cache `<name>-<size>` for each kmalloc
+    /// class, made as `cfg` says (its name and size replaced, its user copy
+    /// region clipped to each size as the kernel's; `EINVAL` if a name would
+    /// be too long), each registered and shown as any cache. Nothing is
+    /// left made on failure.
+    pub(crate) fn create_buckets(&self, name: &str, cfg: &CacheConfig<'_>) -> Result<Buckets> {
+        let mut made = KVec::with_capacity(crate::kmalloc::NR_CLASSES, GFP_KERNEL)?;
+        let b = Buckets::new(|size| {
+            // One byte more than a name may have: too long is refused.
+            let mut buf = [0u8; NAME_LEN + 1];
+            let mut c = *cfg;
+            c.name = fmtbuf::format(&mut buf, format_args!("{name}-{size}"));
+            c.size = size;
+            if cfg.useroffset >= size {
+                c.useroffset = 0;
+                c.usersize = 0;
+            } else {
+                c.usersize = cfg.usersize.min(size - cfg.useroffset);
+            }
+            let cache = self.create(&c)?;
+            // Room reserved above: cannot fail.
+            let _ = made.push_within_capacity(Arc::as_ptr(&cache));
+            Ok(cache)
+        });
+        if b.is_err() && self.destroy_all(&made).is_err() {
+            pr_err!("kmem_buckets_create({name}): a cache made could not be destroyed\n");
+        }
+        b
+    }
+
+    /// Destroys every cache of `caches` (of [`Registry::create_buckets`]),
+    /// or none: `EBUSY` if any still has objects allocated (each reported),
+    /// `ENOENT` if one is not registered, `EPERM` for a kmalloc class.
+    pub(crate) fn destroy_all(&self, caches: &[*const Cache]) -> Result {
+        let mut g = self.inner.lock();
+        let mut at = KVec::with_capacity(caches.len(), GFP_KERNEL)?;
+        for &c in caches {
+            let i = g
+                .entries
+                .iter()
+                .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
+                .ok_or(ENOENT)?;
+            if g.entries[i].builtin {
+                return Err(EPERM);
+            }
+            at.push(i, GFP_KERNEL)?;
+        }
+        // Each destroy frees only empty slabs: one that fails reports its
+        // objects, and the caches that did not fail are merely shrunk.
+        let mut busy = false;
+        for &i in at.iter() {
+            busy |= g.entries[i].cache.destroy().is_err();
+        }
+        if busy {
+            return Err(EBUSY);
+        }
+        for &c in caches {
+            if let Some(i) = g
+                .entries
+                .iter()
+                .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
+            {
+                drop(g.entries.remove(i)?);
+            }
+        }
+        Ok(())
     }
 
     /// Destroys the cache at `c` (the exported `rslab_cache_destroy()`):
