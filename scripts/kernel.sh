@@ -60,19 +60,15 @@ karch() {
 }
 
 # The fragments of a build: common, the arch's, then numa.config for the
-# two-node kernels and a variant's own (<arch>-<variant>.config): the debug
-# tier, x86_64-debug, has one node; riscv64-nokunit is riscv64 without KUnit.
-# A later line sets an option again over an earlier one.
+# two-node kernels (all but riscv64-nokunit, the !NUMA build, which is
+# riscv64 without KUnit) and a variant's own (<arch>-<variant>.config: the
+# debug tier's checkers). A later line sets an option again over an earlier
+# one.
 fragments() {
 	local base=${1%%-*}
 	cat "$RSLAB_TOP/configs/common.config" "$RSLAB_TOP/configs/$base.config"
-	case "$1" in
-	*-debug) cat "$RSLAB_TOP/configs/$1.config" ;;
-	*)
-		cat "$RSLAB_TOP/configs/numa.config"
-		[ "$base" = "$1" ] || cat "$RSLAB_TOP/configs/$1.config"
-		;;
-	esac
+	[ "$1" = riscv64-nokunit ] || cat "$RSLAB_TOP/configs/numa.config"
+	[ "$base" = "$1" ] || cat "$RSLAB_TOP/configs/$1.config"
 }
 
 build_dir() {

@@ -12,11 +12,13 @@
 # Console logs: out/<arch>/test.log. Exit status 0 only if nothing failed.
 . "$(dirname "$0")/lib.sh"
 
-# The tiers, each a kernel and a boot:
+# The tiers, each a kernel and a boot (two NUMA nodes, one CPU each, but
+# riscv64-nokunit):
 #   riscv64       the kernel's defaults;
 #   riscv64-init  the same kernel and module booted with init_on_alloc=1;
-#   riscv64-nokunit  riscv64 without KUnit (configs/riscv64-nokunit.config):
-#                 rslab.ko builds, loads, runs the demo and unloads there;
+#   riscv64-nokunit  riscv64 without KUnit and without NUMA
+#                 (configs/riscv64-nokunit.config): rslab.ko builds, loads,
+#                 runs the demo and unloads there, on one node;
 #   x86_64        booted with init_on_free=1;
 #   x86_64-debug  the debug tier, x86_64 with KASAN, lockdep, kmemleak,
 #                 DEBUG_LIST, DEBUG_OBJECTS and fault injection

@@ -9,9 +9,9 @@
 #            TCG otherwise.
 #
 # RSLAB_CPUS sets the number of CPUs (default 2).
-# RSLAB_NODES sets the number of NUMA nodes (default 2 on riscv64 and x86_64,
-# whose kernels have CONFIG_NUMA; 1 on x86_64-debug, whose kernel has not,
-# and with one CPU):
+# RSLAB_NODES sets the number of NUMA nodes (default 2, the kernels having
+# CONFIG_NUMA; 1 on riscv64-nokunit, whose kernel has not, and with one
+# CPU):
 # the CPUs and the memory are split evenly, node i holding CPUs
 # i*CPUS/NODES.. (so with the defaults each node has one CPU and 1 GiB).
 # RSLAB_ICOUNT=1 adds QEMU's `-icount shift=0,sleep=off` (TCG only): the
@@ -30,8 +30,8 @@ mem=${RSLAB_MEM:-2G}
 cpus=${RSLAB_CPUS:-2}
 kb=${KDIR:-$("$RSLAB_TOP/scripts/kernel.sh" "$arch")}
 nodes=${RSLAB_NODES:-2}
-# One node on the debug tier and with one CPU (the benchmark's icount run).
-{ [ "$arch" = x86_64-debug ] || [ "$cpus" = 1 ]; } && nodes=${RSLAB_NODES:-1}
+# One node on the !NUMA kernel and with one CPU (the benchmark's icount run).
+{ [ "$arch" = riscv64-nokunit ] || [ "$cpus" = 1 ]; } && nodes=${RSLAB_NODES:-1}
 case "$mem" in
 *G) mem_mib=$((${mem%G} * 1024)) ;;
 *M) mem_mib=${mem%M} ;;
