@@ -110,7 +110,7 @@ impl Cache {
     #[inline(always)]
     pub(crate) fn alloc_sized(&self, gfp: Gfp, orig_size: u32) -> usize {
         match self.sheaves() {
-            Some(sh) => self.sheaf_alloc(sh, gfp, true),
+            Some(_) => self.sheaf_alloc(gfp, true),
             None => self.slab_alloc_node(gfp, orig_size, None, true),
         }
     }
@@ -145,7 +145,7 @@ impl Cache {
         match nid {
             Some(n) if n >= self.nodes.len() => 0,
             _ => match self.sheaves() {
-                Some(sh) => self.sheaf_alloc_node(sh, gfp, nid, true),
+                Some(_) => self.sheaf_alloc_node(gfp, nid, true),
                 None => self.slab_alloc_node(gfp, orig_size, nid, true),
             },
         }
