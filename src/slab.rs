@@ -310,7 +310,16 @@ struct CpuSlab {
 impl CpuSlab {
     /// Makes `s` (or none) the CPU slab, with its node. The caller gives
     /// the CPU a new tid before interrupts go back on.
-    fn set_slab(&self, s: Option<&SlabPage>) {
+    ///
+    /// # Safety
+    ///
+    /// This is the running CPU's `CpuSlab`, with interrupts off (or a dead
+    /// CPU's, or one of a cache nobody else reaches any more, in a flush),
+    /// and the CPU slab it names, if any, was taken off it by the caller.
+    /// `s`, if any, is a frozen slab of this `CpuSlab`'s cache that the
+    /// caller took for the CPU (off its partial list, a node list, or new)
+    /// and gives to it: no other CPU and no list names it.
+    unsafe fn set_slab(&self, s: Option<&SlabPage>) {
         match s {
             Some(s) => {
                 // INVARIANT: `node` is written with `slab`, under the same

@@ -132,7 +132,8 @@ impl Cache {
         unsafe { *p.add(size) = core::ptr::null_mut() };
         // SAFETY: the caller is freeing `o`, so it holds it.
         let Some(slab) = (unsafe { self.slab_of(o) }) else {
-            self.bad_free(o);
+            // SAFETY: the caller is freeing `o`, so it holds it.
+            unsafe { self.bad_free(o) };
             return size;
         };
         if hook {

@@ -21,6 +21,18 @@
 //! addresses inside objects are caught on every debug cache, not only with
 //! F.
 //!
+//! # Kept and held slabs
+//!
+//! Most functions here read or write a slab's memory through addresses,
+//! and are `unsafe`. Their contracts call a slab *kept* if it is a slab of
+//! this cache that is not discarded while the function runs: the caller
+//! holds its node's `list_lock` (under which slabs are discarded), an
+//! object of it, or the slab itself. A kept slab is *held* if, moreover,
+//! nobody else changes its freelist, its counters or its objects' metadata
+//! meanwhile: a debug cache's slab under its node's `list_lock` (every
+//! change of one is made under it), or a slab the caller has alone (new,
+//! or taken off every list).
+//!
 //! [`Layout`]: crate::logic::slab::layout::Layout
 
 use super::{Cache, SlabPage, SlabStat};
@@ -136,9 +148,13 @@ impl Cache {
     }
 
     /// The slab's size in bytes.
-    fn slab_bytes(&self, s: &SlabPage) -> usize {
-        // SAFETY: the caller holds the slab (under `list_lock`, or an object
-        // of it), so its block stays.
+    ///
+    /// # Safety
+    ///
+    /// `s` is kept (see the module documentation).
+    unsafe fn slab_bytes(&self, s: &SlabPage) -> usize {
+        // SAFETY: `s` is not discarded meanwhile (our caller's guarantee),
+        // so nobody takes its block.
         let order = unsafe { s.block_order() }.unwrap_or(0);
         (1usize << bindings::PAGE_SHIFT) << order
     }
@@ -148,15 +164,29 @@ impl Cache {
     }
 
     /// The track `t` of `obj` (`get_track()`).
-    pub(crate) fn track(&self, obj: usize, t: TrackItem) -> Track {
+    ///
+    /// # Safety
+    ///
+    /// The cache stores tracks (`SLAB_STORE_USER`), and `obj` is an object
+    /// of a kept slab (see the module documentation): the caller holds
+    /// `obj`, or its slab.
+    pub(crate) unsafe fn track(&self, obj: usize, t: TrackItem) -> Track {
         // SAFETY: the track lies in the object's slot (layout with
-        // `SLAB_STORE_USER`), mapped slab memory; a racing update gives a
-        // mixed record, as in SLUB.
+        // `SLAB_STORE_USER`), in a slab that stays (our caller's guarantee):
+        // mapped slab memory; a racing update gives a mixed record, as in
+        // SLUB.
         unsafe { core::ptr::read_volatile(self.track_addr(obj, t) as *const Track) }
     }
 
     /// `set_track()`.
-    fn set_track(&self, obj: usize, t: TrackItem, caller: kdebug::Caller) {
+    ///
+    /// # Safety
+    ///
+    /// The cache stores tracks (`SLAB_STORE_USER`), and `obj` is an object
+    /// of this cache that the caller holds (allocated to it, or being
+    /// allocated or freed by it under its slab's `list_lock`), so that
+    /// nobody else writes its tracks.
+    unsafe fn set_track(&self, obj: usize, t: TrackItem, caller: kdebug::Caller) {
         let tr = Track {
             addr: caller.addr,
             handle: caller.handle,
@@ -165,14 +195,21 @@ impl Cache {
             when: kdebug::jiffies(),
             ..Track::default()
         };
-        // SAFETY: the track is this cache's metadata in `obj`'s slot.
+        // SAFETY: the track is this cache's metadata in `obj`'s slot, which
+        // the caller holds (its guarantee).
         unsafe { core::ptr::write_volatile(self.track_addr(obj, t) as *mut Track, tr) };
     }
 
     /// `init_tracking()`.
-    fn init_tracking(&self, obj: usize) {
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of a new slab of this cache that the caller has
+    /// alone.
+    unsafe fn init_tracking(&self, obj: usize) {
         if self.has(SLAB_STORE_USER) {
-            // SAFETY: both tracks are this cache's metadata.
+            // SAFETY: both tracks are this cache's metadata in `obj`'s slot,
+            // which the caller has alone (its guarantee).
             unsafe {
                 fill(
                     self.track_addr(obj, TrackItem::Alloc),
@@ -185,14 +222,32 @@ impl Cache {
 
     /// `get_orig_size()`: the size asked for (the object size unless the
     /// cache records it).
-    pub(crate) fn orig_size(&self, obj: usize) -> u32 {
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of a kept slab (see the module documentation):
+    /// the caller holds `obj`, or its slab.
+    pub(crate) unsafe fn get_orig_size(&self, obj: usize) -> u32 {
         if !self.layout.orig_size() {
             return self.layout.object_size;
         }
         let a = obj + self.layout.orig_size_offset() as usize;
-        // SAFETY: metadata of `obj`'s slot.
+        // SAFETY: metadata of `obj`'s slot, in a slab that stays (our
+        // caller's guarantee): mapped slab memory.
         let v = unsafe { core::ptr::read_volatile(a as *const u32) };
         v.clamp(1, self.layout.object_size)
+    }
+
+    /// [`Cache::get_orig_size`] for `krealloc()` (in `src/kmalloc.rs`), which
+    /// passes an object of this cache that its caller holds.
+    // TODO: unsound as a safe function (it reads at any `obj`): remove it
+    // once `krealloc()` calls `get_orig_size` in an `unsafe` block arguing
+    // the above (src/kmalloc.rs is being reworked meanwhile).
+    pub(crate) fn orig_size(&self, obj: usize) -> u32 {
+        // SAFETY: not established here (see the TODO above): its one caller,
+        // `krealloc()`, passes an object of this cache that its own caller
+        // holds, which `get_orig_size` asks for.
+        unsafe { self.get_orig_size(obj) }
     }
 
     /// `set_orig_size()`.
@@ -303,22 +358,41 @@ impl Cache {
     }
 
     /// `print_tracking()`.
-    fn print_tracking(&self, obj: usize) {
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of a kept slab (see the module documentation).
+    unsafe fn print_tracking(&self, obj: usize) {
         if !self.has(SLAB_STORE_USER) {
             return;
         }
         let now = kdebug::jiffies();
-        self.print_track("Allocated", &self.track(obj, TrackItem::Alloc), now);
-        self.print_track("Freed", &self.track(obj, TrackItem::Free), now);
+        // SAFETY: the cache stores tracks (tested above), and `obj` is an
+        // object of a kept slab (our caller's guarantee).
+        let (alloc, free) = unsafe {
+            (
+                self.track(obj, TrackItem::Alloc),
+                self.track(obj, TrackItem::Free),
+            )
+        };
+        self.print_track("Allocated", &alloc, now);
+        self.print_track("Freed", &free, now);
     }
 
     /// `print_trailer()`.
-    fn print_trailer(&self, s: &SlabPage, p: usize) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is kept (see the module documentation), and `p` an object of it.
+    unsafe fn print_trailer(&self, s: &SlabPage, p: usize) {
         let l = &self.layout;
         let start = self.slab_start(s);
-        self.print_tracking(p);
+        // SAFETY: `p` is an object of `s`, which is kept (our caller's
+        // guarantee).
+        unsafe { self.print_tracking(p) };
         self.print_slab_info(s);
-        // SAFETY: `p` is an object of `s` (checked by the callers).
+        // SAFETY: `p` is an object of `s`, a slab of this cache that stays
+        // (our caller's guarantee).
         let fp = unsafe { self.get_fp(p) };
         pr_err!(
             "Object 0x{:016x} @offset={} fp=0x{:016x}\n\n",
@@ -326,7 +400,8 @@ impl Cache {
             p - start,
             fp
         );
-        // SAFETY: every section lies inside the slab `s`, which is mapped.
+        // SAFETY: every section lies inside the slab `s`, which stays (our
+        // caller's guarantee), so is mapped.
         unsafe {
             if self.has(SLAB_RED_ZONE) {
                 let rlp = l.red_left_pad as usize;
@@ -358,24 +433,41 @@ impl Cache {
 
     /// `object_err()` without the count (`check_bytes_and_report()` counts
     /// its finding once).
-    fn object_err_print(&self, s: &SlabPage, obj: usize, reason: &str) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is kept (see the module documentation).
+    unsafe fn object_err_print(&self, s: &SlabPage, obj: usize, reason: &str) {
         self.slab_bug(format_args!("{reason}"));
         if obj == 0 || !self.check_valid_pointer(s, obj) {
             self.print_slab_info(s);
             pr_err!("Invalid pointer 0x{:016x}\n", obj);
         } else {
-            self.print_trailer(s, obj);
+            // SAFETY: `s` is kept (our caller's guarantee), and `obj` an
+            // object of it (checked).
+            unsafe { self.print_trailer(s, obj) };
         }
     }
 
     /// `object_err()`: counts.
-    fn object_err(&self, s: &SlabPage, obj: usize, reason: &str) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::object_err_print`].
+    unsafe fn object_err(&self, s: &SlabPage, obj: usize, reason: &str) {
         self.count_error();
-        self.object_err_print(s, obj, reason);
+        // SAFETY: our caller's guarantee.
+        unsafe { self.object_err_print(s, obj, reason) };
     }
 
     /// `restore_bytes()`.
-    fn restore_bytes(&self, what: &str, val: u8, from: usize, to: usize) {
+    ///
+    /// # Safety
+    ///
+    /// `from..to` is metadata (red zone, padding, poison) of an object of a
+    /// held slab (see the module documentation), or its padding past the
+    /// last object, which nobody but the caller writes meanwhile.
+    unsafe fn restore_bytes(&self, what: &str, val: u8, from: usize, to: usize) {
         self.slab_fix(format_args!(
             "Restoring {} 0x{:016x}-0x{:016x}=0x{:x}",
             what,
@@ -383,15 +475,22 @@ impl Cache {
             to - 1,
             val
         ));
-        // SAFETY: the range is metadata (red zone, padding, poison) of the
-        // slab being checked, which its owner may not write.
+        // SAFETY: the range is metadata (red zone, padding, poison) of a
+        // held slab, which its objects' owners may not write, and nobody
+        // else writes meanwhile (our caller's guarantee).
         unsafe { fill(from, to - from, val) };
     }
 
     /// `check_bytes_and_report()`: `false` (after reporting and restoring)
     /// if `start..start + bytes` is not all `val`.
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation), and `start..start +
+    /// bytes` is metadata of `obj`, an object of it (or the slab's padding
+    /// past its last object), which nobody but the caller writes meanwhile.
     #[allow(clippy::too_many_arguments)]
-    fn check_bytes(
+    unsafe fn check_bytes(
         &self,
         s: &SlabPage,
         obj: usize,
@@ -401,7 +500,8 @@ impl Cache {
         bytes: usize,
         print_obj: bool,
     ) -> bool {
-        // SAFETY: the range lies in the slab `s`.
+        // SAFETY: the range lies in the slab `s`, which stays (our caller's
+        // guarantee).
         let Some(fault) = (unsafe { first_not(start, bytes, val) }) else {
             return true;
         };
@@ -422,9 +522,13 @@ impl Cache {
             val
         );
         if print_obj {
-            self.object_err_print(s, obj, "Object corrupt");
+            // SAFETY: `s` is held (our caller's guarantee).
+            unsafe { self.object_err_print(s, obj, "Object corrupt") };
         }
-        self.restore_bytes(what, val, fault, end);
+        // SAFETY: `fault..end` lies in the metadata of `obj` (or the
+        // slab's padding) that our caller gave us to check: a held slab's,
+        // which nobody else writes meanwhile.
+        unsafe { self.restore_bytes(what, val, fault, end) };
         false
     }
 
@@ -446,17 +550,26 @@ impl Cache {
     }
 
     /// `init_object()`: red zones to `val`, the object poisoned.
-    fn init_object(&self, obj: usize, val: u8) {
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of a held slab (see the module documentation)
+    /// that the caller holds: free (in a new slab), or being handed out or
+    /// taken back by the caller, so that its bytes and red zones are the
+    /// cache's to write.
+    unsafe fn init_object(&self, obj: usize, val: u8) {
         let l = &self.layout;
         let mut poison_size = l.object_size as usize;
         // The fills: red zones and poison are the cache's to write, as the
-        // object is free, or being handed out or taken back.
+        // object is free, or being handed out or taken back (our caller's
+        // guarantee), in a slab that stays.
         if self.has(SLAB_RED_ZONE) {
             let rlp = l.red_left_pad as usize;
             // SAFETY: the left red zone (see above).
             unsafe { fill(obj - rlp, rlp, val) };
             if l.orig_size() && val == SLUB_RED_ACTIVE {
-                poison_size = self.orig_size(obj) as usize;
+                // SAFETY: `obj` is an object of a kept slab (see above).
+                poison_size = unsafe { self.get_orig_size(obj) } as usize;
             }
         }
         if l.object_poison() {
@@ -473,42 +586,55 @@ impl Cache {
     }
 
     /// `check_pad_bytes()`.
-    fn check_pad_bytes(&self, s: &SlabPage, p: usize) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation), and `p` an object of it.
+    unsafe fn check_pad_bytes(&self, s: &SlabPage, p: usize) -> bool {
         let l = &self.layout;
         let off = l.pad_offset();
         if l.size_from_object() == off {
             return true;
         }
-        self.check_bytes(
-            s,
-            p,
-            "Object padding",
-            p + off as usize,
-            POISON_INUSE,
-            (l.size_from_object() - off) as usize,
-            true,
-        )
+        // SAFETY: `s` is held and `p` an object of it (our caller's
+        // guarantee); the range is `p`'s padding, its metadata.
+        unsafe {
+            self.check_bytes(
+                s,
+                p,
+                "Object padding",
+                p + off as usize,
+                POISON_INUSE,
+                (l.size_from_object() - off) as usize,
+                true,
+            )
+        }
     }
 
     /// `slab_pad_check()`: the bytes past the last object.
-    fn slab_pad_check(&self, s: &SlabPage) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation).
+    unsafe fn slab_pad_check(&self, s: &SlabPage) {
         if !self.has(SLAB_POISON) {
             return;
         }
         let start = self.slab_start(s);
-        let length = self.slab_bytes(s);
+        // SAFETY: `s` is held, so kept (our caller's guarantee).
+        let length = unsafe { self.slab_bytes(s) };
         let remainder = length % self.layout.size as usize;
         if remainder == 0 {
             return;
         }
         let end = start + length;
         let pad = end - remainder;
-        // SAFETY: inside the slab.
+        // SAFETY: inside the slab, which stays (our caller's guarantee).
         let Some(fault) = (unsafe { first_not(pad, remainder, POISON_INUSE) }) else {
             return;
         };
         let mut e = end;
-        // SAFETY: inside the slab.
+        // SAFETY: as above.
         while e > fault && unsafe { byte(e - 1) } == POISON_INUSE {
             e -= 1;
         }
@@ -518,70 +644,90 @@ impl Cache {
             e - 1,
             fault - start
         ));
-        // SAFETY: inside the slab.
+        // SAFETY: as above.
         unsafe { print_section(KERN_ERR, c"Padding ", pad, remainder) };
         self.print_slab_info(s);
-        self.restore_bytes("slab padding", POISON_INUSE, fault, e);
+        // SAFETY: `fault..e` is the padding past the last object of `s`, a
+        // held slab (our caller's guarantee).
+        unsafe { self.restore_bytes("slab padding", POISON_INUSE, fault, e) };
     }
 
     /// `check_object()`: `obj`'s red zones (`val`: active or inactive),
     /// poison, padding and free pointer.
-    pub(super) fn check_object(&self, s: &SlabPage, obj: usize, val: u8) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation), and `obj` an object of
+    /// it: free if `val` is [`SLUB_RED_INACTIVE`] (its bytes are then the
+    /// cache's), else allocated (only its metadata is touched).
+    pub(super) unsafe fn check_object(&self, s: &SlabPage, obj: usize, val: u8) -> bool {
         let l = &self.layout;
         let osz = l.object_size as usize;
         let mut ret = true;
+        // The ranges checked (and restored) are `obj`'s metadata (red zones,
+        // the kmalloc red zone past the size asked for, padding), or its
+        // bytes when it is free (poison).
         if self.has(SLAB_RED_ZONE) {
             let rlp = l.red_left_pad as usize;
-            if !self.check_bytes(s, obj, "Left Redzone", obj - rlp, val, rlp, ret) {
+            // SAFETY: `s` is held and `obj` an object of it (our caller's
+            // guarantee); the range is as said above.
+            if !unsafe { self.check_bytes(s, obj, "Left Redzone", obj - rlp, val, rlp, ret) } {
                 ret = false;
             }
             let rz = l.inuse as usize - osz;
-            if !self.check_bytes(s, obj, "Right Redzone", obj + osz, val, rz, ret) {
+            // SAFETY: as above.
+            if !unsafe { self.check_bytes(s, obj, "Right Redzone", obj + osz, val, rz, ret) } {
                 ret = false;
             }
             if l.orig_size() && val == SLUB_RED_ACTIVE {
-                let orig = self.orig_size(obj) as usize;
-                if osz > orig
-                    && !self.check_bytes(
-                        s,
-                        obj,
-                        "kmalloc Redzone",
-                        obj + orig,
-                        val,
-                        osz - orig,
-                        ret,
-                    )
-                {
-                    ret = false;
+                // SAFETY: `obj` is an object of `s`, a kept slab (our
+                // caller's guarantee).
+                let orig = unsafe { self.get_orig_size(obj) } as usize;
+                if osz > orig {
+                    let (n, from) = (osz - orig, obj + orig);
+                    // SAFETY: as above.
+                    if !unsafe { self.check_bytes(s, obj, "kmalloc Redzone", from, val, n, ret) } {
+                        ret = false;
+                    }
                 }
             }
         } else if self.has(SLAB_POISON) && osz < l.inuse as usize {
             let n = l.inuse as usize - osz;
-            if !self.check_bytes(s, obj, "Alignment padding", obj + osz, POISON_INUSE, n, ret) {
+            let v = POISON_INUSE;
+            // SAFETY: as above.
+            if !unsafe { self.check_bytes(s, obj, "Alignment padding", obj + osz, v, n, ret) } {
                 ret = false;
             }
         }
         if self.has(SLAB_POISON) {
             if val != SLUB_RED_ACTIVE && l.object_poison() {
-                if !self.check_bytes(s, obj, "Poison", obj, POISON_FREE, osz - 1, ret) {
+                // SAFETY: as above (`obj` is free: `val` is not active).
+                if !unsafe { self.check_bytes(s, obj, "Poison", obj, POISON_FREE, osz - 1, ret) } {
                     ret = false;
                 }
-                if !self.check_bytes(s, obj, "End Poison", obj + osz - 1, POISON_END, 1, ret) {
+                let (end, v) = (obj + osz - 1, POISON_END);
+                // SAFETY: as above.
+                if !unsafe { self.check_bytes(s, obj, "End Poison", end, v, 1, ret) } {
                     ret = false;
                 }
             }
-            if !self.check_pad_bytes(s, obj) {
+            // SAFETY: `s` is held and `obj` an object of it (our caller's
+            // guarantee).
+            if !unsafe { self.check_pad_bytes(s, obj) } {
                 ret = false;
             }
         }
         // The free pointer cannot be checked while an object that holds it
         // is in use.
         let outside = l.offset >= l.inuse;
-        // SAFETY: `obj` is an object of `s`.
+        // SAFETY: `obj` is an object of `s`, a slab of this cache that stays
+        // (our caller's guarantee).
         let fp = unsafe { self.get_fp(obj) };
         if (outside || val != SLUB_RED_ACTIVE) && !self.check_valid_pointer(s, fp) {
-            self.object_err(s, obj, "Freepointer corrupt");
-            // SAFETY: the free pointer is the cache's metadata here.
+            // SAFETY: `s` is held (our caller's guarantee).
+            unsafe { self.object_err(s, obj, "Freepointer corrupt") };
+            // SAFETY: the free pointer is the cache's metadata here (outside
+            // the object, or in a free object of a held slab).
             unsafe { self.set_fp(obj, 0) };
             ret = false;
         }
@@ -589,10 +735,15 @@ impl Cache {
     }
 
     /// `check_slab()`.
-    fn check_slab(&self, s: &SlabPage) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation).
+    unsafe fn check_slab(&self, s: &SlabPage) -> bool {
         let c = s.counters();
         let maxobj = layout::order_objects(
-            // SAFETY: the caller holds the slab.
+            // SAFETY: `s` is not discarded meanwhile (our caller's
+            // guarantee), so nobody takes its block.
             unsafe { s.block_order() }.unwrap_or(0),
             self.layout.size,
             bindings::PAGE_SHIFT,
@@ -612,14 +763,24 @@ impl Cache {
             );
             return false;
         }
-        self.slab_pad_check(s);
+        // SAFETY: our caller's guarantee.
+        unsafe { self.slab_pad_check(s) };
         true
     }
 
     /// Sets a debug slab's `(freelist, inuse)` (under `list_lock`, which
     /// every change of a debug slab holds; the exchange keeps it atomic for
     /// lockless readers).
-    fn set_slab(&self, s: &SlabPage, freelist: usize, inuse: u32, frozen: bool) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation). `freelist` is 0 or heads
+    /// a list of free objects of `s` linked through their free pointers,
+    /// which the slab keeps (nobody else holds them), and `inuse` is at
+    /// least the number of its objects not on it. `frozen` is the slab's
+    /// frozen bit as it was, or set to disable the slab (`freelist` 0, all
+    /// objects in use), or clear for a new slab the caller has alone.
+    unsafe fn set_slab(&self, s: &SlabPage, freelist: usize, inuse: u32, frozen: bool) {
         loop {
             let (fl, old) = (s.pair.first(), s.counters());
             let new = Counters::new(inuse, old.objects(), frozen);
@@ -633,7 +794,11 @@ impl Cache {
 
     /// `on_freelist()`: whether `search` is on the slab's freelist (with 0:
     /// a check of the whole list and of `inuse`, repairing both).
-    fn on_freelist(&self, s: &SlabPage, search: usize) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation).
+    unsafe fn on_freelist(&self, s: &SlabPage, search: usize) -> bool {
         let objects = s.counters().objects();
         let mut nr = 0u32;
         let mut fp = s.pair.first();
@@ -644,24 +809,31 @@ impl Cache {
             }
             if !self.check_valid_pointer(s, fp) {
                 if object != 0 {
-                    self.object_err(s, object, "Freechain corrupt");
-                    // SAFETY: `object` is a free object of `s` (checked).
+                    // SAFETY: `s` is held (our caller's guarantee).
+                    unsafe { self.object_err(s, object, "Freechain corrupt") };
+                    // SAFETY: `object` is a free object of `s` (checked), a
+                    // held slab: its free pointer is the cache's to write,
+                    // which ends the list there.
                     unsafe { self.set_fp(object, 0) };
                     break;
                 }
                 self.slab_err(s, format_args!("Freepointer corrupt"));
-                self.set_slab(s, 0, objects, s.counters().frozen());
+                // SAFETY: `s` is held; an empty freelist with every object
+                // in use is consistent (the free objects are lost).
+                unsafe { self.set_slab(s, 0, objects, s.counters().frozen()) };
                 self.slab_fix(format_args!("Freelist cleared"));
                 return false;
             }
             object = fp;
-            // SAFETY: `object` is an object of `s` (checked above).
+            // SAFETY: `object` is an object of `s` (checked above), a slab
+            // of this cache that stays (our caller's guarantee).
             fp = unsafe { self.get_fp(object) };
             nr += 1;
         }
         if nr > objects {
             self.slab_err(s, format_args!("Freelist cycle detected"));
-            self.set_slab(s, 0, objects, s.counters().frozen());
+            // SAFETY: as above.
+            unsafe { self.set_slab(s, 0, objects, s.counters().frozen()) };
             self.slab_fix(format_args!("Freelist cleared"));
             return false;
         }
@@ -675,14 +847,21 @@ impl Cache {
                     objects - nr
                 ),
             );
-            self.set_slab(s, s.pair.first(), objects - nr, c.frozen());
+            // SAFETY: `s` is held; its freelist, kept, has `nr` objects (just
+            // walked), so `objects - nr` are in use.
+            unsafe { self.set_slab(s, s.pair.first(), objects - nr, c.frozen()) };
             self.slab_fix(format_args!("Object count adjusted"));
         }
         search == 0
     }
 
     /// `trace()`.
-    fn trace(&self, s: &SlabPage, obj: usize, alloc: bool) {
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object of `s`, a kept slab (see the module
+    /// documentation), that the caller is allocating or freeing.
+    unsafe fn trace(&self, s: &SlabPage, obj: usize, alloc: bool) {
         if !self.has(SLAB_TRACE) {
             return;
         }
@@ -695,7 +874,8 @@ impl Cache {
             s.pair.first()
         );
         if !alloc {
-            // SAFETY: the object being freed, mapped.
+            // SAFETY: the object being freed (our caller's guarantee), in a
+            // slab that stays: mapped.
             unsafe { print_section(KERN_INFO, c"Object ", obj, self.layout.object_size as usize) };
         }
         // SAFETY: `dump_stack()` may be called from any context.
@@ -704,17 +884,28 @@ impl Cache {
 
     /// `setup_slab_debug()` and `setup_object_debug()` for a new slab of
     /// `objects` objects from `base` (its first object).
-    pub(super) fn setup_slab_debug(&self, base: usize, bytes: usize, objects: u32) {
+    ///
+    /// # Safety
+    ///
+    /// The `bytes` bytes from `base` less the left red zone are a new slab
+    /// of this cache, of `objects` objects from `base`, which the caller
+    /// has alone.
+    pub(super) unsafe fn setup_slab_debug(&self, base: usize, bytes: usize, objects: u32) {
         let start = base - self.layout.red_left_pad as usize;
         if self.has(SLAB_POISON) {
-            // SAFETY: the slab is new and the caller's alone.
+            // SAFETY: the slab is new and the caller's alone (its
+            // guarantee).
             unsafe { fill(start, bytes, POISON_INUSE) };
         }
         if self.has(SLAB_STORE_USER | SLAB_RED_ZONE) || self.layout.object_poison() {
             for i in 0..objects as usize {
                 let obj = base + i * self.layout.size as usize;
-                self.init_object(obj, SLUB_RED_INACTIVE);
-                self.init_tracking(obj);
+                // SAFETY: `obj` is an object of the new slab, free, which
+                // the caller has alone (its guarantee).
+                unsafe {
+                    self.init_object(obj, SLUB_RED_INACTIVE);
+                    self.init_tracking(obj);
+                }
             }
         }
     }
@@ -725,40 +916,52 @@ impl Cache {
     ///
     /// # Safety
     ///
-    /// `s` is a slab of this cache, and `obj` an object of it that the
-    /// caller has just taken off its freelist ([`Cache::take_object`]) and
-    /// handed to nobody yet.
+    /// `s` is held (see the module documentation), and `obj` an object of
+    /// it that the caller has just taken off its freelist
+    /// ([`Cache::take_object`]) and handed to nobody yet.
     unsafe fn alloc_debug_processing(&self, s: &SlabPage, obj: usize, orig_size: u32) -> bool {
         let ok = !self.has(SLAB_CONSISTENCY_CHECKS)
-            || (self.check_slab(s) && self.check_object(s, obj, SLUB_RED_INACTIVE));
+            // SAFETY: `s` is held, and `obj` a free object of it (our
+            // caller's guarantee: just taken off the freelist, handed to
+            // nobody).
+            || unsafe { self.check_slab(s) && self.check_object(s, obj, SLUB_RED_INACTIVE) };
         if !ok {
             self.slab_fix(format_args!("Marking all objects used"));
-            self.set_slab(s, 0, s.counters().objects(), true);
+            // SAFETY: `s` is held; this disables it.
+            unsafe { self.set_slab(s, 0, s.counters().objects(), true) };
             return false;
         }
-        self.trace(s, obj, true);
-        // SAFETY: `obj` is an object of `s`, a slab of this cache, being
-        // allocated by our caller, who holds it (its guarantee).
-        unsafe { self.set_orig_size(obj, orig_size) };
-        self.init_object(obj, SLUB_RED_ACTIVE);
+        // SAFETY: `obj` is an object of `s`, a held slab, being allocated by
+        // our caller (its guarantee).
+        unsafe {
+            self.trace(s, obj, true);
+            self.set_orig_size(obj, orig_size);
+            self.init_object(obj, SLUB_RED_ACTIVE);
+        }
         true
     }
 
-    /// Takes the first free object of `s`, a slab the caller holds under
-    /// `list_lock` or alone: `None` (and the slab disabled) if its freelist
-    /// is corrupt.
-    fn take_object(&self, s: &SlabPage) -> Option<usize> {
+    /// Takes the first free object of `s`: `None` (and the slab disabled)
+    /// if its freelist is corrupt.
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation).
+    unsafe fn take_object(&self, s: &SlabPage) -> Option<usize> {
         let obj = s.pair.first();
         if obj == 0 || !self.check_valid_pointer(s, obj) {
-            self.object_err(s, obj, "Freelist Pointer check fails");
+            // SAFETY: `s` is held (our caller's guarantee).
+            unsafe { self.object_err(s, obj, "Freelist Pointer check fails") };
             self.slab_fix(format_args!("Marking all objects used"));
-            self.set_slab(s, 0, s.counters().objects(), true);
+            // SAFETY: `s` is held; this disables it.
+            unsafe { self.set_slab(s, 0, s.counters().objects(), true) };
             return None;
         }
-        // SAFETY: `obj` is a free object of `s` (checked), which the caller
-        // holds.
+        // SAFETY: `obj` is a free object of `s` (checked), a held slab.
         let next = unsafe { self.get_fp(obj) };
-        self.set_slab(s, next, s.counters().inuse() + 1, false);
+        // SAFETY: `s` is held, and `next` the rest of its freelist after
+        // `obj`, which is taken (one more in use).
+        unsafe { self.set_slab(s, next, s.counters().inuse() + 1, false) };
         Some(obj)
     }
 
@@ -795,21 +998,27 @@ impl Cache {
             // SAFETY: on the node list, under `list_lock`.
             while let Some(s) = unsafe { SlabPage::from_link(cur) } {
                 cur = s.next.load(Relaxed);
-                let got = self.take_object(s).filter(|&o| {
-                    // SAFETY: `s` was on this cache's node list, and `o` was
-                    // just taken off its freelist by `take_object`, under
-                    // `list_lock`, handed to nobody yet.
+                // SAFETY: `s`, on this debug cache's node list, is held: its
+                // `list_lock` is held here.
+                let got = unsafe { self.take_object(s) }.filter(|&o| {
+                    // SAFETY: `s` is held (as above), and `o` was just taken
+                    // off its freelist by `take_object`, handed to nobody
+                    // yet.
                     unsafe { self.alloc_debug_processing(s, o, orig_size) }
                 });
                 let c = s.counters();
                 if got.is_none() || c.inuse() == c.objects() {
-                    self.remove_partial(&mut n, s);
+                    // SAFETY: `s` is on `n`, this cache's node list, locked
+                    // here.
+                    unsafe { self.remove_partial(&mut n, s) };
                 }
                 if let Some(o) = got {
                     drop(n);
                     self.stat(SlabStat::AllocFromPartial);
                     if self.has(SLAB_STORE_USER) {
-                        self.set_track(o, TrackItem::Alloc, addr);
+                        // SAFETY: `o` was just allocated here, handed to
+                        // nobody yet: ours.
+                        unsafe { self.set_track(o, TrackItem::Alloc, addr) };
                     }
                     return o;
                 }
@@ -819,13 +1028,16 @@ impl Cache {
             return 0;
         };
         self.stat(SlabStat::AllocSlab);
-        let s = t.slab;
-        // The new slab is ours alone: unfrozen, its whole freelist in it.
-        self.set_slab(s, t.freelist, 0, false);
-        let Some(o) = self.take_object(s).filter(|&o| {
-            // SAFETY: `s` is the new slab of this cache made above, ours
-            // alone, and `o` was just taken off its freelist by
-            // `take_object`, handed to nobody yet.
+        let s = t.slab();
+        // SAFETY: `s` is a new slab of this cache, on no list and no CPU's,
+        // ours alone (type invariant of `Taken`, from `self.new_slab`), so
+        // held; its whole freelist, taken with it, goes back in it, unfrozen
+        // with no object in use.
+        unsafe { self.set_slab(s, t.freelist(), 0, false) };
+        // SAFETY: `s` is held (as above).
+        let Some(o) = unsafe { self.take_object(s) }.filter(|&o| {
+            // SAFETY: `s` is held (as above), and `o` was just taken off its
+            // freelist by `take_object`, handed to nobody yet.
             unsafe { self.alloc_debug_processing(s, o, orig_size) }
         }) else {
             return 0;
@@ -833,10 +1045,13 @@ impl Cache {
         let c = s.counters();
         if c.inuse() < c.objects() {
             let mut n = self.node_of(s).list.lock();
-            self.add_partial(&mut n, s, false);
+            // SAFETY: `n` is the locked list of `s`'s node, and `s`, this
+            // cache's new slab, unfrozen above, is on no list.
+            unsafe { self.add_partial(&mut n, s, false) };
         }
         if self.has(SLAB_STORE_USER) {
-            self.set_track(o, TrackItem::Alloc, addr);
+            // SAFETY: `o` was just allocated here, handed to nobody yet.
+            unsafe { self.set_track(o, TrackItem::Alloc, addr) };
         }
         o
     }
@@ -844,10 +1059,17 @@ impl Cache {
     /// `free_debug_processing()`: checks an object being freed and marks it
     /// free; `false` (reported, and the object not freed) if it must not be
     /// freed.
-    fn free_debug_processing(&self, s: &SlabPage, obj: usize, addr: kdebug::Caller) -> bool {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation), and `obj` an address
+    /// in it that the caller is freeing: if it is an object of `s`, it is
+    /// allocated and nobody uses it any more.
+    unsafe fn free_debug_processing(&self, s: &SlabPage, obj: usize, addr: kdebug::Caller) -> bool {
         let f = self.has(SLAB_CONSISTENCY_CHECKS);
         let ok = 'checks: {
-            if f && !self.check_slab(s) {
+            // SAFETY: `s` is held (our caller's guarantee).
+            if f && !unsafe { self.check_slab(s) } {
                 break 'checks false;
             }
             if s.counters().inuse() < 1 {
@@ -864,11 +1086,16 @@ impl Cache {
                 self.slab_err(s, format_args!("Invalid object pointer 0x{obj:016x}"));
                 break 'checks false;
             }
-            if self.on_freelist(s, obj) {
-                self.object_err(s, obj, "Object already free");
+            // SAFETY: `s` is held (our caller's guarantee).
+            if unsafe { self.on_freelist(s, obj) } {
+                // SAFETY: as above.
+                unsafe { self.object_err(s, obj, "Object already free") };
                 break 'checks false;
             }
-            if f && !self.check_object(s, obj, SLUB_RED_ACTIVE) {
+            // SAFETY: `s` is held, and `obj` an object of it (checked),
+            // allocated (not on its freelist) and being freed (our caller's
+            // guarantee).
+            if f && !unsafe { self.check_object(s, obj, SLUB_RED_ACTIVE) } {
                 break 'checks false;
             }
             true
@@ -877,11 +1104,16 @@ impl Cache {
             self.slab_fix(format_args!("Object at 0x{obj:016x} not freed"));
             return false;
         }
-        if self.has(SLAB_STORE_USER) {
-            self.set_track(obj, TrackItem::Free, addr);
+        // SAFETY: `obj` is an allocated object of `s` (checked above), a held
+        // slab, that our caller is freeing (its guarantee): its tracks, red
+        // zones and bytes are the cache's now.
+        unsafe {
+            if self.has(SLAB_STORE_USER) {
+                self.set_track(obj, TrackItem::Free, addr);
+            }
+            self.trace(s, obj, false);
+            self.init_object(obj, SLUB_RED_INACTIVE);
         }
-        self.trace(s, obj, false);
-        self.init_object(obj, SLUB_RED_INACTIVE);
         true
     }
 
@@ -902,7 +1134,10 @@ impl Cache {
         };
         self.stat(SlabStat::FreeSlowpath);
         let mut n = self.node_of(s).list.lock();
-        if !self.free_debug_processing(s, obj, addr) {
+        // SAFETY: `s`, a slab of this debug cache (our caller's guarantee),
+        // is held: its node's `list_lock` is held here; `obj` is an object
+        // of it that our caller gives up.
+        if !unsafe { self.free_debug_processing(s, obj, addr) } {
             return;
         }
         let prior = s.pair.first();
@@ -911,16 +1146,23 @@ impl Cache {
         // gave up: ours to link.
         unsafe { self.set_fp(obj, prior) };
         let inuse = c.inuse() - 1;
-        self.set_slab(s, obj, inuse, c.frozen());
+        // SAFETY: `s` is held (as above); `obj`, linked to its freelist just
+        // above, is free now: one fewer in use.
+        unsafe { self.set_slab(s, obj, inuse, c.frozen()) };
         let discard = inuse == 0 && n.nr_partial >= self.min_partial.load(Relaxed);
         if prior == 0 {
             // It was full, on no list.
             if !discard {
-                self.add_partial(&mut n, s, true);
+                // SAFETY: `n` is the locked list of `s`'s node, and `s`, a
+                // slab of this debug cache (no CPU's), full until now, is on
+                // no list.
+                unsafe { self.add_partial(&mut n, s, true) };
                 self.stat(SlabStat::FreeAddPartial);
             }
         } else if discard {
-            self.remove_partial(&mut n, s);
+            // SAFETY: `s`, which had free objects, is on `n`, the locked list
+            // of its node.
+            unsafe { self.remove_partial(&mut n, s) };
             self.stat(SlabStat::FreeRemovePartial);
         }
         drop(n);
@@ -937,9 +1179,14 @@ impl Cache {
     /// A free of `o`, which is not an object of this debug cache: reported
     /// as SLUB does (an address inside one of its slabs, an object of
     /// another cache, or no slab at all), and not freed.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::bad_free`].
     #[cold]
-    pub(super) fn debug_bad_free(&self, o: usize) {
-        // SAFETY: only the record is read; it lives as long as the pool.
+    pub(super) unsafe fn debug_bad_free(&self, o: usize) {
+        // SAFETY: the caller holds the allocation that contains `o`, if it
+        // is in the pool (its guarantee), so its page stays.
         let rec = unsafe { self.pool.record_of_addr(o as *const u8) };
         let head = rec.map(|r| r.head_page());
         match head.map(|h| h.owner()) {
@@ -973,11 +1220,17 @@ impl Cache {
     /// `validate_slab()` of a debug cache: the slab, its freelist (repaired
     /// if broken), then every object's red zones and poison as free or
     /// allocated. Under `list_lock`.
-    pub(super) fn debug_validate_slab(&self, s: &SlabPage, bits: &mut [u64]) {
-        if !self.check_slab(s) || !self.on_freelist(s, 0) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is held (see the module documentation).
+    pub(super) unsafe fn debug_validate_slab(&self, s: &SlabPage, bits: &mut [u64]) {
+        // SAFETY: `s` is held (our caller's guarantee).
+        if !unsafe { self.check_slab(s) && self.on_freelist(s, 0) } {
             return;
         }
-        self.free_map(s, bits);
+        // SAFETY: as above.
+        unsafe { self.free_map(s, bits) };
         let size = self.layout.size as usize;
         for k in 0..s.counters().objects() as usize {
             let p = s.base() as usize + k * size;
@@ -987,14 +1240,20 @@ impl Cache {
             } else {
                 SLUB_RED_ACTIVE
             };
-            if !self.check_object(s, p, val) {
+            // SAFETY: `s` is held (as above), and `p` an object of it, free
+            // exactly if on its freelist (just mapped, and repaired before).
+            if !unsafe { self.check_object(s, p, val) } {
                 break;
             }
         }
     }
 
     /// `__fill_map()`: the free objects of `s` (its freelist) in `bits`.
-    fn free_map(&self, s: &SlabPage, bits: &mut [u64]) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is kept (see the module documentation).
+    unsafe fn free_map(&self, s: &SlabPage, bits: &mut [u64]) {
         bits.iter_mut().for_each(|b| *b = 0);
         let size = self.layout.size as usize;
         let objects = s.counters().objects() as usize;
@@ -1005,7 +1264,8 @@ impl Cache {
             if let Some(b) = bits.get_mut(k / 64) {
                 *b |= 1 << (k % 64);
             }
-            // SAFETY: `p` is an object of `s` (checked).
+            // SAFETY: `p` is an object of `s` (checked), a slab of this cache
+            // that stays (our caller's guarantee).
             p = unsafe { self.get_fp(p) };
             n += 1;
         }
@@ -1013,10 +1273,15 @@ impl Cache {
 
     /// `list_slab_objects()`: the objects of `s` still allocated at
     /// destroy, reported (one error for the slab, one per object).
-    pub(super) fn list_slab_objects(&self, s: &SlabPage, bits: &mut [u64]) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is kept (see the module documentation).
+    pub(super) unsafe fn list_slab_objects(&self, s: &SlabPage, bits: &mut [u64]) {
         self.count_error();
         self.slab_bug(format_args!("Objects remaining on __kmem_cache_shutdown()"));
-        self.free_map(s, bits);
+        // SAFETY: `s` is kept (our caller's guarantee).
+        unsafe { self.free_map(s, bits) };
         let size = self.layout.size as usize;
         for k in 0..s.counters().objects() as usize {
             if marked(bits, k) {
@@ -1025,7 +1290,8 @@ impl Cache {
             let p = s.base() as usize + k * size;
             self.count_error();
             pr_err!("Object 0x{:016x} @offset={}\n", p, p - self.slab_start(s));
-            self.print_tracking(p);
+            // SAFETY: `p` is an object of `s`, which is kept.
+            unsafe { self.print_tracking(p) };
         }
         self.print_slab_info(s);
     }
@@ -1049,12 +1315,17 @@ impl Cache {
                 if !s.is_head() || s.owner_here() != me {
                     return;
                 }
-                self.free_map(s, &mut bits);
+                // SAFETY: `s` is a slab of this cache (the head of its pages,
+                // owned by it) of node `nid`, whose `list_lock` is held, so
+                // it is not discarded meanwhile: kept.
+                unsafe { self.free_map(s, &mut bits) };
                 for k in 0..s.counters().objects() as usize {
                     if marked(&bits, k) {
                         continue;
                     }
-                    f(&self.track(s.base() as usize + k * size, t));
+                    // SAFETY: the cache stores tracks (tested above), and
+                    // this is an object of `s`, which is kept (as above).
+                    f(&unsafe { self.track(s.base() as usize + k * size, t) });
                 }
             });
         }

@@ -415,7 +415,8 @@ impl Cache {
                     }
                     None => {
                         *p = core::ptr::null_mut();
-                        self.bad_free(o);
+                        // SAFETY: the caller is freeing `o`, so it holds it.
+                        unsafe { self.bad_free(o) };
                         continue;
                     }
                 }
@@ -719,7 +720,8 @@ impl Cache {
             // `slab`, a slab of this cache (`slab_of` checked it), that the
             // caller gives up.
             Some(slab) => unsafe { self.do_slab_free(slab, obj, obj, 1) },
-            None => self.bad_free(obj),
+            // SAFETY: the caller is freeing `obj`, so it holds it.
+            None => unsafe { self.bad_free(obj) },
         }
     }
 

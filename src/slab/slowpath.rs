@@ -17,17 +17,60 @@ use crate::{
 use kernel::{bindings, interrupt::local_interrupt_disable};
 
 /// A frozen slab just taken for a CPU, with the freelist the CPU takes.
+///
+/// # Invariants
+///
+/// `slab` is a frozen slab of the cache whose [`Cache::new_slab`] or
+/// [`Cache::get_partial`] returned this, on no list and no CPU's (taken off
+/// its node list under `list_lock`, or new): the holder's alone. `freelist`
+/// is a non-empty list of free objects of `slab` linked through their free
+/// pointers, taken off the slab with it (counted in use there), which
+/// nobody else holds.
 pub(super) struct Taken<'a> {
-    pub(super) slab: &'a SlabPage,
-    pub(super) freelist: usize,
+    slab: &'a SlabPage,
+    freelist: usize,
+}
+
+impl<'a> Taken<'a> {
+    /// A slab and its freelist, taken.
+    ///
+    /// # Safety
+    ///
+    /// `slab` and `freelist` are as the type's invariants say, for the
+    /// cache whose method returns this.
+    pub(super) unsafe fn new(slab: &'a SlabPage, freelist: usize) -> Self {
+        // INVARIANT: the caller's guarantee.
+        Taken { slab, freelist }
+    }
+
+    /// The slab.
+    #[inline(always)]
+    pub(super) fn slab(&self) -> &'a SlabPage {
+        self.slab
+    }
+
+    /// The freelist taken with it.
+    #[inline(always)]
+    pub(super) fn freelist(&self) -> usize {
+        self.freelist
+    }
 }
 
 impl Cache {
     /// Hands out `freelist`'s first object and makes the rest the CPU's
-    /// freelist (`load_freelist:`). Interrupts are off.
-    fn load_freelist(&self, cpu: usize, freelist: usize) -> usize {
+    /// freelist (`load_freelist:`).
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is the running CPU, with interrupts off. `freelist` is a
+    /// non-empty list of free objects of `cpu`'s CPU slab of this cache
+    /// (linked through their free pointers), taken off the slab or the
+    /// CPU's freelist for the CPU, which nobody else holds: the caller
+    /// gives it to the CPU.
+    unsafe fn load_freelist(&self, cpu: usize, freelist: usize) -> usize {
         let c = &self.cpus[cpu];
-        // SAFETY: `freelist` is the CPU's now (taken from its frozen slab).
+        // SAFETY: `freelist` is a free object of this cache's CPU slab,
+        // which nobody else holds (our caller's guarantee).
         let next = unsafe { self.get_fp(freelist) };
         c.pair.set_local(next, self.next_tid(c.pair.second()));
         freelist
@@ -67,7 +110,9 @@ impl Cache {
                 if node.is_some_and(|n| n != slab.node()) {
                     self.stat(SlabStat::AllocNodeMismatch);
                     let fl = c.pair.first();
-                    c.set_slab(None);
+                    // SAFETY: `c` is this CPU's, with interrupts off; none
+                    // is given to it.
+                    unsafe { c.set_slab(None) };
                     c.pair.set_local(0, self.next_tid(c.pair.second()));
                     // SAFETY: `slab` was this CPU's frozen slab and `fl` its
                     // freelist of it; both were just taken off the CPU here,
@@ -77,15 +122,26 @@ impl Cache {
                 }
                 let freelist = c.pair.first();
                 if freelist != 0 {
-                    return self.load_freelist(cpu, freelist);
+                    // SAFETY: `cpu` runs this with interrupts off, and
+                    // `freelist`, non-empty, is its freelist of its CPU
+                    // slab, which only it takes from (type invariant of
+                    // `CpuSlab`).
+                    return unsafe { self.load_freelist(cpu, freelist) };
                 }
-                let freelist = self.get_freelist(slab);
+                // SAFETY: `slab` is this CPU's frozen CPU slab of this
+                // cache, and interrupts are off.
+                let freelist = unsafe { self.get_freelist(slab) };
                 if freelist != 0 {
                     self.stat(SlabStat::AllocRefill);
-                    return self.load_freelist(cpu, freelist);
+                    // SAFETY: `cpu` runs this with interrupts off, and
+                    // `freelist`, non-empty, was just taken off its CPU
+                    // slab for it.
+                    return unsafe { self.load_freelist(cpu, freelist) };
                 }
                 // Full: it stays unfrozen on no list.
-                c.set_slab(None);
+                // SAFETY: `c` is this CPU's, with interrupts off; none is
+                // given to it.
+                unsafe { c.set_slab(None) };
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
                 self.stat(SlabStat::DeactivateBypass);
             }
@@ -94,7 +150,10 @@ impl Cache {
             // this CPU takes it off.
             if let Some(s) = unsafe { SlabPage::from_link(c.partial.load(Relaxed)) } {
                 c.partial.store(s.next.load(Relaxed), Relaxed);
-                c.set_slab(Some(s));
+                // SAFETY: `c` is this CPU's, with interrupts off, and has no
+                // CPU slab (taken off above, or none); `s`, a frozen slab of
+                // this cache, was just taken off its partial list.
+                unsafe { c.set_slab(Some(s)) };
                 self.stat(SlabStat::CpuPartialAlloc);
                 continue;
             }
@@ -103,8 +162,14 @@ impl Cache {
             if let Some(t) =
                 self.get_partial(node.unwrap_or(self.pool.cpu_node(cpu)), this_node, true)
             {
-                c.set_slab(Some(t.slab));
-                return self.load_freelist(cpu, t.freelist);
+                // SAFETY: `c` is this CPU's, with interrupts off, and has no
+                // CPU slab; `t.slab()` is a frozen slab of this cache, ours
+                // alone (type invariant of `Taken`, from `self`).
+                unsafe { c.set_slab(Some(t.slab())) };
+                // SAFETY: `cpu` runs this with interrupts off; `t.freelist()`
+                // is a non-empty list of free objects of its CPU slab (just
+                // set), taken with it (type invariant of `Taken`).
+                return unsafe { self.load_freelist(cpu, t.freelist()) };
             }
             // A new slab, with interrupts on and unpinned (the pool may
             // sleep if `gfp` allows it).
@@ -122,7 +187,9 @@ impl Cache {
             // SAFETY: as above.
             if let Some(old) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
                 let fl = c.pair.first();
-                c.set_slab(None);
+                // SAFETY: `c` is this CPU's, with interrupts off; none is
+                // given to it.
+                unsafe { c.set_slab(None) };
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
                 // SAFETY: `old` was this CPU's frozen slab and `fl` its
                 // freelist of it; both were just taken off the CPU here,
@@ -130,8 +197,15 @@ impl Cache {
                 unsafe { self.deactivate_slab(old, fl) };
                 self.stat(SlabStat::CpuslabFlush);
             }
-            c.set_slab(Some(t.slab));
-            return self.load_freelist(cpu, t.freelist);
+            // SAFETY: `c` is this CPU's, with interrupts off, and has no
+            // CPU slab (flushed above); `t.slab()` is a new frozen slab of
+            // this cache, ours alone (type invariant of `Taken`, from
+            // `self.new_slab`).
+            unsafe { c.set_slab(Some(t.slab())) };
+            // SAFETY: `cpu` runs this with interrupts off; `t.freelist()` is
+            // a non-empty list of free objects of its CPU slab (just set),
+            // taken with it (type invariant of `Taken`).
+            return unsafe { self.load_freelist(cpu, t.freelist()) };
         }
     }
 
@@ -158,21 +232,28 @@ impl Cache {
                 t
             }
         };
-        let o = t.freelist;
-        // SAFETY: `o` is the first object of the freelist of the frozen slab
-        // we took, ours alone.
+        let o = t.freelist();
+        // SAFETY: `o` is the first object of the freelist taken with a
+        // frozen slab of this cache, ours alone (type invariant of `Taken`).
         let rest = unsafe { self.get_fp(o) };
         let _irq = local_interrupt_disable();
-        // SAFETY: `t.slab` is the frozen slab taken above (off a node list
-        // by `get_partial`, or new), no CPU's, and `rest` the rest of the
-        // freelist taken with it: both ours alone.
-        unsafe { self.deactivate_slab(t.slab, rest) };
+        // SAFETY: `t.slab()` is a frozen slab of this cache taken above (off
+        // a node list by `get_partial`, or new), on no list and no CPU's,
+        // and `rest` the rest of the freelist taken with it: both ours alone
+        // (type invariant of `Taken`).
+        unsafe { self.deactivate_slab(t.slab(), rest) };
         o
     }
 
     /// `get_freelist()`: takes a frozen slab's whole freelist for its CPU;
     /// unfreezes it if there is none.
-    fn get_freelist(&self, slab: &SlabPage) -> usize {
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the running CPU's CPU slab of this cache (frozen), with
+    /// interrupts off: the freelist goes to this CPU, and an unfrozen slab
+    /// goes on no list (the caller takes it off the CPU).
+    unsafe fn get_freelist(&self, slab: &SlabPage) -> usize {
         loop {
             let freelist = slab.pair.first();
             let old = slab.counters();
@@ -189,7 +270,13 @@ impl Cache {
 
     /// `put_cpu_partial()`: puts a frozen slab on this CPU's partial list,
     /// first draining the list to the node if `drain` and it is full.
-    pub(super) fn put_cpu_partial(&self, s: &SlabPage, drain: bool) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a frozen slab of this cache that the caller froze for itself
+    /// (took off a node list, or froze by a free) and gives to this CPU: no
+    /// CPU slab and no list names it.
+    pub(super) unsafe fn put_cpu_partial(&self, s: &SlabPage, drain: bool) {
         let irq = local_interrupt_disable();
         let c = &self.cpus[cpu::current()];
         let mut old = c.partial.load(Relaxed);
@@ -257,7 +344,10 @@ impl Cache {
                 s.next.store(discard, Relaxed);
                 discard = cur;
             } else {
-                self.add_partial(n, s, true);
+                // SAFETY: `n` is the locked list of `s`'s node (taken above
+                // for `s.node()`), and `s`, a slab of this cache on no list
+                // (off the detached CPU list), was just unfrozen.
+                unsafe { self.add_partial(n, s, true) };
                 self.stat(SlabStat::FreeAddPartial);
             }
             cur = next;
@@ -339,7 +429,10 @@ impl Cache {
             match mode {
                 Deactivate::Partial { tail } => {
                     if let Some(n) = n.as_mut() {
-                        self.add_partial(n, s, tail);
+                        // SAFETY: `n` is the locked list of `s`'s node
+                        // (`node_of(s)`), and `s`, this cache's slab the
+                        // caller gave up (on no list), was just unfrozen.
+                        unsafe { self.add_partial(n, s, tail) };
                     }
                     drop(n);
                     self.stat(if tail {
@@ -428,7 +521,10 @@ impl Cache {
             match action {
                 FreeAction::Frozen => self.stat(SlabStat::FreeFrozen),
                 FreeAction::ToCpuPartial => {
-                    self.put_cpu_partial(slab, true);
+                    // SAFETY: `slab`, a slab of this cache (the caller's
+                    // guarantee) that was full and on no list, was frozen by
+                    // the exchange above (`ToCpuPartial`) for this CPU.
+                    unsafe { self.put_cpu_partial(slab, true) };
                     self.stat(SlabStat::CpuPartialFree);
                 }
                 _ => {}
@@ -444,7 +540,10 @@ impl Cache {
         ) {
             ListAction::Discard { from_partial } => {
                 if from_partial {
-                    self.remove_partial(&mut n, slab);
+                    // SAFETY: `n` is the locked list of `slab`'s node, which
+                    // the unfrozen `slab` (of this cache, our caller's
+                    // guarantee) is on (it had free objects: `from_partial`).
+                    unsafe { self.remove_partial(&mut n, slab) };
                     self.stat(SlabStat::FreeRemovePartial);
                 }
                 drop(n);
@@ -456,7 +555,10 @@ impl Cache {
                 unsafe { self.discard_slab(slab) };
             }
             ListAction::AddPartialTail => {
-                self.add_partial(&mut n, slab, true);
+                // SAFETY: `n` is the locked list of `slab`'s node, and
+                // `slab`, an unfrozen slab of this cache (our caller's
+                // guarantee) that was full, is on no list.
+                unsafe { self.add_partial(&mut n, slab, true) };
                 self.stat(SlabStat::FreeAddPartial);
             }
             ListAction::Nothing => {}
@@ -486,7 +588,10 @@ impl Cache {
         let size = self.layout.size as usize;
         if self.is_debug() {
             let bytes = (1usize << bindings::PAGE_SHIFT) << order;
-            self.setup_slab_debug(base, bytes, objects);
+            // SAFETY: the block, just allocated and ours alone, is a new slab
+            // of this cache of `objects` objects from `base`, its `bytes`
+            // bytes starting the left red zone before `base`.
+            unsafe { self.setup_slab_debug(base, bytes, objects) };
         }
         if let Some(ctor) = self.ctor {
             for i in 0..objects as usize {
@@ -543,10 +648,10 @@ impl Cache {
         // SAFETY: the record lives while its block is out, which it is until
         // `discard_slab`, which only runs on a slab taken off every list.
         let slab = unsafe { SlabPage::from_link(head) }?;
-        Some(Taken {
-            slab,
-            freelist: first,
-        })
+        // SAFETY: a new slab of this cache, frozen, on no list and no CPU's;
+        // `first` heads the list of all its objects (linked above), all
+        // counted in use.
+        Some(unsafe { Taken::new(slab, first) })
     }
 
     /// `discard_slab()`: gives an empty slab that is on no list back to the
@@ -588,9 +693,16 @@ impl Cache {
 
     /// The end of a `SLAB_TYPESAFE_BY_RCU` discard, after the grace period
     /// (the RCU callback): the slab's block goes back to the pool.
-    pub(super) fn rcu_slab_freed(&self, s: &SlabPage) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a slab of this cache that [`SlabPage::free_after_rcu`]
+    /// retired, whose grace period has passed: this is its one callback,
+    /// and nobody else uses `s` any more.
+    pub(super) unsafe fn rcu_slab_freed(&self, s: &SlabPage) {
         // SAFETY: the slab was retired by `free_after_rcu` and is nobody's
-        // but this callback's; it was claimed from this cache's pool.
+        // but this callback's (our caller's guarantee); it was claimed from
+        // this cache's pool.
         match unsafe { s.release(&self.pool) } {
             Some(block) => self.pool.free(block),
             None => self.report(format_args!("slab without a block")),
