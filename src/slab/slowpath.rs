@@ -5,7 +5,7 @@
 //! They run with interrupts off on their CPU (see the lock order in
 //! `src/slab.rs`), except where a new slab is allocated.
 
-use super::{Cache, SlabPage, SlabStat, HAS_CPU_PARTIAL};
+use super::{Cache, CpuSlab, SlabPage, SlabStat, HAS_CPU_PARTIAL};
 use crate::glue::atomic::Relaxed;
 use crate::{
     glue::{cpu, fault, gfp::Gfp},
@@ -109,15 +109,9 @@ impl Cache {
                 // `node_match()`: a CPU slab of another node is deactivated.
                 if node.is_some_and(|n| n != slab.node()) {
                     self.stat(SlabStat::AllocNodeMismatch);
-                    let fl = c.pair.first();
-                    // SAFETY: `c` is this CPU's, with interrupts off; none
-                    // is given to it.
-                    unsafe { c.set_slab(None) };
-                    c.pair.set_local(0, self.next_tid(c.pair.second()));
-                    // SAFETY: `slab` was this CPU's frozen slab and `fl` its
-                    // freelist of it; both were just taken off the CPU here,
-                    // with interrupts off, so they are ours alone.
-                    unsafe { self.deactivate_slab(slab, fl) };
+                    // SAFETY: `c` is this CPU's, with interrupts off, and
+                    // `slab` its CPU slab.
+                    unsafe { self.deactivate_cpu_slab(c, slab) };
                     continue;
                 }
                 let freelist = c.pair.first();
@@ -184,19 +178,8 @@ impl Cache {
             let c = &self.cpus[cpu];
             // retry_load_slab: another task may have set a CPU slab here
             // meanwhile (or this is another CPU now): flush it.
-            // SAFETY: as above.
-            if let Some(old) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
-                let fl = c.pair.first();
-                // SAFETY: `c` is this CPU's, with interrupts off; none is
-                // given to it.
-                unsafe { c.set_slab(None) };
-                c.pair.set_local(0, self.next_tid(c.pair.second()));
-                // SAFETY: `old` was this CPU's frozen slab and `fl` its
-                // freelist of it; both were just taken off the CPU here,
-                // with interrupts off, so they are ours alone.
-                unsafe { self.deactivate_slab(old, fl) };
-                self.stat(SlabStat::CpuslabFlush);
-            }
+            // SAFETY: `c` is this CPU's, with interrupts off.
+            unsafe { self.flush_slab(c) };
             // SAFETY: `c` is this CPU's, with interrupts off, and has no
             // CPU slab (flushed above); `t.slab()` is a new frozen slab of
             // this cache, ours alone (type invariant of `Taken`, from
@@ -207,6 +190,44 @@ impl Cache {
             // taken with it (type invariant of `Taken`).
             return unsafe { self.load_freelist(cpu, t.freelist()) };
         }
+    }
+
+    /// `flush_slab()`: deactivates `c`'s CPU slab, if it has one, with the
+    /// CPU's freelist of it (`cpuslab_flush`).
+    ///
+    /// # Safety
+    ///
+    /// `c` is this cache's `CpuSlab` of a CPU whose slabs nothing else
+    /// touches while this runs: the running CPU with interrupts off, or a
+    /// dead CPU, or any CPU of a cache nobody else can reach any more.
+    pub(super) unsafe fn flush_slab(&self, c: &CpuSlab) {
+        // SAFETY: the CPU slab is this cache's and frozen (type invariant of
+        // `CpuSlab`); nothing else touches it meanwhile (our caller's
+        // guarantee).
+        if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
+            // SAFETY: our caller's guarantee; `slab` is `c`'s CPU slab.
+            unsafe { self.deactivate_cpu_slab(c, slab) };
+            self.stat(SlabStat::CpuslabFlush);
+        }
+    }
+
+    /// Takes `c`'s CPU slab `slab` and the CPU's freelist of it off the CPU
+    /// (with a new tid) and deactivates them (`___slab_alloc()`'s
+    /// `deactivate_slab:`, and [`Cache::flush_slab`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::flush_slab`]; `slab` is `c`'s CPU slab.
+    unsafe fn deactivate_cpu_slab(&self, c: &CpuSlab, slab: &SlabPage) {
+        let fl = c.pair.first();
+        // SAFETY: nothing else touches `c` meanwhile (our caller's
+        // guarantee); none is given to it.
+        unsafe { c.set_slab(None) };
+        c.pair.set_local(0, self.next_tid(c.pair.second()));
+        // SAFETY: `slab` was `c`'s frozen CPU slab of this cache and `fl` the
+        // CPU's freelist of it; both were just taken off the CPU, which
+        // nothing else touches meanwhile, so they are ours alone.
+        unsafe { self.deactivate_slab(slab, fl) };
     }
 
     /// `___slab_alloc()` for node `n` without touching the CPU slab (the

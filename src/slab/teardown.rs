@@ -2,7 +2,7 @@
 //! Flushing CPU slabs (`flush_all()`, CPU hotplug), shrink, destroy and the
 //! consistency walk (`validate_slab_cache()`).
 
-use super::{Cache, SlabPage, SlabStat};
+use super::{Cache, SlabPage};
 use crate::glue::atomic::Relaxed;
 use crate::glue::{cpu, numa};
 use kernel::{interrupt::local_interrupt_disable, prelude::*};
@@ -90,20 +90,9 @@ impl Cache {
         let Some(c) = self.cpus.get(cpu) else {
             return;
         };
-        // SAFETY: the CPU slab is this cache's and frozen; nothing else
-        // touches `cpu`'s CPU slab meanwhile (our caller's guarantee).
-        if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
-            let fl = c.pair.first();
-            // SAFETY: nothing else touches `cpu`'s CPU slab meanwhile (our
-            // caller's guarantee); none is given to it.
-            unsafe { c.set_slab(None) };
-            c.pair.set_local(0, self.next_tid(c.pair.second()));
-            // SAFETY: `slab` was `cpu`'s frozen slab and `fl` the CPU's
-            // freelist of it, both just taken off the CPU, which nothing
-            // else touches meanwhile (our caller's guarantee).
-            unsafe { self.deactivate_slab(slab, fl) };
-            self.stat(SlabStat::CpuslabFlush);
-        }
+        // SAFETY: `c` is `cpu`'s, whose slabs nothing else touches meanwhile
+        // (our caller's guarantee).
+        unsafe { self.flush_slab(c) };
         let p = c.partial.xchg(core::ptr::null_mut(), Relaxed);
         if !p.is_null() {
             // SAFETY: `p` is `cpu`'s partial list, just detached from it by
