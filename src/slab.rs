@@ -200,11 +200,6 @@ pub(crate) const NR_SLAB_STATS: usize = SlabStat::SheafReturnSlow as usize + 1;
 /// `object_size` bytes, from any context the cache allocates in.
 pub(crate) type Ctor = unsafe extern "C" fn(*mut core::ffi::c_void);
 
-/// `kmem_cache_has_cpu_partial()`: whether caches keep per-CPU partial
-/// lists (debug caches, which never reach the code that uses this, have
-/// none).
-const HAS_CPU_PARTIAL: bool = true;
-
 /// What a cache is made from.
 #[derive(Clone, Copy)]
 pub(crate) struct CacheConfig<'a> {
@@ -687,7 +682,8 @@ impl Cache {
     /// `cpu_partial_store()`: `EINVAL` for a non-zero value on a cache
     /// without CPU partial lists.
     pub(crate) fn set_cpu_partial(&self, objects: u32) -> Result {
-        if objects > 0 && (!HAS_CPU_PARTIAL || self.is_debug()) {
+        // `kmem_cache_has_cpu_partial()`: all but debug caches.
+        if objects > 0 && self.is_debug() {
             return Err(EINVAL);
         }
         self.cpu_partial.store(objects, Relaxed);

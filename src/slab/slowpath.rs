@@ -5,7 +5,7 @@
 //! They run with interrupts off on their CPU (see the lock order in
 //! `src/slab.rs`), except where a new slab is allocated.
 
-use super::{Cache, CpuSlab, SlabPage, SlabStat, HAS_CPU_PARTIAL};
+use super::{Cache, CpuSlab, SlabPage, SlabStat};
 use crate::glue::atomic::Relaxed;
 use crate::{
     glue::{cpu, fault, gfp::Gfp},
@@ -509,15 +509,14 @@ impl Cache {
             return;
         }
         self.stat(SlabStat::FreeSlowpath);
-        let (prior, new, action, n) = loop {
+        let (new, action, n) = loop {
             let prior = slab.pair.first();
             let old = slab.counters();
             if prior == head {
                 self.report(format_args!("double free of {head:#x}"));
                 return;
             }
-            let Some((new, action)) = slabstate::slab_free(old, cnt, prior == 0, HAS_CPU_PARTIAL)
-            else {
+            let Some((new, action)) = slabstate::slab_free(old, cnt, prior == 0) else {
                 // More frees than objects in use: some of them are free
                 // already. Nothing is changed (not even their links).
                 self.report(format_args!(
@@ -534,7 +533,7 @@ impl Cache {
                 .pair
                 .cmpxchg((prior, old.0 as usize), (head, new.0 as usize))
             {
-                break (prior, new, action, n);
+                break (new, action, n);
             }
             self.stat(SlabStat::CmpxchgDoubleFail);
         };
@@ -552,21 +551,14 @@ impl Cache {
             }
             return;
         };
-        match slabstate::free_under_list_lock(
-            new,
-            prior == 0,
-            n.nr_partial,
-            self.min_partial.load(Relaxed),
-            HAS_CPU_PARTIAL,
-        ) {
-            ListAction::Discard { from_partial } => {
-                if from_partial {
-                    // SAFETY: `n` is the locked list of `slab`'s node, which
-                    // the unfrozen `slab` (of this cache, our caller's
-                    // guarantee) is on (it had free objects: `from_partial`).
-                    unsafe { self.remove_partial(&mut n, slab) };
-                    self.stat(SlabStat::FreeRemovePartial);
-                }
+        match slabstate::free_under_list_lock(new, n.nr_partial, self.min_partial.load(Relaxed)) {
+            ListAction::Discard => {
+                // SAFETY: `n` is the locked list of `slab`'s node, which the
+                // unfrozen `slab` (of this cache, our caller's guarantee) is
+                // on: it was partial (`FreeAction::NodeList`: it had free
+                // objects, else the free would have frozen it).
+                unsafe { self.remove_partial(&mut n, slab) };
+                self.stat(SlabStat::FreeRemovePartial);
                 drop(n);
                 self.stat(SlabStat::FreeSlab);
                 // SAFETY: `slab` is this cache's (the caller's guarantee),
@@ -574,13 +566,6 @@ impl Cache {
                 // under `list_lock`, after the exchange above), and off the
                 // partial list: nothing frees into it or takes it.
                 unsafe { self.discard_slab(slab) };
-            }
-            ListAction::AddPartialTail => {
-                // SAFETY: `n` is the locked list of `slab`'s node, and
-                // `slab`, an unfrozen slab of this cache (our caller's
-                // guarantee) that was full, is on no list.
-                unsafe { self.add_partial(&mut n, slab, true) };
-                self.stat(SlabStat::FreeAddPartial);
             }
             ListAction::Nothing => {}
         }
