@@ -201,11 +201,6 @@ pub(crate) const NR_SLAB_STATS: usize = SlabStat::SheafReturnSlow as usize + 1;
 /// `object_size` bytes, from any context the cache allocates in.
 pub(crate) type Ctor = unsafe extern "C" fn(*mut core::ffi::c_void);
 
-/// `kmem_cache_has_cpu_partial()`: whether caches keep per-CPU partial
-/// lists (debug caches, which never reach the code that uses this, have
-/// none).
-const HAS_CPU_PARTIAL: bool = true;
-
 /// What a cache is made from.
 #[derive(Clone, Copy)]
 pub(crate) struct CacheConfig<'a> {
@@ -315,7 +310,16 @@ struct CpuSlab {
 impl CpuSlab {
     /// Makes `s` (or none) the CPU slab, with its node. The caller gives
     /// the CPU a new tid before interrupts go back on.
-    fn set_slab(&self, s: Option<&SlabPage>) {
+    ///
+    /// # Safety
+    ///
+    /// This is the running CPU's `CpuSlab`, with interrupts off (or a dead
+    /// CPU's, or one of a cache nobody else reaches any more, in a flush),
+    /// and the CPU slab it names, if any, was taken off it by the caller.
+    /// `s`, if any, is a frozen slab of this `CpuSlab`'s cache that the
+    /// caller took for the CPU (off its partial list, a node list, or new)
+    /// and gives to it: no other CPU and no list names it.
+    unsafe fn set_slab(&self, s: Option<&SlabPage>) {
         match s {
             Some(s) => {
                 // INVARIANT: `node` is written with `slab`, under the same
@@ -683,7 +687,8 @@ impl Cache {
     /// `cpu_partial_store()`: `EINVAL` for a non-zero value on a cache
     /// without CPU partial lists.
     pub(crate) fn set_cpu_partial(&self, objects: u32) -> Result {
-        if objects > 0 && (!HAS_CPU_PARTIAL || self.is_debug()) {
+        // `kmem_cache_has_cpu_partial()`: all but debug caches.
+        if objects > 0 && self.is_debug() {
             return Err(EINVAL);
         }
         self.cpu_partial.store(objects, Relaxed);

@@ -22,7 +22,7 @@ use crate::{
     page_pool::{Config, Pool},
     slab::{Cache, CacheConfig, SlabPool},
 };
-use core::ptr::NonNull;
+use core::{fmt, ptr::NonNull};
 use kernel::{
     ffi::c_void,
     prelude::*,
@@ -140,8 +140,14 @@ fn report(
 }
 
 /// Runs `a` (rslab) and `b` (kernel) `REPS` times interleaved, each doing
-/// `ops` operations, and reports ns per operation.
-fn compare(t: &Tally, case: &str, ops: u64, mut a: impl FnMut(), mut b: impl FnMut()) {
+/// `ops` operations, and reports ns per operation for case `case`.
+fn compare(
+    t: &Tally,
+    case: fmt::Arguments<'_>,
+    ops: u64,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) {
     let (mut ra, mut rb, mut ca, mut cb) = ([0; REPS], [0; REPS], [0; REPS], [0; REPS]);
     // One warm-up round each, not counted.
     a();
@@ -154,7 +160,20 @@ fn compare(t: &Tally, case: &str, ops: u64, mut a: impl FnMut(), mut b: impl FnM
         rb[i] = s.ns * 100 / ops.max(1);
         cb[i] = s.cycles / ops.max(1);
     }
+    report_ns(t, case, [ra, rb, ca, cb]);
+}
+
+/// Reports the runs of [`compare`]: ns per operation (hundredths) of rslab
+/// and the kernel, and their cycles.
+#[inline(never)]
+fn report_ns(
+    t: &Tally,
+    case: fmt::Arguments<'_>,
+    [mut ra, mut rb, mut ca, mut cb]: [[u64; REPS]; 4],
+) {
     let cyc = (stats(&mut ca).0, stats(&mut cb).0);
+    let mut name = [0u8; 32];
+    let case = fmtbuf::format(&mut name, case);
     report(t, case, "ns/op", stats(&mut ra), stats(&mut rb), cyc);
 }
 
@@ -192,68 +211,94 @@ fn fill(c: &Cache, buf: &mut KVVec<usize>, n: usize) {
     }
 }
 
-/// An alloc+free pair of node `nid`'s objects, `ops` times:
-/// `Cache::alloc_node` against `kmem_cache_alloc_node()`.
-fn node_pair(t: &Tally, case: &str, ops: u64, r: &Cache, k: &KernelCache, nid: usize) {
-    compare(
-        t,
-        case,
-        ops,
-        || {
-            for _ in 0..ops {
-                if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(nid)) {
-                    // SAFETY: `p` was just allocated from `r` and is freed
-                    // once, here.
-                    unsafe { rfree(r, obj(p)) };
-                }
-            }
-        },
-        || {
-            for _ in 0..ops {
-                let p = k.alloc_node(nid as i32);
-                if !p.is_null() {
-                    // SAFETY: just allocated from `k`.
-                    unsafe { k.free(p) };
-                }
-            }
-        },
-    );
+/// `ops` alloc+free pairs on rslab's cache `r`.
+fn rslab_pairs(r: &Cache, ops: u64) {
+    for _ in 0..ops {
+        if let Some(p) = r.alloc(Gfp::KERNEL) {
+            // SAFETY: `p` was just allocated from `r` and is freed once,
+            // here.
+            unsafe { rfree(r, obj(p)) };
+        }
+    }
 }
 
-/// The cases that run on one CPU (a kthread bound to CPU 0).
-fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result {
-    // (kernel cache name, size, rslab in the sheaves mode)
-    const NAMES: [(&CStr, u32, bool); 4] = [
-        (c"rslab_bench_32", 32, false),
-        (c"rslab_bench_256", 256, false),
-        (c"rslab_bench_256s", 256, true),
-        (c"rslab_bench_1024", 1024, false),
-    ];
-    let ops = sz.ops;
-    for (name, size, sheaves) in NAMES {
+/// `ops` alloc+free pairs on the kernel's cache `k`.
+fn kernel_pairs(k: &KernelCache, ops: u64) {
+    for _ in 0..ops {
+        let p = k.alloc();
+        if !p.is_null() {
+            // SAFETY: just allocated from `k`.
+            unsafe { k.free(p) };
+        }
+    }
+}
+
+/// The caches of the cache cases: rslab's and the kernel's of one size,
+/// rslab's in the sheaves mode or not (`sfx`, the suffix of the cases'
+/// names, says which).
+struct Caches<'a> {
+    t: &'a Tally,
+    /// Operations per timed run.
+    ops: u64,
+    r: Arc<Cache>,
+    k: KernelCache,
+    sfx: &'static str,
+}
+
+impl<'a> Caches<'a> {
+    /// Makes both caches, `name` the kernel's.
+    fn new(
+        t: &'a Tally,
+        pool: &Arc<SlabPool>,
+        name: &'static CStr,
+        size: u32,
+        sheaves: bool,
+        ops: u64,
+    ) -> Result<Self> {
         let mut cfg = CacheConfig::new("bench", size);
         cfg.sheaves = sheaves;
-        let r = Cache::new(pool, &cfg)?;
-        let k = KernelCache::new(name, size)?;
-        let sfx = if sheaves { "_sheaves" } else { "" };
-        let mut case = [0u8; 32];
-        let case = fmtbuf::format(&mut case, format_args!("cache_pair_{size}{sfx}"));
-        compare(
+        Ok(Caches {
             t,
-            case,
+            ops,
+            r: Cache::new(pool, &cfg)?,
+            k: KernelCache::new(name, size)?,
+            sfx: if sheaves { "_sheaves" } else { "" },
+        })
+    }
+
+    /// `cache_pair_<size>`: an alloc+free pair, `ops` times.
+    fn pair(&self, size: u32) {
+        let (r, k, ops) = (&*self.r, &self.k, self.ops);
+        let sfx = self.sfx;
+        compare(
+            self.t,
+            format_args!("cache_pair_{size}{sfx}"),
+            ops,
+            || rslab_pairs(r, ops),
+            || kernel_pairs(k, ops),
+        );
+    }
+
+    /// An alloc+free pair of node `nid`'s objects, `ops` times:
+    /// `Cache::alloc_node` against `kmem_cache_alloc_node()`.
+    fn node_pair(&self, case: &str, nid: usize) {
+        let (r, k, ops) = (&*self.r, &self.k, self.ops);
+        compare(
+            self.t,
+            format_args!("{case}"),
             ops,
             || {
                 for _ in 0..ops {
-                    if let Some(p) = r.alloc(Gfp::KERNEL) {
-                        // SAFETY: `p` was just allocated from `r` and is
-                        // freed once, here.
-                        unsafe { rfree(&r, obj(p)) };
+                    if let Some(p) = r.alloc_node(Gfp::KERNEL, Some(nid)) {
+                        // SAFETY: `p` was just allocated from `r` and is freed
+                        // once, here.
+                        unsafe { rfree(r, obj(p)) };
                     }
                 }
             },
             || {
                 for _ in 0..ops {
-                    let p = k.alloc();
+                    let p = k.alloc_node(nid as i32);
                     if !p.is_null() {
                         // SAFETY: just allocated from `k`.
                         unsafe { k.free(p) };
@@ -261,177 +306,215 @@ fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> R
                 }
             },
         );
-        // This node's objects asked for by number (this is CPU 0):
-        // `kmem_cache_alloc_node()` whose `node_match()` holds, on the fast
-        // path on both sides; then, with a second node with memory, a
-        // remote node's objects.
+    }
+
+    /// This node's objects asked for by number (this is CPU 0):
+    /// `kmem_cache_alloc_node()` whose `node_match()` holds, on the fast
+    /// path on both sides; then, with a second node with memory, a remote
+    /// node's objects.
+    fn node_pairs(&self) {
         let local = crate::glue::numa::cpu_node(0);
         let remote = crate::glue::numa::memory_nodes().find(|&n| n != local);
-        if let (256, false) = (size, sheaves) {
-            node_pair(t, "cache_pair_256_this_node", ops, &r, &k, local);
-            if let Some(remote) = remote {
-                node_pair(t, "cache_pair_256_remote_node", ops, &r, &k, remote);
-            }
-        }
-        if size == 256 {
-            // Alloc N then free N.
-            let mut buf = KVVec::with_capacity(sz.many[1], GFP_KERNEL)?;
-            let mut kbuf = KVVec::<*mut u8>::with_capacity(sz.many[1], GFP_KERNEL)?;
-            for n in sz.many {
-                let mut case = [0u8; 32];
-                let case = fmtbuf::format(&mut case, format_args!("alloc_free_n_{n}{sfx}"));
-                compare(
-                    t,
-                    case,
-                    2 * n as u64,
-                    || {
-                        fill(&r, &mut buf, n);
-                        for &p in buf.iter() {
-                            // SAFETY: `fill` just put in `buf` objects of
-                            // `r` (non-null), each once; each is freed
-                            // once, here, and `fill` clears `buf` before
-                            // its next use.
-                            unsafe { rfree(&r, p) };
-                        }
-                    },
-                    || {
-                        kbuf.clear();
-                        for _ in 0..n {
-                            let p = k.alloc();
-                            if p.is_null() || kbuf.push(p, GFP_KERNEL).is_err() {
-                                break;
-                            }
-                        }
-                        for &p in kbuf.iter() {
-                            // SAFETY: allocated from `k` above.
-                            unsafe { k.free(p) };
-                        }
-                    },
-                );
-            }
-            // Burst: 64 allocations, then 64 frees, one by one (a network
-            // stack's pattern: a batch of packets in, then out).
-            {
-                const BURST: usize = 64;
-                let mut rb = [0usize; BURST];
-                let mut kb = [core::ptr::null_mut::<u8>(); BURST];
-                let rounds = (ops / BURST as u64).max(1);
-                let mut case = [0u8; 32];
-                let case = fmtbuf::format(&mut case, format_args!("burst_64{sfx}"));
-                compare(
-                    t,
-                    case,
-                    rounds * BURST as u64 * 2,
-                    || {
-                        for _ in 0..rounds {
-                            for slot in rb.iter_mut() {
-                                *slot = r.alloc(Gfp::KERNEL).map_or(0, obj);
-                            }
-                            for &p in rb.iter().filter(|&&p| p != 0) {
-                                // SAFETY: `p` (not 0) was allocated from `r`
-                                // just above and is freed once, here; the
-                                // next round overwrites every slot.
-                                unsafe { rfree(&r, p) };
-                            }
-                        }
-                    },
-                    || {
-                        for _ in 0..rounds {
-                            for slot in kb.iter_mut() {
-                                *slot = k.alloc();
-                            }
-                            for &p in kb.iter().filter(|p| !p.is_null()) {
-                                // SAFETY: just allocated from `k`.
-                                unsafe { k.free(p) };
-                            }
-                        }
-                    },
-                );
-            }
-            // Bulk.
-            for b in [16usize, 64] {
-                let mut rb = KVec::from_elem(core::ptr::null_mut::<u8>(), b, GFP_KERNEL)?;
-                let mut kb = KVec::from_elem(core::ptr::null_mut::<c_void>(), b, GFP_KERNEL)?;
-                let rounds = (ops / b as u64).max(1);
-                let mut case = [0u8; 32];
-                let case = fmtbuf::format(&mut case, format_args!("bulk_{b}{sfx}"));
-                compare(
-                    t,
-                    case,
-                    rounds * b as u64 * 2,
-                    || {
-                        for _ in 0..rounds {
-                            if r.alloc_bulk(Gfp::KERNEL, &mut rb) == b {
-                                // SAFETY: all allocated from `r` just above.
-                                unsafe { r.free_bulk(&mut rb) };
-                            }
-                        }
-                    },
-                    || {
-                        for _ in 0..rounds {
-                            if k.alloc_bulk(&mut kb) {
-                                // SAFETY: all allocated from `k` just above.
-                                unsafe { k.free_bulk(&mut kb) };
-                            }
-                        }
-                    },
-                );
-            }
+        self.node_pair("cache_pair_256_this_node", local);
+        if let Some(remote) = remote {
+            self.node_pair("cache_pair_256_remote_node", remote);
         }
     }
-    // kmalloc.
+
+    /// `alloc_free_n_<n>`: alloc N then free N, for each N of `many`.
+    fn alloc_free_n(&self, many: [usize; 2]) -> Result {
+        let (r, k) = (&*self.r, &self.k);
+        let mut buf = KVVec::with_capacity(many[1], GFP_KERNEL)?;
+        let mut kbuf = KVVec::<*mut u8>::with_capacity(many[1], GFP_KERNEL)?;
+        for n in many {
+            let sfx = self.sfx;
+            compare(
+                self.t,
+                format_args!("alloc_free_n_{n}{sfx}"),
+                2 * n as u64,
+                || {
+                    fill(r, &mut buf, n);
+                    for &p in buf.iter() {
+                        // SAFETY: `fill` just put in `buf` objects of `r`
+                        // (non-null), each once; each is freed once, here,
+                        // and `fill` clears `buf` before its next use.
+                        unsafe { rfree(r, p) };
+                    }
+                },
+                || {
+                    kbuf.clear();
+                    for _ in 0..n {
+                        let p = k.alloc();
+                        if p.is_null() || kbuf.push(p, GFP_KERNEL).is_err() {
+                            break;
+                        }
+                    }
+                    for &p in kbuf.iter() {
+                        // SAFETY: allocated from `k` above.
+                        unsafe { k.free(p) };
+                    }
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// `burst_64`: 64 allocations, then 64 frees, one by one (a network
+    /// stack's pattern: a batch of packets in, then out).
+    fn burst(&self) {
+        const BURST: usize = 64;
+        let (r, k) = (&*self.r, &self.k);
+        let mut rb = [0usize; BURST];
+        let mut kb = [core::ptr::null_mut::<u8>(); BURST];
+        let rounds = (self.ops / BURST as u64).max(1);
+        let sfx = self.sfx;
+        compare(
+            self.t,
+            format_args!("burst_64{sfx}"),
+            rounds * BURST as u64 * 2,
+            || {
+                for _ in 0..rounds {
+                    for slot in rb.iter_mut() {
+                        *slot = r.alloc(Gfp::KERNEL).map_or(0, obj);
+                    }
+                    for &p in rb.iter().filter(|&&p| p != 0) {
+                        // SAFETY: `p` (not 0) was allocated from `r` just
+                        // above and is freed once, here; the next round
+                        // overwrites every slot.
+                        unsafe { rfree(r, p) };
+                    }
+                }
+            },
+            || {
+                for _ in 0..rounds {
+                    for slot in kb.iter_mut() {
+                        *slot = k.alloc();
+                    }
+                    for &p in kb.iter().filter(|p| !p.is_null()) {
+                        // SAFETY: just allocated from `k`.
+                        unsafe { k.free(p) };
+                    }
+                }
+            },
+        );
+    }
+
+    /// `bulk_<b>`: bulk allocation and free of `b` objects.
+    fn bulk(&self, b: usize) -> Result {
+        let (r, k) = (&*self.r, &self.k);
+        let mut rb = KVec::from_elem(core::ptr::null_mut::<u8>(), b, GFP_KERNEL)?;
+        let mut kb = KVec::from_elem(core::ptr::null_mut::<c_void>(), b, GFP_KERNEL)?;
+        let rounds = (self.ops / b as u64).max(1);
+        let sfx = self.sfx;
+        compare(
+            self.t,
+            format_args!("bulk_{b}{sfx}"),
+            rounds * b as u64 * 2,
+            || {
+                for _ in 0..rounds {
+                    if r.alloc_bulk(Gfp::KERNEL, &mut rb) == b {
+                        // SAFETY: all allocated from `r` just above.
+                        unsafe { r.free_bulk(&mut rb) };
+                    }
+                }
+            },
+            || {
+                for _ in 0..rounds {
+                    if k.alloc_bulk(&mut kb) {
+                        // SAFETY: all allocated from `k` just above.
+                        unsafe { k.free_bulk(&mut kb) };
+                    }
+                }
+            },
+        );
+        Ok(())
+    }
+}
+
+/// `kmalloc_<size>`: a kmalloc+kfree pair, `n` times.
+fn kmalloc_case(t: &Tally, kmalloc: &Kmalloc, size: usize, n: u64) {
+    compare(
+        t,
+        format_args!("kmalloc_{size}"),
+        n,
+        || {
+            for _ in 0..n {
+                let p = kmalloc.kmalloc(size, Gfp::KERNEL);
+                // SAFETY: just allocated (or null).
+                unsafe { kmalloc.kfree(p) };
+            }
+        },
+        || {
+            for _ in 0..n {
+                let p = kcache::kmalloc(size);
+                if !p.is_null() {
+                    // SAFETY: just allocated.
+                    unsafe { kcache::kfree(p) };
+                }
+            }
+        },
+    );
+}
+
+/// `pages_order_<order>`: an allocation and free of a block of pages, `n`
+/// times.
+fn pages_case(t: &Tally, pool: &Arc<SlabPool>, order: u32, n: u64) {
+    compare(
+        t,
+        format_args!("pages_order_{order}"),
+        n,
+        || {
+            for _ in 0..n {
+                if let Some(b) = pool.alloc(order, Gfp::KERNEL) {
+                    pool.free(b);
+                }
+            }
+        },
+        || {
+            for _ in 0..n {
+                let p = kcache::alloc_pages(order);
+                if !p.is_null() {
+                    // SAFETY: just allocated with `order`.
+                    unsafe { kcache::free_pages(p, order) };
+                }
+            }
+        },
+    );
+}
+
+/// The cases that run on one CPU (a kthread bound to CPU 0), in the order
+/// they are reported.
+fn single_cpu(t: &Tally, pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result {
+    // (kernel cache name, size, rslab in the sheaves mode): the cache
+    // pair of each; the node pairs on the classic 256-byte cache; the
+    // other cache cases on both 256-byte ones.
+    const CACHES: [(&CStr, u32, bool); 4] = [
+        (c"rslab_bench_32", 32, false),
+        (c"rslab_bench_256", 256, false),
+        (c"rslab_bench_256s", 256, true),
+        (c"rslab_bench_1024", 1024, false),
+    ];
+    for (name, size, sheaves) in CACHES {
+        let c = Caches::new(t, pool, name, size, sheaves, sz.ops)?;
+        c.pair(size);
+        if size != 256 {
+            continue;
+        }
+        if !sheaves {
+            c.node_pairs();
+        }
+        c.alloc_free_n(sz.many)?;
+        c.burst();
+        for b in [16, 64] {
+            c.bulk(b)?;
+        }
+    }
     for size in [8usize, 64, 192, 512, 4096, 16384] {
-        let mut case = [0u8; 24];
-        let case = fmtbuf::format(&mut case, format_args!("kmalloc_{size}"));
-        let n = if size > 8192 { ops / 4 } else { ops };
-        compare(
-            t,
-            case,
-            n,
-            || {
-                for _ in 0..n {
-                    let p = kmalloc.kmalloc(size, Gfp::KERNEL);
-                    // SAFETY: just allocated (or null).
-                    unsafe { kmalloc.kfree(p) };
-                }
-            },
-            || {
-                for _ in 0..n {
-                    let p = kcache::kmalloc(size);
-                    if !p.is_null() {
-                        // SAFETY: just allocated.
-                        unsafe { kcache::kfree(p) };
-                    }
-                }
-            },
-        );
+        let n = if size > 8192 { sz.ops / 4 } else { sz.ops };
+        kmalloc_case(t, kmalloc, size, n);
     }
-    // Pages.
     for order in [0u32, 3] {
-        let mut case = [0u8; 24];
-        let case = fmtbuf::format(&mut case, format_args!("pages_order_{order}"));
-        let n = ops / 4;
-        compare(
-            t,
-            case,
-            n,
-            || {
-                for _ in 0..n {
-                    if let Some(b) = pool.alloc(order, Gfp::KERNEL) {
-                        pool.free(b);
-                    }
-                }
-            },
-            || {
-                for _ in 0..n {
-                    let p = kcache::alloc_pages(order);
-                    if !p.is_null() {
-                        // SAFETY: just allocated with `order`.
-                        unsafe { kcache::free_pages(p, order) };
-                    }
-                }
-            },
-        );
+        pages_case(t, pool, order, sz.ops / 4);
     }
     Ok(())
 }
@@ -521,20 +604,10 @@ fn scaling(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
     let run = |cpus: &[usize], use_rslab: bool| -> Result<u64> {
         let t0 = Instant::<Monotonic>::now();
         kthread::run_on_cpus(cpus, &|_| {
-            for _ in 0..ops {
-                if use_rslab {
-                    if let Some(p) = r.alloc(Gfp::KERNEL) {
-                        // SAFETY: `p` was just allocated from `r` and is
-                        // freed once, here.
-                        unsafe { rfree(&r, obj(p)) };
-                    }
-                } else {
-                    let p = k.alloc();
-                    if !p.is_null() {
-                        // SAFETY: just allocated from `k`.
-                        unsafe { k.free(p) };
-                    }
-                }
+            if use_rslab {
+                rslab_pairs(&r, ops);
+            } else {
+                kernel_pairs(&k, ops);
             }
         })?;
         let ns = (t0.elapsed().as_nanos() as u64).max(1);

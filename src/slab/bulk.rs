@@ -12,7 +12,7 @@ impl Cache {
     #[inline(never)]
     pub(crate) fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
         let n = match self.sheaves() {
-            Some(sh) => self.sheaf_alloc_bulk(sh, gfp, out),
+            Some(_) => self.sheaf_alloc_bulk(gfp, out),
             None => self.slab_alloc_bulk(gfp, out),
         };
         // SAFETY: `out[..n]` (all of it, or nothing) were just allocated
@@ -132,7 +132,8 @@ impl Cache {
         unsafe { *p.add(size) = core::ptr::null_mut() };
         // SAFETY: the caller is freeing `o`, so it holds it.
         let Some(slab) = (unsafe { self.slab_of(o) }) else {
-            self.bad_free(o);
+            // SAFETY: the caller is freeing `o`, so it holds it.
+            unsafe { self.bad_free(o) };
             return size;
         };
         if hook {

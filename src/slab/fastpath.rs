@@ -72,14 +72,18 @@ impl Cache {
     ///
     /// # Safety
     ///
-    /// `obj` came from this cache and is not used (or freed) again.
+    /// `obj` came from this cache and is not used (or freed) again, and
+    /// `slab` is the head record of the page that holds it (its slab, which
+    /// stays while the caller holds `obj`).
     #[inline(always)]
     pub(crate) unsafe fn free_in(&self, slab: &SlabPage, obj: usize) {
         if !self.is_object_of(slab, obj) {
-            return self.bad_free(obj);
+            // SAFETY: the caller is freeing `obj`, so it holds it.
+            return unsafe { self.bad_free(obj) };
         }
-        // SAFETY: `obj` is an object of `slab` of this cache (checked),
-        // being freed.
+        // SAFETY: `slab` is the slab holding `obj` (our caller's guarantee),
+        // a slab of this cache, and `obj` an object of it (checked), being
+        // freed.
         unsafe { self.free_checked(slab, obj) }
     }
 
@@ -110,7 +114,7 @@ impl Cache {
     #[inline(always)]
     pub(crate) fn alloc_sized(&self, gfp: Gfp, orig_size: u32) -> usize {
         match self.sheaves() {
-            Some(sh) => self.sheaf_alloc(sh, gfp, true),
+            Some(_) => self.sheaf_alloc(gfp, true),
             None => self.slab_alloc_node(gfp, orig_size, None, true),
         }
     }
@@ -145,7 +149,7 @@ impl Cache {
         match nid {
             Some(n) if n >= self.nodes.len() => 0,
             _ => match self.sheaves() {
-                Some(sh) => self.sheaf_alloc_node(sh, gfp, nid, true),
+                Some(_) => self.sheaf_alloc_node(gfp, nid, true),
                 None => self.slab_alloc_node(gfp, orig_size, nid, true),
             },
         }
@@ -177,25 +181,29 @@ impl Cache {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
-                let tid = self.this_cpu_word(TID);
+                let tid = self.this_cpu_word(Word::Tid);
                 // `barrier()`: the tid is read before the freelist, so that
                 // a change in between shows as a changed tid. The task may
                 // move to another CPU between any two of these reads: then
                 // the tid, which encodes its CPU, fails the exchange.
                 compiler_fence(SeqCst);
-                let object = self.this_cpu_word(FREELIST);
-                let slab = self.this_cpu_word(SLAB);
+                let object = self.this_cpu_word(Word::Freelist);
+                let slab = self.this_cpu_word(Word::Slab);
                 // `node_match()`: the CPU slab's node is kept beside it (a
                 // stale pair of reads fails the exchange, as the slab's
                 // change came with a new tid).
-                if object == 0 || slab == 0 || node.is_some_and(|n| n != self.this_cpu_word(NODE)) {
+                if object == 0
+                    || slab == 0
+                    || node.is_some_and(|n| n != self.this_cpu_word(Word::Node))
+                {
                     return self.slab_alloc_slow(gfp, orig_size, node, init);
                 }
                 // SAFETY: `object` was on a CPU freelist of this cache; if
                 // it was handed out meanwhile the value read is stale and
                 // the exchange below fails (`get_freepointer_safe()`).
                 let next = unsafe { self.get_fp_nocheck(object) };
-                if self.this_cpu_cmpxchg((object, tid), (next, self.next_tid(tid))) {
+                // SAFETY: `dword::lock_free()`, tested above.
+                if unsafe { self.this_cpu_cmpxchg((object, tid), (next, self.next_tid(tid))) } {
                     self.stats.inc(SlabStat::AllocFastpath as usize);
                     // SAFETY: `object` is ours now, handed to nobody yet.
                     return unsafe { self.post_alloc_if(init, object, gfp, orig_size) };
@@ -249,15 +257,23 @@ impl Cache {
             // SAFETY: `o` is an object of `slab` of this cache (checked),
             // being freed.
             Some(slab) => unsafe { self.free_checked(slab, o) },
-            None => self.bad_free(o),
+            // SAFETY: the caller is freeing `o`, so it holds it.
+            None => unsafe { self.bad_free(o) },
         }
     }
 
+    /// Reports a free of `o`, which is not an object of this cache.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the allocation that contains `o`, if it is in the
+    /// pool (`o` is what it is freeing), so that its page stays.
     #[cold]
     #[inline(never)]
-    pub(super) fn bad_free(&self, o: usize) {
+    pub(super) unsafe fn bad_free(&self, o: usize) {
         if self.is_debug() {
-            return self.debug_bad_free(o);
+            // SAFETY: our caller's guarantee.
+            return unsafe { self.debug_bad_free(o) };
         }
         self.report(format_args!(
             "bad free of {o:#x}: not an object of this cache"
@@ -288,13 +304,13 @@ impl Cache {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
-                let tid = self.this_cpu_word(TID);
+                let tid = self.this_cpu_word(Word::Tid);
                 compiler_fence(SeqCst);
-                if self.this_cpu_word(SLAB) != slab.as_link() as usize {
+                if self.this_cpu_word(Word::Slab) != slab.as_link() as usize {
                     // SAFETY: our caller's guarantee, passed on whole.
                     return unsafe { self.slab_free_slow(slab, head, tail, cnt) };
                 }
-                let freelist = self.this_cpu_word(FREELIST);
+                let freelist = self.this_cpu_word(Word::Freelist);
                 if freelist == head {
                     return self.double_free(head);
                 }
@@ -306,7 +322,8 @@ impl Cache {
                 // the free pointer written above is ordered before any read
                 // of it by program order on that CPU; the exchange, on this
                 // CPU's pair, fails if the task moved.
-                if self.this_cpu_cmpxchg((freelist, tid), (head, self.next_tid(tid))) {
+                // SAFETY: `dword::lock_free()`, tested above.
+                if unsafe { self.this_cpu_cmpxchg((freelist, tid), (head, self.next_tid(tid))) } {
                     self.stats.inc(SlabStat::FreeFastpath as usize);
                     return;
                 }
@@ -336,32 +353,43 @@ impl Cache {
 
 #[cfg(target_arch = "x86_64")]
 impl Cache {
-    /// `this_cpu_read()` of a word of this CPU's `CpuSlab`: [`FREELIST`],
-    /// [`TID`], [`SLAB`] or [`NODE`].
+    /// `this_cpu_read()` of a word of this CPU's `CpuSlab`.
     #[inline(always)]
-    fn this_cpu_word(&self, off: usize) -> usize {
-        // SAFETY: the four offsets are those of atomic word fields of
+    fn this_cpu_word(&self, w: Word) -> usize {
+        // SAFETY: a `Word` is the offset of an atomic word field of
         // `CpuSlab`.
-        unsafe { self.cpus.this_cpu_read(off) }
+        unsafe { self.cpus.this_cpu_read(w as usize) }
     }
 
     /// `this_cpu_cmpxchg_double()` of this CPU's `(freelist, tid)`.
+    ///
+    /// # Safety
+    ///
+    /// `dword::lock_free()`: the CPU has `cmpxchg16b`.
     #[inline(always)]
-    fn this_cpu_cmpxchg(&self, old: (usize, usize), new: (usize, usize)) -> bool {
+    unsafe fn this_cpu_cmpxchg(&self, old: (usize, usize), new: (usize, usize)) -> bool {
         // SAFETY: `pair` is a 16-byte aligned pair of atomic words
         // (`DWord`) that only its CPU writes (type invariant of `CpuSlab`);
-        // the fast paths call this only when `dword::lock_free()`, i.e. the
-        // CPU has `cmpxchg16b`.
-        unsafe { self.cpus.this_cpu_cmpxchg16b(FREELIST, old, new) }
+        // the CPU has `cmpxchg16b` (our caller's guarantee).
+        unsafe {
+            self.cpus
+                .this_cpu_cmpxchg16b(Word::Freelist as usize, old, new)
+        }
     }
 }
 
-/// Offsets of `CpuSlab`'s words, for the `%gs:`-relative accesses.
+/// The words of `CpuSlab` the `%gs:`-relative accesses read, as their
+/// offsets.
 #[cfg(target_arch = "x86_64")]
-const FREELIST: usize = core::mem::offset_of!(CpuSlab, pair);
-#[cfg(target_arch = "x86_64")]
-const TID: usize = FREELIST + core::mem::size_of::<usize>();
-#[cfg(target_arch = "x86_64")]
-const SLAB: usize = core::mem::offset_of!(CpuSlab, slab);
-#[cfg(target_arch = "x86_64")]
-const NODE: usize = core::mem::offset_of!(CpuSlab, node);
+#[derive(Clone, Copy)]
+#[repr(usize)]
+enum Word {
+    /// The freelist, `pair`'s first word.
+    Freelist = core::mem::offset_of!(CpuSlab, pair),
+    /// The transaction id, `pair`'s second word.
+    Tid = core::mem::offset_of!(CpuSlab, pair) + core::mem::size_of::<usize>(),
+    /// The CPU slab.
+    Slab = core::mem::offset_of!(CpuSlab, slab),
+    /// The CPU slab's node.
+    Node = core::mem::offset_of!(CpuSlab, node),
+}

@@ -182,7 +182,9 @@ impl Cache {
     /// As for [`Cache::pre_free`].
     #[inline(never)]
     unsafe fn zero_on_free(&self, o: usize) {
-        let orig = self.orig_size(o);
+        // SAFETY: `o` is an object of this cache that the caller holds (is
+        // freeing), so its slab stays.
+        let orig = unsafe { self.get_orig_size(o) };
         let keep_fp = self.sheaves().is_none() && self.layout.offset < self.layout.inuse;
         let fp = self.layout.offset as usize..self.layout.offset as usize + size_of::<usize>();
         for (from, to) in init::free_zero_ranges(&self.layout, orig) {

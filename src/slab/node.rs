@@ -72,7 +72,14 @@ impl Node {
 
 impl Cache {
     /// `add_partial()`, under `list_lock`.
-    pub(super) fn add_partial(&self, n: &mut Node, s: &SlabPage, tail: bool) {
+    ///
+    /// # Safety
+    ///
+    /// `n` is the partial list of `s`'s node of this cache, locked by the
+    /// caller, and `s` a slab of this cache on no list (no CPU's, no
+    /// node's) that the caller puts there: unfrozen, or a debug cache's
+    /// disabled slab (frozen, but no CPU's).
+    pub(super) unsafe fn add_partial(&self, n: &mut Node, s: &SlabPage, tail: bool) {
         let a = s.as_link();
         if tail {
             s.next.store(core::ptr::null_mut(), Relaxed);
@@ -100,7 +107,12 @@ impl Cache {
     }
 
     /// `remove_partial()`, under `list_lock`.
-    pub(super) fn remove_partial(&self, n: &mut Node, s: &SlabPage) {
+    ///
+    /// # Safety
+    ///
+    /// `n` is a partial list of this cache, locked by the caller, and `s` a
+    /// slab on it, which the caller takes off.
+    pub(super) unsafe fn remove_partial(&self, n: &mut Node, s: &SlabPage) {
         let (p, nx) = (s.prev.load(Relaxed), s.next.load(Relaxed));
         // SAFETY: neighbours on the list (under `list_lock`).
         match unsafe { SlabPage::from_link(p) } {
@@ -193,12 +205,20 @@ impl Cache {
             {
                 break;
             }
-            self.remove_partial(&mut n, s);
+            // SAFETY: `s` is on `n`, this cache's node list, locked here.
+            unsafe { self.remove_partial(&mut n, s) };
             if first {
-                got = Some(Taken { slab: s, freelist });
+                // SAFETY: `s` is a slab of this cache, frozen by the exchange
+                // above and taken off its node list, so on none and no
+                // CPU's; `freelist`, non-empty, is its freelist, which the
+                // exchange took off it, counting its objects in use.
+                got = Some(unsafe { Taken::new(s, freelist) });
                 self.stat(SlabStat::AllocFromPartial);
             } else {
-                self.put_cpu_partial(s, false);
+                // SAFETY: `s` is a slab of this cache, frozen by the
+                // exchange above and taken off its node list by us, so on
+                // no list and no CPU's.
+                unsafe { self.put_cpu_partial(s, false) };
                 self.stat(SlabStat::CpuPartialNode);
                 partial_slabs += 1;
             }
@@ -237,7 +257,9 @@ impl Cache {
             while let Some(s) = unsafe { SlabPage::from_link(cur) } {
                 let next = s.next.load(Relaxed);
                 if s.counters().inuse() == 0 {
-                    self.remove_partial(&mut n, s);
+                    // SAFETY: `s` is on `n`, this cache's node list, locked
+                    // here.
+                    unsafe { self.remove_partial(&mut n, s) };
                     s.next.store(discard, Relaxed);
                     discard = s.as_link();
                 }

@@ -326,5 +326,7 @@ unsafe extern "C" fn slab_free_rcu(head: *mut RcuHead) {
     // SAFETY: set before the callback was queued; the cache waits for this
     // callback before it goes.
     let cache = unsafe { &*sp.rcu_cache.load(Relaxed) };
-    cache.rcu_slab_freed(sp);
+    // SAFETY: `sp` is a slab of `cache` that `free_after_rcu` retired (it
+    // queued this callback, once), and its grace period has passed.
+    unsafe { cache.rcu_slab_freed(sp) };
 }

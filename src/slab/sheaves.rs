@@ -80,8 +80,9 @@ pub(crate) struct Barn {
 /// A CPU's [`CpuSheaves`] is only accessed with interrupts off on that CPU,
 /// or, once the CPU is dead, by the hotplug teardown: never two references
 /// at once. Every object in a sheaf (per-CPU or in a barn) is allocated
-/// from the cache's slabs and owned by the sheaf. `barns` has one barn per
-/// node (at least one), and every CPU's `node` indexes it.
+/// from the cache's slabs and owned by the sheaf; a barn's empty sheaves
+/// hold none. `barns` has one barn per node (at least one), and every
+/// CPU's `node` indexes it.
 #[pin_data]
 pub(crate) struct Sheaves {
     pcs: PerCpu<UnsafeCell<CpuSheaves>>,
@@ -199,8 +200,16 @@ impl Cache {
     /// `alloc_from_pcs()`: an object off this CPU's main sheaf, without a
     /// call; the slow path otherwise. With `init` (a constant at each call)
     /// initialised by a tail call (see [`Cache::slab_alloc_node`]).
+    ///
+    /// For a cache with sheaves: the sheaves are looked up here, from
+    /// `self`, so that no other cache's can be passed in (where the caller
+    /// has just tested [`Cache::sheaves`], inline, the compiler reuses that
+    /// load and drops the fallback to the slabs).
     #[inline(always)]
-    pub(super) fn sheaf_alloc(&self, sh: &Sheaves, gfp: Gfp, init: bool) -> usize {
+    pub(super) fn sheaf_alloc(&self, gfp: Gfp, init: bool) -> usize {
+        let Some(sh) = self.sheaves() else {
+            return self.slab_alloc_slow(gfp, self.layout.object_size, None, init);
+        };
         {
             let irq = IrqsOff::new();
             // SAFETY: interrupts are off; no other reference is made.
@@ -215,7 +224,7 @@ impl Cache {
                 };
             }
         }
-        self.sheaf_alloc_slow(sh, gfp, init)
+        self.sheaf_alloc_slow(gfp, init)
     }
 
     /// `free_to_pcs()`: `obj`, an object of `slab`, onto this CPU's main
@@ -241,6 +250,8 @@ impl Cache {
                 // guarantee).
                 return unsafe { self.do_slab_free(slab, obj, obj, 1) };
             }
+            // INVARIANT: `obj`, an allocated object of this cache that the
+            // caller gives up, goes to this cache's sheaf.
             if push_within(&mut pcs.main, obj as *mut u8) {
                 self.stats
                     .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, 1);
@@ -255,17 +266,15 @@ impl Cache {
     /// `alloc_from_pcs()` with a node: for this CPU's node, the main
     /// sheaf's last object if it is of that node (7.3 verifies it, as a
     /// migration may have put another node's object there), without a
-    /// call; the slow path otherwise.
+    /// call; the slow path otherwise. The sheaves are looked up as in
+    /// [`Cache::sheaf_alloc`].
     #[inline(always)]
-    pub(super) fn sheaf_alloc_node(
-        &self,
-        sh: &Sheaves,
-        gfp: Gfp,
-        nid: Option<usize>,
-        init: bool,
-    ) -> usize {
+    pub(super) fn sheaf_alloc_node(&self, gfp: Gfp, nid: Option<usize>, init: bool) -> usize {
         let Some(n) = nid else {
-            return self.sheaf_alloc(sh, gfp, init);
+            return self.sheaf_alloc(gfp, init);
+        };
+        let Some(sh) = self.sheaves() else {
+            return self.slab_alloc_slow(gfp, self.layout.object_size, nid, init);
         };
         {
             let irq = IrqsOff::new();
@@ -287,7 +296,7 @@ impl Cache {
                 }
             }
         }
-        self.sheaf_alloc_node_slow(sh, gfp, n, init)
+        self.sheaf_alloc_node_slow(gfp, n, init)
     }
 
     /// The slow path of [`Cache::sheaf_alloc_node`]: for this CPU's node
@@ -295,14 +304,17 @@ impl Cache {
     /// another node (or an object of another one), `alloc_node_mismatch`
     /// and a single object of node `n`'s slabs.
     #[inline(never)]
-    fn sheaf_alloc_node_slow(&self, sh: &Sheaves, gfp: Gfp, n: usize, init: bool) -> usize {
-        let o = self.sheaf_alloc_node_slow_inner(sh, gfp, n);
+    fn sheaf_alloc_node_slow(&self, gfp: Gfp, n: usize, init: bool) -> usize {
+        let o = self.sheaf_alloc_node_slow_inner(gfp, n);
         // SAFETY: `o` was just allocated, handed to nobody yet.
         unsafe { self.post_alloc_if(init, o, gfp, self.layout.object_size) }
     }
 
     /// [`Cache::sheaf_alloc_node_slow`] without the initialisation.
-    fn sheaf_alloc_node_slow_inner(&self, sh: &Sheaves, gfp: Gfp, n: usize) -> usize {
+    fn sheaf_alloc_node_slow_inner(&self, gfp: Gfp, n: usize) -> usize {
+        let Some(sh) = self.sheaves() else {
+            return self.slab_alloc_slow(gfp, self.layout.object_size, Some(n), false);
+        };
         let empty_local = {
             let irq = IrqsOff::new();
             // SAFETY: interrupts are off; no other reference is made.
@@ -310,7 +322,7 @@ impl Cache {
             pcs.node == n && pcs.main.is_empty()
         };
         if empty_local {
-            let o = self.sheaf_alloc_slow(sh, gfp, false);
+            let o = self.sheaf_alloc_slow(gfp, false);
             // SAFETY: `o`, if any, was just allocated and is held here.
             if o == 0 || unsafe { self.slab_of(o) }.is_some_and(|s| s.node() == n) {
                 return o;
@@ -327,9 +339,12 @@ impl Cache {
 
     /// `alloc_from_pcs_bulk()`: fills `out` from this CPU's main sheaf, a
     /// run per interrupts-off section, refilling through the slow path; all
-    /// or nothing.
+    /// or nothing. The sheaves are looked up as in [`Cache::sheaf_alloc`].
     #[inline(always)]
-    pub(super) fn sheaf_alloc_bulk(&self, sh: &Sheaves, gfp: Gfp, out: &mut [*mut u8]) -> usize {
+    pub(super) fn sheaf_alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
+        let Some(sh) = self.sheaves() else {
+            return self.slab_alloc_bulk(gfp, out);
+        };
         let mut i = 0;
         while i < out.len() {
             {
@@ -351,13 +366,11 @@ impl Cache {
                 );
             }
             if let Some(slot) = out.get_mut(i) {
-                let o = self.sheaf_alloc_slow(sh, gfp, false);
+                let o = self.sheaf_alloc_slow(gfp, false);
                 if o == 0 {
                     // SAFETY: `out[..i]` were just allocated from this
-                    // cache and handed to nobody. `sh` is this cache's
-                    // sheaves: `alloc_bulk`, the only caller, passes
-                    // `self.sheaves()` (the convention of every sheaves
-                    // function here, not checked).
+                    // cache (above) and handed to nobody; `sh` is this
+                    // cache's sheaves (`self.sheaves()`, above).
                     unsafe { self.sheaf_free_bulk(sh, out.get_mut(..i).unwrap_or_default()) };
                     return 0;
                 }
@@ -402,7 +415,8 @@ impl Cache {
                     }
                     None => {
                         *p = core::ptr::null_mut();
-                        self.bad_free(o);
+                        // SAFETY: the caller is freeing `o`, so it holds it.
+                        unsafe { self.bad_free(o) };
                         continue;
                     }
                 }
@@ -432,6 +446,9 @@ impl Cache {
                 let mut n = 0u64;
                 for p in rest.iter_mut() {
                     if !p.is_null() {
+                        // INVARIANT: `*p` is an allocated object of this
+                        // cache (checked above) that the caller gives up;
+                        // its slot is cleared once the sheaf has it.
                         if !push_within(&mut pcs.main, *p) {
                             break;
                         }
@@ -468,15 +485,18 @@ impl Cache {
     /// The slow path of a sheaves allocation ([`Cache::sheaf_alloc_slow_inner`])
     /// and, with `init`, [`Cache::post_alloc`]. 0 if no memory could be had.
     #[inline(never)]
-    fn sheaf_alloc_slow(&self, sh: &Sheaves, gfp: Gfp, init: bool) -> usize {
-        let o = self.sheaf_alloc_slow_inner(sh, gfp);
+    fn sheaf_alloc_slow(&self, gfp: Gfp, init: bool) -> usize {
+        let o = self.sheaf_alloc_slow_inner(gfp);
         // SAFETY: `o` was just allocated, handed to nobody yet.
         unsafe { self.post_alloc_if(init, o, gfp, self.layout.object_size) }
     }
 
     /// `__pcs_replace_empty_main()` and the refill: the slow path of a
     /// sheaves allocation. 0 if no memory could be had.
-    fn sheaf_alloc_slow_inner(&self, sh: &Sheaves, gfp: Gfp) -> usize {
+    fn sheaf_alloc_slow_inner(&self, gfp: Gfp) -> usize {
+        let Some(sh) = self.sheaves() else {
+            return self.slab_alloc_slow(gfp, self.layout.object_size, None, false);
+        };
         let mut sheaf;
         {
             let irq = local_interrupt_disable();
@@ -497,6 +517,8 @@ impl Cache {
                 let empty = core::mem::replace(&mut pcs.main, full);
                 let o = self.pop_main(pcs);
                 if empty.capacity() > 0 {
+                    // INVARIANT: `empty`, the main sheaf that `pop_main`
+                    // found empty, holds no object.
                     if let Err(e) = barn.empty.push_within_capacity(empty) {
                         drop(barn);
                         drop(e);
@@ -533,12 +555,14 @@ impl Cache {
         }
         if self.slab_alloc_bulk(gfp, &mut sheaf) == 0 {
             sheaf.clear();
-            self.give_back_sheaf(sh, sheaf);
+            self.give_back_sheaf(sheaf);
             return self.slab_alloc(gfp, self.layout.object_size);
         }
         self.stats
             .add(SlabStat::SheafRefill as usize, sh.capacity as u64);
         // Install it on whatever CPU this is now.
+        // INVARIANT: `sheaf` holds objects just allocated from this cache,
+        // handed to nobody else.
         let irq = local_interrupt_disable();
         // SAFETY: interrupts are off; no other reference is made.
         let pcs = unsafe { sh.this(&irq) };
@@ -570,7 +594,13 @@ impl Cache {
         let o = self.pop_main(pcs).unwrap_or(0);
         drop(irq);
         if let Some(s) = extra {
-            self.flush_sheaf(sh, s);
+            // SAFETY: `s` was this CPU's main or spare sheaf of this cache's
+            // sheaves `sh`, or the one refilled above from this cache's
+            // slabs: its objects are allocated objects of this cache that
+            // it owns (type invariant of `Sheaves`), taken off the CPU (or
+            // never put there) with interrupts off, so nothing else holds
+            // them.
+            unsafe { self.flush_sheaf(s) };
         }
         o
     }
@@ -589,6 +619,9 @@ impl Cache {
             let irq = local_interrupt_disable();
             // SAFETY: interrupts are off; no other reference is made.
             let pcs = unsafe { sh.this(&irq) };
+            // INVARIANT (every push of `obj` here): an allocated object of
+            // this cache that the caller gives up goes to this cache's
+            // sheaf; the sheaves moved to the barn keep theirs.
             if push_within(&mut pcs.main, obj as *mut u8) {
                 self.stat(SlabStat::FreeFastpath);
                 return;
@@ -645,7 +678,12 @@ impl Cache {
                 }
             }
         } else {
-            self.flush_objects(&mut sheaf);
+            // SAFETY: `sheaf` was this CPU's main sheaf of this cache's
+            // sheaves `sh` (the caller's guarantee), taken off the CPU with
+            // interrupts off: its objects are allocated objects of this
+            // cache that it owns (type invariant of `Sheaves`), held by
+            // nothing else now.
+            unsafe { self.flush_objects(&mut sheaf) };
         }
         let irq = local_interrupt_disable();
         // SAFETY: interrupts are off; no other reference is made.
@@ -662,7 +700,7 @@ impl Cache {
             return unsafe { self.free_to_slab(obj) };
         }
         drop(irq);
-        self.give_back_sheaf(sh, sheaf);
+        self.give_back_sheaf(sheaf);
         // SAFETY: `obj` is an object of this cache that our caller gave up
         // (its guarantee); no sheaf took it on this path.
         unsafe { self.free_to_slab(obj) };
@@ -682,34 +720,58 @@ impl Cache {
             // `slab`, a slab of this cache (`slab_of` checked it), that the
             // caller gives up.
             Some(slab) => unsafe { self.do_slab_free(slab, obj, obj, 1) },
-            None => self.bad_free(obj),
+            // SAFETY: the caller is freeing `obj`, so it holds it.
+            None => unsafe { self.bad_free(obj) },
         }
     }
 
-    /// `sheaf_flush_unused()`: frees a sheaf's objects to the slabs, in bulk.
-    fn flush_objects(&self, sheaf: &mut Sheaf) {
+    /// `sheaf_flush_unused()`: frees a sheaf's objects to the slabs, in bulk,
+    /// and leaves it empty.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `sheaf` is an allocated object of this cache that
+    /// the sheaf owns (a sheaf of this cache's [`Sheaves`] or a prefilled
+    /// one of this cache, taken where nothing else reaches it) and that
+    /// nobody uses any more: the caller gives them up.
+    unsafe fn flush_objects(&self, sheaf: &mut Sheaf) {
         let n = sheaf.len();
         if n == 0 {
             return;
         }
-        // SAFETY: a sheaf's objects are allocated objects of this cache that
-        // it owns (type invariant of `Sheaves`); they are handed over here.
+        // SAFETY: the objects are allocated objects of this cache, each once
+        // in the sheaf, given up by our caller (its guarantee), and not in
+        // any other sheaf; cleared from it below, so freed once.
         unsafe { self.slab_free_bulk(&mut sheaf[..], false) };
         sheaf.clear();
         self.stats.add(SlabStat::SheafFlush as usize, n as u64);
     }
 
     /// Flushes a sheaf and keeps it in the barn as empty, or frees it.
-    fn flush_sheaf(&self, sh: &Sheaves, mut sheaf: Sheaf) {
-        self.flush_objects(&mut sheaf);
-        self.give_back_sheaf(sh, sheaf);
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::flush_objects`].
+    unsafe fn flush_sheaf(&self, mut sheaf: Sheaf) {
+        // SAFETY: our caller's guarantee.
+        unsafe { self.flush_objects(&mut sheaf) };
+        self.give_back_sheaf(sheaf);
     }
 
-    /// Puts an empty sheaf in the barn, or frees it if the barn has enough.
-    fn give_back_sheaf(&self, sh: &Sheaves, sheaf: Sheaf) {
+    /// Puts an empty sheaf in this cache's barn of this CPU's node, or
+    /// frees it if the barn has enough. The barn's empty sheaves hold no
+    /// object: any left in `sheaf` (there should be none) are dropped from
+    /// it, not freed (they may be any cache's).
+    fn give_back_sheaf(&self, mut sheaf: Sheaf) {
         if sheaf.capacity() == 0 {
             return;
         }
+        let Some(sh) = self.sheaves() else {
+            return;
+        };
+        // INVARIANT: the barn's sheaves hold only this cache's objects:
+        // this one holds none.
+        sheaf.clear();
         let refused = sh
             .barn(sh.this_node())
             .lock()
@@ -746,7 +808,11 @@ impl Cache {
         );
         for s in [&mut main, &mut spare] {
             if s.capacity() > 0 {
-                self.flush_objects(s);
+                // SAFETY: `s` was `cpu`'s sheaf of this cache's sheaves, taken
+                // off the CPU above while nothing else touched it (our
+                // caller's guarantee): its objects are allocated objects of
+                // this cache that it owns (type invariant of `Sheaves`).
+                unsafe { self.flush_objects(s) };
                 self.stat(SlabStat::SheafFree);
             }
         }
@@ -759,25 +825,24 @@ impl Cache {
             return;
         };
         for barn in sh.barns.iter() {
-            self.flush_one_barn(barn);
-        }
-    }
-
-    /// `barn_shrink()`.
-    fn flush_one_barn(&self, barn: &SpinLockIrq<Barn>) {
-        loop {
-            let s = {
-                let mut b = barn.lock();
-                match b.full.pop() {
-                    Some(s) => Some(s),
-                    None => b.empty.pop(),
-                }
-            };
-            let Some(mut s) = s else {
-                return;
-            };
-            self.flush_objects(&mut s);
-            self.stat(SlabStat::SheafFree);
+            loop {
+                let s = {
+                    let mut b = barn.lock();
+                    match b.full.pop() {
+                        Some(s) => Some(s),
+                        None => b.empty.pop(),
+                    }
+                };
+                let Some(mut s) = s else {
+                    break;
+                };
+                // SAFETY: `s` was in a barn of this cache's sheaves, taken
+                // off it under its lock: its objects are allocated objects
+                // of this cache that it owns (type invariant of `Sheaves`),
+                // which nothing else reaches now.
+                unsafe { self.flush_objects(&mut s) };
+                self.stat(SlabStat::SheafFree);
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! They run with interrupts off on their CPU (see the lock order in
 //! `src/slab.rs`), except where a new slab is allocated.
 
-use super::{Cache, SlabPage, SlabStat, HAS_CPU_PARTIAL};
+use super::{Cache, CpuSlab, SlabPage, SlabStat};
 use crate::glue::atomic::Relaxed;
 use crate::{
     glue::{cpu, fault, gfp::Gfp},
@@ -17,17 +17,60 @@ use crate::{
 use kernel::{bindings, interrupt::local_interrupt_disable};
 
 /// A frozen slab just taken for a CPU, with the freelist the CPU takes.
+///
+/// # Invariants
+///
+/// `slab` is a frozen slab of the cache whose [`Cache::new_slab`] or
+/// [`Cache::get_partial`] returned this, on no list and no CPU's (taken off
+/// its node list under `list_lock`, or new): the holder's alone. `freelist`
+/// is a non-empty list of free objects of `slab` linked through their free
+/// pointers, taken off the slab with it (counted in use there), which
+/// nobody else holds.
 pub(super) struct Taken<'a> {
-    pub(super) slab: &'a SlabPage,
-    pub(super) freelist: usize,
+    slab: &'a SlabPage,
+    freelist: usize,
+}
+
+impl<'a> Taken<'a> {
+    /// A slab and its freelist, taken.
+    ///
+    /// # Safety
+    ///
+    /// `slab` and `freelist` are as the type's invariants say, for the
+    /// cache whose method returns this.
+    pub(super) unsafe fn new(slab: &'a SlabPage, freelist: usize) -> Self {
+        // INVARIANT: the caller's guarantee.
+        Taken { slab, freelist }
+    }
+
+    /// The slab.
+    #[inline(always)]
+    pub(super) fn slab(&self) -> &'a SlabPage {
+        self.slab
+    }
+
+    /// The freelist taken with it.
+    #[inline(always)]
+    pub(super) fn freelist(&self) -> usize {
+        self.freelist
+    }
 }
 
 impl Cache {
     /// Hands out `freelist`'s first object and makes the rest the CPU's
-    /// freelist (`load_freelist:`). Interrupts are off.
-    fn load_freelist(&self, cpu: usize, freelist: usize) -> usize {
+    /// freelist (`load_freelist:`).
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is the running CPU, with interrupts off. `freelist` is a
+    /// non-empty list of free objects of `cpu`'s CPU slab of this cache
+    /// (linked through their free pointers), taken off the slab or the
+    /// CPU's freelist for the CPU, which nobody else holds: the caller
+    /// gives it to the CPU.
+    unsafe fn load_freelist(&self, cpu: usize, freelist: usize) -> usize {
         let c = &self.cpus[cpu];
-        // SAFETY: `freelist` is the CPU's now (taken from its frozen slab).
+        // SAFETY: `freelist` is a free object of this cache's CPU slab,
+        // which nobody else holds (our caller's guarantee).
         let next = unsafe { self.get_fp(freelist) };
         c.pair.set_local(next, self.next_tid(c.pair.second()));
         freelist
@@ -66,26 +109,33 @@ impl Cache {
                 // `node_match()`: a CPU slab of another node is deactivated.
                 if node.is_some_and(|n| n != slab.node()) {
                     self.stat(SlabStat::AllocNodeMismatch);
-                    let fl = c.pair.first();
-                    c.set_slab(None);
-                    c.pair.set_local(0, self.next_tid(c.pair.second()));
-                    // SAFETY: `slab` was this CPU's frozen slab and `fl` its
-                    // freelist of it; both were just taken off the CPU here,
-                    // with interrupts off, so they are ours alone.
-                    unsafe { self.deactivate_slab(slab, fl) };
+                    // SAFETY: `c` is this CPU's, with interrupts off, and
+                    // `slab` its CPU slab.
+                    unsafe { self.deactivate_cpu_slab(c, slab) };
                     continue;
                 }
                 let freelist = c.pair.first();
                 if freelist != 0 {
-                    return self.load_freelist(cpu, freelist);
+                    // SAFETY: `cpu` runs this with interrupts off, and
+                    // `freelist`, non-empty, is its freelist of its CPU
+                    // slab, which only it takes from (type invariant of
+                    // `CpuSlab`).
+                    return unsafe { self.load_freelist(cpu, freelist) };
                 }
-                let freelist = self.get_freelist(slab);
+                // SAFETY: `slab` is this CPU's frozen CPU slab of this
+                // cache, and interrupts are off.
+                let freelist = unsafe { self.get_freelist(slab) };
                 if freelist != 0 {
                     self.stat(SlabStat::AllocRefill);
-                    return self.load_freelist(cpu, freelist);
+                    // SAFETY: `cpu` runs this with interrupts off, and
+                    // `freelist`, non-empty, was just taken off its CPU
+                    // slab for it.
+                    return unsafe { self.load_freelist(cpu, freelist) };
                 }
                 // Full: it stays unfrozen on no list.
-                c.set_slab(None);
+                // SAFETY: `c` is this CPU's, with interrupts off; none is
+                // given to it.
+                unsafe { c.set_slab(None) };
                 c.pair.set_local(0, self.next_tid(c.pair.second()));
                 self.stat(SlabStat::DeactivateBypass);
             }
@@ -94,7 +144,10 @@ impl Cache {
             // this CPU takes it off.
             if let Some(s) = unsafe { SlabPage::from_link(c.partial.load(Relaxed)) } {
                 c.partial.store(s.next.load(Relaxed), Relaxed);
-                c.set_slab(Some(s));
+                // SAFETY: `c` is this CPU's, with interrupts off, and has no
+                // CPU slab (taken off above, or none); `s`, a frozen slab of
+                // this cache, was just taken off its partial list.
+                unsafe { c.set_slab(Some(s)) };
                 self.stat(SlabStat::CpuPartialAlloc);
                 continue;
             }
@@ -103,8 +156,14 @@ impl Cache {
             if let Some(t) =
                 self.get_partial(node.unwrap_or(self.pool.cpu_node(cpu)), this_node, true)
             {
-                c.set_slab(Some(t.slab));
-                return self.load_freelist(cpu, t.freelist);
+                // SAFETY: `c` is this CPU's, with interrupts off, and has no
+                // CPU slab; `t.slab()` is a frozen slab of this cache, ours
+                // alone (type invariant of `Taken`, from `self`).
+                unsafe { c.set_slab(Some(t.slab())) };
+                // SAFETY: `cpu` runs this with interrupts off; `t.freelist()`
+                // is a non-empty list of free objects of its CPU slab (just
+                // set), taken with it (type invariant of `Taken`).
+                return unsafe { self.load_freelist(cpu, t.freelist()) };
             }
             // A new slab, with interrupts on and unpinned (the pool may
             // sleep if `gfp` allows it).
@@ -119,20 +178,56 @@ impl Cache {
             let c = &self.cpus[cpu];
             // retry_load_slab: another task may have set a CPU slab here
             // meanwhile (or this is another CPU now): flush it.
-            // SAFETY: as above.
-            if let Some(old) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
-                let fl = c.pair.first();
-                c.set_slab(None);
-                c.pair.set_local(0, self.next_tid(c.pair.second()));
-                // SAFETY: `old` was this CPU's frozen slab and `fl` its
-                // freelist of it; both were just taken off the CPU here,
-                // with interrupts off, so they are ours alone.
-                unsafe { self.deactivate_slab(old, fl) };
-                self.stat(SlabStat::CpuslabFlush);
-            }
-            c.set_slab(Some(t.slab));
-            return self.load_freelist(cpu, t.freelist);
+            // SAFETY: `c` is this CPU's, with interrupts off.
+            unsafe { self.flush_slab(c) };
+            // SAFETY: `c` is this CPU's, with interrupts off, and has no
+            // CPU slab (flushed above); `t.slab()` is a new frozen slab of
+            // this cache, ours alone (type invariant of `Taken`, from
+            // `self.new_slab`).
+            unsafe { c.set_slab(Some(t.slab())) };
+            // SAFETY: `cpu` runs this with interrupts off; `t.freelist()` is
+            // a non-empty list of free objects of its CPU slab (just set),
+            // taken with it (type invariant of `Taken`).
+            return unsafe { self.load_freelist(cpu, t.freelist()) };
         }
+    }
+
+    /// `flush_slab()`: deactivates `c`'s CPU slab, if it has one, with the
+    /// CPU's freelist of it (`cpuslab_flush`).
+    ///
+    /// # Safety
+    ///
+    /// `c` is this cache's `CpuSlab` of a CPU whose slabs nothing else
+    /// touches while this runs: the running CPU with interrupts off, or a
+    /// dead CPU, or any CPU of a cache nobody else can reach any more.
+    pub(super) unsafe fn flush_slab(&self, c: &CpuSlab) {
+        // SAFETY: the CPU slab is this cache's and frozen (type invariant of
+        // `CpuSlab`); nothing else touches it meanwhile (our caller's
+        // guarantee).
+        if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
+            // SAFETY: our caller's guarantee; `slab` is `c`'s CPU slab.
+            unsafe { self.deactivate_cpu_slab(c, slab) };
+            self.stat(SlabStat::CpuslabFlush);
+        }
+    }
+
+    /// Takes `c`'s CPU slab `slab` and the CPU's freelist of it off the CPU
+    /// (with a new tid) and deactivates them (`___slab_alloc()`'s
+    /// `deactivate_slab:`, and [`Cache::flush_slab`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::flush_slab`]; `slab` is `c`'s CPU slab.
+    unsafe fn deactivate_cpu_slab(&self, c: &CpuSlab, slab: &SlabPage) {
+        let fl = c.pair.first();
+        // SAFETY: nothing else touches `c` meanwhile (our caller's
+        // guarantee); none is given to it.
+        unsafe { c.set_slab(None) };
+        c.pair.set_local(0, self.next_tid(c.pair.second()));
+        // SAFETY: `slab` was `c`'s frozen CPU slab of this cache and `fl` the
+        // CPU's freelist of it; both were just taken off the CPU, which
+        // nothing else touches meanwhile, so they are ours alone.
+        unsafe { self.deactivate_slab(slab, fl) };
     }
 
     /// `___slab_alloc()` for node `n` without touching the CPU slab (the
@@ -158,21 +253,28 @@ impl Cache {
                 t
             }
         };
-        let o = t.freelist;
-        // SAFETY: `o` is the first object of the freelist of the frozen slab
-        // we took, ours alone.
+        let o = t.freelist();
+        // SAFETY: `o` is the first object of the freelist taken with a
+        // frozen slab of this cache, ours alone (type invariant of `Taken`).
         let rest = unsafe { self.get_fp(o) };
         let _irq = local_interrupt_disable();
-        // SAFETY: `t.slab` is the frozen slab taken above (off a node list
-        // by `get_partial`, or new), no CPU's, and `rest` the rest of the
-        // freelist taken with it: both ours alone.
-        unsafe { self.deactivate_slab(t.slab, rest) };
+        // SAFETY: `t.slab()` is a frozen slab of this cache taken above (off
+        // a node list by `get_partial`, or new), on no list and no CPU's,
+        // and `rest` the rest of the freelist taken with it: both ours alone
+        // (type invariant of `Taken`).
+        unsafe { self.deactivate_slab(t.slab(), rest) };
         o
     }
 
     /// `get_freelist()`: takes a frozen slab's whole freelist for its CPU;
     /// unfreezes it if there is none.
-    fn get_freelist(&self, slab: &SlabPage) -> usize {
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the running CPU's CPU slab of this cache (frozen), with
+    /// interrupts off: the freelist goes to this CPU, and an unfrozen slab
+    /// goes on no list (the caller takes it off the CPU).
+    unsafe fn get_freelist(&self, slab: &SlabPage) -> usize {
         loop {
             let freelist = slab.pair.first();
             let old = slab.counters();
@@ -189,7 +291,13 @@ impl Cache {
 
     /// `put_cpu_partial()`: puts a frozen slab on this CPU's partial list,
     /// first draining the list to the node if `drain` and it is full.
-    pub(super) fn put_cpu_partial(&self, s: &SlabPage, drain: bool) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a frozen slab of this cache that the caller froze for itself
+    /// (took off a node list, or froze by a free) and gives to this CPU: no
+    /// CPU slab and no list names it.
+    pub(super) unsafe fn put_cpu_partial(&self, s: &SlabPage, drain: bool) {
         let irq = local_interrupt_disable();
         let c = &self.cpus[cpu::current()];
         let mut old = c.partial.load(Relaxed);
@@ -257,7 +365,10 @@ impl Cache {
                 s.next.store(discard, Relaxed);
                 discard = cur;
             } else {
-                self.add_partial(n, s, true);
+                // SAFETY: `n` is the locked list of `s`'s node (taken above
+                // for `s.node()`), and `s`, a slab of this cache on no list
+                // (off the detached CPU list), was just unfrozen.
+                unsafe { self.add_partial(n, s, true) };
                 self.stat(SlabStat::FreeAddPartial);
             }
             cur = next;
@@ -339,7 +450,10 @@ impl Cache {
             match mode {
                 Deactivate::Partial { tail } => {
                     if let Some(n) = n.as_mut() {
-                        self.add_partial(n, s, tail);
+                        // SAFETY: `n` is the locked list of `s`'s node
+                        // (`node_of(s)`), and `s`, this cache's slab the
+                        // caller gave up (on no list), was just unfrozen.
+                        unsafe { self.add_partial(n, s, tail) };
                     }
                     drop(n);
                     self.stat(if tail {
@@ -395,15 +509,14 @@ impl Cache {
             return;
         }
         self.stat(SlabStat::FreeSlowpath);
-        let (prior, new, action, n) = loop {
+        let (new, action, n) = loop {
             let prior = slab.pair.first();
             let old = slab.counters();
             if prior == head {
                 self.report(format_args!("double free of {head:#x}"));
                 return;
             }
-            let Some((new, action)) = slabstate::slab_free(old, cnt, prior == 0, HAS_CPU_PARTIAL)
-            else {
+            let Some((new, action)) = slabstate::slab_free(old, cnt, prior == 0) else {
                 // More frees than objects in use: some of them are free
                 // already. Nothing is changed (not even their links).
                 self.report(format_args!(
@@ -420,7 +533,7 @@ impl Cache {
                 .pair
                 .cmpxchg((prior, old.0 as usize), (head, new.0 as usize))
             {
-                break (prior, new, action, n);
+                break (new, action, n);
             }
             self.stat(SlabStat::CmpxchgDoubleFail);
         };
@@ -428,25 +541,24 @@ impl Cache {
             match action {
                 FreeAction::Frozen => self.stat(SlabStat::FreeFrozen),
                 FreeAction::ToCpuPartial => {
-                    self.put_cpu_partial(slab, true);
+                    // SAFETY: `slab`, a slab of this cache (the caller's
+                    // guarantee) that was full and on no list, was frozen by
+                    // the exchange above (`ToCpuPartial`) for this CPU.
+                    unsafe { self.put_cpu_partial(slab, true) };
                     self.stat(SlabStat::CpuPartialFree);
                 }
                 _ => {}
             }
             return;
         };
-        match slabstate::free_under_list_lock(
-            new,
-            prior == 0,
-            n.nr_partial,
-            self.min_partial.load(Relaxed),
-            HAS_CPU_PARTIAL,
-        ) {
-            ListAction::Discard { from_partial } => {
-                if from_partial {
-                    self.remove_partial(&mut n, slab);
-                    self.stat(SlabStat::FreeRemovePartial);
-                }
+        match slabstate::free_under_list_lock(new, n.nr_partial, self.min_partial.load(Relaxed)) {
+            ListAction::Discard => {
+                // SAFETY: `n` is the locked list of `slab`'s node, which the
+                // unfrozen `slab` (of this cache, our caller's guarantee) is
+                // on: it was partial (`FreeAction::NodeList`: it had free
+                // objects, else the free would have frozen it).
+                unsafe { self.remove_partial(&mut n, slab) };
+                self.stat(SlabStat::FreeRemovePartial);
                 drop(n);
                 self.stat(SlabStat::FreeSlab);
                 // SAFETY: `slab` is this cache's (the caller's guarantee),
@@ -454,10 +566,6 @@ impl Cache {
                 // under `list_lock`, after the exchange above), and off the
                 // partial list: nothing frees into it or takes it.
                 unsafe { self.discard_slab(slab) };
-            }
-            ListAction::AddPartialTail => {
-                self.add_partial(&mut n, slab, true);
-                self.stat(SlabStat::FreeAddPartial);
             }
             ListAction::Nothing => {}
         }
@@ -486,7 +594,10 @@ impl Cache {
         let size = self.layout.size as usize;
         if self.is_debug() {
             let bytes = (1usize << bindings::PAGE_SHIFT) << order;
-            self.setup_slab_debug(base, bytes, objects);
+            // SAFETY: the block, just allocated and ours alone, is a new slab
+            // of this cache of `objects` objects from `base`, its `bytes`
+            // bytes starting the left red zone before `base`.
+            unsafe { self.setup_slab_debug(base, bytes, objects) };
         }
         if let Some(ctor) = self.ctor {
             for i in 0..objects as usize {
@@ -543,10 +654,10 @@ impl Cache {
         // SAFETY: the record lives while its block is out, which it is until
         // `discard_slab`, which only runs on a slab taken off every list.
         let slab = unsafe { SlabPage::from_link(head) }?;
-        Some(Taken {
-            slab,
-            freelist: first,
-        })
+        // SAFETY: a new slab of this cache, frozen, on no list and no CPU's;
+        // `first` heads the list of all its objects (linked above), all
+        // counted in use.
+        Some(unsafe { Taken::new(slab, first) })
     }
 
     /// `discard_slab()`: gives an empty slab that is on no list back to the
@@ -588,9 +699,16 @@ impl Cache {
 
     /// The end of a `SLAB_TYPESAFE_BY_RCU` discard, after the grace period
     /// (the RCU callback): the slab's block goes back to the pool.
-    pub(super) fn rcu_slab_freed(&self, s: &SlabPage) {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a slab of this cache that [`SlabPage::free_after_rcu`]
+    /// retired, whose grace period has passed: this is its one callback,
+    /// and nobody else uses `s` any more.
+    pub(super) unsafe fn rcu_slab_freed(&self, s: &SlabPage) {
         // SAFETY: the slab was retired by `free_after_rcu` and is nobody's
-        // but this callback's; it was claimed from this cache's pool.
+        // but this callback's (our caller's guarantee); it was claimed from
+        // this cache's pool.
         match unsafe { s.release(&self.pool) } {
             Some(block) => self.pool.free(block),
             None => self.report(format_args!("slab without a block")),

@@ -2,7 +2,7 @@
 //! Flushing CPU slabs (`flush_all()`, CPU hotplug), shrink, destroy and the
 //! consistency walk (`validate_slab_cache()`).
 
-use super::{Cache, SlabPage, SlabStat};
+use super::{Cache, SlabPage};
 use crate::glue::atomic::Relaxed;
 use crate::glue::{cpu, numa};
 use kernel::{interrupt::local_interrupt_disable, prelude::*};
@@ -90,18 +90,9 @@ impl Cache {
         let Some(c) = self.cpus.get(cpu) else {
             return;
         };
-        // SAFETY: the CPU slab is this cache's and frozen; nothing else
-        // touches `cpu`'s CPU slab meanwhile (our caller's guarantee).
-        if let Some(slab) = unsafe { SlabPage::from_link(c.slab.load(Relaxed)) } {
-            let fl = c.pair.first();
-            c.set_slab(None);
-            c.pair.set_local(0, self.next_tid(c.pair.second()));
-            // SAFETY: `slab` was `cpu`'s frozen slab and `fl` the CPU's
-            // freelist of it, both just taken off the CPU, which nothing
-            // else touches meanwhile (our caller's guarantee).
-            unsafe { self.deactivate_slab(slab, fl) };
-            self.stat(SlabStat::CpuslabFlush);
-        }
+        // SAFETY: `c` is `cpu`'s, whose slabs nothing else touches meanwhile
+        // (our caller's guarantee).
+        unsafe { self.flush_slab(c) };
         let p = c.partial.xchg(core::ptr::null_mut(), Relaxed);
         if !p.is_null() {
             // SAFETY: `p` is `cpu`'s partial list, just detached from it by
@@ -253,7 +244,11 @@ impl Cache {
                 let _n = self.node(nid).list.lock();
                 self.pool.for_each_record_in(nid, |s| {
                     if s.is_head() && s.owner_here() == me && s.counters().inuse() > 0 {
-                        self.list_slab_objects(s, &mut bits);
+                        // SAFETY: `s` is a slab of this cache (the head of its
+                        // pages, owned by it) of node `nid`, whose
+                        // `list_lock` is held, so it is not discarded
+                        // meanwhile: kept.
+                        unsafe { self.list_slab_objects(s, &mut bits) };
                     }
                 });
             }
@@ -329,9 +324,15 @@ impl Cache {
                 }
                 if self.is_debug() {
                     // SLUB's checks of every object first (they repair).
-                    self.debug_validate_slab(s, &mut bits);
+                    // SAFETY: `s` is a slab of this debug cache (the head of
+                    // its pages, owned by it) of node `nid`, whose
+                    // `list_lock` is held: held.
+                    unsafe { self.debug_validate_slab(s, &mut bits) };
                 }
-                match self.walk_freelist(s, &mut bits) {
+                // SAFETY: `s` is an unfrozen slab of this cache (checked
+                // above) of node `nid`, whose `list_lock` is held, so it is
+                // not discarded meanwhile.
+                match unsafe { self.walk_freelist(s, &mut bits) } {
                     Ok(inuse) => here.inuse += inuse,
                     Err(e) => err = Some(e),
                 }
@@ -369,7 +370,12 @@ impl Cache {
     /// change the slab meanwhile (taking objects from an unfrozen slab
     /// needs `list_lock`), and each changes its `(freelist, counters)`: a
     /// walk during which that pair stayed the same saw one state.
-    fn walk_freelist(&self, s: &SlabPage, bits: &mut [u64]) -> Result<usize, SlabError> {
+    ///
+    /// # Safety
+    ///
+    /// `s` is a slab of this cache that is not discarded while this runs
+    /// (the caller holds its node's `list_lock`).
+    unsafe fn walk_freelist(&self, s: &SlabPage, bits: &mut [u64]) -> Result<usize, SlabError> {
         const TRIES: usize = 8;
         let size = self.layout.size as usize;
         let base = s.base() as usize;
@@ -401,8 +407,7 @@ impl Cache {
                 bits[k / 64] |= 1 << (k % 64);
                 free += 1;
                 // SAFETY: `it` is an object of this slab (checked above),
-                // which stays a slab of this cache: with `list_lock` and
-                // the zone lock held nobody discards it.
+                // which stays a slab of this cache (our caller's guarantee).
                 it = unsafe { self.get_fp(it) };
             }
             if (s.pair.first(), s.pair.second()) != (head, counters) {

@@ -40,6 +40,8 @@ impl<T> TypedCache<T> {
         // SAFETY: `p` is a fresh object of `size_of::<T>()` bytes aligned to
         // `align_of::<T>()` (the cache's geometry), owned by us.
         unsafe { p.as_ptr().write(value) };
+        // INVARIANT: `p`, a live object of the cache, holds `value` now, and
+        // only this handle has it.
         Ok(Obj {
             ptr: p,
             cache: self.cache.clone(),

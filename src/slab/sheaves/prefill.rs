@@ -26,7 +26,7 @@
 //! allocation is. A sheaf handed to another cache's call is reported on that
 //! cache and not touched.
 
-use super::{Sheaf, Sheaves, MAX_FULL_SHEAVES};
+use super::{Sheaf, MAX_FULL_SHEAVES};
 use crate::{
     glue::gfp::Gfp,
     slab::{Cache, SlabStat},
@@ -84,13 +84,18 @@ impl Cache {
         .ok()?;
         match self.sheaves().filter(|sh| size <= sh.capacity) {
             Some(sh) => {
-                let mut objects = self.take_sheaf(sh);
+                let mut objects = self.take_sheaf();
                 if objects.capacity() == 0 {
                     objects = KVec::with_capacity(sh.capacity, gfp.for_metadata()).ok()?;
                     self.stat(SlabStat::SheafAlloc);
                 }
                 if objects.len() < size && !self.refill_objects(gfp, &mut objects, true) {
-                    self.discard_sheaf(objects);
+                    // SAFETY: `objects` is a sheaf of this cache's sheaves
+                    // (`take_sheaf` took it off this CPU or the barn) or a
+                    // new one, so its objects are allocated objects of this
+                    // cache that it owns (type invariant of `Sheaves`), held
+                    // by nothing else.
+                    unsafe { self.discard_sheaf(objects) };
                     return None;
                 }
                 // INVARIANT: a sheaf's objects (the CPU's or the barn's) or
@@ -102,7 +107,10 @@ impl Cache {
                 self.stat(SlabStat::SheafAlloc);
                 self.stat(SlabStat::SheafPrefillOversize);
                 if !self.refill_objects(gfp, &mut objects, false) {
-                    self.discard_sheaf(objects);
+                    // SAFETY: `objects` is new, and holds objects allocated
+                    // from this cache by `refill_objects` alone (none: it
+                    // fills all or nothing), handed to nobody.
+                    unsafe { self.discard_sheaf(objects) };
                     return None;
                 }
                 // INVARIANT: objects just allocated from this cache.
@@ -113,8 +121,12 @@ impl Cache {
     }
 
     /// The sheaf a prefill starts from: this CPU's spare, else one of the
-    /// barn (full before empty), else none (capacity 0).
-    fn take_sheaf(&self, sh: &Sheaves) -> Sheaf {
+    /// barn (full before empty), else none (capacity 0, also for a cache
+    /// without sheaves).
+    fn take_sheaf(&self) -> Sheaf {
+        let Some(sh) = self.sheaves() else {
+            return Sheaf::new();
+        };
         let irq = local_interrupt_disable();
         // SAFETY: interrupts are off; no other reference is made.
         let pcs = unsafe { sh.this(&irq) };
@@ -168,8 +180,13 @@ impl Cache {
 
     /// Flushes a sheaf's objects to the slabs and frees it (`sheaf_flush`,
     /// `sheaf_free`).
-    fn discard_sheaf(&self, mut objects: Sheaf) {
-        self.flush_objects(&mut objects);
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::flush_objects`].
+    unsafe fn discard_sheaf(&self, mut objects: Sheaf) {
+        // SAFETY: our caller's guarantee.
+        unsafe { self.flush_objects(&mut objects) };
         drop(objects);
         self.stat(SlabStat::SheafFree);
     }
@@ -223,7 +240,11 @@ impl Cache {
             .sheaves()
             .filter(|sh| objects.capacity() == sh.capacity)
         else {
-            return self.discard_sheaf(objects);
+            // SAFETY: `objects` are the objects of a prefilled sheaf of this
+            // cache (`owns` checked it), which it owned (type invariant of
+            // `PrefilledSheaf`) and the caller gave back with it: allocated
+            // objects of this cache held by nothing else.
+            return unsafe { self.discard_sheaf(objects) };
         };
         {
             let irq = local_interrupt_disable();
@@ -232,6 +253,8 @@ impl Cache {
             if pcs.spare.capacity() == 0 {
                 // (Of whichever node; a node-specific allocation checks the
                 // object's, as in 7.3.)
+                // INVARIANT: this cache's objects, owned by the sheaf (as
+                // above), go to this cache's sheaves.
                 pcs.spare = objects;
                 self.stat(SlabStat::SheafReturnFast);
                 return;
@@ -241,13 +264,17 @@ impl Cache {
         let barn = sh.barn(sh.this_node());
         let full = barn.lock().full.len();
         if full >= MAX_FULL_SHEAVES || !self.refill_objects(gfp, &mut objects, true) {
-            return self.discard_sheaf(objects);
+            // SAFETY: as above (`refill_objects` adds objects just
+            // allocated from this cache).
+            return unsafe { self.discard_sheaf(objects) };
         }
+        // INVARIANT: the barn gets a sheaf of this cache's objects only.
         let refused = barn.lock().full.push_within_capacity(objects);
         match refused {
             Ok(()) => self.stat(SlabStat::BarnPut),
             // The barn filled up meanwhile.
-            Err(e) => self.discard_sheaf(e.0),
+            // SAFETY: as above (the barn refused the sheaf: it is ours).
+            Err(e) => unsafe { self.discard_sheaf(e.0) },
         }
     }
 

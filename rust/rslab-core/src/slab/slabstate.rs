@@ -44,8 +44,9 @@ pub enum FreeAction {
     /// The slab was full and on no list; it was frozen by this free and goes
     /// to this CPU's partial list (`CPU_PARTIAL_FREE`).
     ToCpuPartial,
-    /// The slab is on a node list, or must go onto one: take `list_lock`
-    /// (before the compare-exchange) and ask [`free_under_list_lock`].
+    /// The slab, partial and unfrozen, so on its node's partial list, is
+    /// left empty: take `list_lock` (before the compare-exchange) and ask
+    /// [`free_under_list_lock`].
     NodeList,
     /// The slab stays where it is, still partial (`FREE_SLOWPATH` only).
     Stay,
@@ -55,17 +56,14 @@ pub enum FreeAction {
 /// counters `old`, whose freelist was empty (`prior_empty`, i.e. the slab
 /// was full) or not. Returns the new counters and what to do after the
 /// compare-exchange; `None` if the slab has fewer than `cnt` objects in
-/// use (some are freed twice: nothing may change).
-pub fn slab_free(
-    old: Counters,
-    cnt: u32,
-    prior_empty: bool,
-    has_cpu_partial: bool,
-) -> Option<(Counters, FreeAction)> {
+/// use (some are freed twice: nothing may change). For a cache with CPU
+/// partial lists (`kmem_cache_has_cpu_partial()`: every cache that takes
+/// this path; debug caches free otherwise).
+pub fn slab_free(old: Counters, cnt: u32, prior_empty: bool) -> Option<(Counters, FreeAction)> {
     let was_frozen = old.frozen();
     let mut new = old.with_inuse(old.inuse().checked_sub(cnt)?);
     let action = if (new.inuse() == 0 || prior_empty) && !was_frozen {
-        if has_cpu_partial && prior_empty {
+        if prior_empty {
             // Was on no list and will be partially empty: freeze it instead
             // of moving it onto a node list.
             new = new.with_frozen(true);
@@ -85,33 +83,19 @@ pub fn slab_free(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListAction {
     /// The slab is empty and the node has `min_partial` partial slabs:
-    /// take it off its list (`FREE_REMOVE_PARTIAL` if it was partial) and
-    /// free it (`FREE_SLAB`).
-    Discard {
-        /// It was on the partial list (else on no list / the full list).
-        from_partial: bool,
-    },
-    /// A full slab (no CPU partial lists) got a free object: move it to the
-    /// partial list's tail (`FREE_ADD_PARTIAL`).
-    AddPartialTail,
-    /// Nothing to move.
+    /// take it off the partial list (`FREE_REMOVE_PARTIAL`) and free it
+    /// (`FREE_SLAB`).
+    Discard,
+    /// It stays on the partial list.
     Nothing,
 }
 
-/// `__slab_free()` under the node's `list_lock`.
-pub fn free_under_list_lock(
-    new: Counters,
-    prior_empty: bool,
-    nr_partial: u32,
-    min_partial: u32,
-    has_cpu_partial: bool,
-) -> ListAction {
+/// `__slab_free()` under the node's `list_lock`, for a slab that
+/// [`slab_free`] left with counters `new` ([`FreeAction::NodeList`]: it was
+/// on the partial list), on a node with `nr_partial` partial slabs.
+pub fn free_under_list_lock(new: Counters, nr_partial: u32, min_partial: u32) -> ListAction {
     if new.inuse() == 0 && nr_partial >= min_partial {
-        ListAction::Discard {
-            from_partial: !prior_empty,
-        }
-    } else if !has_cpu_partial && prior_empty {
-        ListAction::AddPartialTail
+        ListAction::Discard
     } else {
         ListAction::Nothing
     }
@@ -178,14 +162,14 @@ mod tests {
     fn freeing_into_a_frozen_slab_touches_no_list() {
         let c = Counters::new(5, 16, true);
         for prior_empty in [false, true] {
-            let (new, a) = slab_free(c, 1, prior_empty, true).unwrap();
+            let (new, a) = slab_free(c, 1, prior_empty).unwrap();
             assert_eq!(
                 (new.inuse(), new.frozen(), a),
                 (4, true, FreeAction::Frozen)
             );
         }
         // Even the last object: a frozen slab is its CPU's to deal with.
-        let (new, a) = slab_free(Counters::new(1, 16, true), 1, false, true).unwrap();
+        let (new, a) = slab_free(Counters::new(1, 16, true), 1, false).unwrap();
         assert_eq!((new.inuse(), a), (0, FreeAction::Frozen));
     }
 
@@ -195,59 +179,38 @@ mod tests {
         for (inuse, cnt) in [(0, 1), (2, 3), (0, 16)] {
             for frozen in [false, true] {
                 assert_eq!(
-                    slab_free(Counters::new(inuse, 16, frozen), cnt, false, true),
+                    slab_free(Counters::new(inuse, 16, frozen), cnt, false),
                     None
                 );
             }
         }
-        assert!(slab_free(Counters::new(3, 16, false), 3, false, true).is_some());
+        assert!(slab_free(Counters::new(3, 16, false), 3, false).is_some());
     }
 
     #[test]
     fn a_full_slab_is_frozen_onto_the_cpu_partial_list() {
-        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true, true).unwrap();
+        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true).unwrap();
         assert_eq!(
             (new.inuse(), new.frozen(), a),
             (15, true, FreeAction::ToCpuPartial)
-        );
-        // Without CPU partial lists it goes onto the node's list.
-        let (new, a) = slab_free(Counters::new(16, 16, false), 1, true, false).unwrap();
-        assert_eq!((new.frozen(), a), (false, FreeAction::NodeList));
-        assert_eq!(
-            free_under_list_lock(new, true, 0, 5, false),
-            ListAction::AddPartialTail
         );
     }
 
     #[test]
     fn a_partial_slab_stays_until_it_is_empty() {
-        let (_, a) = slab_free(Counters::new(7, 16, false), 1, false, true).unwrap();
+        let (_, a) = slab_free(Counters::new(7, 16, false), 1, false).unwrap();
         assert_eq!(a, FreeAction::Stay);
-        let (new, a) = slab_free(Counters::new(1, 16, false), 1, false, true).unwrap();
+        let (new, a) = slab_free(Counters::new(1, 16, false), 1, false).unwrap();
         assert_eq!(a, FreeAction::NodeList);
         // Empty: freed only if the node keeps min_partial partial slabs.
-        assert_eq!(
-            free_under_list_lock(new, false, 5, 5, true),
-            ListAction::Discard { from_partial: true }
-        );
-        assert_eq!(
-            free_under_list_lock(new, false, 4, 5, true),
-            ListAction::Nothing
-        );
+        assert_eq!(free_under_list_lock(new, 5, 5), ListAction::Discard);
+        assert_eq!(free_under_list_lock(new, 4, 5), ListAction::Nothing);
     }
 
     #[test]
     fn a_bulk_free_can_empty_a_full_slab_at_once() {
-        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true, true).unwrap();
+        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true).unwrap();
         assert_eq!((new.inuse(), a), (0, FreeAction::ToCpuPartial));
-        let (new, a) = slab_free(Counters::new(16, 16, false), 16, true, false).unwrap();
-        assert_eq!(a, FreeAction::NodeList);
-        assert_eq!(
-            free_under_list_lock(new, true, 9, 5, false),
-            ListAction::Discard {
-                from_partial: false
-            }
-        );
     }
 
     #[test]
