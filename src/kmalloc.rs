@@ -299,8 +299,9 @@ impl Kmalloc {
             Owner::LargeKmalloc => unsafe { self.free_large(rec.head_page(), p) },
             Owner::Slab(cache) => {
                 // SAFETY: a slab's record names its live cache (type
-                // invariant of `SlabPage`); the caller's guarantee covers
-                // `p`, which is not null.
+                // invariant of `SlabPage`), and `rec.head_page()` is the
+                // slab holding `p` (the record of `p`'s page, at its head);
+                // the caller's guarantee covers `p`, which is not null.
                 unsafe { cache.as_ref().free_in(rec.head_page(), p as usize) };
             }
         }
@@ -369,7 +370,10 @@ impl Kmalloc {
                     // SAFETY: a slab's owner is its live cache.
                     let c = unsafe { c.as_ref() };
                     ks = c.layout().object_size as usize;
-                    orig = c.orig_size(p as usize) as usize;
+                    // SAFETY: `p` is an object of `c` (its slab's record
+                    // says so) that our caller holds (its guarantee), so its
+                    // slab is kept.
+                    orig = unsafe { c.get_orig_size(p as usize) } as usize;
                     cache = Some(c);
                 }
                 _ => return core::ptr::null_mut(),

@@ -32,18 +32,6 @@ impl Cache {
         v.clamp(1, self.layout.object_size)
     }
 
-    /// [`Cache::get_orig_size`] for `krealloc()` (in `src/kmalloc.rs`), which
-    /// passes an object of this cache that its caller holds.
-    // TODO: unsound as a safe function (it reads at any `obj`): remove it
-    // once `krealloc()` calls `get_orig_size` in an `unsafe` block arguing
-    // the above (src/kmalloc.rs is being reworked meanwhile).
-    pub(crate) fn orig_size(&self, obj: usize) -> u32 {
-        // SAFETY: not established here (see the TODO above): its one caller,
-        // `krealloc()`, passes an object of this cache that its own caller
-        // holds, which `get_orig_size` asks for.
-        unsafe { self.get_orig_size(obj) }
-    }
-
     /// `set_orig_size()`.
     ///
     /// # Safety
