@@ -87,7 +87,9 @@ impl DWord {
         }
         // Interrupts off without a call (`raw_local_irq_save()`); nothing
         // below takes a lock lockdep knows.
-        let _irq = IrqsOff::new();
+        // SAFETY: dropped by the end of this block, inside every interrupts-off
+        // guard live now (sections nest).
+        let _irq = unsafe { IrqsOff::new() };
         // `slab_lock()`: a bit spinlock; interrupts are off, so an interrupt
         // on this CPU cannot spin on a lock this CPU holds.
         while self.lock.cmpxchg(0, 1, Acquire).is_err() {

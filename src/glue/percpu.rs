@@ -172,8 +172,18 @@ pub(crate) struct IrqsOff {
 
 impl IrqsOff {
     /// Turns interrupts off (they are restored as they were on drop).
+    ///
+    /// # Safety
+    ///
+    /// The guard is dropped before every interrupts-off guard (this type's
+    /// or the kernel's) that is live when it is made: sections nest. (Its
+    /// drop restores the state it found; dropped after an outer guard, it
+    /// would leave interrupts off, and the outer one's drop would turn them
+    /// on under it. The kernel counts its `local_interrupt_disable()`
+    /// sections for that reason; this one, on the fast paths, is two
+    /// instructions and has its callers keep the order.)
     #[inline(always)]
-    pub(crate) fn new() -> Self {
+    pub(crate) unsafe fn new() -> Self {
         let flags = arch::irq_save();
         IrqsOff {
             flags,
@@ -205,11 +215,10 @@ pub(crate) unsafe trait IrqsAreOff {
 }
 
 // SAFETY: `IrqsOff::new` turns interrupts off and only its drop restores
-// them; it is neither `Send` nor `Sync` (a raw pointer marker), so it stays
-// on the CPU it was made on, whose per-CPU offset it read with interrupts
-// already off. (The drop restores the state `new` found, so this holds as
-// long as interrupt guards are dropped innermost first, as scopes and the
-// borrows of lock guards on them make every use in rslab do.)
+// them, no other guard's drop turning them on meanwhile (sections nest: the
+// contract of `new`); it is neither `Send` nor `Sync` (a raw pointer
+// marker), so it stays on the CPU it was made on, whose per-CPU offset it
+// read with interrupts already off.
 unsafe impl IrqsAreOff for IrqsOff {
     #[inline(always)]
     fn cpu_offset(&self) -> usize {

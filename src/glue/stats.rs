@@ -62,13 +62,17 @@ impl<const N: usize> Stats<N> {
             unsafe { self.cpus.this_cpu_inc(item * core::mem::size_of::<u64>()) };
             return;
         }
-        self.add_irqs_off(&IrqsOff::new(), item, 1);
+        // SAFETY: a temporary, dropped at the end of this statement,
+        // inside every interrupts-off guard live now.
+        self.add_irqs_off(&unsafe { IrqsOff::new() }, item, 1);
     }
 
     /// Counts `n` events `item` on the current CPU.
     #[inline(always)]
     pub(crate) fn add(&self, item: usize, n: u64) {
-        self.add_irqs_off(&IrqsOff::new(), item, n);
+        // SAFETY: a temporary, dropped at the end of this statement,
+        // inside every interrupts-off guard live now.
+        self.add_irqs_off(&unsafe { IrqsOff::new() }, item, n);
     }
 
     /// The count of `item` on `cpu`.

@@ -159,7 +159,9 @@ impl<R: PageRecord> Pool<R> {
         if order > pcp::COSTLY_ORDER {
             return None;
         }
-        let irq = IrqsOff::new();
+        // SAFETY: dropped by the end of this block, inside every interrupts-off
+        // guard live now (sections nest).
+        let irq = unsafe { IrqsOff::new() };
         let mut c = self.cpus.this(&irq).try_lock(&irq)?;
         // Below the zone's low watermark the slow path grows it.
         if c.tuning != self.tuning.load(Relaxed)
@@ -184,7 +186,9 @@ impl<R: PageRecord> Pool<R> {
         if order > pcp::COSTLY_ORDER {
             return false;
         }
-        let irq = IrqsOff::new();
+        // SAFETY: dropped by the end of this block, inside every interrupts-off
+        // guard live now (sections nest).
+        let irq = unsafe { IrqsOff::new() };
         let Some(mut c) = self.cpus.this(&irq).try_lock(&irq) else {
             return false;
         };

@@ -52,7 +52,9 @@ impl Cache {
                 break;
             }
             {
-                let irq = IrqsOff::new();
+                // SAFETY: dropped by the end of this block, inside every interrupts-off
+                // guard live now (sections nest).
+                let irq = unsafe { IrqsOff::new() };
                 let c = self.cpus.this(&irq);
                 let mut fl = c.pair.first_local();
                 let start = i;

@@ -211,7 +211,9 @@ impl Cache {
                 self.stats.inc(SlabStat::CmpxchgDoubleCpuFail as usize);
             }
         }
-        let irq = IrqsOff::new();
+        // SAFETY: dropped by the end of this block, inside every interrupts-off
+        // guard live now (sections nest).
+        let irq = unsafe { IrqsOff::new() };
         let c = self.cpus.this(&irq);
         let object = c.pair.first_local();
         if object == 0
@@ -330,7 +332,9 @@ impl Cache {
                 self.stats.inc(SlabStat::CmpxchgDoubleCpuFail as usize);
             }
         }
-        let irq = IrqsOff::new();
+        // SAFETY: dropped by the end of this block, inside every interrupts-off
+        // guard live now (sections nest).
+        let irq = unsafe { IrqsOff::new() };
         let c = self.cpus.this(&irq);
         if c.slab.load(Relaxed) != slab.as_link() {
             drop(irq);

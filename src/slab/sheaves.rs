@@ -145,7 +145,9 @@ impl Sheaves {
     /// that moves meanwhile makes it stale: callers use it as a hint).
     #[inline(always)]
     fn this_node(&self) -> usize {
-        let irq = IrqsOff::new();
+        // SAFETY: dropped by the end of this block, inside every interrupts-off
+        // guard live now (sections nest).
+        let irq = unsafe { IrqsOff::new() };
         // SAFETY: interrupts are off; no other reference is made.
         unsafe { self.this(&irq) }.node
     }
@@ -211,7 +213,9 @@ impl Cache {
             return self.slab_alloc_slow(gfp, self.layout.object_size, None, init);
         };
         {
-            let irq = IrqsOff::new();
+            // SAFETY: dropped by the end of this block, inside every interrupts-off
+            // guard live now (sections nest).
+            let irq = unsafe { IrqsOff::new() };
             // SAFETY: interrupts are off; no other reference is made.
             let pcs = unsafe { sh.this(&irq) };
             if let Some(o) = pcs.main.pop() {
@@ -240,7 +244,9 @@ impl Cache {
     #[inline(always)]
     pub(super) unsafe fn sheaf_free(&self, sh: &Sheaves, slab: &SlabPage, obj: usize) {
         {
-            let irq = IrqsOff::new();
+            // SAFETY: dropped by the end of this block, inside every interrupts-off
+            // guard live now (sections nest).
+            let irq = unsafe { IrqsOff::new() };
             // SAFETY: as above.
             let pcs = unsafe { sh.this(&irq) };
             if slab.node() != pcs.node {
@@ -277,7 +283,9 @@ impl Cache {
             return self.slab_alloc_slow(gfp, self.layout.object_size, nid, init);
         };
         {
-            let irq = IrqsOff::new();
+            // SAFETY: dropped by the end of this block, inside every interrupts-off
+            // guard live now (sections nest).
+            let irq = unsafe { IrqsOff::new() };
             // SAFETY: interrupts are off; no other reference is made.
             let pcs = unsafe { sh.this(&irq) };
             if let Some(&o) = pcs.main.last().filter(|_| pcs.node == n) {
@@ -316,7 +324,9 @@ impl Cache {
             return self.slab_alloc_slow(gfp, self.layout.object_size, Some(n), false);
         };
         let empty_local = {
-            let irq = IrqsOff::new();
+            // SAFETY: dropped by the end of this block, inside every interrupts-off
+            // guard live now (sections nest).
+            let irq = unsafe { IrqsOff::new() };
             // SAFETY: interrupts are off; no other reference is made.
             let pcs = unsafe { sh.this(&irq) };
             pcs.node == n && pcs.main.is_empty()
@@ -348,7 +358,9 @@ impl Cache {
         let mut i = 0;
         while i < out.len() {
             {
-                let irq = IrqsOff::new();
+                // SAFETY: dropped by the end of this block, inside every interrupts-off
+                // guard live now (sections nest).
+                let irq = unsafe { IrqsOff::new() };
                 // SAFETY: interrupts are off; no other reference is made.
                 let pcs = unsafe { sh.this(&irq) };
                 let start = i;
@@ -440,7 +452,9 @@ impl Cache {
         while !rest.is_empty() {
             let mut k = 0usize;
             {
-                let irq = IrqsOff::new();
+                // SAFETY: dropped by the end of this block, inside every interrupts-off
+                // guard live now (sections nest).
+                let irq = unsafe { IrqsOff::new() };
                 // SAFETY: interrupts are off; no other reference is made.
                 let pcs = unsafe { sh.this(&irq) };
                 let mut n = 0u64;
