@@ -138,6 +138,35 @@ unsafe fn cache<'a>(s: *mut c_void) -> Option<&'a Cache> {
     unsafe { s.cast::<Cache>().cast_const().as_ref() }
 }
 
+/// A cache name from C: `EINVAL` for NULL or one that is not UTF-8.
+///
+/// # Safety
+///
+/// `name` is null or a NUL-terminated string that lives for `'a`.
+unsafe fn c_name<'a>(name: *const c_char) -> Result<&'a str> {
+    if name.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: the caller's guarantee.
+    unsafe { CStr::from_char_ptr(name) }
+        .to_str()
+        .map_err(|_| EINVAL)
+}
+
+/// The configuration of a cache `name` of `size` bytes made with the
+/// kernel's `SLAB_*` `flags`: `EINVAL`, with a warning, for a flag outside
+/// `SLAB_FLAGS_PERMITTED`.
+fn config_for(name: &str, size: c_uint, flags: c_uint) -> Result<CacheConfig<'_>> {
+    let Some(rflags) = flags_from_kernel(flags) else {
+        pr_warn!("rslab_cache_create({name}): flags {flags:#x} are not permitted\n");
+        return Err(EINVAL);
+    };
+    let mut cfg = CacheConfig::new(name, size);
+    cfg.flags = rflags;
+    cfg.no_user_flags = flags & slab_bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
+    Ok(cfg)
+}
+
 /// `kmem_cache_create()`: [`rslab_kmem_cache_create`] with `align` and
 /// `ctor` as its only arguments (the five-argument form).
 ///
@@ -188,24 +217,10 @@ pub(crate) unsafe extern "C" fn rslab_kmem_cache_create(
     let args = unsafe { args.as_ref() }.copied().unwrap_or_default();
     let made = (|| {
         let r = registry().ok_or(ENODEV)?;
-        if name.is_null() {
-            return Err(EINVAL);
-        }
         // SAFETY: the caller's guarantee.
-        let name = unsafe { CStr::from_char_ptr(name) }
-            .to_str()
-            .map_err(|_| EINVAL)?;
-        let Some(rflags) = flags_from_kernel(flags) else {
-            pr_warn!(
-                "rslab_cache_create({name}): flags {:#x} are not permitted\n",
-                flags
-            );
-            return Err(EINVAL);
-        };
-        let mut cfg = CacheConfig::new(name, size);
+        let name = unsafe { c_name(name) }?;
+        let mut cfg = config_for(name, size, flags)?;
         cfg.align = args.align;
-        cfg.flags = rflags;
-        cfg.no_user_flags = flags & slab_bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
         cfg.ctor = args.ctor;
         cfg.useroffset = args.useroffset;
         cfg.usersize = args.usersize;
@@ -629,19 +644,11 @@ pub(crate) unsafe extern "C" fn rslab_kmem_buckets_create(
     usersize: c_uint,
     ctor: Option<Ctor>,
 ) -> *mut c_void {
-    let made = (|| {
+    let made = (|| -> Result<KBox<Buckets>> {
         let r = registry().ok_or(ENODEV)?;
-        if name.is_null() {
-            return Err(EINVAL);
-        }
         // SAFETY: the caller's guarantee.
-        let name = unsafe { CStr::from_char_ptr(name) }
-            .to_str()
-            .map_err(|_| EINVAL)?;
-        let rflags = flags_from_kernel(flags).ok_or(EINVAL)?;
-        let mut cfg = CacheConfig::new(name, 0);
-        cfg.flags = rflags;
-        cfg.no_user_flags = flags & slab_bit(bindings::_slab_flag_bits__SLAB_NO_USER_FLAGS) != 0;
+        let name = unsafe { c_name(name) }?;
+        let mut cfg = config_for(name, 0, flags)?;
         cfg.ctor = ctor;
         cfg.useroffset = useroffset;
         cfg.usersize = usersize;

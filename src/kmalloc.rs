@@ -191,6 +191,18 @@ impl Kmalloc {
         } else {
             self.cache_for(size)
         };
+        self.alloc_in(class, size, gfp, nid)
+    }
+
+    /// `size` bytes from `class`, or a large block if there is none (a
+    /// size above the classes), as `__do_kmalloc_node()` serves them.
+    fn alloc_in(
+        &self,
+        class: Option<&Arc<Cache>>,
+        size: usize,
+        gfp: Gfp,
+        nid: Option<usize>,
+    ) -> *mut u8 {
         match class {
             Some(c) => c.alloc_node_sized(gfp, size as u32, nid) as *mut u8,
             None => self.alloc_block(

@@ -11,9 +11,9 @@ use super::{Classes, Kmalloc, ZERO_SIZE_PTR};
 use crate::{
     glue::gfp::Gfp,
     logic::slab::layout::{self, KMALLOC_INDICES},
-    slab::{Cache, Owner},
+    slab::Cache,
 };
-use kernel::{bindings, prelude::*, sync::Arc};
+use kernel::{prelude::*, sync::Arc};
 
 /// A set of buckets (`kmem_buckets`): a cache per kmalloc class.
 pub(crate) struct Buckets {
@@ -55,14 +55,6 @@ impl Kmalloc {
             return ZERO_SIZE_PTR;
         }
         let class = layout::kmalloc_index(size).and_then(|i| b.caches.get(i as usize)?.as_ref());
-        match class {
-            Some(c) => c.alloc_node_sized(gfp, size as u32, nid) as *mut u8,
-            None => self.alloc_block(
-                layout::get_order(size as u64, bindings::PAGE_SHIFT),
-                gfp,
-                nid,
-                Owner::LargeKmalloc,
-            ),
-        }
+        self.alloc_in(class, size, gfp, nid)
     }
 }
