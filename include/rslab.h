@@ -167,7 +167,9 @@ int rslab_cache_shrink(struct rslab_cache *s);
  * 0) an oversize sheaf of exactly @size. Counted in sysfs as
  * sheaf_prefill_fast / sheaf_prefill_slow / sheaf_prefill_oversize.
  *
- * Return: the sheaf, or NULL for @size 0 or without memory.
+ * Return: the sheaf, or NULL for @size 0, for more objects than an array of
+ * pointers in kmalloc's largest block holds (512K with 4 KiB pages), or
+ * without memory.
  */
 struct rslab_sheaf *rslab_cache_prefill_sheaf(struct rslab_cache *s, gfp_t gfp,
 					      unsigned int size);

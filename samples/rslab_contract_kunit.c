@@ -639,6 +639,7 @@ static void prefill_sheaves_as_7_3(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, s);
 	dirty_cache(test, s, 256);
 	KUNIT_EXPECT_NULL(test, rslab_cache_prefill_sheaf(s, GFP_KERNEL, 0));
+	KUNIT_EXPECT_NULL(test, rslab_cache_prefill_sheaf(s, GFP_KERNEL, UINT_MAX));
 	sh = rslab_cache_prefill_sheaf(s, GFP_KERNEL, 5);
 	KUNIT_ASSERT_NOT_NULL(test, sh);
 	n = rslab_cache_sheaf_size(sh);
@@ -656,6 +657,8 @@ static void prefill_sheaves_as_7_3(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), n);
 	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, NULL, 3), -EINVAL);
 	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, &none, 3), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, &sh, UINT_MAX), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), n);
 	KUNIT_EXPECT_EQ(test, rslab_cache_refill_sheaf(s, GFP_KERNEL, &sh, n + 100), 0);
 	KUNIT_EXPECT_EQ(test, rslab_cache_sheaf_size(sh), n + 100);
 	rslab_cache_return_sheaf(s, GFP_KERNEL, sh);

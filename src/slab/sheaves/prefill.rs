@@ -34,6 +34,12 @@ use crate::{
 use core::ptr::NonNull;
 use kernel::{interrupt::local_interrupt_disable, prelude::*};
 
+/// The most objects a prefilled sheaf holds: its array of pointers fits
+/// the largest block kmalloc gives (a larger request is refused, where the
+/// kernel's would warn and fail).
+const MAX_PREFILL: usize =
+    (kernel::page::PAGE_SIZE << crate::page_pool::MAX_ORDER) / core::mem::size_of::<*mut u8>();
+
 /// A prefilled sheaf, as `kmem_cache_prefill_sheaf()` hands it out
 /// (`struct slab_sheaf`): its capacity is the cache's `sheaf_capacity`, or
 /// another (oversize).
@@ -66,12 +72,13 @@ impl Cache {
 
     /// `kmem_cache_prefill_sheaf()`: a sheaf holding at least `size`
     /// objects (at most one regular sheaf's worth, or exactly `size` if
-    /// oversize), or `None` for `size` 0 or without memory (nothing kept).
+    /// oversize), or `None` for `size` 0, above [`MAX_PREFILL`] or without
+    /// memory (nothing kept).
     pub(crate) fn prefill_sheaf(&self, gfp: Gfp, size: u32) -> Option<KBox<PrefilledSheaf>> {
-        if size == 0 {
+        let size = size as usize;
+        if size == 0 || size > MAX_PREFILL {
             return None;
         }
-        let size = size as usize;
         // The box first: nothing taken below has to be put back if it fails.
         let mut ps = KBox::new(
             // INVARIANT: no object yet.
