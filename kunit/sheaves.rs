@@ -89,10 +89,11 @@ mod tests {
     /// events: a first allocation finds no sheaf (`barn_get_fail`), makes
     /// one (`sheaf_alloc`) and refills it (`sheaf_refill`, objects); the
     /// rest of the sheaf is the fast path; frees fill it back; a free onto a
-    /// full sheaf puts it in the barn for a new empty one (`barn_put`,
-    /// `sheaf_alloc`); an allocation on an empty sheaf takes the full one
-    /// back (`barn_get`); shrink flushes and frees every sheaf
-    /// (`sheaf_flush` objects, `sheaf_free`).
+    /// full sheaf without a spare makes it the spare, a new empty one main
+    /// (`sheaf_alloc`, no `barn_put`, as 7.3's `__pcs_replace_full_main()`);
+    /// an allocation on an empty sheaf swaps the full spare back in (no
+    /// `barn_get`); shrink flushes and frees every sheaf (`sheaf_flush`
+    /// objects, `sheaf_free`).
     #[test]
     fn each_sheaf_path_moves_its_own_counter() -> Result {
         let p = pool()?;
@@ -133,19 +134,19 @@ mod tests {
                 "all from sheaves"
             );
             // d) cap + 1 frees: the second one finds the sheaf full; it
-            // goes to the barn, a new empty one takes the free.
+            // becomes the spare, a new empty one takes the free.
             for o in held.drain_all() {
                 free(&c, o);
             }
-            ensure!(s(SlabStat::BarnPut) == 1, "the full sheaf to the barn");
+            ensure!(s(SlabStat::BarnPut) == 0, "the full sheaf is the spare");
             ensure!(s(SlabStat::SheafAlloc) == 2, "a new empty sheaf");
             ensure!(s(SlabStat::FreeFastpath) == 2 * cap + 1, "all onto sheaves");
             // e) cap + 1 allocations: the main sheaf (cap objects) runs
-            // out, the barn's full one comes back.
+            // out, the full spare is swapped in.
             for _ in 0..=cap {
                 held.push(alloc(&c)?, GFP_KERNEL)?;
             }
-            ensure!(s(SlabStat::BarnGet) == 1, "the full sheaf from the barn");
+            ensure!(s(SlabStat::BarnGet) == 0, "the spare, not the barn");
             ensure!(s(SlabStat::BarnGetFail) == 2, "no failure");
             ensure!(s(SlabStat::SheafRefill) == 2 * cap, "no refill");
             ensure!(
@@ -157,13 +158,14 @@ mod tests {
             }
             Ok(())
         })?;
-        // The last frees put a full sheaf in the barn again: shrink flushes
-        // it and CPU 0's full main sheaf, `cap` objects each, and frees both.
+        // The last frees fill main, swap the empty spare in and fill it:
+        // shrink flushes CPU 0's two full sheaves, `cap` objects each, and
+        // frees both; nothing ever went to the barn.
         let flushed = c.stat_total(SlabStat::SheafFlush);
         assert_eq!(flushed, 0);
         c.shrink();
         assert_eq!(c.stat_total(SlabStat::SheafFlush), 2 * cap);
-        assert_eq!(c.stat_total(SlabStat::BarnPut), 2);
+        assert_eq!(c.stat_total(SlabStat::BarnPut), 0);
         assert_eq!(c.stat_total(SlabStat::SheafFree), 2);
         let cs = census(&c)?;
         assert_eq!(cs.inuse, 0);
@@ -323,8 +325,8 @@ mod tests {
             ensure!(classic.stat_total(SlabStat::SheafFree) == 1, "freed");
             free(&classic, z.as_ptr() as usize);
             // The sheaves cache: two sheaves' worth allocated, dirtied and
-            // freed leave a full sheaf of dirty objects in the barn, which
-            // the prefill takes.
+            // freed leave a full spare of dirty objects, which the prefill
+            // takes.
             let mut objs = KVec::from_elem(core::ptr::null_mut::<u8>(), 2 * cap, GFP_KERNEL)?;
             for o in objs.iter_mut() {
                 *o = some!(c.alloc(Gfp::KERNEL)).as_ptr();
@@ -333,12 +335,15 @@ mod tests {
             for &o in objs.iter() {
                 free(&c, o as usize);
             }
-            ensure!(
-                c.stat_total(SlabStat::BarnPut) == 1,
-                "a full sheaf in the barn"
-            );
             let mut sh = some!(c.prefill_sheaf(Gfp::KERNEL, cap as u32));
-            ensure!(c.stat_total(SlabStat::BarnGet) == 1, "the barn's sheaf");
+            ensure!(
+                c.stat_total(SlabStat::SheafPrefillFast) == 1,
+                "the full spare"
+            );
+            ensure!(
+                c.stat_total(SlabStat::SheafRefill) == 2 * cap as u64,
+                "no top-up"
+            );
             for o in objs.iter_mut().take(cap) {
                 let z = some!(c.alloc_from_sheaf(zero, &mut sh));
                 ensure!(is_zero(z), "zeroed");
@@ -443,9 +448,9 @@ mod tests {
             unsafe { c.free_bulk(&mut objs) };
             ensure!(objs.iter().all(|o| o.is_null()), "all taken");
             // 20 left in main: 40 fill it; then a new empty sheaf takes the
-            // full one's place (which goes to the barn) for the other 60.
+            // full one's place (which becomes the spare) for the other 60.
             ensure!(s(SlabStat::FreeFastpath) == 100, "100 onto sheaves");
-            ensure!(s(SlabStat::BarnPut) == 1, "one full sheaf to the barn");
+            ensure!(s(SlabStat::BarnPut) == 0, "the full sheaf is the spare");
             ensure!(s(SlabStat::SheafAlloc) == 2, "one new empty sheaf");
             ensure!(s(SlabStat::FreeSlowpath) == 0, "none to a slab");
             Ok(())
@@ -521,10 +526,12 @@ mod tests {
             free(&c, r);
             ensure!(s(SlabStat::FreeFastpath) == ffast, "not onto the sheaf");
             ensure!(s(SlabStat::FreeSlowpath) == fslow + 1, "to its slab");
-            // Fill node a's barn with one full sheaf: the main sheaf runs
-            // out (cap - 3 left), then cap + 1 frees overflow it.
+            // Fill node a's barn with one full sheaf: the main sheaf (cap - 3
+            // left) runs out twice, then 2 cap + 1 frees overflow it twice,
+            // the first full sheaf becoming the spare, the second going to
+            // the barn.
             let mut mine = KVec::new();
-            for _ in 0..cap - 2 {
+            for _ in 0..2 * cap - 2 {
                 mine.push(alloc(&c)?, GFP_KERNEL)?;
             }
             let put = s(SlabStat::BarnPut);
@@ -553,13 +560,13 @@ mod tests {
                 Ok(())
             })
         });
-        // Back on a's CPU, its main sheaf (cap objects) runs out and the
-        // full one comes from a's barn.
+        // Back on a's CPU, its main and spare sheaves (cap objects each) run
+        // out and the full one comes from a's barn.
         let on_a = on_b.and_then(|()| {
             on_cpu(c0, || {
                 let s = |x| c.stat_total(x);
                 let get = s(SlabStat::BarnGet);
-                for _ in 0..=cap {
+                for _ in 0..=2 * cap {
                     keep(alloc(&c)?)?;
                 }
                 ensure!(s(SlabStat::BarnGet) == get + 1, "a's barn had it");

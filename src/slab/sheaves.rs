@@ -12,7 +12,9 @@
 //!   kernel's traced `local_interrupt_disable()` on the slow ones), which no
 //!   interrupt can split, so no lock word is needed.
 //! - When `main` is empty (full), the slow path swaps in `spare` if that
-//!   helps, else exchanges `main` with the *barn* of the CPU's node
+//!   helps (a full `main` becomes the spare when there is none, as in
+//!   7.3's `__pcs_replace_full_main()`), else exchanges `main` with the
+//!   *barn* of the CPU's node
 //!   (`struct node_barn`, one per node as in 7.3): a full sheaf for an empty
 //!   one on allocation (`barn_get`), an empty one for a full one on free
 //!   (`barn_put`), at most [`MAX_FULL_SHEAVES`] / [`MAX_EMPTY_SHEAVES`]
@@ -645,6 +647,27 @@ impl Cache {
                 if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
                     self.stat(SlabStat::FreeFastpath);
                     return;
+                }
+            }
+            // Without a spare (`__pcs_replace_full_main()`'s `!pcs->spare`):
+            // the full main sheaf becomes the spare, an empty one (the
+            // barn's, else a new one, allocated without sleeping) main; the
+            // next allocation to empty main swaps the spare back in, with
+            // no trip to the barn.
+            if pcs.spare.capacity() == 0 && pcs.main.capacity() > 0 {
+                let empty = sh.barn(pcs.node).lock().empty.pop();
+                let empty = match empty {
+                    Some(e) => Some(e),
+                    None => KVec::with_capacity(sh.capacity, Gfp::NOWAIT.for_metadata())
+                        .ok()
+                        .inspect(|_| self.stat(SlabStat::SheafAlloc)),
+                };
+                if let Some(empty) = empty {
+                    pcs.spare = core::mem::replace(&mut pcs.main, empty);
+                    if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
+                        self.stat(SlabStat::FreeFastpath);
+                        return;
+                    }
                 }
             }
             // `barn_replace_full_sheaf()`: the full main sheaf into the
