@@ -42,6 +42,15 @@ struct Inner {
     entries: KVec<Entry>,
 }
 
+impl Inner {
+    /// The index of the entry of the cache at `c`.
+    fn at(&self, c: *const Cache) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
+    }
+}
+
 /// Every cache of the module, by name.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registry {
@@ -167,11 +176,7 @@ impl Registry {
         let mut g = self.inner.lock();
         let mut at = KVec::with_capacity(caches.len(), GFP_KERNEL)?;
         for &c in caches {
-            let i = g
-                .entries
-                .iter()
-                .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
-                .ok_or(ENOENT)?;
+            let i = g.at(c).ok_or(ENOENT)?;
             if g.entries[i].builtin {
                 return Err(EPERM);
             }
@@ -187,11 +192,7 @@ impl Registry {
             return Err(EBUSY);
         }
         for &c in caches {
-            if let Some(i) = g
-                .entries
-                .iter()
-                .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
-            {
+            if let Some(i) = g.at(c) {
                 drop(g.entries.remove(i)?);
             }
         }
@@ -203,11 +204,7 @@ impl Registry {
     /// the registry is at `c`.
     pub(crate) fn destroy_at(&self, c: *const Cache) -> Result {
         let mut g = self.inner.lock();
-        let i = g
-            .entries
-            .iter()
-            .position(|e| core::ptr::eq(Arc::as_ptr(&e.cache), c))
-            .ok_or(ENOENT)?;
+        let i = g.at(c).ok_or(ENOENT)?;
         Self::destroy_entry(&mut g, i)
     }
 
