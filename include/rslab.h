@@ -393,6 +393,24 @@ void *rslab_kmalloc_node(size_t size, gfp_t gfp, int nid);
 struct page *rslab_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
 
 /**
+ * rslab_alloc_pages_bulk - allocate order-0 pages into an array (alloc_pages_bulk())
+ * @gfp: allocation flags
+ * @nr_pages: entries of @page_array to fill
+ * @page_array: pages; only its NULL entries are filled
+ *
+ * Takes the pages off rslab's per-CPU page list in batches (one lock
+ * round per 32 pages), of the current CPU's node; each is what
+ * rslab_alloc_pages(@gfp, 0) gives (count 1, zeroed for __GFP_ZERO).
+ * Free each with rslab_free_pages(page, 0) or rslab_put_page().
+ *
+ * Return: how many entries from the start of @page_array hold a page,
+ * those filled on entry included. Fewer than @nr_pages when memory runs
+ * short; the filled entries always come first. 0 for a NULL @page_array.
+ */
+unsigned long rslab_alloc_pages_bulk(gfp_t gfp, unsigned long nr_pages,
+				     struct page **page_array);
+
+/**
  * rslab_free_pages - free pages of rslab_alloc_pages() (__free_pages())
  * @page: the first page, or NULL
  * @order: the order they were allocated with

@@ -108,6 +108,8 @@
 #define alloc_page(gfp) rslab_alloc_pages(gfp, 0)
 #undef alloc_pages_node
 #define alloc_pages_node(nid, gfp, order) rslab_alloc_pages_node(nid, gfp, order)
+#undef alloc_pages_bulk
+#define alloc_pages_bulk(gfp, nr, array) rslab_alloc_pages_bulk(gfp, nr, array)
 #undef __get_free_pages
 #define __get_free_pages(gfp, order) rslab_get_free_pages(gfp, order)
 #undef __get_free_page

@@ -188,6 +188,74 @@ mod tests {
         Ok(())
     }
 
+    /// `alloc_pages_bulk()`: a bulk of as many blocks as the list holds
+    /// takes them all off it, each counted on the fast path, with no
+    /// refill; one more block refills the list once; a zone the lists do
+    /// not hold is served block by block from its free areas.
+    #[test]
+    fn bulk_takes_the_list_then_refills_it() -> Result {
+        let p = eager_pool(8)?;
+        on_cpu(0, || {
+            // Grows the pool and refills the list (batch 8).
+            let first = some!(p.alloc(0, Gfp::KERNEL));
+            let n = p.pcp_info(0).ok_or(EINVAL)?.count as usize;
+            ensure!(n > 0, "a refilled list");
+            let fast0 = p.stat_cpu(Stat::AllocFastpath, 0);
+            let slow0 = p.stat_cpu(Stat::AllocSlowpath, 0);
+            let refill0 = p.stat_cpu(Stat::Refill, 0);
+            let mut got = KVec::with_capacity(n + 1, GFP_KERNEL)?;
+            let k = p.alloc_bulk(Gfp::KERNEL, n, |b| {
+                // Capacity reserved: cannot fail.
+                let _ = got.push(b, GFP_ATOMIC);
+            });
+            ensure!(k == n && got.len() == n, "{k} of {n}");
+            ensure!(p.pcp_info(0).ok_or(EINVAL)?.count == 0, "list used up");
+            ensure!(
+                p.stat_cpu(Stat::AllocFastpath, 0) == fast0 + n as u64,
+                "each on the fast path"
+            );
+            ensure!(p.stat_cpu(Stat::Refill, 0) == refill0, "no refill");
+            let k = p.alloc_bulk(Gfp::KERNEL, 1, |b| {
+                let _ = got.push(b, GFP_ATOMIC);
+            });
+            ensure!(k == 1, "one more");
+            ensure!(p.stat_cpu(Stat::Refill, 0) == refill0 + 1, "one refill");
+            ensure!(p.stat_cpu(Stat::AllocSlowpath, 0) == slow0, "no slow path");
+            for (i, a) in got.iter().enumerate() {
+                ensure!(a.order() == 0, "order 0");
+                ensure!(
+                    got[..i].iter().all(|b| p.pfn(b) != p.pfn(a)),
+                    "block {i} handed out twice"
+                );
+            }
+            ensure!(census(&p)?.in_use == n + 2, "in use");
+            p.free(first);
+            for b in got.drain_all() {
+                p.free(b);
+            }
+            Ok(())
+        })?;
+        if Zone::Dma32.exists() {
+            let mut got = KVec::with_capacity(5, GFP_KERNEL)?;
+            let gfp = Gfp::from_raw(kernel::bindings::GFP_KERNEL | crate::glue::mm::GFP_DMA32);
+            let k = p.alloc_bulk(gfp, 5, |b| {
+                let _ = got.push(b, GFP_ATOMIC);
+            });
+            // Every one of them the DMA32 zone's (none is on a list).
+            let used: usize = numa::memory_nodes()
+                .map(|n| p.zone_pages(n, Zone::Dma32))
+                .map(|(total, free)| total - free)
+                .sum();
+            for b in got.drain_all() {
+                p.free(b);
+            }
+            assert_eq!(k, 5);
+            assert_eq!(used, 5);
+        }
+        assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
     /// Frees go to the list until it reaches `high`; then a batch (at least
     /// `batch` pages) goes back to the free areas at once, and the list
     /// never stays at or above `high`.

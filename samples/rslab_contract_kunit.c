@@ -294,6 +294,82 @@ static void pages_zeroed_and_counted(struct kunit *test)
 	}
 }
 
+/*
+ * alloc_pages_bulk(): fills only the NULL entries, returns how many entries
+ * from the start hold a page (as the kernel's does for the same array),
+ * each page counted once, zeroed for __GFP_ZERO, of the zone asked for.
+ */
+static void pages_bulk_as_the_kernel(struct kunit *test)
+{
+	static struct page *kp[64], *rp[64];
+	static const gfp_t zone_gfp[] = { 0, GFP_DMA, GFP_DMA32 };
+	struct page *mine;
+	int i, k;
+
+	dirty_pages(test, 0, 64);
+	for (i = 0; i < 64; i++)
+		rp[i] = NULL;
+	KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(GFP_KERNEL | __GFP_ZERO, 64, rp), 64);
+	for (i = 0; i < 64; i++) {
+		KUNIT_ASSERT_NOT_NULL(test, rp[i]);
+		KUNIT_EXPECT_EQ(test, page_count(rp[i]), 1);
+		KUNIT_EXPECT_TRUE(test, all_zero(test, page_address(rp[i]), PAGE_SIZE));
+		KUNIT_EXPECT_FALSE(test, PageCompound(rp[i]));
+		if (i)
+			KUNIT_EXPECT_PTR_NE(test, rp[i], rp[i - 1]);
+	}
+	for (i = 0; i < 64; i++)
+		rslab_free_pages(rp[i], 0);
+
+	/* Holes: entries 1, 2 and 5 of 8 taken; both fill the other five. */
+	mine = rslab_alloc_pages(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, mine);
+	for (i = 0; i < 8; i++)
+		kp[i] = rp[i] = NULL;
+	kp[1] = kp[2] = kp[5] = rp[1] = rp[2] = rp[5] = mine;
+	KUNIT_EXPECT_EQ(test, alloc_pages_bulk(GFP_KERNEL, 8, kp), 8);
+	KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(GFP_KERNEL, 8, rp), 8);
+	for (i = 0; i < 8; i++) {
+		if (i == 1 || i == 2 || i == 5) {
+			KUNIT_EXPECT_PTR_EQ(test, rp[i], mine);
+			continue;
+		}
+		KUNIT_ASSERT_NOT_NULL(test, rp[i]);
+		KUNIT_EXPECT_PTR_NE(test, rp[i], mine);
+		rslab_free_pages(rp[i], 0);
+		__free_page(kp[i]);
+	}
+	KUNIT_EXPECT_EQ(test, page_count(mine), 1);
+	rslab_free_pages(mine, 0);
+
+	/* A full array: nothing to do, its length back; none asked: 0. */
+	for (i = 0; i < 4; i++)
+		rp[i] = kp[i] = ZERO_PAGE(0);
+	KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(GFP_KERNEL, 4, rp),
+			alloc_pages_bulk(GFP_KERNEL, 4, kp));
+	KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(GFP_KERNEL, 4, rp), 4);
+	KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(GFP_KERNEL, 0, rp), 0);
+	KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(GFP_KERNEL, 4, NULL), 0);
+
+	/* Each zone's pages, as the kernel's allocator gives them. */
+	for (k = 0; k < ARRAY_SIZE(zone_gfp); k++) {
+		gfp_t gfp = GFP_KERNEL | zone_gfp[k];
+		struct page *z = alloc_page(gfp);
+
+		KUNIT_ASSERT_NOT_NULL(test, z);
+		for (i = 0; i < 40; i++)
+			rp[i] = NULL;
+		KUNIT_EXPECT_EQ(test, rslab_alloc_pages_bulk(gfp, 40, rp), 40);
+		for (i = 0; i < 40; i++) {
+			KUNIT_ASSERT_NOT_NULL(test, rp[i]);
+			KUNIT_EXPECT_EQ_MSG(test, page_zonenum(rp[i]), page_zonenum(z), "gfp %#x",
+					    gfp);
+			rslab_free_pages(rp[i], 0);
+		}
+		__free_page(z);
+	}
+}
+
 /* __GFP_COMP: a compound page of that order, counted once, zeroed on request. */
 static void pages_compound(struct kunit *test)
 {
@@ -726,6 +802,7 @@ static struct kunit_case contract_cases[] = {
 	KUNIT_CASE(kmalloc_zero_to_ksize),
 	KUNIT_CASE(krealloc_zero_both_ways),
 	KUNIT_CASE(pages_zeroed_and_counted),
+	KUNIT_CASE(pages_bulk_as_the_kernel),
 	KUNIT_CASE(pages_compound),
 	KUNIT_CASE(pages_free_with_a_reference),
 	KUNIT_CASE(zones_as_the_kernel),

@@ -121,6 +121,21 @@ static int __init sample_process_context(void)
 		return -ENOMEM;
 	memset(page_address(pg), 0, 4 * PAGE_SIZE);
 	rslab_free_pages(pg, 2);
+
+	/* Order-0 pages in bulk, zeroed; any NULL entry left means none came. */
+	{
+		struct page *pages[16] = {};
+		unsigned long n = rslab_alloc_pages_bulk(GFP_KERNEL | __GFP_ZERO,
+							 ARRAY_SIZE(pages), pages);
+		int bad = n != ARRAY_SIZE(pages);
+
+		for (i = 0; i < n; i++) {
+			bad |= !!memchr_inv(page_address(pages[i]), 0, PAGE_SIZE);
+			rslab_free_pages(pages[i], 0);
+		}
+		if (bad)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -184,7 +199,7 @@ static int __init sample_init(void)
 		pr_err("rslab_sample: FAIL: process context (%d)\n", err);
 		goto out;
 	}
-	pr_info("rslab_sample: ok process context: a prefilled sheaf, %d held, bulk %d, kmalloc family, kfree_rcu, pages\n",
+	pr_info("rslab_sample: ok process context: a prefilled sheaf, %d held, bulk %d, kmalloc family, kfree_rcu, pages, pages in bulk\n",
 		HELD, BULK);
 	timer_setup(&timer, sample_tick, 0);
 	mod_timer(&timer, jiffies + msecs_to_jiffies(5));

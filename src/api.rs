@@ -870,6 +870,39 @@ pub(crate) extern "C" fn rslab_alloc_pages_node(
     r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp), nid)
 }
 
+/// `alloc_pages_bulk()`: fills the null entries among the first `nr_pages`
+/// of `page_array` with order-0 pages of [`rslab_alloc_pages`]'s kind, in
+/// batches off the pool's per-CPU list; returns how many entries from the
+/// start are populated (those populated on entry included). Null
+/// `page_array`: 0.
+///
+/// # Safety
+///
+/// `page_array` is null or valid for reads and writes of `nr_pages`
+/// pointers, each null or a page the caller holds.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_alloc_pages_bulk(
+    gfp: bindings::gfp_t,
+    nr_pages: usize,
+    page_array: *mut *mut bindings::page,
+) -> usize {
+    let Some(r) = registry() else {
+        return 0;
+    };
+    // (`unsigned long` is `usize` on every arch the kernel's Rust supports.)
+    // No array is longer than `isize::MAX` bytes: a larger count is a bad
+    // argument, not an array.
+    let n = nr_pages;
+    if page_array.is_null() || n == 0 || n > isize::MAX as usize / size_of::<*mut bindings::page>()
+    {
+        return 0;
+    }
+    // SAFETY: the caller's guarantee: `n` pointers, ours to write while
+    // this runs (and within `isize::MAX` bytes, checked).
+    let array = unsafe { core::slice::from_raw_parts_mut(page_array, n) };
+    r.kmalloc().alloc_pages_bulk(Gfp::from_raw(gfp), array)
+}
+
 /// `__get_free_pages()`: [`rslab_alloc_pages`], as an address (0 if none).
 #[no_mangle]
 pub(crate) extern "C" fn rslab_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong {

@@ -126,6 +126,7 @@ EXPORT_SYMBOL_GPL(rslab_kfree);
 EXPORT_SYMBOL_GPL(rslab_ksize);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages_node);
+EXPORT_SYMBOL_GPL(rslab_alloc_pages_bulk);
 EXPORT_SYMBOL_GPL(rslab_cache_alloc_node);
 EXPORT_SYMBOL_GPL(rslab_kmalloc_node);
 EXPORT_SYMBOL_GPL(rslab_free_pages);

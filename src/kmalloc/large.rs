@@ -91,6 +91,33 @@ impl Kmalloc {
         self.alloc_block_page(order, gfp, nid, Owner::Pages).1
     }
 
+    /// `alloc_pages_bulk()`: fills the null entries of `array` with pages
+    /// of the CPU's node, each as [`Kmalloc::alloc_pages`] gives an
+    /// order-0 page (its count 1, zoned and zeroed as `gfp` says), taken
+    /// from the pool's per-CPU list in batches. Returns how many entries
+    /// from the start are populated, those populated on entry included; it
+    /// may be fewer than `array.len()` (at least one more than on entry
+    /// unless no page could be had), the filled ones always first.
+    pub(crate) fn alloc_pages_bulk(&self, gfp: Gfp, array: &mut [*mut bindings::page]) -> usize {
+        let start = array.iter().take_while(|p| !p.is_null()).count();
+        let holes = array[start..].iter().filter(|p| p.is_null()).count();
+        let mut slots = array[start..].iter_mut().filter(|p| p.is_null());
+        self.pool.alloc_bulk(gfp, holes, |b| {
+            // SAFETY: `b` was just allocated from the pool.
+            let (_, page, _) = unsafe { self.pool.parts_of_own(&b) };
+            // SAFETY: the page is ours alone, its count 0 in the pool; the
+            // reference is the caller's now.
+            unsafe { mm::set_page_count(page, 1) };
+            // SAFETY: `b` was just allocated from the pool and is ours alone.
+            unsafe { SlabPage::claim(&self.pool, b, Owner::Pages, 0) };
+            // `alloc_bulk` gives at most `holes` blocks: a slot is left.
+            if let Some(slot) = slots.next() {
+                *slot = page;
+            }
+        });
+        array.iter().take_while(|p| !p.is_null()).count()
+    }
+
     /// `__free_pages()`: drops the caller's reference on the block of
     /// `order` that `page` heads (see the module comment); reports anything
     /// that is no such block and keeps it.

@@ -3,7 +3,7 @@
 //! batches under the zone lock of the CPU's node's normal zone ([`Pcp`] is
 //! the pure logic). A CPU's lists hold that zone's pages only.
 
-use super::{chunk::Released, PageRecord, Pool, Stat};
+use super::{chunk::Released, PageRecord, Pool, RawBlock, Stat};
 use crate::{
     glue::{
         atomic::{Acquire, Atomic, Relaxed, Release},
@@ -251,6 +251,68 @@ impl<R: PageRecord> Pool<R> {
             c.user_pages += 1 << order;
         }
         Some(idx)
+    }
+
+    /// `alloc_pages_bulk()`'s loop: order-0 blocks off this CPU's list
+    /// into `got`, in order, the list refilled from its zone a batch at a
+    /// time (`rmqueue_bulk`) when it runs dry, under one take of its lock.
+    /// Returns how many it wrote; it stops early when the zone is below the
+    /// low watermark or empty, and writes none when the list's lock is held
+    /// by the task this interrupt interrupted: the caller then takes one
+    /// page the usual way, which grows the pool, as the kernel's does.
+    pub(super) fn pcp_alloc_bulk(&self, got: &mut [Option<RawBlock>]) -> usize {
+        let mut out = Released::new();
+        let mut n = 0;
+        {
+            let irq = local_interrupt_disable();
+            let cpu = cpu::current();
+            let Some(mut c) = self.cpus[cpu].try_lock(&irq) else {
+                return 0;
+            };
+            self.apply_tuning(&mut c);
+            c.pcp.note_alloc();
+            let zi = c.zone as usize;
+            let mut refills = 0;
+            for slot in got.iter_mut() {
+                let idx = match c.pcp.take(0) {
+                    Some(idx) => idx,
+                    None => {
+                        if self.zone_free_pages(zi) < self.wmark_low.load(Relaxed) {
+                            break;
+                        }
+                        let m = c.pcp.refill_count(0, self.below_high(zi));
+                        let mut z = self.zones[zi].lock();
+                        for _ in 0..m {
+                            let Some(idx) = self.zone_alloc(&mut z, 0) else {
+                                break;
+                            };
+                            if !c.pcp.add_refilled(idx, 0) {
+                                self.zone_free(&mut z, idx, 0, &mut out);
+                                break;
+                            }
+                        }
+                        drop(z);
+                        refills += 1;
+                        match c.pcp.take(0) {
+                            Some(idx) => idx,
+                            None => break,
+                        }
+                    }
+                };
+                *slot = Some(self.block(idx, 0));
+                n += 1;
+            }
+            c.user_pages += n as isize;
+            self.maybe_decay(&mut c, &mut out);
+            drop(c);
+            self.stats
+                .add_on(cpu, Stat::AllocFastpath as usize, n as u64);
+            if refills > 0 {
+                self.stats.add_on(cpu, Stat::Refill as usize, refills);
+            }
+        }
+        self.release(out);
+        n
     }
 
     /// The slow path of a free on this CPU: onto the CPU's list,
