@@ -70,15 +70,22 @@ pub(super) fn census(c: &Cache) -> Result<Census> {
 }
 
 /// Runs the two-CPU cache workload on `c` (500000 operations on each CPU,
-/// up to 256 objects held, objects freed on the other CPU) and asserts it
-/// ended clean: every operation done, nothing corrupted or failed, some
-/// frees remote, and validate finds no object in use and no slab frozen.
+/// a tenth of that where kmemleak tracks every object and makes each
+/// operation some 55 times slower; up to 256 objects held, objects freed on
+/// the other CPU) and asserts it ended clean: every operation done, nothing
+/// corrupted or failed, some frees remote, and validate finds no object in
+/// use and no slab frozen.
 pub(super) fn two_cpu_stress(c: &Cache) -> Result {
+    const OPS: u32 = if crate::glue::kmemleak::ENABLED {
+        50_000
+    } else {
+        500_000
+    };
     // (`ensure!`, not `assert!`: outside a test function, `assert!` is
     // core's, a kernel BUG.)
-    let r = crate::admin::cache_workload(c, 500_000, 256)?;
+    let r = crate::admin::cache_workload(c, OPS, 256)?;
     ensure!(r.cpus == 2, "{} CPUs", r.cpus);
-    ensure!(r.ops == 1_000_000, "{} ops", r.ops);
+    ensure!(r.ops == 2 * u64::from(OPS), "{} ops", r.ops);
     ensure!(r.corrupt == 0, "{} corrupted", r.corrupt);
     ensure!(r.failed == 0, "{} failed", r.failed);
     ensure!(r.remote > 0, "no remote frees");
@@ -951,6 +958,76 @@ mod tests {
         free(&c, objs[n].load(Ordering::Relaxed));
         assert_eq!(c.destroy(), Ok(()));
         assert_eq!(pages_in_use(&p)?, 0);
+        Ok(())
+    }
+
+    /// Allocation profiling (`allocinfo`): a cache made to count charges
+    /// each object it hands out, one by one or in bulk, classic or with
+    /// sheaves, to its caller (one site: every frame of this test is the
+    /// test module's, so the caller is KUnit's), exactly its slot size, and
+    /// takes each off again when it is freed.
+    #[test]
+    fn allocinfo_counts_each_object_against_its_caller() -> Result {
+        use crate::slab::allocinfo;
+        type Sites = KVec<(usize, usize, usize)>;
+        let sites = || -> Result<Sites> {
+            let mut v = KVec::new();
+            let mut res = Ok(());
+            allocinfo::for_each(|a, b, c| {
+                if res.is_ok() {
+                    res = v.push((a, b, c), GFP_KERNEL);
+                }
+            });
+            res.map(|()| v).map_err(Into::into)
+        };
+        // The sites whose counts moved from `a` to `b`, by how much.
+        let moved = |a: &Sites, b: &Sites| -> Result<Sites> {
+            let mut v = KVec::new();
+            for &(addr, bytes, calls) in b.iter() {
+                let (b0, c0) = a
+                    .iter()
+                    .find(|s| s.0 == addr)
+                    .map_or((0, 0), |s| (s.1, s.2));
+                if (bytes, calls) != (b0, c0) {
+                    v.push(
+                        (addr, bytes.wrapping_sub(b0), calls.wrapping_sub(c0)),
+                        GFP_KERNEL,
+                    )?;
+                }
+            }
+            Ok(v)
+        };
+        let p = pool()?;
+        for sheaves in [false, true] {
+            let mut cfg = CacheConfig::new("kunit-allocinfo", 100);
+            cfg.allocinfo = true;
+            cfg.sheaves = sheaves;
+            let c = Cache::new(&p, &cfg)?;
+            let size = c.layout().size as usize;
+            let before = sites()?;
+            let mut objs = KVec::with_capacity(10, GFP_KERNEL)?;
+            for _ in 0..10 {
+                objs.push(alloc(&c)?, GFP_KERNEL)?;
+            }
+            let mut bulk = [core::ptr::null_mut(); 30];
+            let got = c.alloc_bulk(Gfp::KERNEL, &mut bulk);
+            let during = sites()?;
+            for &o in objs.iter() {
+                free(&c, o);
+            }
+            // SAFETY: the objects were just allocated from `c` (all 30, or
+            // none and the slots are null).
+            unsafe { c.free_bulk(&mut bulk[..got]) };
+            let after = sites()?;
+            let destroyed = c.destroy();
+            let up = moved(&before, &during)?;
+            let back = moved(&before, &after)?;
+            assert_eq!(got, 30);
+            assert_eq!(up.len(), 1);
+            assert_eq!((up[0].1, up[0].2), (40 * size, 40));
+            assert_eq!(back.len(), 0);
+            assert_eq!(destroyed, Ok(()));
+        }
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ SLAB_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_free_slow",
              "Cache>::bad_free", "Cache>::double_free"]
 SHEAF_SLOW = ["Cache>::sheaf_alloc_slow", "Cache>::sheaf_free_slow"]
 INIT_ALLOC = ["Cache>::init_alloced"]
-INIT_FREE = ["Cache>::zero_on_free", "Cache>::free_zeroed"]
+INIT_FREE = ["Cache>::free_hooks", "Cache>::free_hooked"]
 POOL = "Pool<rslab::slab::page::SlabPage>>"
 FAST = {
     "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
@@ -34,6 +34,8 @@ FAST = {
                                          "Cache>::sheaf_alloc_node_slow"] + INIT_ALLOC,
     "<rslab::slab::Cache>::free": SLAB_SLOW + ["Cache>::sheaf_free_slow"] + INIT_FREE,
     # (alloc_bulk's failure path frees what it took: the free slow paths.)
+# The free hooks are init_on_free's zeroing, kmemleak's and allocation
+# profiling's (taken only with one of them: one test on the fast path).
     "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW + INIT_ALLOC + INIT_FREE,
     "<rslab::slab::Cache>::free_bulk": SLAB_SLOW + SHEAF_SLOW + INIT_FREE,
     # (kmalloc_slow: the zones, and zeroing.)
@@ -52,8 +54,10 @@ FAST = {
     "rslab_cache_free_bulk": ["Cache>::free_bulk"],
     "rslab_alloc_pages": [POOL + "::alloc", POOL + "::alloc_slow", POOL + "::alloc_compound",
                           "Kmalloc>::alloc_pages"],
+    # (A block's release frees its slab's allocation-profiling tags, which
+    # only a slab has.)
     "rslab_free_pages": [POOL + "::free", "Kmalloc>::free_other_pages", "Kmalloc>::put_block_shared",
-                         "kmalloc::bad_kfree", "Kmalloc>::free_pages"],
+                         "kmalloc::bad_kfree", "Kmalloc>::free_pages", "Exts>::free"],
     # The page pool as the slab layer instantiates it: its per-CPU lists.
     "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow"],
     "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow"],

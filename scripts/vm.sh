@@ -84,8 +84,9 @@ riscv64 | riscv64-nokunit)
 	rm -rf "$ird/.bb"
 	cp "$ko" "$ird/rslab.ko"
 	# The modules built beside it: rslab's KUnit suites and the C users of
-	# its exported API (the sample, the KUnit ports, the benchmark).
-	for m in rslab_kunit rslab_sample rslab_slub_kunit rslab_contract_kunit rslab_bench; do
+	# its exported API (the sample, the KUnit ports, the benchmark, the
+	# kmemleak check's leaker).
+	for m in rslab_kunit rslab_sample rslab_slub_kunit rslab_contract_kunit rslab_bench rslab_leak; do
 		if [ -f "$(dirname "$ko")/$m.ko" ]; then
 			cp "$(dirname "$ko")/$m.ko" "$ird/$m.ko"
 		fi

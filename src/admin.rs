@@ -7,8 +7,10 @@
 //!   one directory per cache of the registry ([`cache_attrs`]);
 //! - debugfs: `/sys/kernel/debug/rslab/control` takes commands ([`control`]):
 //!   creating and destroying caches, workloads ([`workload`]) and the
-//!   benchmark ([`bench`]).
+//!   benchmark ([`bench`]); `allocinfo` shows allocations per call site
+//!   ([`allocinfo`]).
 
+mod allocinfo;
 mod bench;
 mod cache_attrs;
 mod control;

@@ -16,6 +16,7 @@ pub(crate) mod ffi;
 pub(crate) mod fmtbuf;
 pub(crate) mod gfp;
 pub(crate) mod kallsyms;
+pub(crate) mod kmemleak;
 pub(crate) mod kthread;
 pub(crate) mod mm;
 pub(crate) mod numa;

@@ -42,6 +42,8 @@ impl Instance {
         glue::swab::init();
         glue::debug::init(module);
         let slub_debug = slub_debug();
+        // SAFETY: reads a module parameter, set before `init` runs.
+        slab::allocinfo::enable(unsafe { glue::ffi::rslab_allocinfo_param() });
         let fault = glue::fault::Knobs::new(names.fail);
         let flushwq = glue::cpu::FlushQueue::new()?;
         let hotplug = glue::cpuhp::State::register(names.hotplug)?;

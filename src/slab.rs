@@ -94,6 +94,7 @@
 //!
 //! [`DWord`]: crate::glue::dword::DWord
 
+pub(crate) mod allocinfo;
 mod bulk;
 mod debug;
 mod fastpath;
@@ -121,7 +122,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
         cpu,
         dword::DWord,
-        gfp, mm,
+        gfp, kmemleak, mm,
         percpu::PerCpu,
         stats::Stats,
     },
@@ -247,6 +248,9 @@ pub(crate) struct CacheConfig<'a> {
     pub(crate) useroffset: u32,
     /// See `useroffset`.
     pub(crate) usersize: u32,
+    /// Its objects are counted per call site ([`allocinfo`]), whatever
+    /// `allocinfo=` says (which makes every cache count).
+    pub(crate) allocinfo: bool,
 }
 
 impl<'a> CacheConfig<'a> {
@@ -268,6 +272,7 @@ impl<'a> CacheConfig<'a> {
             freeptr_offset: None,
             useroffset: 0,
             usersize: 0,
+            allocinfo: false,
         }
     }
 }
@@ -369,8 +374,9 @@ pub(crate) struct CpuSlabInfo {
 ///   cache's slabs of that node and their objects.
 /// - Every object address this cache hands out lies in one of its slabs,
 ///   at `base + k * layout.size`.
-/// - `free_sheaves` is null if `init.on_free` or without sheaves, else the
-///   address of the `Sheaves` that `sheaves` holds.
+/// - `free_sheaves` is null if `init.free_hook` (`init_on_free`, kmemleak)
+///   or without sheaves, else the address of the `Sheaves` that `sheaves`
+///   holds.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Cache {
     name: Name,
@@ -399,10 +405,11 @@ pub(crate) struct Cache {
     /// `SLAB_TYPESAFE_BY_RCU` slabs waiting for their grace period.
     rcu_pending: Atomic<usize>,
     tid_step: usize,
-    /// When objects are zeroed (see [`init`]).
+    /// When objects are zeroed, and whether kmemleak tracks them (see
+    /// [`init`]).
     init: InitPolicy,
     /// The sheaves a single free goes to directly (see
-    /// [`Cache::free_checked`]): none under `init_on_free`.
+    /// [`Cache::free_checked`]): none under `init_on_free` or kmemleak.
     free_sheaves: Atomic<*mut sheaves::Sheaves>,
     /// `allocflags`: the zone of the cache's slabs (`__GFP_DMA`,
     /// `__GFP_DMA32` or none).
@@ -493,7 +500,9 @@ impl Cache {
             mm::init_on_alloc(),
             mm::init_on_free(),
             gfp::GFP_ZERO,
-        );
+        )
+        .tracked(kmemleak::ENABLED && flags & layout::SLAB_NOLEAKTRACE == 0)
+        .profiled(cfg.allocinfo || allocinfo::enabled());
         // `kmem_cache_open()`'s `allocflags`, of a zone this kernel has.
         let zone = if flags & layout::SLAB_CACHE_DMA != 0 {
             mm::Zone::Dma
@@ -539,7 +548,7 @@ impl Cache {
         };
         // INVARIANT: from `init` and `sheaves`, as the invariant says (the
         // sheaves' box does not move with `sheaves`).
-        let free_sheaves = match (&sheaves, init.on_free) {
+        let free_sheaves = match (&sheaves, init.free_hook) {
             (Some(b), false) => core::ptr::from_ref::<sheaves::Sheaves>(b).cast_mut(),
             _ => core::ptr::null_mut(),
         };

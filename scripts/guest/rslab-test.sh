@@ -245,6 +245,56 @@ check slub_debug_sample_rmmod rmmod rslab_sample
 check slub_debug_caches_destroyed sh -c "for c in guest-dbg-a guest-trace guest-plain; do echo \"destroy \$c\" >$C || exit 1; done"
 [ -z "$debug" ] && check numa_cache_destroyed sh -c "echo 'destroy guest-numa' >$C"
 
+# rslab_leak.ko allocates, from one function, an object of a cache, a
+# kmalloc object, a large kmalloc block and an object of a SLAB_NOLEAKTRACE
+# cache, and keeps no reference anyone can find (freed at its unload).
+# With rslab loaded with allocinfo=1 (for this part only: every allocation
+# walks the stack), allocinfo counts each at its call site by its slot
+# size, and at none after the unload. On the debug tier kmemleak reports
+# the first three, each with the module's allocation stack, and not the
+# fourth.
+AI=/sys/kernel/debug/rslab/allocinfo
+check allocinfo_reload sh -c "rmmod rslab && insmod $ko allocinfo=1"
+check leak_insmod insmod "$(dirname "$ko")/rslab_leak.ko"
+sed 's/^/RSLAB-GUEST allocinfo: /' $AI | grep rslab_leak
+# sites BYTES CALLS: how many of rslab_leak's sites hold BYTES in CALLS objects.
+sites() { grep -Ec "^ *$1 +$2 rslab_leak_objects\+0x[0-9a-f]+/0x[0-9a-f]+ \[rslab_leak\]$" $AI; }
+slot=$(cat $D/leak-cache/slab_size 2>/dev/null)
+slot_km=$(cat $D/kmalloc-256/slab_size 2>/dev/null)
+check allocinfo_header sh -c "head -n 2 $AI | tr '\n' '|' | grep -q '^allocinfo - version: 2.0|#     <size>  <calls> <tag info>|$'"
+check allocinfo_counts_cache_objects test "$(sites "$slot" 1)" = 2
+check allocinfo_counts_kmalloc_object test "$(sites "$slot_km" 1)" = 1
+check allocinfo_counts_large_kmalloc test "$(sites 16384 1)" = 1
+if [ -n "$debug" ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >/tmp/leaks
+	sed 's/^/RSLAB-KMEMLEAK /' /tmp/leaks | head -n 80
+	# reported ADDR SIZE: the report of ADDR, its size, and the leaker's
+	# allocating function in its backtrace (before the next report).
+	reported() {
+		test -n "$1" && awk -v a="unreferenced object $1 (size $2):" '
+			index($0, a) == 1 { on = 1; next }
+			/^unreferenced object/ { on = 0 }
+			on && /rslab_leak_objects/ { found = 1 }
+			END { exit !found }' /tmp/leaks
+	}
+	leaks() {
+		check kmemleak_reports_cache_object reported "$1" 96
+		# kmalloc(200): its class's object, as SLUB reports it; the large
+		# block by the size asked for.
+		check kmemleak_reports_kmalloc_object reported "$2" 256
+		check kmemleak_reports_large_kmalloc reported "$3" 12288
+		check kmemleak_skips_noleaktrace sh -c "test -n '$4' && ! grep -q 'unreferenced object $4 ' /tmp/leaks"
+	}
+	leaks $(dmesg | sed -n 's/.*rslab_leak: object \(0x[0-9a-f]*\) kmalloc \(0x[0-9a-f]*\) large \(0x[0-9a-f]*\) quiet \(0x[0-9a-f]*\)$/\1 \2 \3 \4/p' | tail -n 1)
+fi
+check leak_rmmod rmmod rslab_leak
+# Freed: each site is still listed, with nothing live (as an address: the
+# module's symbols went with it).
+check allocinfo_sites_emptied_by_frees test "$(grep -Ec '^ +0 +0 0x[0-9a-f]+$' $AI)" = 4
+check allocinfo_off_again sh -c "rmmod rslab && insmod $ko && test \"\$(wc -l <$AI)\" = 2"
 hostile_unload
 if [ -n "$debug" ]; then
 	# kmemleak: two scans (an object is reported once it stayed unreferenced

@@ -153,7 +153,8 @@ impl debugfs::Command for Control {
 }
 
 /// The control file, `/sys/kernel/debug/<name>/control` (lines longer than
-/// [`debugfs::MAX_WRITE`] are `EINVAL`); removed on drop.
+/// [`debugfs::MAX_WRITE`] are `EINVAL`), and `allocinfo` beside it;
+/// removed on drop.
 pub(crate) struct ControlFile {
     ctl: Arc<Control>,
     _file: CommandDir<Control>,
@@ -167,7 +168,8 @@ impl ControlFile {
         name: &'static CStr,
         ctl: Arc<Control>,
     ) -> Result<Self> {
-        let file = CommandDir::new(module, name, c"control", ctl.clone())?;
+        let mut file = CommandDir::new(module, name, c"control", ctl.clone())?;
+        file.add_show(module, c"allocinfo", super::allocinfo::show)?;
         Ok(ControlFile { ctl, _file: file })
     }
 

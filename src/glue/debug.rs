@@ -42,11 +42,13 @@ pub(crate) struct Caller {
     pub(crate) handle: u32,
 }
 
-/// The caller and its stack ([`Caller`]). Slow (a stack walk and a depot
-/// lookup): for debug caches only. Any context (the depot does not sleep).
-pub(crate) fn caller() -> Caller {
-    const DEPTH: usize = 32;
-    const TRACK_ADDRS_COUNT: usize = 16;
+/// Frames [`caller`] walks.
+const DEPTH: usize = 32;
+
+/// The stack, and where the caller's frame is in it ([`Caller::addr`]):
+/// `(entries, n, at)`; `at == n` if every frame after rslab's is rslab's,
+/// 0 if none is rslab's.
+fn walk() -> ([usize; DEPTH], usize, usize) {
     let mut entries = [0usize; DEPTH];
     // SAFETY: `entries` has room for `DEPTH` addresses.
     let n = unsafe { bindings::stack_trace_save(entries.as_mut_ptr(), DEPTH as u32, 0) };
@@ -54,9 +56,26 @@ pub(crate) fn caller() -> Caller {
     let (lo, hi) = (TEXT.0.load(Relaxed), TEXT.1.load(Relaxed));
     let ours = |a: usize| (lo..hi).contains(&a);
     let first_ours = entries[..n].iter().position(|&a| ours(a));
-    let at = first_ours
-        .and_then(|f| (f..n).find(|&i| !ours(entries[i])))
-        .unwrap_or(0);
+    let at = first_ours.map_or(0, |f| (f..n).find(|&i| !ours(entries[i])).unwrap_or(n));
+    (entries, n, at)
+}
+
+/// [`Caller::addr`] alone (0 if not found): a stack walk, no depot. Any
+/// context.
+pub(crate) fn caller_addr() -> usize {
+    let (entries, n, at) = walk();
+    if at < n {
+        entries[at]
+    } else {
+        0
+    }
+}
+
+/// The caller and its stack ([`Caller`]). Slow (a stack walk and a depot
+/// lookup): for debug caches only. Any context (the depot does not sleep).
+pub(crate) fn caller() -> Caller {
+    const TRACK_ADDRS_COUNT: usize = 16;
+    let (mut entries, n, at) = walk();
     if at >= n {
         return Caller::default();
     }

@@ -41,6 +41,8 @@ unsafe extern "C" {
     /// `__alloc_percpu(size, align)`: zeroed per-CPU memory (a per-CPU
     /// pointer, or null).
     pub(crate) fn rslab_alloc_percpu(size: usize, align: usize) -> *mut core::ffi::c_void;
+    /// The `allocinfo=` module parameter.
+    pub(crate) fn rslab_allocinfo_param() -> bool;
     /// The `slub_debug=` module parameter (NULL if not given).
     pub(crate) fn rslab_slub_debug_param() -> *const kernel::ffi::c_char;
     /// `alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0)` (or null).
@@ -54,6 +56,23 @@ unsafe extern "C" {
     pub(crate) fn rslab_stack_depot_save(entries: *mut c_ulong, nr: core::ffi::c_uint) -> u32;
     /// `stack_depot_print(handle)`.
     pub(crate) fn rslab_stack_depot_print(handle: u32);
+    /// `kmemleak_alloc(p, size, 1, gfp)` (nothing without
+    /// `CONFIG_DEBUG_KMEMLEAK`).
+    #[cfg_attr(not(CONFIG_DEBUG_KMEMLEAK), allow(dead_code))]
+    pub(crate) fn rslab_kmemleak_alloc(
+        p: *const core::ffi::c_void,
+        size: usize,
+        gfp: bindings::gfp_t,
+    );
+    /// `kmemleak_free(p)` (likewise).
+    #[cfg_attr(not(CONFIG_DEBUG_KMEMLEAK), allow(dead_code))]
+    pub(crate) fn rslab_kmemleak_free(p: *const core::ffi::c_void);
+    /// `kmemleak_no_scan(p)` (likewise).
+    #[cfg_attr(not(CONFIG_DEBUG_KMEMLEAK), allow(dead_code))]
+    pub(crate) fn rslab_kmemleak_no_scan(p: *const core::ffi::c_void);
+    /// `kmemleak_ignore(p)` (likewise).
+    #[cfg_attr(not(CONFIG_DEBUG_KMEMLEAK), allow(dead_code))]
+    pub(crate) fn rslab_kmemleak_ignore(p: *const core::ffi::c_void);
     /// `IS_ENABLED(CONFIG_NUMA)`.
     pub(crate) fn rslab_numa_enabled() -> bool;
     /// `nr_node_ids`: the bound of node numbers.

@@ -8,6 +8,7 @@
 #include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
 #include <linux/irqflags.h>
+#include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
@@ -22,6 +23,11 @@
 static char *rslab_slub_debug;
 module_param_named(slub_debug, rslab_slub_debug, charp, 0444);
 MODULE_PARM_DESC(slub_debug, "debug flags for caches, as the kernel's slub_debug= (FZPUT[,cache...][;...])");
+
+/* The allocinfo= module parameter (src/slab/allocinfo.rs). */
+static bool rslab_allocinfo;
+module_param_named(allocinfo, rslab_allocinfo, bool, 0444);
+MODULE_PARM_DESC(allocinfo, "count allocations per call site in debugfs allocinfo (as CONFIG_MEM_ALLOC_PROFILING)");
 
 /* The fault attribute of rslab's backing allocations and new slabs. */
 static DECLARE_FAULT_ATTR(rslab_fail);
@@ -41,6 +47,7 @@ bool rslab_should_fail(size_t size);
 struct dentry *rslab_fail_debugfs(const char *name);
 void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 const char *rslab_slub_debug_param(void);
+bool rslab_allocinfo_param(void);
 struct workqueue_struct *rslab_alloc_flushwq(void);
 void rslab_destroy_work_on_stack(struct work_struct *work);
 int rslab_stack_depot_init(void);
@@ -54,9 +61,14 @@ struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int orde
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr);
 void rslab_stack_depot_print(depot_stack_handle_t handle);
 void rslab_kernel_put_page(struct page *page);
+void rslab_kmemleak_alloc(const void *p, size_t size, gfp_t gfp);
+void rslab_kmemleak_free(const void *p);
+void rslab_kmemleak_no_scan(const void *p);
+void rslab_kmemleak_ignore(const void *p);
 void rslab_panic(const char *msg);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
+bool rslab_allocinfo_param(void) { return rslab_allocinfo; }
 struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
 void rslab_destroy_work_on_stack(struct work_struct *work) { destroy_work_on_stack(work); }
 int rslab_stack_depot_init(void) { return stack_depot_init(); }
@@ -70,6 +82,10 @@ struct page *rslab_kernel_alloc_pages_node(int nid, gfp_t gfp, unsigned int orde
 depot_stack_handle_t rslab_stack_depot_save(unsigned long *entries, unsigned int nr) { return stack_depot_save(entries, nr, GFP_NOWAIT); }
 void rslab_stack_depot_print(depot_stack_handle_t handle) { stack_depot_print(handle); }
 void rslab_kernel_put_page(struct page *page) { put_page(page); }
+void rslab_kmemleak_alloc(const void *p, size_t size, gfp_t gfp) { kmemleak_alloc(p, size, 1, gfp); }
+void rslab_kmemleak_free(const void *p) { kmemleak_free(p); }
+void rslab_kmemleak_no_scan(const void *p) { kmemleak_no_scan(p); }
+void rslab_kmemleak_ignore(const void *p) { kmemleak_ignore(p); }
 void rslab_panic(const char *msg) { panic("%s\n", msg); }
 
 void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }

@@ -18,36 +18,47 @@
 
 use super::{bad_kfree, Kmalloc};
 use crate::{
-    glue::{gfp::Gfp, mm},
+    glue::{atomic::Relaxed, gfp::Gfp, kmemleak, mm},
+    logic::slab::layout,
     page_pool::MAX_ORDER,
-    slab::{Owner, SlabPage},
+    slab::{allocinfo, Owner, SlabPage},
 };
-use kernel::bindings;
+use kernel::{bindings, page::PAGE_SIZE};
 
 impl Kmalloc {
-    /// A block of `1 << order` pages for a large kmalloc; null if no memory
-    /// could be had.
+    /// `kmalloc_large_node()`: a block of `get_order(size)` pages for a
+    /// kmalloc of `size` bytes (above the largest class), of node `nid`
+    /// (`None`: any), tracked by kmemleak as SLUB's are (`size` bytes);
+    /// null if no memory could be had or `size` is above the largest
+    /// block.
     #[inline(never)]
-    pub(super) fn alloc_large(&self, order: u32, gfp: Gfp) -> *mut u8 {
-        self.alloc_block(order, gfp, None, Owner::LargeKmalloc)
+    pub(super) fn alloc_large(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+        let order = layout::get_order(size as u64, bindings::PAGE_SHIFT);
+        let (p, page) = self.alloc_block_page(order, gfp, nid, Owner::LargeKmalloc);
+        if p.is_null() {
+            return p;
+        }
+        if kmemleak::ENABLED {
+            // SAFETY: `p` starts the block just allocated, at least `size`
+            // bytes of the pool's pages (which kmemleak does not track),
+            // mapped until `free_large` ends its tracking.
+            unsafe { kmemleak::alloc(p, size, gfp) };
+        }
+        if allocinfo::enabled() {
+            // SAFETY: `page` heads the block just allocated, ours alone.
+            if let Some((rec, _)) = unsafe { self.pool.record_of_page(page) } {
+                rec.large_tag()
+                    .store(allocinfo::account(PAGE_SIZE << order), Relaxed);
+            }
+        }
+        p
     }
 
     /// A block of `1 << order` pages of node `nid` (the CPU's node for
     /// `None`; another node's if that one has none, as the pool falls back),
     /// owned by `owner`, its first page's count 1; zoned and zeroed as the
-    /// pool's rules say for `gfp`. Null if no memory could be had.
-    #[inline(always)]
-    pub(super) fn alloc_block(
-        &self,
-        order: u32,
-        gfp: Gfp,
-        nid: Option<usize>,
-        owner: Owner,
-    ) -> *mut u8 {
-        self.alloc_block_page(order, gfp, nid, owner).0
-    }
-
-    /// [`Kmalloc::alloc_block`], with the block's first `struct page`.
+    /// pool's rules say for `gfp`: its first byte and its first `struct
+    /// page`, or nulls if no memory could be had.
     #[inline(always)]
     fn alloc_block_page(
         &self,
@@ -72,7 +83,7 @@ impl Kmalloc {
         (addr, page)
     }
 
-    /// `alloc_pages_node()`: a block of pages (see [`Kmalloc::alloc_block`]),
+    /// `alloc_pages_node()`: a block of pages (see [`Kmalloc::alloc_block_page`]),
     /// or with `__GFP_COMP` and an order above 0 a compound page from the
     /// kernel's allocator; null if none could be had.
     #[inline(always)]
@@ -279,6 +290,14 @@ impl Kmalloc {
         let Some(page) = self.pool.page_of_addr(p) else {
             return bad_kfree(p, "not a page of the pool");
         };
+        kmemleak::free(p);
+        if allocinfo::enabled() {
+            // SAFETY: the caller holds the block, so nobody frees it
+            // meanwhile.
+            if let Some(order) = unsafe { head.block_order() } {
+                allocinfo::unaccount(head.large_tag().xchg(0, Relaxed), PAGE_SIZE << order);
+            }
+        }
         // SAFETY: `p` heads the block and is being freed: the caller's
         // reference on its first page goes.
         unsafe { self.put_block(head, page, false) };

@@ -9,6 +9,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
         fault, ffi,
         gfp::Gfp,
+        kmemleak,
         mm::{self, Zone as ZoneKind},
         numa,
     },
@@ -387,6 +388,12 @@ fn new_records<R: PageRecord>(n: usize, flags: kernel::alloc::Flags) -> Result<K
     let mut v = KVVec::with_capacity(n, flags)?;
     for _ in 0..n {
         v.push(R::new(), flags)?;
+    }
+    // A user's records may hold addresses in the chunk's pages (of what it
+    // hands out), which are no reference of anyone's: kmemleak must not
+    // take them for one. (Records of no size take no memory.)
+    if n > 0 && size_of::<R>() > 0 {
+        kmemleak::no_scan(v.as_ptr().cast());
     }
     Ok(v)
 }

@@ -6,12 +6,15 @@
 //! out ([`Cache::alloc`], `alloc_node`, `alloc_sized`, bulk, sheaves,
 //! debug caches) ends in [`Cache::post_alloc`], every free of a checked
 //! object starts with [`Cache::pre_free`]; the fast paths pay one test each.
+//! kmemleak's hooks and allocation profiling ([`super::allocinfo`]) ride on
+//! the same tests: on a kmemleak kernel, or with `allocinfo=1`, every
+//! allocation and every user's free of such a cache takes this way.
 //!
 //! [`InitPolicy`]: crate::logic::slab::init::InitPolicy
 
 use super::{Cache, SlabPage};
 use crate::{
-    glue::{atomic::Relaxed, gfp::Gfp},
+    glue::{atomic::Relaxed, gfp::Gfp, kmemleak},
     logic::slab::init,
 };
 
@@ -81,7 +84,9 @@ impl Cache {
 
     /// Zeroes `o` (none if 0) as the policy says for `gfp`: the object (up
     /// to the size asked for on a kmalloc cache that red-zones the rest),
-    /// or only its free pointer (`maybe_wipe_obj_freeptr()`). Returns `o`.
+    /// or only its free pointer (`maybe_wipe_obj_freeptr()`); then has
+    /// kmemleak track it and allocation profiling count it, if the cache
+    /// does either. Returns `o`.
     ///
     /// # Safety
     ///
@@ -105,11 +110,25 @@ impl Cache {
                 core::ptr::write_unaligned(p.add(self.layout.offset as usize).cast::<usize>(), 0)
             };
         }
+        if self.init.track {
+            // SAFETY: `o` is an object just allocated (the caller's
+            // guarantee), `object_size` bytes in a slab that stays mapped
+            // while it is allocated; kmemleak tracks no other memory there
+            // (slabs are the pool's pages, which it does not track, and
+            // every user's free of a tracked object ends its tracking).
+            unsafe { kmemleak::alloc(p, self.layout.object_size as usize, gfp) };
+        }
+        if self.init.profile {
+            // SAFETY: `o` is an object of this cache just allocated, handed
+            // to nobody yet (the caller's guarantee).
+            unsafe { self.profile_alloc(o) };
+        }
         o
     }
 
-    /// `slab_free_hook()`'s initialisation of `o`, an object being freed,
-    /// under `init_on_free`.
+    /// `slab_free_hook()` of `o`, an object being freed: kmemleak stops
+    /// tracking it, allocation profiling takes it off its caller's count,
+    /// and under `init_on_free` it is zeroed.
     ///
     /// # Safety
     ///
@@ -117,6 +136,26 @@ impl Cache {
     /// nobody uses it any more.
     #[inline(always)]
     pub(super) unsafe fn pre_free(&self, o: usize) {
+        if self.init.free_hook {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.free_hooks(o) };
+        }
+    }
+
+    /// The work of [`Cache::pre_free`], out of line.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::pre_free`].
+    #[inline(never)]
+    unsafe fn free_hooks(&self, o: usize) {
+        if self.init.track {
+            kmemleak::free(o as *const u8);
+        }
+        if self.init.profile {
+            // SAFETY: the caller's guarantee.
+            unsafe { self.profile_free(o) };
+        }
         if self.init.on_free {
             // SAFETY: the caller's guarantee.
             unsafe { self.zero_on_free(o) };
@@ -143,7 +182,7 @@ impl Cache {
             // up (its guarantee).
             Some(sh) => unsafe { self.sheaf_free(sh, slab, o) },
             // SAFETY: the caller's guarantee.
-            None if self.init.on_free => unsafe { self.free_zeroed(slab, o) },
+            None if self.init.free_hook => unsafe { self.free_hooked(slab, o) },
             // SAFETY: `o` alone is a detached list of one object of `slab`,
             // a slab of this cache, that the caller gives up (its
             // guarantee).
@@ -151,15 +190,16 @@ impl Cache {
         }
     }
 
-    /// [`Cache::free_checked`] under `init_on_free`.
+    /// [`Cache::free_checked`] when a free has hooks to run
+    /// ([`Cache::pre_free`]: `init_on_free`, kmemleak).
     ///
     /// # Safety
     ///
     /// As for [`Cache::free_checked`].
     #[inline(never)]
-    unsafe fn free_zeroed(&self, slab: &SlabPage, o: usize) {
+    unsafe fn free_hooked(&self, slab: &SlabPage, o: usize) {
         // SAFETY: the caller's guarantee.
-        unsafe { self.zero_on_free(o) };
+        unsafe { self.free_hooks(o) };
         match self.sheaves() {
             // SAFETY: `sh` is this cache's sheaves; `o` is an object of
             // `slab`, a slab of this cache, that the caller gives up (its

@@ -33,6 +33,17 @@ pub struct InitPolicy {
     /// `maybe_wipe_obj_freeptr()`: with `on_free`, an allocation clears the
     /// free pointer stored inside the object.
     pub wipe_fp: bool,
+    /// kmemleak tracks the cache's objects (`kmemleak_alloc_recursive()`,
+    /// `kmemleak_free_recursive()`: a kmemleak kernel, and no
+    /// `SLAB_NOLEAKTRACE`): every allocation and every user's free calls
+    /// the hooks.
+    pub track: bool,
+    /// Allocation profiling counts the cache's objects per call site
+    /// (`allocinfo=`): every allocation and every user's free calls it.
+    pub profile: bool,
+    /// A user's free does something before the object goes back:
+    /// `on_free`, `track` or `profile` (the free fast paths' one test).
+    pub free_hook: bool,
 }
 
 impl InitPolicy {
@@ -60,6 +71,32 @@ impl InitPolicy {
             zero_always,
             on_free,
             wipe_fp,
+            track: false,
+            profile: false,
+            free_hook: on_free,
+        }
+    }
+
+    /// The policy with kmemleak tracking the objects, if `track` (see
+    /// [`InitPolicy::track`]): every allocation and free takes the hooks'
+    /// way, whatever it zeroes.
+    pub fn tracked(self, track: bool) -> Self {
+        InitPolicy {
+            alloc_mask: self.alloc_mask | if track { ALWAYS } else { 0 },
+            track,
+            free_hook: self.free_hook || track,
+            ..self
+        }
+    }
+
+    /// The policy with allocation profiling counting the objects, if
+    /// `profile` (see [`InitPolicy::profile`]).
+    pub fn profiled(self, profile: bool) -> Self {
+        InitPolicy {
+            alloc_mask: self.alloc_mask | if profile { ALWAYS } else { 0 },
+            profile,
+            free_hook: self.free_hook || profile,
+            ..self
         }
     }
 
@@ -175,6 +212,38 @@ mod tests {
             let p = InitPolicy::new(&l, ctor, false, true, ZERO);
             assert!(!p.on_free && !p.wipe_fp && !p.wants_init(G));
         }
+    }
+
+    #[test]
+    fn kmemleak_tracking_takes_every_alloc_and_free_the_hooks_way() {
+        // A constructor cache under no boot setting: nothing to zero, yet
+        // every allocation and free calls the hooks; what is zeroed stays
+        // as it was.
+        let l = layout(64, 0, true);
+        let p = InitPolicy::new(&l, true, false, false, ZERO).tracked(true);
+        assert!(p.track && p.free_hook && !p.on_free);
+        assert!(p.wants_init(G) && !p.zeroes(G) && p.zeroes(G | ZERO));
+        // Untracked (`SLAB_NOLEAKTRACE`, or no kmemleak): as before.
+        let q = InitPolicy::new(&l, true, false, false, ZERO);
+        assert_eq!(q.tracked(false), q);
+        assert!(!q.free_hook && !q.wants_init(G));
+        // With init_on_free: both.
+        let l = layout(64, 0, false);
+        let p = InitPolicy::new(&l, false, false, true, ZERO).tracked(true);
+        assert!(p.track && p.free_hook && p.on_free && p.wipe_fp);
+    }
+
+    #[test]
+    fn profiling_takes_every_alloc_and_free_the_hooks_way() {
+        let l = layout(64, 0, true);
+        let q = InitPolicy::new(&l, true, false, false, ZERO);
+        let p = q.profiled(true);
+        assert!(p.profile && p.free_hook && !p.track && p.wants_init(G) && !p.zeroes(G));
+        assert_eq!(q.profiled(false), q);
+        // Both hooks, in either order.
+        let both = q.tracked(true).profiled(true);
+        assert_eq!(both, q.profiled(true).tracked(true));
+        assert!(both.track && both.profile && both.free_hook);
     }
 
     #[test]
