@@ -54,10 +54,8 @@ FAST = {
     "rslab_cache_free_bulk": ["Cache>::free_bulk"],
     "rslab_alloc_pages": [POOL + "::alloc", POOL + "::alloc_slow", POOL + "::alloc_compound",
                           "Kmalloc>::alloc_pages"],
-    # (A block's release frees its slab's allocation-profiling tags, which
-    # only a slab has.)
     "rslab_free_pages": [POOL + "::free", "Kmalloc>::free_other_pages", "Kmalloc>::put_block_shared",
-                         "kmalloc::bad_kfree", "Kmalloc>::free_pages", "Exts>::free"],
+                         "kmalloc::bad_kfree", "Kmalloc>::free_pages"],
     # The page pool as the slab layer instantiates it: its per-CPU lists.
     "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow"],
     "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow"],

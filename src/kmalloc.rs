@@ -31,9 +31,10 @@ use crate::{
         debugopt::SlubDebug,
         layout::{self, KMALLOC_INDICES},
     },
+    page_pool::MAX_ORDER,
     slab::{Cache, CacheConfig, Owner, SlabPage, SlabPool},
 };
-use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
+use kernel::{bindings::PAGE_SHIFT, page::PAGE_SIZE, prelude::*, sync::Arc};
 
 /// `ZERO_SIZE_PTR`: what `kmalloc(0)` returns; `kfree()` ignores it.
 pub(crate) const ZERO_SIZE_PTR: *mut u8 = 16 as *mut u8;
@@ -160,7 +161,11 @@ impl Kmalloc {
             return c.alloc_classic_uninit(gfp, size as u32) as *mut u8;
         }
         // kmalloc_large(): get_order(size) pages.
-        self.alloc_large(size, gfp, None)
+        let order = layout::get_order(size as u64, PAGE_SHIFT);
+        if order > MAX_ORDER {
+            return core::ptr::null_mut();
+        }
+        self.alloc_large(size, order, gfp)
     }
 
     /// `kmalloc()` of node `nid` (`None`: any) with any flags: the zone
@@ -200,7 +205,7 @@ impl Kmalloc {
     ) -> *mut u8 {
         match class {
             Some(c) => c.alloc_node_sized(gfp, size as u32, nid) as *mut u8,
-            None => self.alloc_large(size, gfp, nid),
+            None => self.alloc_large_any(size, gfp, nid),
         }
     }
 

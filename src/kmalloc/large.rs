@@ -26,15 +26,33 @@ use crate::{
 use kernel::{bindings, page::PAGE_SIZE};
 
 impl Kmalloc {
-    /// `kmalloc_large_node()`: a block of `get_order(size)` pages for a
-    /// kmalloc of `size` bytes (above the largest class), of node `nid`
-    /// (`None`: any), tracked by kmemleak as SLUB's are (`size` bytes);
-    /// null if no memory could be had or `size` is above the largest
-    /// block.
+    /// `kmalloc_large()`: a block of `1 << order` pages (`order` is
+    /// `get_order(size)`, at most `MAX_ORDER`) for a kmalloc of `size`
+    /// bytes, above the largest class; null if no memory could be had.
     #[inline(never)]
-    pub(super) fn alloc_large(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+    pub(super) fn alloc_large(&self, size: usize, order: u32, gfp: Gfp) -> *mut u8 {
+        self.alloc_large_node(size, order, gfp, None)
+    }
+
+    /// `kmalloc_large_node()`: [`Kmalloc::alloc_large`] of any size, of node
+    /// `nid` (`None`: any); null also if `size` is above the largest block.
+    #[inline(never)]
+    pub(super) fn alloc_large_any(&self, size: usize, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
         let order = layout::get_order(size as u64, bindings::PAGE_SHIFT);
-        let (p, page) = self.alloc_block_page(order, gfp, nid, Owner::LargeKmalloc);
+        if order > MAX_ORDER {
+            return core::ptr::null_mut();
+        }
+        self.alloc_large_node(size, order, gfp, nid)
+    }
+
+    /// [`Kmalloc::alloc_large_any`] with the order known (`get_order(size)`,
+    /// at most `MAX_ORDER`): the block, tracked by kmemleak as SLUB's are
+    /// (`size` bytes) and counted by allocation profiling.
+    #[inline(always)]
+    fn alloc_large_node(&self, size: usize, order: u32, gfp: Gfp, nid: Option<usize>) -> *mut u8 {
+        let p = self
+            .alloc_block_page(order, gfp, nid, Owner::LargeKmalloc)
+            .0;
         if p.is_null() {
             return p;
         }
@@ -45,13 +63,31 @@ impl Kmalloc {
             unsafe { kmemleak::alloc(p, size, gfp) };
         }
         if allocinfo::enabled() {
-            // SAFETY: `page` heads the block just allocated, ours alone.
-            if let Some((rec, _)) = unsafe { self.pool.record_of_page(page) } {
-                rec.large_tag()
-                    .store(allocinfo::account(PAGE_SIZE << order), Relaxed);
-            }
+            // SAFETY: `p` starts the block just allocated, ours alone.
+            unsafe { self.count_large(p) };
         }
         p
+    }
+
+    /// Counts the large block at `p` (just allocated) against its caller
+    /// ([`allocinfo`]).
+    ///
+    /// # Safety
+    ///
+    /// `p` starts a block of the pool just allocated, ours alone.
+    #[cold]
+    #[inline(never)]
+    unsafe fn count_large(&self, p: *mut u8) {
+        // SAFETY: the caller's guarantee: the block is ours, so its page
+        // and record stay.
+        let Some(rec) = (unsafe { self.record(p) }) else {
+            return;
+        };
+        // SAFETY: as above: nobody releases the block meanwhile.
+        if let Some(order) = unsafe { rec.block_order() } {
+            rec.large_tag()
+                .store(allocinfo::account(PAGE_SIZE << order), Relaxed);
+        }
     }
 
     /// A block of `1 << order` pages of node `nid` (the CPU's node for
@@ -284,6 +320,41 @@ impl Kmalloc {
     /// used again.
     #[inline(never)]
     pub(super) unsafe fn free_large(&self, head: &SlabPage, p: *mut u8) {
+        if allocinfo::enabled() {
+            // (A tail call: without profiling, no call is made here, and
+            // nothing is saved for one.)
+            // SAFETY: our caller's guarantee.
+            return unsafe { self.free_large_counted(head, p) };
+        }
+        // SAFETY: our caller's guarantee.
+        unsafe { self.free_large_inner(head, p) }
+    }
+
+    /// [`Kmalloc::free_large`] with allocation profiling: the block is
+    /// taken off its caller's count first.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Kmalloc::free_large`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_large_counted(&self, head: &SlabPage, p: *mut u8) {
+        if head.base() == p {
+            // SAFETY: the caller holds the block (is freeing it), so nobody
+            // frees it meanwhile.
+            unsafe { uncount_large(head) };
+        }
+        // SAFETY: our caller's guarantee.
+        unsafe { self.free_large_inner(head, p) }
+    }
+
+    /// The work of [`Kmalloc::free_large`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`Kmalloc::free_large`].
+    #[inline(always)]
+    unsafe fn free_large_inner(&self, head: &SlabPage, p: *mut u8) {
         if head.base() != p {
             return bad_kfree(p, "inside a large block");
         }
@@ -291,15 +362,24 @@ impl Kmalloc {
             return bad_kfree(p, "not a page of the pool");
         };
         kmemleak::free(p);
-        if allocinfo::enabled() {
-            // SAFETY: the caller holds the block, so nobody frees it
-            // meanwhile.
-            if let Some(order) = unsafe { head.block_order() } {
-                allocinfo::unaccount(head.large_tag().xchg(0, Relaxed), PAGE_SIZE << order);
-            }
-        }
         // SAFETY: `p` heads the block and is being freed: the caller's
         // reference on its first page goes.
         unsafe { self.put_block(head, page, false) };
+    }
+}
+
+/// Takes the large block `head` heads off its caller's count
+/// ([`allocinfo`]).
+///
+/// # Safety
+///
+/// The caller holds the block (is freeing it), so nobody releases it
+/// meanwhile.
+#[cold]
+#[inline(never)]
+unsafe fn uncount_large(head: &SlabPage) {
+    // SAFETY: the caller's guarantee.
+    if let Some(order) = unsafe { head.block_order() } {
+        allocinfo::unaccount(head.large_tag().xchg(0, Relaxed), PAGE_SIZE << order);
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Each object's site is kept in an array beside its slab (SLUB's
 //! `slabobj_ext`), made with the slab's first counted object and freed
-//! with the slab; a large kmalloc keeps it in its head record. Counting
+//! when the slab is discarded; a large kmalloc keeps it in its head
+//! record. Counting
 //! rides on the hooks of [`super::init`]: off (the default), no cache has
 //! them and nothing here runs; on, each allocation and free walks the stack
 //! once and updates two counters.
@@ -164,14 +165,11 @@ impl Exts {
         (idx < n).then(|| unsafe { &*exts.add(idx + 1) })
     }
 
-    /// Frees `exts` (null: nothing). Out of line: a slab's release calls it
-    /// only when it has tags.
+    /// Frees `exts` (null: nothing).
     ///
     /// # Safety
     ///
     /// `exts` is null or from [`Exts::alloc`], and nobody uses it any more.
-    #[cold]
-    #[inline(never)]
     pub(super) unsafe fn free(exts: *mut Atomic<u32>) {
         // SAFETY: the caller's guarantee.
         let Some(first) = (unsafe { exts.as_ref() }) else {
@@ -208,6 +206,20 @@ impl SlabPage {
             }
         }
         self.exts_tag(idx)
+    }
+
+    /// Frees the slab's tags, if it has any.
+    ///
+    /// # Safety
+    ///
+    /// The slab has no object in use and none is taken from it any more
+    /// (it is being discarded): nobody reads its tags.
+    pub(super) unsafe fn free_exts(&self) {
+        let exts = self.exts.xchg(core::ptr::null_mut(), Relaxed);
+        if !exts.is_null() {
+            // SAFETY: the caller's guarantee; taken out of the record above.
+            unsafe { Exts::free(exts) };
+        }
     }
 
     /// A large kmalloc head's tag.

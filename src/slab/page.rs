@@ -2,7 +2,7 @@
 //! The per-page record the pool keeps for this layer: what `struct slab`
 //! overlays on `struct page` in the kernel.
 
-use super::{allocinfo, Cache, SlabPool};
+use super::{Cache, SlabPool};
 use crate::glue::{
     atomic::{Acquire, Atomic, Relaxed, Release},
     rcu::{self, RcuHead},
@@ -83,14 +83,14 @@ pub(crate) struct SlabPage {
     slabs: Atomic<u32>,
     /// For a head: the node of its pages (`slab_nid()`).
     node: Atomic<u32>,
+    /// For a large kmalloc head: its allocinfo tag (0: not counted).
+    pub(super) tag: Atomic<u32>,
     block: UnsafeCell<Option<RawBlock>>,
     rcu: UnsafeCell<RcuHead>,
     rcu_cache: Atomic<*const Cache>,
     /// For a slab head: its objects' allocinfo tags, or null (see
-    /// [`allocinfo::Exts`]); freed when the slab is.
+    /// `allocinfo::Exts`); freed when the slab is discarded.
     pub(super) exts: Atomic<*mut Atomic<u32>>,
-    /// For a large kmalloc head: its allocinfo tag (0: not counted).
-    pub(super) tag: Atomic<u32>,
 }
 
 // SAFETY: everything but `block` is atomic; `block` is only touched by the
@@ -111,11 +111,11 @@ impl PageRecord for SlabPage {
             head: Atomic::new(0),
             slabs: Atomic::new(0),
             node: Atomic::new(0),
+            tag: Atomic::new(0),
             block: UnsafeCell::new(None),
             rcu: UnsafeCell::new(RcuHead::default()),
             rcu_cache: Atomic::new(core::ptr::null()),
             exts: Atomic::new(core::ptr::null_mut()),
-            tag: Atomic::new(0),
         }
     }
 }
@@ -248,14 +248,6 @@ impl SlabPage {
         let b = unsafe { (*self.block.get()).take() }?;
         let tails = self.owner_here() != Owner::Pages;
         self.owner.store(0, Relaxed);
-        let exts = self.exts.load(Relaxed);
-        if !exts.is_null() {
-            self.exts.store(core::ptr::null_mut(), Relaxed);
-            // SAFETY: the slab is going: nobody allocates from or frees to
-            // it any more, so nobody reads its tags.
-            unsafe { allocinfo::Exts::free(exts) };
-        }
-        self.tag.store(0, Relaxed);
         if tails {
             // SAFETY: the block was claimed from `pool` (the caller's
             // guarantee).

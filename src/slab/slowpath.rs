@@ -670,6 +670,12 @@ impl Cache {
     /// into it or takes it: the caller gives it up, and neither it nor
     /// anybody else uses `s` afterwards.
     pub(super) unsafe fn discard_slab(&self, s: &SlabPage) {
+        if self.init.profile {
+            // SAFETY: the slab has no object in use and nobody takes one
+            // from it any more (the caller's guarantee): nobody reads its
+            // tags.
+            unsafe { s.free_exts() };
+        }
         // As in `new_slab`: counts and owner change together under
         // `list_lock`; the block goes back to the pool after it.
         let node = self.node_of(s);
