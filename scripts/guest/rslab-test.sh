@@ -265,12 +265,18 @@ check allocinfo_header sh -c "head -n 2 $AI | tr '\n' '|' | grep -q '^allocinfo 
 check allocinfo_counts_cache_objects test "$(sites "$slot" 1)" = 2
 check allocinfo_counts_kmalloc_object test "$(sites "$slot_km" 1)" = 1
 check allocinfo_counts_large_kmalloc test "$(sites 16384 1)" = 1
-if [ -n "$debug" ]; then
+# kmemleak_scan FILE: two scans (an object is reported once it stayed
+# unreferenced, and older than 5 s, over a scan), their report into FILE and
+# (its first 80 lines) the log.
+kmemleak_scan() {
 	echo scan >/sys/kernel/debug/kmemleak
 	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
-	cat /sys/kernel/debug/kmemleak >/tmp/leaks
-	sed 's/^/RSLAB-KMEMLEAK /' /tmp/leaks | head -n 80
+	cat /sys/kernel/debug/kmemleak >"$1"
+	sed 's/^/RSLAB-KMEMLEAK /' "$1" | head -n 80
+}
+if [ -n "$debug" ]; then
+	kmemleak_scan /tmp/leaks
 	# reported ADDR SIZE: the report of ADDR, its size, and the leaker's
 	# allocating function in its backtrace (before the next report).
 	reported() {
@@ -297,13 +303,8 @@ check allocinfo_sites_emptied_by_frees test "$(grep -Ec '^ +0 +0 0x[0-9a-f]+$' $
 check allocinfo_off_again sh -c "rmmod rslab && insmod $ko && test \"\$(wc -l <$AI)\" = 2"
 hostile_unload
 if [ -n "$debug" ]; then
-	# kmemleak: two scans (an object is reported once it stayed unreferenced
-	# over a scan); nothing may be left.
-	echo scan >/sys/kernel/debug/kmemleak
-	sleep 6
-	echo scan >/sys/kernel/debug/kmemleak
-	cat /sys/kernel/debug/kmemleak >/tmp/kmemleak
-	sed 's/^/RSLAB-KMEMLEAK /' /tmp/kmemleak | head -n 60
+	# kmemleak after the last unload: nothing may be left.
+	kmemleak_scan /tmp/kmemleak
 	check kmemleak_reports_nothing test ! -s /tmp/kmemleak
 fi
 # lib/test_meminit.c, against the kernel's allocator and (rslab_) against

@@ -70,8 +70,12 @@ pub(crate) fn enabled() -> bool {
 }
 
 /// The slot of the site at `addr`, taken if it is new; `None` if the
-/// table is full around its hash.
+/// table is full around its hash, or for no site (0: the stack walk found
+/// no caller; 0 marks a free slot).
 fn slot(addr: usize) -> Option<usize> {
+    if addr == 0 {
+        return None;
+    }
     let h =
         (addr as u64 >> 2).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - NR_SITES.trailing_zeros());
     for i in 0..PROBES {
