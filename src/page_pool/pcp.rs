@@ -227,22 +227,7 @@ impl<R: PageRecord> Pool<R> {
         }
         self.stats.add_on(cpu, Stat::AllocSlowpath as usize, 1);
         self.apply_tuning(&mut c);
-        let below_high = self.below_high(c.zone as usize);
-        let n = c.pcp.refill_count(order, below_high);
-        let mut z = self.zones[c.zone as usize].lock();
-        let mut got = 0;
-        for _ in 0..n {
-            let Some(idx) = self.zone_alloc(&mut z, order) else {
-                break;
-            };
-            if !c.pcp.add_refilled(idx, order) {
-                self.zone_free(&mut z, idx, order, out);
-                break;
-            }
-            got += 1;
-        }
-        drop(z);
-        if got > 0 {
+        if self.refill(&mut c, order, out) > 0 {
             self.stats.add_on(cpu, Stat::Refill as usize, 1);
         }
         self.maybe_decay(&mut c, out);
@@ -280,18 +265,9 @@ impl<R: PageRecord> Pool<R> {
                         if self.zone_free_pages(zi) < self.wmark_low.load(Relaxed) {
                             break;
                         }
-                        let m = c.pcp.refill_count(0, self.below_high(zi));
-                        let mut z = self.zones[zi].lock();
-                        for _ in 0..m {
-                            let Some(idx) = self.zone_alloc(&mut z, 0) else {
-                                break;
-                            };
-                            if !c.pcp.add_refilled(idx, 0) {
-                                self.zone_free(&mut z, idx, 0, &mut out);
-                                break;
-                            }
+                        if self.refill(&mut c, 0, &mut out) == 0 {
+                            break;
                         }
-                        drop(z);
                         refills += 1;
                         match c.pcp.take(0) {
                             Some(idx) => idx,
@@ -313,6 +289,27 @@ impl<R: PageRecord> Pool<R> {
         }
         self.release(out);
         n
+    }
+
+    /// `rmqueue_bulk()`: refills a CPU's list (its lock held) with one
+    /// batch of blocks of `order` from its zone's free areas; returns how
+    /// many it took (0: the zone has none).
+    fn refill(&self, c: &mut CpuPcp, order: u32, out: &mut Released<R>) -> u32 {
+        let zi = c.zone as usize;
+        let n = c.pcp.refill_count(order, self.below_high(zi));
+        let mut z = self.zones[zi].lock();
+        let mut got = 0;
+        for _ in 0..n {
+            let Some(idx) = self.zone_alloc(&mut z, order) else {
+                break;
+            };
+            if !c.pcp.add_refilled(idx, order) {
+                self.zone_free(&mut z, idx, order, out);
+                break;
+            }
+            got += 1;
+        }
+        got
     }
 
     /// The slow path of a free on this CPU: onto the CPU's list,
