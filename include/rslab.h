@@ -303,6 +303,40 @@ void *rslab_krealloc(void *p, size_t new_size, gfp_t gfp);
 void rslab_kfree(const void *p);
 
 /**
+ * rslab_kmalloc_nolock - allocate in any context (kmalloc_nolock())
+ * @size: bytes, at most the largest kmalloc class (8 KiB)
+ * @gfp: __GFP_ZERO, __GFP_ACCOUNT, __GFP_NOWARN or __GFP_NOMEMALLOC; other
+ *       flags are dropped
+ * @nid: the node, or NUMA_NO_NODE
+ *
+ * Never spins on a lock and never sleeps: it may be called from hard
+ * interrupts, NMIs (on x86_64) and kprobe or tracing handlers, including
+ * ones that interrupted rslab itself on this CPU. It serves the object from
+ * the CPU's freelist, a partial slab, or a new slab of pages the pool has
+ * at hand, trying each lock once; when the size's class cannot, it tries
+ * the next class once (as the kernel's). In NMI context on riscv64 (no
+ * lock-free double-word exchange) it returns NULL. kmemleak and allocinfo
+ * do not see these objects. Free with rslab_kfree_nolock() or rslab_kfree().
+ *
+ * Return: the memory, ZERO_SIZE_PTR for @size 0, or NULL (no memory at
+ * hand without waiting, @size too large, or @nid no node).
+ */
+void *rslab_kmalloc_nolock(size_t size, gfp_t gfp, int nid);
+
+/**
+ * rslab_kfree_nolock - free in any context (kfree_nolock())
+ * @p: an object of rslab_kmalloc_nolock() (or rslab_kmalloc()), NULL or
+ *     ZERO_SIZE_PTR
+ *
+ * Frees at once when the CPU's freelist can take @p without a lock, else
+ * defers the free to an irq_work on this CPU, which frees it with
+ * rslab_kfree() soon after. kmemleak is not told (as the kernel's): free
+ * rslab_kmalloc() memory with rslab_kfree(). A large block (over 8 KiB)
+ * is refused with an error and stays allocated.
+ */
+void rslab_kfree_nolock(const void *p);
+
+/**
  * rslab_ksize - usable size of an allocation (ksize())
  * @p: memory from rslab_kmalloc()
  *

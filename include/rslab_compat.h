@@ -99,6 +99,10 @@
 #define kfree(p) rslab_kfree(p)
 #undef ksize
 #define ksize(p) rslab_ksize(p)
+#undef kmalloc_nolock
+#define kmalloc_nolock(size, gfp, nid) rslab_kmalloc_nolock(size, gfp, nid)
+#undef kfree_nolock
+#define kfree_nolock(p) rslab_kfree_nolock(p)
 #undef kfree_rcu
 #define kfree_rcu(ptr, rhf) rslab_kfree_rcu(ptr, rhf)
 

@@ -4,8 +4,13 @@
 use crate::{
     glue::gfp::Gfp,
     kmalloc::{Kmalloc, RslabAlloc, ZERO_SIZE_PTR},
-    kunit::{hooks, slab::census, util::some},
+    kunit::{
+        hooks::{self, StatTotal},
+        slab::census,
+        util::{ensure, on_cpu, some},
+    },
     logic::slab::{debugopt::SlubDebug, layout},
+    slab::SlabStat,
 };
 use kernel::{page::PAGE_SIZE, prelude::*};
 
@@ -99,6 +104,96 @@ mod tests {
             assert_eq!(census(c)?.inuse, 0);
         }
         Ok(())
+    }
+
+    /// `kmalloc_nolock()` takes what needs no waiting, with exact moves:
+    /// a new slab of pages the pool has at hand (it never grows the pool)
+    /// left on the node partial list, the next object of that partial slab,
+    /// the next class when the class's `list_lock` is held (as by code a
+    /// kprobe interrupted), NULL when both are held, the CPU freelist once
+    /// an ordinary allocation made the slab the CPU's. `kfree_nolock()`
+    /// frees into the CPU slab at once and defers any other free to the
+    /// irq_work, which frees it the ordinary way.
+    #[test]
+    fn kmalloc_nolock_never_waits_for_a_lock() -> Result {
+        let p = pool()?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE)?;
+        // An ordinary allocation grows the pool; freed, its pages are free.
+        let warm = k.kmalloc(16384, Gfp::KERNEL);
+        ensure!(!warm.is_null(), "pool grown");
+        // SAFETY: live, freed once.
+        unsafe { k.kfree(warm) };
+        let c64 = some!(k.cache_for(64));
+        let c96 = some!(k.cache_for(96));
+        ensure!(
+            k.kmalloc_nolock(0, Gfp::KERNEL, None) == ZERO_SIZE_PTR,
+            "size 0"
+        );
+        ensure!(
+            k.kmalloc_nolock(8193, Gfp::KERNEL, None).is_null(),
+            "no large kmalloc"
+        );
+        let nodes = crate::glue::numa::nr_node_ids();
+        ensure!(
+            k.kmalloc_nolock(64, Gfp::KERNEL, Some(nodes)).is_null(),
+            "no such node"
+        );
+        on_cpu(0, || {
+            let s = |x| c64.stat_total(x);
+            let a = k.kmalloc_nolock(64, Gfp::KERNEL, None);
+            ensure!(!a.is_null(), "a new slab");
+            ensure!(s(SlabStat::AllocSlowpath) == 1, "slow");
+            ensure!(s(SlabStat::AllocSlab) == 1, "one slab made");
+            ensure!(s(SlabStat::AllocFastpath) == 0, "no CPU slab yet");
+            let cn = census(c64)?;
+            ensure!(cn.slabs == 1 && cn.inuse == 1, "one object of one slab");
+            ensure!(cn.partial == 1 && cn.frozen == 0, "left partial, unfrozen");
+            let b = k.kmalloc_nolock(64, Gfp::KERNEL.zeroed(), None);
+            ensure!(!b.is_null(), "from the partial slab");
+            // SAFETY: `b` holds 64 bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(b, 64) };
+            ensure!(bytes.iter().all(|&x| x == 0), "zeroed");
+            ensure!(s(SlabStat::AllocFromPartial) == 1, "from partial");
+            ensure!(s(SlabStat::AllocSlab) == 1, "no new slab");
+            ensure!(census(c64)?.inuse == 2, "two in use");
+            let held = c64.hold_list_lock(0);
+            let d = k.kmalloc_nolock(64, Gfp::KERNEL, None);
+            let held96 = c96.hold_list_lock(0);
+            let none = k.kmalloc_nolock(64, Gfp::KERNEL, None);
+            drop(held96);
+            drop(held);
+            ensure!(none.is_null(), "both classes' lists held: NULL");
+            // SAFETY: `d` is null or live.
+            ensure!(!d.is_null() && unsafe { c96.contains(d) }, "the next class");
+            ensure!(s(SlabStat::AllocSlowpath) == 4, "tried twice more");
+            ensure!(s(SlabStat::AllocFromPartial) == 1, "nothing taken");
+            ensure!(census(c64)?.inuse == 2, "nothing changed");
+            // kmalloc-96 has no CPU slab: the free is deferred.
+            // SAFETY: `d` is live and freed once.
+            unsafe { k.kfree_nolock(d) };
+            k.sync_deferred();
+            ensure!(
+                c96.stat_total(SlabStat::FreeSlowpath) == 1,
+                "freed by the irq_work"
+            );
+            ensure!(census(c96)?.inuse == 0, "nothing held in kmalloc-96");
+            // An ordinary allocation makes the partial slab the CPU's.
+            let e = k.kmalloc(64, Gfp::KERNEL);
+            ensure!(s(SlabStat::AllocSlowpath) == 5, "the CPU slab");
+            let f = k.kmalloc_nolock(64, Gfp::KERNEL, None);
+            ensure!(s(SlabStat::AllocFastpath) == 1, "the CPU freelist");
+            for o in [a, b, e, f] {
+                // SAFETY: each is live and freed once.
+                unsafe { k.kfree_nolock(o) };
+            }
+            // At once, or (in a cache with free hooks: kmemleak) on this CPU
+            // by the irq_work, which finds the same CPU slab.
+            k.sync_deferred();
+            ensure!(s(SlabStat::FreeFastpath) == 4, "into the CPU slab");
+            ensure!(s(SlabStat::FreeSlowpath) == 0, "none slow");
+            ensure!(census(c64)?.inuse == 0, "all freed");
+            Ok(())
+        })
     }
 
     /// `KBox`/`KVec` with [`RslabAlloc`] allocate from the module's kmalloc.

@@ -14,14 +14,22 @@
  * - test_leak_destroy frees the leaked object afterwards and destroys the
  *   cache again (expecting no new error): rslab keeps a cache whose destroy
  *   failed, and unloading rslab later must find it empty.
- * - Not ported: test_kmalloc_nolock_and_friends_perf and
- *   test_kmalloc_nolock_and_friends_kprobe (rslab has no kmalloc_nolock() /
- *   kfree_nolock(), and a kprobe on SLUB's slab_attach_kprobe_locked() does
- *   not reach rslab's locks).
+ * - test_kmalloc_nolock_and_friends_kprobe probes rslab's own
+ *   rslab_attach_kprobe_locked(), which rslab calls with a node's list_lock
+ *   held on kernels with lockdep (as SLUB's slab_attach_kprobe_locked()),
+ *   and frees with kfree_nolock() only (rslab has no kfree_rcu_nolock()).
+ *   Both loops run fewer iterations (100, and 10 under kmemleak, which
+ *   makes each operation some 55 times slower under TCG, where these run).
+ * - test_kmalloc_nolock_and_friends_hardirq is rslab's: the same
+ *   allocations and frees from a hard-interrupt hrtimer every 20 us while
+ *   the test thread runs the kmalloc/kfree loop on rslab.
  */
 #include <kunit/test.h>
 #include <linux/delay.h>
+#include <linux/hrtimer.h>
+#include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/perf_event.h>
 #include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -321,6 +329,165 @@ static void test_krealloc_redzone_zeroing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, slab_errors());
 }
 
+#define NR_ITERATIONS (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ? 10 : 100)
+#define NR_OBJECTS 1000
+static struct test_kfree_rcu_struct *objects[NR_OBJECTS];
+
+struct test_nolock_context {
+	struct kunit *test;
+	int callback_count;
+	int alloc_ok;
+	int alloc_fail;
+#ifdef CONFIG_PERF_EVENTS
+	struct perf_event *event;
+#endif
+#if defined(CONFIG_KPROBES) && defined(CONFIG_SMP)
+	struct kprobe kprobe;
+#endif
+	struct hrtimer timer;
+};
+
+static void test_kmalloc_and_friends(void)
+{
+	int i, j;
+
+	for (i = 0; i < NR_ITERATIONS; i++) {
+		for (j = 0; j < NR_OBJECTS; j++) {
+			gfp_t gfp = (i & 1) ? GFP_KERNEL : GFP_KERNEL_ACCOUNT;
+
+			objects[j] = rslab_kmalloc(sizeof(*objects[j]), gfp);
+			if (!objects[j]) {
+				j--;
+				while (j >= 0)
+					rslab_kfree(objects[j--]);
+				return;
+			}
+		}
+
+		for (j = 0; j < NR_OBJECTS; j++) {
+			if (i & 2)
+				rslab_kfree_rcu(objects[j], rcu);
+			else
+				rslab_kfree(objects[j]);
+		}
+	}
+}
+
+static void test_nolock(struct test_nolock_context *ctx)
+{
+	struct test_kfree_rcu_struct *objp;
+	gfp_t gfp;
+
+	gfp = (ctx->callback_count & 1) ? 0 : __GFP_ACCOUNT;
+	objp = rslab_kmalloc_nolock(sizeof(*objp), gfp, NUMA_NO_NODE);
+
+	if (objp)
+		ctx->alloc_ok++;
+	else
+		ctx->alloc_fail++;
+
+	rslab_kfree_nolock(objp);
+	ctx->callback_count++;
+}
+
+static void report_nolock(struct test_nolock_context *ctx, const char *what)
+{
+	kunit_info(ctx->test, "%s: callback_count: %d, alloc_ok: %d, alloc_fail: %d\n",
+		   what, ctx->callback_count, ctx->alloc_ok, ctx->alloc_fail);
+	KUNIT_EXPECT_EQ(ctx->test, ctx->alloc_ok + ctx->alloc_fail, ctx->callback_count);
+	KUNIT_EXPECT_EQ(ctx->test, 0, slab_errors());
+}
+
+#ifdef CONFIG_PERF_EVENTS
+static struct perf_event_attr hw_attr = {
+	.type = PERF_TYPE_HARDWARE,
+	.config = PERF_COUNT_HW_CPU_CYCLES,
+	.size = sizeof(struct perf_event_attr),
+	.pinned = 1,
+	.disabled = 1,
+	.freq = 1,
+	.sample_freq = 100000,
+};
+
+static void overflow_handler_test_nolock(struct perf_event *event,
+					 struct perf_sample_data *data,
+					 struct pt_regs *regs)
+{
+	test_nolock(event->overflow_handler_context);
+}
+
+static void test_kmalloc_nolock_and_friends_perf(struct kunit *test)
+{
+	struct test_nolock_context ctx = { .test = test };
+	struct perf_event *event;
+
+	event = perf_event_create_kernel_counter(&hw_attr, -1, current,
+						 overflow_handler_test_nolock, &ctx);
+	if (IS_ERR(event))
+		kunit_skip(test, "Failed to enable perf event, skipping");
+	perf_event_enable(event);
+
+	test_kmalloc_and_friends();
+
+	perf_event_disable(event);
+	perf_event_release_kernel(event);
+	report_nolock(&ctx, "HW perf events");
+}
+#endif
+
+#if defined(CONFIG_KPROBES) && defined(CONFIG_SMP)
+static int slab_kprobe_pre_handler(struct kprobe *p, struct pt_regs *regs)
+{
+	test_nolock(container_of(p, struct test_nolock_context, kprobe));
+	return 0;
+}
+
+static void test_kmalloc_nolock_and_friends_kprobe(struct kunit *test)
+{
+	struct test_nolock_context ctx = { .test = test };
+
+	ctx.kprobe.symbol_name = "rslab:rslab_attach_kprobe_locked";
+	ctx.kprobe.pre_handler = slab_kprobe_pre_handler;
+	if (register_kprobe(&ctx.kprobe))
+		kunit_skip(test, "Failed to register kprobe, skipping");
+
+	test_kmalloc_and_friends();
+
+	unregister_kprobe(&ctx.kprobe);
+	report_nolock(&ctx, "kprobes");
+	/* The probe is on rslab's list_lock sections, which the loop enters. */
+	KUNIT_EXPECT_GT(test, ctx.callback_count, 0);
+}
+#endif
+
+static enum hrtimer_restart nolock_timer_fn(struct hrtimer *t)
+{
+	test_nolock(container_of(t, struct test_nolock_context, timer));
+	hrtimer_forward_now(t, ns_to_ktime(20 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static void test_kmalloc_nolock_and_friends_hardirq(struct kunit *test)
+{
+	struct test_nolock_context ctx = { .test = test };
+
+	hrtimer_setup_on_stack(&ctx.timer, nolock_timer_fn, CLOCK_MONOTONIC,
+			       HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&ctx.timer, ns_to_ktime(20 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
+
+	test_kmalloc_and_friends();
+
+	hrtimer_cancel(&ctx.timer);
+	destroy_hrtimer_on_stack(&ctx.timer);
+	report_nolock(&ctx, "hard-irq hrtimer");
+	/*
+	 * A hard interrupt never finds a lock of rslab's held on its own CPU
+	 * (they are taken with interrupts off): it fails only when another
+	 * CPU holds one, or the pool has no page at hand.
+	 */
+	KUNIT_EXPECT_GT(test, ctx.alloc_ok, 0);
+}
+
 static int test_init(struct kunit *test)
 {
 	reset_slab_errors();
@@ -338,6 +505,13 @@ static struct kunit_case test_cases[] = {
 	KUNIT_CASE(test_kfree_rcu_wq_destroy),
 	KUNIT_CASE(test_leak_destroy),
 	KUNIT_CASE(test_krealloc_redzone_zeroing),
+#ifdef CONFIG_PERF_EVENTS
+	KUNIT_CASE(test_kmalloc_nolock_and_friends_perf),
+#endif
+#if defined(CONFIG_KPROBES) && defined(CONFIG_SMP)
+	KUNIT_CASE(test_kmalloc_nolock_and_friends_kprobe),
+#endif
+	KUNIT_CASE(test_kmalloc_nolock_and_friends_hardirq),
 	{}
 };
 

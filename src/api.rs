@@ -792,6 +792,39 @@ pub(crate) unsafe extern "C" fn rslab_kfree(p: *const c_void) {
     }
 }
 
+/// `kmalloc_nolock()`: `size` bytes in any context (NMI and kprobe
+/// handlers included), never waiting for a lock and never sleeping: NULL
+/// when the memory at hand would need either (see `src/kmalloc/nolock.rs`).
+/// `nid` is a node or `NUMA_NO_NODE`.
+#[no_mangle]
+pub(crate) extern "C" fn rslab_kmalloc_nolock(
+    size: usize,
+    gfp: bindings::gfp_t,
+    nid: c_int,
+) -> *mut c_void {
+    let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
+        return core::ptr::null_mut();
+    };
+    r.kmalloc()
+        .kmalloc_nolock(size, Gfp::from_raw(gfp), nid)
+        .cast()
+}
+
+/// `kfree_nolock()`: frees an object of rslab's kmalloc in any context, at
+/// once or deferred to an irq_work.
+///
+/// # Safety
+///
+/// `p` is null, `ZERO_SIZE_PTR` or a live object of rslab's kmalloc (or of
+/// an rslab cache), not used again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn rslab_kfree_nolock(p: *const c_void) {
+    if let Some(r) = registry() {
+        // SAFETY: the caller's guarantee.
+        unsafe { r.kmalloc().kfree_nolock(p.cast_mut().cast()) };
+    }
+}
+
 /// `ksize()`.
 ///
 /// # Safety

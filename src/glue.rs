@@ -15,6 +15,7 @@ pub(crate) mod fault;
 pub(crate) mod ffi;
 pub(crate) mod fmtbuf;
 pub(crate) mod gfp;
+pub(crate) mod irq_work;
 pub(crate) mod kallsyms;
 pub(crate) mod kmemleak;
 pub(crate) mod kthread;

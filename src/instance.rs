@@ -135,6 +135,9 @@ impl Drop for Instance {
         kernel::sync::rcu::rcu_barrier();
         api::clear();
         kmalloc::clear_global();
+        // `kfree_nolock()`'s deferred frees are done before the caches
+        // count what they keep.
+        self.caches.kmalloc().sync_deferred();
         // No command can run once the files are gone.
         drop(self.interfaces.take());
         // Every cache goes before the pool and the hotplug state.

@@ -15,6 +15,7 @@
 mod allocator;
 mod buckets;
 mod large;
+mod nolock;
 
 pub(crate) use allocator::{clear_global, set_global};
 #[cfg(rslab_kunit)]
@@ -57,6 +58,9 @@ const ZONE_GFP: u32 = mm::GFP_DMA | mm::GFP_DMA32;
 /// `slow` holds [`ZONE_GFP`] and every flag bit for which a class's
 /// initialisation policy does something (`Cache::init_mask`).
 pub(crate) struct Kmalloc {
+    /// `kfree_nolock()`'s deferred frees: first, so that its drop (which
+    /// waits for them) runs while the caches and the pool are still there.
+    deferred: crate::glue::irq_work::Deferred,
     pool: Arc<SlabPool>,
     /// `KMALLOC_NORMAL`.
     caches: Classes,
@@ -104,6 +108,7 @@ impl Kmalloc {
             .flatten()
             .fold(ZONE_GFP, |m, c| m | c.init_mask());
         Ok(Kmalloc {
+            deferred: nolock::new_deferred(pool)?,
             pool: pool.clone(),
             caches,
             dma,

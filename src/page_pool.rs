@@ -884,6 +884,36 @@ impl<R: PageRecord> Pool<R> {
         idx.map(|idx| self.block(idx, order))
     }
 
+    /// `alloc_pages_nolock()` without growing: a block of node `nid`'s
+    /// normal zone that needs no waiting for a lock, from this CPU's list
+    /// (if `nid` is its node) or from the zone's free areas, each lock only
+    /// tried. `None` if both are empty or their locks are held (by another
+    /// CPU, or by the code this interrupt or NMI interrupted). Never spins,
+    /// never sleeps, never calls the kernel's allocator: any context.
+    /// Zeroed as [`Pool::alloc`] zeroes for `gfp`.
+    pub(crate) fn alloc_nolock(&self, order: u32, gfp: Gfp, nid: usize) -> Option<RawBlock> {
+        if order > MAX_ORDER || nid >= self.nr_nodes() {
+            return None;
+        }
+        let zi = zone_index(nid, ZoneKind::Normal);
+        let idx = match self.pcp_alloc_fast_in(order, Some(zi)) {
+            Some(idx) => Some(idx),
+            None => {
+                let mut z = self.zones.get(zi)?.try_lock()?;
+                let idx = self.zone_alloc(&mut z, order);
+                if idx.is_some() {
+                    z.user_pages += 1 << order;
+                }
+                idx
+            }
+        };
+        let b = self.block(idx?, order);
+        if !self.init_free && (self.init_alloc || gfp.zero()) {
+            self.init_block(&b);
+        }
+        Some(b)
+    }
+
     /// Allocates a block of `1 << order` pages, of the zone `gfp` asks for
     /// (`gfp_zone()`), zeroed as the page allocator zeroes
     /// ([`Pool::init_block`]). Grows the pool from the kernel when it is

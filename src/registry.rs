@@ -173,6 +173,7 @@ impl Registry {
     /// or none: `EBUSY` if any still has objects allocated (each reported),
     /// `ENOENT` if one is not registered, `EPERM` for a kmalloc class.
     pub(crate) fn destroy_all(&self, caches: &[*const Cache]) -> Result {
+        self.kmalloc.sync_deferred();
         let mut g = self.inner.lock();
         let mut at = KVec::with_capacity(caches.len(), GFP_KERNEL)?;
         for &c in caches {
@@ -203,6 +204,8 @@ impl Registry {
     /// as [`Registry::destroy`], found by address. `ENOENT` if no cache of
     /// the registry is at `c`.
     pub(crate) fn destroy_at(&self, c: *const Cache) -> Result {
+        // Frees `kfree_nolock()` deferred to the cache are done first.
+        self.kmalloc.sync_deferred();
         let mut g = self.inner.lock();
         let i = g.at(c).ok_or(ENOENT)?;
         Self::destroy_entry(&mut g, i)
@@ -213,6 +216,7 @@ impl Registry {
     /// allocated: then nothing changes (the cache, its directory and its
     /// name stay, and a later destroy can succeed).
     pub(crate) fn destroy(&self, name: &[u8]) -> Result {
+        self.kmalloc.sync_deferred();
         let mut g = self.inner.lock();
         let i = g
             .entries

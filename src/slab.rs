@@ -101,6 +101,7 @@ mod fastpath;
 mod freelist;
 mod init;
 mod node;
+mod nolock;
 mod page;
 mod sheaves;
 mod slowpath;

@@ -11,6 +11,15 @@ pub(crate) fn current() -> usize {
     CpuId::current().as_u32() as usize
 }
 
+/// `in_nmi()`: whether this runs in NMI context, or in one the kernel
+/// enters as one (a kprobe's or a breakpoint's handler): then it may have
+/// interrupted any code of this CPU, interrupts-off sections included. An
+/// out-of-line call: for the `_nolock` paths.
+pub(crate) fn in_nmi() -> bool {
+    // SAFETY: reads the preempt count; no precondition.
+    unsafe { ffi::rslab_in_nmi() }
+}
+
 /// `nr_cpu_ids`: the bound of CPU numbers.
 pub(crate) fn nr_cpu_ids() -> usize {
     kernel::cpu::nr_cpu_ids() as usize

@@ -73,6 +73,14 @@ unsafe extern "C" {
     /// `kmemleak_ignore(p)` (likewise).
     #[cfg_attr(not(CONFIG_DEBUG_KMEMLEAK), allow(dead_code))]
     pub(crate) fn rslab_kmemleak_ignore(p: *const core::ffi::c_void);
+    /// `init_irq_work(work, func)`.
+    pub(crate) fn rslab_init_irq_work(
+        work: *mut bindings::irq_work,
+        func: Option<unsafe extern "C" fn(*mut bindings::irq_work)>,
+    );
+    /// `in_nmi()`: whether this runs in NMI context (or in one the kernel
+    /// enters as one: a kprobe's or breakpoint's handler).
+    pub(crate) fn rslab_in_nmi() -> bool;
     /// `IS_ENABLED(CONFIG_NUMA)`.
     pub(crate) fn rslab_numa_enabled() -> bool;
     /// `nr_node_ids`: the bound of node numbers.

@@ -56,6 +56,17 @@ impl Gfp {
         Gfp((self.0 & !drop) | allocflags)
     }
 
+    /// These flags as `kmalloc_nolock()` takes them: only `__GFP_ZERO`,
+    /// `__GFP_ACCOUNT`, `__GFP_NOWARN` and `__GFP_NOMEMALLOC` kept (7.3
+    /// warns about others under `CONFIG_DEBUG_VM`; none can make it
+    /// sleep or pick a zone here), with the last two added.
+    pub(crate) fn for_nolock(self) -> Gfp {
+        let quiet = (1 << bindings::___GFP_NOWARN_BIT) | (1 << bindings::___GFP_NOMEMALLOC_BIT);
+        let keep = GFP_ZERO | (1 << bindings::___GFP_ACCOUNT_BIT) | quiet;
+        // INVARIANT: the mark is kept.
+        Gfp((self.0 & (keep | MARK)) | quiet)
+    }
+
     /// These flags with `__GFP_ZERO` too (`kzalloc()`).
     pub(crate) fn zeroed(self) -> Gfp {
         Gfp(self.0 | GFP_ZERO)

@@ -7,6 +7,7 @@
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/fs_struct.h>
+#include <linux/irq_work.h>
 #include <linux/irqflags.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
@@ -66,6 +67,8 @@ void rslab_kmemleak_free(const void *p);
 void rslab_kmemleak_no_scan(const void *p);
 void rslab_kmemleak_ignore(const void *p);
 void rslab_panic(const char *msg);
+void rslab_init_irq_work(struct irq_work *work, void (*func)(struct irq_work *));
+bool rslab_in_nmi(void);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 bool rslab_allocinfo_param(void) { return rslab_allocinfo; }
@@ -87,6 +90,8 @@ void rslab_kmemleak_free(const void *p) { kmemleak_free(p); }
 void rslab_kmemleak_no_scan(const void *p) { kmemleak_no_scan(p); }
 void rslab_kmemleak_ignore(const void *p) { kmemleak_ignore(p); }
 void rslab_panic(const char *msg) { panic("%s\n", msg); }
+void rslab_init_irq_work(struct irq_work *work, void (*func)(struct irq_work *)) { init_irq_work(work, func); }
+bool rslab_in_nmi(void) { return in_nmi(); }
 
 void __percpu *rslab_alloc_percpu(size_t size, size_t align) { return __alloc_percpu(size, align); }
 unsigned long rslab_page_to_pfn(struct page *page) { return page_to_pfn(page); }
@@ -139,6 +144,8 @@ EXPORT_SYMBOL_GPL(rslab_kzalloc);
 EXPORT_SYMBOL_GPL(rslab_kmalloc_array);
 EXPORT_SYMBOL_GPL(rslab_krealloc);
 EXPORT_SYMBOL_GPL(rslab_kfree);
+EXPORT_SYMBOL_GPL(rslab_kmalloc_nolock);
+EXPORT_SYMBOL_GPL(rslab_kfree_nolock);
 EXPORT_SYMBOL_GPL(rslab_ksize);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages);
 EXPORT_SYMBOL_GPL(rslab_alloc_pages_node);

@@ -156,6 +156,14 @@ impl<R: PageRecord> Pool<R> {
     /// No call: interrupts off inline, the list's lock tried inline.
     #[inline(always)]
     pub(super) fn pcp_alloc_fast(&self, order: u32) -> Option<u32> {
+        self.pcp_alloc_fast_in(order, None)
+    }
+
+    /// [`Pool::pcp_alloc_fast`], only if this CPU's list is of zone `zone`
+    /// (any, for `None`): checked with the CPU pinned, under the list's
+    /// lock.
+    #[inline(always)]
+    pub(super) fn pcp_alloc_fast_in(&self, order: u32, zone: Option<usize>) -> Option<u32> {
         if order > pcp::COSTLY_ORDER {
             return None;
         }
@@ -165,6 +173,7 @@ impl<R: PageRecord> Pool<R> {
         let mut c = self.cpus.this(&irq).try_lock(&irq)?;
         // Below the zone's low watermark the slow path grows it.
         if c.tuning != self.tuning.load(Relaxed)
+            || zone.is_some_and(|z| z != c.zone as usize)
             || c.pcp.list(order).is_empty()
             || self.zone_free_pages(c.zone as usize) < self.wmark_low.load(Relaxed)
         {

@@ -178,6 +178,22 @@ impl Cache {
         node: Option<usize>,
         init: bool,
     ) -> usize {
+        self.alloc_fast_or(gfp, orig_size, node, init, || {
+            self.slab_alloc_slow(gfp, orig_size, node, init)
+        })
+    }
+
+    /// [`Cache::slab_alloc_node`]'s fast path, with `slow` for what it
+    /// cannot serve (its result returned as it is: a tail call).
+    #[inline(always)]
+    pub(super) fn alloc_fast_or(
+        &self,
+        gfp: Gfp,
+        orig_size: u32,
+        node: Option<usize>,
+        init: bool,
+        slow: impl FnOnce() -> usize,
+    ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
@@ -196,7 +212,7 @@ impl Cache {
                     || slab == 0
                     || node.is_some_and(|n| n != self.this_cpu_word(Word::Node))
                 {
-                    return self.slab_alloc_slow(gfp, orig_size, node, init);
+                    return slow();
                 }
                 // SAFETY: `object` was on a CPU freelist of this cache; if
                 // it was handed out meanwhile the value read is stale and
@@ -221,7 +237,7 @@ impl Cache {
             || node.is_some_and(|n| n != c.node.load(Relaxed))
         {
             drop(irq);
-            return self.slab_alloc_slow(gfp, orig_size, node, init);
+            return slow();
         }
         // SAFETY: `object` is on this CPU's freelist of its frozen slab, and
         // interrupts are off: it is ours to take.
@@ -303,14 +319,37 @@ impl Cache {
     /// them any more, and no other list holds them.
     #[inline(always)]
     pub(super) unsafe fn do_slab_free(&self, slab: &SlabPage, head: usize, tail: usize, cnt: u32) {
+        // SAFETY: our caller's guarantee, passed on whole (to the slow path
+        // too).
+        unsafe {
+            self.free_fast_or(slab, head, tail, || {
+                self.slab_free_slow(slab, head, tail, cnt)
+            })
+        }
+    }
+
+    /// [`Cache::do_slab_free`]'s fast path, with `slow` for a list it
+    /// cannot take (not of the CPU slab), which then gets the list.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::do_slab_free`]; `slow` takes the list over as
+    /// [`Cache::slab_free_slow`] does.
+    #[inline(always)]
+    pub(super) unsafe fn free_fast_or(
+        &self,
+        slab: &SlabPage,
+        head: usize,
+        tail: usize,
+        slow: impl FnOnce(),
+    ) {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
                 let tid = self.this_cpu_word(Word::Tid);
                 compiler_fence(SeqCst);
                 if self.this_cpu_word(Word::Slab) != slab.as_link() as usize {
-                    // SAFETY: our caller's guarantee, passed on whole.
-                    return unsafe { self.slab_free_slow(slab, head, tail, cnt) };
+                    return slow();
                 }
                 let freelist = self.this_cpu_word(Word::Freelist);
                 if freelist == head {
@@ -338,8 +377,7 @@ impl Cache {
         let c = self.cpus.this(&irq);
         if c.slab.load(Relaxed) != slab.as_link() {
             drop(irq);
-            // SAFETY: our caller's guarantee, passed on whole.
-            return unsafe { self.slab_free_slow(slab, head, tail, cnt) };
+            return slow();
         }
         let freelist = c.pair.first_local();
         if freelist == head {

@@ -96,20 +96,9 @@ impl Cache {
         if o == 0 {
             return 0;
         }
+        // SAFETY: the caller's guarantee.
+        unsafe { self.init_contents(o, gfp, orig_size) };
         let p = o as *mut u8;
-        if self.init.zeroes(gfp.bits()) {
-            let n = init::alloc_zero_size(&self.layout, orig_size);
-            // SAFETY: the object's first `object_size >= n` bytes are the
-            // caller's (the caller's guarantee).
-            unsafe { core::ptr::write_bytes(p, 0, n as usize) };
-        }
-        if self.init.wipe_fp {
-            // SAFETY: the policy wipes only a free pointer inside the
-            // object (`offset + word <= inuse`), which is the caller's.
-            unsafe {
-                core::ptr::write_unaligned(p.add(self.layout.offset as usize).cast::<usize>(), 0)
-            };
-        }
         if self.init.track {
             // SAFETY: `o` is an object just allocated (the caller's
             // guarantee), `object_size` bytes in a slab that stays mapped
@@ -124,6 +113,30 @@ impl Cache {
             unsafe { self.profile_alloc(o) };
         }
         o
+    }
+
+    /// [`Cache::init_alloced`]'s zeroing of `o` (not 0), without its
+    /// kmemleak and profiling hooks: all that `kmalloc_nolock()` does, as
+    /// those hooks' bookkeeping takes locks.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::post_alloc`].
+    pub(super) unsafe fn init_contents(&self, o: usize, gfp: Gfp, orig_size: u32) {
+        let p = o as *mut u8;
+        if self.init.zeroes(gfp.bits()) {
+            let n = init::alloc_zero_size(&self.layout, orig_size);
+            // SAFETY: the object's first `object_size >= n` bytes are the
+            // caller's (the caller's guarantee).
+            unsafe { core::ptr::write_bytes(p, 0, n as usize) };
+        }
+        if self.init.wipe_fp {
+            // SAFETY: the policy wipes only a free pointer inside the
+            // object (`offset + word <= inuse`), which is the caller's.
+            unsafe {
+                core::ptr::write_unaligned(p.add(self.layout.offset as usize).cast::<usize>(), 0)
+            };
+        }
     }
 
     /// `slab_free_hook()` of `o`, an object being freed: kmemleak stops

@@ -70,6 +70,24 @@ impl Node {
     }
 }
 
+/// A no-op called with a node's `list_lock` held, where a test's kprobe
+/// runs `kmalloc_nolock()` as code that interrupted the holder would (7.3's
+/// `slab_attach_kprobe_locked()`, `rslab:rslab_attach_kprobe_locked`): on
+/// kernels with lockdep only, as the kernel's.
+#[cfg(CONFIG_PROVE_LOCKING)]
+#[no_mangle]
+#[inline(never)]
+pub(crate) extern "C" fn rslab_attach_kprobe_locked() {
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// [`rslab_attach_kprobe_locked`] where the kernel has lockdep.
+#[inline(always)]
+fn attach_kprobe_locked() {
+    #[cfg(CONFIG_PROVE_LOCKING)]
+    rslab_attach_kprobe_locked();
+}
+
 impl Cache {
     /// `add_partial()`, under `list_lock`.
     ///
@@ -80,6 +98,7 @@ impl Cache {
     /// node's) that the caller puts there: unfrozen, or a debug cache's
     /// disabled slab (frozen, but no CPU's).
     pub(super) unsafe fn add_partial(&self, n: &mut Node, s: &SlabPage, tail: bool) {
+        attach_kprobe_locked();
         let a = s.as_link();
         if tail {
             s.next.store(core::ptr::null_mut(), Relaxed);
@@ -113,6 +132,7 @@ impl Cache {
     /// `n` is a partial list of this cache, locked by the caller, and `s` a
     /// slab on it, which the caller takes off.
     pub(super) unsafe fn remove_partial(&self, n: &mut Node, s: &SlabPage) {
+        attach_kprobe_locked();
         let (p, nx) = (s.prev.load(Relaxed), s.next.load(Relaxed));
         // SAFETY: neighbours on the list (under `list_lock`).
         match unsafe { SlabPage::from_link(p) } {

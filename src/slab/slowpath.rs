@@ -5,8 +5,9 @@
 //! They run with interrupts off on their CPU (see the lock order in
 //! `src/slab.rs`), except where a new slab is allocated.
 
-use super::{Cache, CpuSlab, SlabPage, SlabStat};
+use super::{node::Node, Cache, CpuSlab, SlabPage, SlabStat};
 use crate::glue::atomic::Relaxed;
+use crate::page_pool::RawBlock;
 use crate::{
     glue::{cpu, fault, gfp::Gfp},
     logic::slab::{
@@ -587,10 +588,35 @@ impl Cache {
             }
         }
         let block = block?;
+        let (first, objects) = self.prepare_slab(&block);
+        self.pool
+            .record(&block, 0)
+            .pair
+            .set_local(0, Counters::new(objects, objects, true).0 as usize);
+        // The counts change with the slab's owner under `list_lock`, so
+        // that `validate` (which holds it) sees them agree.
+        let n = self.node(self.pool.node_of(&block)).list.lock();
+        // SAFETY: the block was just allocated from this cache's pool, ours
+        // alone, and prepared as a slab of `objects` objects; `n` is its
+        // node's list, locked.
+        let slab = unsafe { self.attach_slab(&n, block, objects) }?;
+        drop(n);
+        // SAFETY: a new slab of this cache, frozen, on no list and no CPU's;
+        // `first` heads the list of all its objects (linked by
+        // `prepare_slab`), all counted in use.
+        Some(unsafe { Taken::new(slab, first) })
+    }
+
+    /// The objects of a new slab in `block` (just allocated for this cache,
+    /// ours alone): red zones set up, constructed, linked through their
+    /// free pointers in order (shuffled if randomised). Returns the first
+    /// object and how many there are. The head record's `(freelist,
+    /// counters)` is left to the caller.
+    pub(super) fn prepare_slab(&self, block: &RawBlock) -> (usize, u32) {
         let order = block.order();
         let objects = layout::order_objects(order, self.layout.size, bindings::PAGE_SHIFT);
         // The first object, after its left red zone (`fixup_red_left()`).
-        let base = self.pool.addr(&block) as usize + self.layout.red_left_pad as usize;
+        let base = self.pool.addr(block) as usize + self.layout.red_left_pad as usize;
         let size = self.layout.size as usize;
         if self.is_debug() {
             let bytes = (1usize << bindings::PAGE_SHIFT) << order;
@@ -630,18 +656,29 @@ impl Cache {
         }
         // SAFETY: as above; `prev` is the last object linked.
         unsafe { self.set_fp(prev, 0) };
-        self.pool
-            .record(&block, 0)
-            .pair
-            .set_local(0, Counters::new(objects, objects, true).0 as usize);
-        // The counts change with the slab's owner under `list_lock`, so
-        // that `validate` (which holds it) sees them agree.
+        (first, objects)
+    }
+
+    /// Makes `block` a slab of this cache: counted on its node and claimed
+    /// (its records name this cache). Returns its head record.
+    ///
+    /// # Safety
+    ///
+    /// `block` was just allocated from this cache's pool, is ours alone,
+    /// and holds `objects` objects prepared by [`Cache::prepare_slab`], its
+    /// head record's `(freelist, counters)` set. `_n` is the locked partial
+    /// list of the block's node.
+    pub(super) unsafe fn attach_slab(
+        &self,
+        _n: &Node,
+        block: RawBlock,
+        objects: u32,
+    ) -> Option<&SlabPage> {
         let node = self.node(self.pool.node_of(&block));
-        let n = node.list.lock();
         node.nr_slabs.add(1, Relaxed);
         node.total_objects.add(objects as usize, Relaxed);
         // SAFETY: the block was just allocated from this cache's pool and is
-        // ours alone.
+        // ours alone (the caller's guarantee).
         let head = unsafe {
             SlabPage::claim(
                 &self.pool,
@@ -650,14 +687,9 @@ impl Cache {
                 self.layout.red_left_pad as usize,
             )
         };
-        drop(n);
         // SAFETY: the record lives while its block is out, which it is until
         // `discard_slab`, which only runs on a slab taken off every list.
-        let slab = unsafe { SlabPage::from_link(head) }?;
-        // SAFETY: a new slab of this cache, frozen, on no list and no CPU's;
-        // `first` heads the list of all its objects (linked above), all
-        // counted in use.
-        Some(unsafe { Taken::new(slab, first) })
+        unsafe { SlabPage::from_link(head) }
     }
 
     /// `discard_slab()`: gives an empty slab that is on no list back to the
