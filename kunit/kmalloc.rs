@@ -118,11 +118,6 @@ mod tests {
     fn kmalloc_nolock_never_waits_for_a_lock() -> Result {
         let p = pool()?;
         let k = Kmalloc::new(&p, SlubDebug::NONE)?;
-        // An ordinary allocation grows the pool; freed, its pages are free.
-        let warm = k.kmalloc(16384, Gfp::KERNEL);
-        ensure!(!warm.is_null(), "pool grown");
-        // SAFETY: live, freed once.
-        unsafe { k.kfree(warm) };
         let c64 = some!(k.cache_for(64));
         let c96 = some!(k.cache_for(96));
         ensure!(
@@ -139,6 +134,12 @@ mod tests {
             "no such node"
         );
         on_cpu(0, || {
+            // An ordinary allocation grows the pool's zone of this CPU's
+            // node; freed, its pages are free.
+            let warm = k.kmalloc(16384, Gfp::KERNEL);
+            ensure!(!warm.is_null(), "pool grown");
+            // SAFETY: live, freed once.
+            unsafe { k.kfree(warm) };
             let s = |x| c64.stat_total(x);
             let a = k.kmalloc_nolock(64, Gfp::KERNEL, None);
             ensure!(!a.is_null(), "a new slab");
@@ -156,12 +157,15 @@ mod tests {
             ensure!(s(SlabStat::AllocFromPartial) == 1, "from partial");
             ensure!(s(SlabStat::AllocSlab) == 1, "no new slab");
             ensure!(census(c64)?.inuse == 2, "two in use");
-            let held = c64.hold_list_lock(0);
+            let node = p.cpu_node(0);
+            let held = c64.hold_list_lock(node);
             let d = k.kmalloc_nolock(64, Gfp::KERNEL, None);
-            let held96 = c96.hold_list_lock(0);
+            let held96 = c96.hold_list_lock(node);
             let none = k.kmalloc_nolock(64, Gfp::KERNEL, None);
+            let both = held.is_some() && held96.is_some();
             drop(held96);
             drop(held);
+            ensure!(both, "both lists held by the test");
             ensure!(none.is_null(), "both classes' lists held: NULL");
             // SAFETY: `d` is null or live.
             ensure!(!d.is_null() && unsafe { c96.contains(d) }, "the next class");

@@ -64,6 +64,11 @@ static void sample_tick(struct timer_list *t)
 		atomic_inc(&tick_failures);
 	rslab_cache_free(cache, o);
 	rslab_kfree(k);
+	/* Any context: NULL is allowed (nothing at hand without waiting). */
+	k = rslab_kmalloc_nolock(64, __GFP_ZERO, NUMA_NO_NODE);
+	if (k && memchr_inv(k, 0, 64))
+		atomic_inc(&tick_failures);
+	rslab_kfree_nolock(k);
 	if (atomic_inc_return(&ticks_done) < TICKS)
 		mod_timer(t, jiffies + msecs_to_jiffies(5));
 }

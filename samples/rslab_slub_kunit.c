@@ -22,7 +22,8 @@
  *   makes each operation some 55 times slower under TCG, where these run).
  * - test_kmalloc_nolock_and_friends_hardirq is rslab's: the same
  *   allocations and frees from a hard-interrupt hrtimer every 20 us while
- *   the test thread runs the kmalloc/kfree loop on rslab.
+ *   the test thread runs the kmalloc/kfree loop on rslab, until the timer
+ *   has fired 200 times (or for 5 s).
  */
 #include <kunit/test.h>
 #include <linux/delay.h>
@@ -471,11 +472,16 @@ static void test_kmalloc_nolock_and_friends_hardirq(struct kunit *test)
 {
 	struct test_nolock_context ctx = { .test = test };
 
+	unsigned long end = jiffies + 5 * HZ;
+
 	hrtimer_setup_on_stack(&ctx.timer, nolock_timer_fn, CLOCK_MONOTONIC,
 			       HRTIMER_MODE_REL_HARD);
 	hrtimer_start(&ctx.timer, ns_to_ktime(20 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
 
-	test_kmalloc_and_friends();
+	/* Until the timer has fired 200 times (or 5 s: TCG is slow to fire it). */
+	do
+		test_kmalloc_and_friends();
+	while (READ_ONCE(ctx.callback_count) < 200 && time_before(jiffies, end));
 
 	hrtimer_cancel(&ctx.timer);
 	destroy_hrtimer_on_stack(&ctx.timer);

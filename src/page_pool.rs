@@ -71,7 +71,7 @@ use crate::{
         gfp::Gfp,
         mm::{self, Zone as ZoneKind},
         numa,
-        percpu::PerCpu,
+        percpu::{IrqsAreOff, PerCpu},
         stats::Stats,
     },
     logic::page_pool::freearea::{FreeArea, Pages},
@@ -884,14 +884,21 @@ impl<R: PageRecord> Pool<R> {
         idx.map(|idx| self.block(idx, order))
     }
 
-    /// `alloc_pages_nolock()` without growing: a block of node `nid`'s
-    /// normal zone that needs no waiting for a lock, from this CPU's list
+    /// `alloc_pages_nolock()` without growing, with interrupts off: a block
+    /// of node `nid`'s normal zone that needs no waiting for a lock, from
+    /// this CPU's list
     /// (if `nid` is its node) or from the zone's free areas, each lock only
     /// tried. `None` if both are empty or their locks are held (by another
     /// CPU, or by the code this interrupt or NMI interrupted). Never spins,
     /// never sleeps, never calls the kernel's allocator: any context.
     /// Zeroed as [`Pool::alloc`] zeroes for `gfp`.
-    pub(crate) fn alloc_nolock(&self, order: u32, gfp: Gfp, nid: usize) -> Option<RawBlock> {
+    pub(crate) fn alloc_nolock(
+        &self,
+        _irq: &impl IrqsAreOff,
+        order: u32,
+        gfp: Gfp,
+        nid: usize,
+    ) -> Option<RawBlock> {
         if order > MAX_ORDER || nid >= self.nr_nodes() {
             return None;
         }
@@ -899,7 +906,12 @@ impl<R: PageRecord> Pool<R> {
         let idx = match self.pcp_alloc_fast_in(order, Some(zi)) {
             Some(idx) => Some(idx),
             None => {
-                let mut z = self.zones.get(zi)?.try_lock()?;
+                // SAFETY: interrupts are off (`_irq`, which outlives the
+                // guard below), taken the raw way, which NMI context allows
+                // (`SpinLockIrq::try_lock()` counts them in a per-CPU count,
+                // and warns there).
+                let off = unsafe { kernel::interrupt::LocalInterruptDisabled::assume_disabled() };
+                let mut z = self.zones.get(zi)?.try_lock_with(off)?;
                 let idx = self.zone_alloc(&mut z, order);
                 if idx.is_some() {
                     z.user_pages += 1 << order;

@@ -31,9 +31,10 @@
 
 use super::{Cache, SlabPage, SlabStat};
 use crate::{
-    glue::{atomic::Relaxed, cpu, dword, gfp::Gfp},
+    glue::{atomic::Relaxed, cpu, dword, gfp::Gfp, percpu::IrqsOff},
     logic::slab::slabstate::Counters,
 };
+use kernel::interrupt::LocalInterruptDisabled;
 
 /// Node partial slabs an allocation looks at before it makes a new slab:
 /// the walk is under `list_lock`, in any context, so it is bounded.
@@ -78,7 +79,16 @@ impl Cache {
     fn alloc_nolock_slow(&self, gfp: Gfp, node: Option<usize>) -> usize {
         let nid = node.unwrap_or_else(|| self.pool.cpu_node(cpu::current()));
         self.stat(SlabStat::AllocSlowpath);
-        let Some(mut n) = self.node(nid).list.try_lock() else {
+        // Interrupts off the raw way, which NMI context allows (the kernel
+        // crate's `local_interrupt_disable()`, under `SpinLockIrq::lock()`
+        // and `try_lock()`, counts them in a per-CPU count and warns there).
+        // SAFETY: dropped at the end of this function, inside every
+        // interrupts-off guard live now; declared before `n`, dropped after.
+        let irq = unsafe { IrqsOff::new() };
+        // SAFETY: interrupts are off (`irq`) while `n`, declared after it,
+        // lives.
+        let off = unsafe { LocalInterruptDisabled::assume_disabled() };
+        let Some(mut n) = self.node(nid).list.try_lock_with(off) else {
             return 0;
         };
         let mut cur = n.head;
@@ -98,14 +108,16 @@ impl Cache {
         // A new slab: its pages from the pool without waiting (pool locks
         // nest inside `list_lock`), made and listed under the lock held.
         let gfp = gfp.for_slab(self.allocflags);
-        let mut block = self.pool.alloc_nolock(self.layout.order, gfp, nid);
+        let mut block = self.pool.alloc_nolock(&irq, self.layout.order, gfp, nid);
         if block.is_none() && self.layout.min_order < self.layout.order {
-            block = self.pool.alloc_nolock(self.layout.min_order, gfp, nid);
+            block = self
+                .pool
+                .alloc_nolock(&irq, self.layout.min_order, gfp, nid);
         }
         let Some(block) = block else {
             return 0;
         };
-        let (first, objects) = self.prepare_slab(&block);
+        let (first, objects) = self.prepare_slab(&block, true);
         // SAFETY: `first` heads the new slab's freelist (just linked), ours
         // alone.
         let rest = unsafe { self.get_fp(first) };
@@ -126,6 +138,7 @@ impl Cache {
             unsafe { self.add_partial(&mut n, slab, false) };
         }
         drop(n);
+        drop(irq);
         self.stat(SlabStat::AllocSlab);
         first
     }
@@ -197,8 +210,10 @@ pub(crate) struct ListHeld<'a>(
 
 #[cfg(rslab_kunit)]
 impl Cache {
-    /// Takes node `nid`'s `list_lock` until the result is dropped.
-    pub(crate) fn hold_list_lock(&self, nid: usize) -> ListHeld<'_> {
-        ListHeld(self.node(nid).list.lock())
+    /// Takes node `nid`'s `list_lock` until the result is dropped, if it is
+    /// free: tried, so that lockdep lets a test hold two caches' (one lock
+    /// class) in any order.
+    pub(crate) fn hold_list_lock(&self, nid: usize) -> Option<ListHeld<'_>> {
+        self.node(nid).list.try_lock().map(ListHeld)
     }
 }

@@ -588,7 +588,7 @@ impl Cache {
             }
         }
         let block = block?;
-        let (first, objects) = self.prepare_slab(&block);
+        let (first, objects) = self.prepare_slab(&block, false);
         self.pool
             .record(&block, 0)
             .pair
@@ -609,10 +609,12 @@ impl Cache {
 
     /// The objects of a new slab in `block` (just allocated for this cache,
     /// ours alone): red zones set up, constructed, linked through their
-    /// free pointers in order (shuffled if randomised). Returns the first
-    /// object and how many there are. The head record's `(freelist,
-    /// counters)` is left to the caller.
-    pub(super) fn prepare_slab(&self, block: &RawBlock) -> (usize, u32) {
+    /// free pointers in order (shuffled if randomised: from a random start,
+    /// or with `nolock`, for any context, from the cycle counter, as 7.3
+    /// takes a per-CPU pseudo-random state there). Returns the first object
+    /// and how many there are. The head record's `(freelist, counters)` is
+    /// left to the caller.
+    pub(super) fn prepare_slab(&self, block: &RawBlock, nolock: bool) -> (usize, u32) {
         let order = block.order();
         let objects = layout::order_objects(order, self.layout.size, bindings::PAGE_SHIFT);
         // The first object, after its left red zone (`fixup_red_left()`).
@@ -648,10 +650,16 @@ impl Cache {
         if self.seq.is_empty() {
             (0..objects).for_each(&mut link);
         } else {
-            // SAFETY: `get_random_u32()` may be called from any context.
-            let start = (unsafe { bindings::get_random_u32() } as usize)
-                .checked_rem(self.seq.len())
-                .unwrap_or(0);
+            let r = if nolock {
+                // SAFETY: `get_cycles()` reads a counter; any context.
+                let c = unsafe { crate::glue::ffi::rslab_get_cycles() };
+                (c ^ (c >> 17) ^ base as u64) as usize
+            } else {
+                // SAFETY: `get_random_u32()` may be called from any context
+                // but NMI.
+                (unsafe { bindings::get_random_u32() }) as usize
+            };
+            let start = r.checked_rem(self.seq.len()).unwrap_or(0);
             layout::shuffled_order(&self.seq, objects, start).for_each(&mut link);
         }
         // SAFETY: as above; `prev` is the last object linked.
