@@ -38,7 +38,7 @@ static noinline void rslab_leak_objects(void)
 }
 
 /* Frees what was allocated (a slot never filled holds 0: skipped). */
-static void rslab_leak_free(void)
+static noinline void rslab_leak_free(void)
 {
 	if (hidden[0] && hidden[0] != HIDE)
 		rslab_cache_free(leak_cache, unhide(hidden[0]));

@@ -27,6 +27,9 @@ SHEAF_SLOW = ["Cache>::sheaf_alloc_slow", "Cache>::sheaf_free_slow"]
 INIT_ALLOC = ["Cache>::init_alloced"]
 INIT_FREE = ["Cache>::free_hooks", "Cache>::free_hooked"]
 POOL = "Pool<rslab::slab::page::SlabPage>>"
+# The exported entries' traced variants, jumped to when the event's static
+# key is on (a no-op instruction until then, on kernels with tracepoints).
+TRACE = ["api::traced::"]
 FAST = {
     "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
     # (node_match() on the fast path; the sheaves' node check likewise.)
@@ -45,17 +48,17 @@ FAST = {
                                                      "kmalloc::bad_kfree"] + INIT_FREE,
     # The exported entries, each the fast path itself (inline) or one jump
     # to it.
-    "rslab_cache_alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
-    "rslab_cache_free": SLAB_SLOW + ["Cache>::sheaf_free_slow"] + INIT_FREE,
-    "rslab_kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large", "Kmalloc>::kmalloc_slow"],
+    "rslab_cache_alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC + TRACE,
+    "rslab_cache_free": SLAB_SLOW + ["Cache>::sheaf_free_slow"] + INIT_FREE + TRACE,
+    "rslab_kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large", "Kmalloc>::kmalloc_slow"] + TRACE,
     "rslab_kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
-                                "kmalloc::bad_kfree"] + INIT_FREE,
+                                "kmalloc::bad_kfree"] + INIT_FREE + TRACE,
     "rslab_cache_alloc_bulk": ["Cache>::alloc_bulk"],
     "rslab_cache_free_bulk": ["Cache>::free_bulk"],
     "rslab_alloc_pages": [POOL + "::alloc", POOL + "::alloc_slow", POOL + "::alloc_compound",
-                          "Kmalloc>::alloc_pages"],
+                          "Kmalloc>::alloc_pages"] + TRACE,
     "rslab_free_pages": [POOL + "::free", "Kmalloc>::free_other_pages", "Kmalloc>::put_block_shared",
-                         "kmalloc::bad_kfree", "Kmalloc>::free_pages"],
+                         "kmalloc::bad_kfree", "Kmalloc>::free_pages"] + TRACE,
     # The page pool as the slab layer instantiates it: its per-CPU lists.
     "<rslab::page_pool::" + POOL + "::alloc": [POOL + "::alloc_slow"],
     "<rslab::page_pool::" + POOL + "::free": [POOL + "::free_slow"],

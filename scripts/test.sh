@@ -143,7 +143,10 @@ for arch in $arches; do
 		res=$(tail -n1 "$out/fastpath-calls.txt" | sed -n 's/^fast paths: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2 0/p')
 		count "$arch (fast paths make no calls, from the disassembly)" "${res:-0 1 0}"
 	fi
-	append=$(tier_append "$arch")
+	# A log buffer that holds the whole run, for the guest's last check
+	# (kernel_log_clean): the default 128 KiB lost the debug tier's start.
+	a=$(tier_append "$arch")
+	append="log_buf_len=16M${a:+ $a}"
 	log "$arch: booting the test kernel${append:+ with $append} (console log: $out/test.log)"
 	vm_start=$SECONDS
 	tier=

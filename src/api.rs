@@ -14,9 +14,10 @@
 use crate::{
     glue::{
         atomic::Global,
-        ffi,
+        debug, ffi,
         gfp::Gfp,
         rcu::{self, RcuHead},
+        trace,
     },
     kmalloc::Buckets,
     registry::Registry,
@@ -276,6 +277,10 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc(
     s: *mut c_void,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
+    if trace::cache_alloc_on() {
+        // SAFETY: the caller's guarantee.
+        return unsafe { traced::cache_alloc(s, gfp, bindings::NUMA_NO_NODE) };
+    }
     // SAFETY: the caller's guarantee.
     let Some(c) = (unsafe { cache(s) }) else {
         return core::ptr::null_mut();
@@ -307,6 +312,10 @@ pub(crate) unsafe extern "C" fn rslab_cache_alloc_node(
     gfp: bindings::gfp_t,
     nid: c_int,
 ) -> *mut c_void {
+    if trace::cache_alloc_on() {
+        // SAFETY: the caller's guarantee.
+        return unsafe { traced::cache_alloc(s, gfp, nid) };
+    }
     // SAFETY: the caller's guarantee.
     let (Some(c), Ok(nid)) = (unsafe { cache(s) }, node_arg(nid)) else {
         return core::ptr::null_mut();
@@ -323,6 +332,9 @@ pub(crate) extern "C" fn rslab_kmalloc_node(
     gfp: bindings::gfp_t,
     nid: c_int,
 ) -> *mut c_void {
+    if trace::kmalloc_on() {
+        return traced::kmalloc(size, gfp, nid);
+    }
     let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
         return core::ptr::null_mut();
     };
@@ -424,6 +436,10 @@ pub(crate) unsafe extern "C" fn rslab_cache_zalloc(
 /// allocated from `s` and does not use again.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_free(s: *mut c_void, obj: *mut c_void) {
+    if trace::cache_free_on() {
+        // SAFETY: the caller's guarantee.
+        return unsafe { traced::cache_free(s, obj) };
+    }
     // SAFETY: the caller's guarantee.
     if let (Some(c), Some(o)) = (unsafe { cache(s) }, NonNull::new(obj.cast::<u8>())) {
         // SAFETY: the caller's guarantee; a foreign address is reported.
@@ -733,6 +749,9 @@ pub(crate) unsafe extern "C" fn rslab_kmem_buckets_destroy(b: *mut c_void) -> c_
 /// `kmalloc()` (zeroed up to `ksize()` for `__GFP_ZERO`).
 #[no_mangle]
 pub(crate) extern "C" fn rslab_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
+    if trace::kmalloc_on() {
+        return traced::kmalloc(size, gfp, bindings::NUMA_NO_NODE);
+    }
     registry().map_or(core::ptr::null_mut(), |r| {
         r.kmalloc().kmalloc_inline(size, Gfp::from_raw(gfp)).cast()
     })
@@ -741,6 +760,10 @@ pub(crate) extern "C" fn rslab_kmalloc(size: usize, gfp: bindings::gfp_t) -> *mu
 /// `kzalloc()`.
 #[no_mangle]
 pub(crate) extern "C" fn rslab_kzalloc(size: usize, gfp: bindings::gfp_t) -> *mut c_void {
+    if trace::kmalloc_on() {
+        let gfp = Gfp::from_raw(gfp).zeroed().raw();
+        return traced::kmalloc(size, gfp, bindings::NUMA_NO_NODE);
+    }
     registry().map_or(core::ptr::null_mut(), |r| {
         r.kmalloc().kzalloc(size, Gfp::from_raw(gfp)).cast()
     })
@@ -753,6 +776,11 @@ pub(crate) extern "C" fn rslab_kmalloc_array(
     size: usize,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
+    if trace::kmalloc_on() {
+        return n.checked_mul(size).map_or(core::ptr::null_mut(), |bytes| {
+            traced::kmalloc(bytes, gfp, bindings::NUMA_NO_NODE)
+        });
+    }
     registry().map_or(core::ptr::null_mut(), |r| {
         r.kmalloc()
             .kmalloc_array(n, size, Gfp::from_raw(gfp))
@@ -786,6 +814,10 @@ pub(crate) unsafe extern "C" fn rslab_krealloc(
 /// not used again.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_kfree(p: *const c_void) {
+    if trace::kfree_on() {
+        // SAFETY: the caller's guarantee.
+        return unsafe { traced::kfree(p) };
+    }
     if let Some(r) = registry() {
         // SAFETY: the caller's guarantee.
         unsafe { r.kmalloc().kfree_inline(p.cast_mut().cast()) };
@@ -882,6 +914,9 @@ pub(crate) extern "C" fn rslab_alloc_pages(
     gfp: bindings::gfp_t,
     order: c_uint,
 ) -> *mut bindings::page {
+    if trace::page_alloc_on() {
+        return traced::alloc_pages(gfp, order, bindings::NUMA_NO_NODE);
+    }
     registry().map_or(core::ptr::null_mut(), |r| {
         r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp), None)
     })
@@ -897,6 +932,9 @@ pub(crate) extern "C" fn rslab_alloc_pages_node(
     gfp: bindings::gfp_t,
     order: c_uint,
 ) -> *mut bindings::page {
+    if trace::page_alloc_on() {
+        return traced::alloc_pages(gfp, order, nid);
+    }
     let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
         return core::ptr::null_mut();
     };
@@ -965,6 +1003,10 @@ pub(crate) extern "C" fn rslab_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong 
 /// on which the caller holds a reference it gives up.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_free_pages(page: *mut bindings::page, order: c_uint) {
+    if trace::page_free_on() {
+        // SAFETY: the caller's guarantee.
+        return unsafe { traced::free_pages(page, order) };
+    }
     if let (Some(r), false) = (registry(), page.is_null()) {
         // SAFETY: the caller's guarantee.
         unsafe { r.kmalloc().free_pages(page, order) };
@@ -1002,5 +1044,145 @@ pub(crate) unsafe extern "C" fn rslab_put_page(page: *mut bindings::page) {
     if !rslab {
         // SAFETY: the caller's guarantee; not a page of rslab's.
         unsafe { ffi::rslab_kernel_put_page(page) };
+    }
+}
+
+/// The exported entries with their trace events on: each entry tests its
+/// event's static key first and, when it is on, jumps here, to the same
+/// work plus the event (cold, out of line), so that with the event off the
+/// entry carries one no-op instruction and its fast path is unchanged.
+/// Each walks the stack for its call site (the first return address outside
+/// rslab, as `_RET_IP_`).
+mod traced {
+    use super::*;
+
+    /// A node argument as the events record it.
+    fn node_of(nid: Option<usize>) -> c_int {
+        nid.map_or(bindings::NUMA_NO_NODE, |n| {
+            c_int::try_from(n).unwrap_or(c_int::MAX)
+        })
+    }
+
+    /// [`rslab_cache_alloc_node`] with `rslab_kmem_cache_alloc`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`rslab_cache_alloc`].
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn cache_alloc(
+        s: *mut c_void,
+        gfp: bindings::gfp_t,
+        nid: c_int,
+    ) -> *mut c_void {
+        // SAFETY: the caller's guarantee.
+        let (Some(c), Ok(nid)) = (unsafe { cache(s) }, node_arg(nid)) else {
+            return core::ptr::null_mut();
+        };
+        let p = c
+            .alloc_node(Gfp::from_raw(gfp), nid)
+            .map_or(core::ptr::null_mut(), |p| p.as_ptr());
+        let l = c.layout();
+        trace::cache_alloc(
+            debug::caller_addr(),
+            p,
+            c.name(),
+            l.object_size as usize,
+            l.size as usize,
+            gfp,
+            node_of(nid),
+        );
+        p.cast()
+    }
+
+    /// [`rslab_cache_free`] with `rslab_kmem_cache_free`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`rslab_cache_free`].
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn cache_free(s: *mut c_void, obj: *mut c_void) {
+        // SAFETY: the caller's guarantee.
+        if let (Some(c), Some(o)) = (unsafe { cache(s) }, NonNull::new(obj.cast::<u8>())) {
+            trace::cache_free(debug::caller_addr(), o.as_ptr(), c.name());
+            // SAFETY: the caller's guarantee; a foreign address is reported.
+            unsafe { c.free(o) };
+        }
+    }
+
+    /// [`rslab_kmalloc_node`] with `rslab_kmalloc`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn kmalloc(size: usize, gfp: bindings::gfp_t, nid: c_int) -> *mut c_void {
+        let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
+            return core::ptr::null_mut();
+        };
+        let k = r.kmalloc();
+        let p = k.kmalloc_node(size, Gfp::from_raw(gfp), nid);
+        // SAFETY: `p` was just allocated (or is null or `ZERO_SIZE_PTR`),
+        // and is not handed out yet.
+        let bytes_alloc = unsafe { k.ksize(p) };
+        trace::kmalloc(
+            debug::caller_addr(),
+            p,
+            size,
+            bytes_alloc,
+            gfp,
+            node_of(nid),
+        );
+        p.cast()
+    }
+
+    /// [`rslab_kfree`] with `rslab_kfree`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`rslab_kfree`].
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn kfree(p: *const c_void) {
+        trace::kfree(debug::caller_addr(), p.cast());
+        if let Some(r) = registry() {
+            // SAFETY: the caller's guarantee.
+            unsafe { r.kmalloc().kfree(p.cast_mut().cast()) };
+        }
+    }
+
+    /// [`rslab_alloc_pages_node`] with `rslab_mm_page_alloc`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn alloc_pages(
+        gfp: bindings::gfp_t,
+        order: c_uint,
+        nid: c_int,
+    ) -> *mut bindings::page {
+        let (Some(r), Ok(nid)) = (registry(), node_arg(nid)) else {
+            return core::ptr::null_mut();
+        };
+        let page = r.kmalloc().alloc_pages(order, Gfp::from_raw(gfp), nid);
+        if !page.is_null() {
+            // SAFETY: `page` is a `struct page` just allocated.
+            let pfn = unsafe { ffi::rslab_page_to_pfn(page) } as usize;
+            trace::page_alloc(pfn, order, gfp);
+        }
+        page
+    }
+
+    /// [`rslab_free_pages`] with `rslab_mm_page_free`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`rslab_free_pages`].
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn free_pages(page: *mut bindings::page, order: c_uint) {
+        if let (Some(r), false) = (registry(), page.is_null()) {
+            // SAFETY: `page` is a valid `struct page` (the caller's).
+            let pfn = unsafe { ffi::rslab_page_to_pfn(page) } as usize;
+            trace::page_free(pfn, order);
+            // SAFETY: the caller's guarantee.
+            unsafe { r.kmalloc().free_pages(page, order) };
+        }
     }
 }

@@ -27,4 +27,5 @@ pub(crate) mod shrinker;
 pub(crate) mod stats;
 pub(crate) mod swab;
 pub(crate) mod sysfs;
+pub(crate) mod trace;
 pub(crate) mod vfs;

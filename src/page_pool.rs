@@ -71,7 +71,7 @@ use crate::{
         gfp::Gfp,
         mm::{self, Zone as ZoneKind},
         numa,
-        percpu::{IrqsAreOff, PerCpu},
+        percpu::{IrqsSaved, PerCpu},
         stats::Stats,
     },
     logic::page_pool::freearea::{FreeArea, Pages},
@@ -894,7 +894,7 @@ impl<R: PageRecord> Pool<R> {
     /// Zeroed as [`Pool::alloc`] zeroes for `gfp`.
     pub(crate) fn alloc_nolock(
         &self,
-        _irq: &impl IrqsAreOff,
+        irq: &IrqsSaved,
         order: u32,
         gfp: Gfp,
         nid: usize,
@@ -906,12 +906,10 @@ impl<R: PageRecord> Pool<R> {
         let idx = match self.pcp_alloc_fast_in(order, Some(zi)) {
             Some(idx) => Some(idx),
             None => {
-                // SAFETY: interrupts are off (`_irq`, which outlives the
-                // guard below), taken the raw way, which NMI context allows
-                // (`SpinLockIrq::try_lock()` counts them in a per-CPU count,
-                // and warns there).
-                let off = unsafe { kernel::interrupt::LocalInterruptDisabled::assume_disabled() };
-                let mut z = self.zones.get(zi)?.try_lock_with(off)?;
+                // Tried under `irq`, as NMI context allows
+                // (`SpinLockIrq::try_lock()` counts interrupt disabling per
+                // CPU, and warns there).
+                let mut z = self.zones.get(zi)?.try_lock_with(irq.disabled())?;
                 let idx = self.zone_alloc(&mut z, order);
                 if idx.is_some() {
                     z.user_pages += 1 << order;

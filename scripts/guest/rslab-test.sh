@@ -255,6 +255,20 @@ check slub_debug_caches_destroyed sh -c "for c in guest-dbg-a guest-trace guest-
 # fourth.
 AI=/sys/kernel/debug/rslab/allocinfo
 check allocinfo_reload sh -c "rmmod rslab && insmod $ko allocinfo=1"
+# rslab's trace events (trace system rslab), where the kernel has event
+# tracing (its own kmem events): enabled while rslab_leak.ko allocates and
+# frees, and their records checked field by field below; pointers printed
+# unhashed (hash-ptr off) to compare them with the addresses it prints.
+T=/sys/kernel/tracing
+grep -qs " $T " /proc/mounts || mount -t tracefs tracefs $T 2>/dev/null
+tracing=
+if [ -d $T/events/kmem ]; then
+	tracing=1
+	check trace_events_listed sh -c "ls $T/events/rslab | tr '\n' ' ' | grep -q 'rslab_kfree rslab_kmalloc rslab_kmem_cache_alloc rslab_kmem_cache_free rslab_mm_page_alloc rslab_mm_page_free'"
+	echo 0 >$T/options/hash-ptr
+	echo >$T/trace
+	echo 1 >$T/events/rslab/enable
+fi
 check leak_insmod insmod "$(dirname "$ko")/rslab_leak.ko"
 sed 's/^/RSLAB-GUEST allocinfo: /' $AI | grep rslab_leak
 # sites BYTES CALLS: how many of rslab_leak's sites hold BYTES in CALLS objects.
@@ -297,6 +311,27 @@ if [ -n "$debug" ]; then
 	leaks $(dmesg | sed -n 's/.*rslab_leak: object \(0x[0-9a-f]*\) kmalloc \(0x[0-9a-f]*\) large \(0x[0-9a-f]*\) quiet \(0x[0-9a-f]*\)$/\1 \2 \3 \4/p' | tail -n 1)
 fi
 check leak_rmmod rmmod rslab_leak
+if [ -n "$tracing" ]; then
+	echo 0 >$T/events/rslab/enable
+	grep rslab_leak $T/trace | sed 's/^/RSLAB-GUEST trace: /'
+	# traced EVENT FUNCTION FIELDS: one record of EVENT from FUNCTION of
+	# rslab_leak with exactly FIELDS after its call site.
+	traced() {
+		test "$(grep -Ec "$1: call_site=$2\+0x[0-9a-f]+/0x[0-9a-f]+ \[rslab_leak\] $3\$" $T/trace)" = 1
+	}
+	trace_checks() {
+		obj=${1#0x} km=${2#0x} large=${3#0x} quiet=${4#0x}
+		check trace_kmem_cache_alloc traced rslab_kmem_cache_alloc rslab_leak_objects "ptr=(0x)?0*$obj name=leak-cache bytes_req=96 bytes_alloc=$slot gfp_flags=GFP_KERNEL node=-1"
+		check trace_kmalloc traced rslab_kmalloc rslab_leak_objects "ptr=(0x)?0*$km bytes_req=200 bytes_alloc=256 gfp_flags=GFP_KERNEL node=-1"
+		check trace_kmalloc_large traced rslab_kmalloc rslab_leak_objects "ptr=(0x)?0*$large bytes_req=12288 bytes_alloc=16384 gfp_flags=GFP_KERNEL node=-1"
+		check trace_kmem_cache_free traced rslab_kmem_cache_free rslab_leak_free "ptr=(0x)?0*$obj name=leak-cache"
+		check trace_kmem_cache_free_quiet traced rslab_kmem_cache_free rslab_leak_free "ptr=(0x)?0*$quiet name=leak-quiet"
+		check trace_kfree traced rslab_kfree rslab_leak_free "ptr=(0x)?0*$km"
+		check trace_kfree_large traced rslab_kfree rslab_leak_free "ptr=(0x)?0*$large"
+	}
+	trace_checks $(dmesg | sed -n 's/.*rslab_leak: object \(0x[0-9a-f]*\) kmalloc \(0x[0-9a-f]*\) large \(0x[0-9a-f]*\) quiet \(0x[0-9a-f]*\)$/\1 \2 \3 \4/p' | tail -n 1)
+	check trace_records_all_from_api test "$(grep -c 'rslab_leak' $T/trace)" = 8
+fi
 # Freed: each site is still listed, with nothing live (as an address: the
 # module's symbols went with it).
 check allocinfo_sites_emptied_by_frees test "$(grep -Ec '^ +0 +0 0x[0-9a-f]+$' $AI)" = 4

@@ -78,6 +78,10 @@ unsafe extern "C" {
         work: *mut bindings::irq_work,
         func: Option<unsafe extern "C" fn(*mut bindings::irq_work)>,
     );
+    /// `local_irq_save()` (traced: lockdep knows).
+    pub(crate) fn rslab_local_irq_save() -> c_ulong;
+    /// `local_irq_restore()`.
+    pub(crate) fn rslab_local_irq_restore(flags: c_ulong);
     /// `in_nmi()`: whether this runs in NMI context (or in one the kernel
     /// enters as one: a kprobe's or breakpoint's handler).
     pub(crate) fn rslab_in_nmi() -> bool;

@@ -69,6 +69,8 @@ void rslab_kmemleak_ignore(const void *p);
 void rslab_panic(const char *msg);
 void rslab_init_irq_work(struct irq_work *work, void (*func)(struct irq_work *));
 bool rslab_in_nmi(void);
+unsigned long rslab_local_irq_save(void);
+void rslab_local_irq_restore(unsigned long flags);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 bool rslab_allocinfo_param(void) { return rslab_allocinfo; }
@@ -112,9 +114,22 @@ bool rslab_has_zbb(void) { return false; }
 #endif
 unsigned long long rslab_get_cycles(void) { return get_cycles(); }
 unsigned long rslab_irq_save(void) { unsigned long f; raw_local_irq_save(f); return f; }
+unsigned long rslab_local_irq_save(void) { unsigned long f; local_irq_save(f); return f; }
+void rslab_local_irq_restore(unsigned long flags) { local_irq_restore(flags); }
 void rslab_irq_restore(unsigned long flags) { raw_local_irq_restore(flags); }
 bool rslab_should_fail(size_t size) { return should_fail(&rslab_fail, size); }
 struct dentry *rslab_fail_debugfs(const char *name) { return fault_create_debugfs_attr(name, NULL, &rslab_fail); }
+
+/*
+ * rslab's trace events (src/glue/rslab_trace.h), with the functions Rust
+ * calls behind their static keys (rust_do_trace_<event>()). Only in rslab.ko:
+ * one module defines the "rslab" trace system.
+ */
+#ifndef RSLAB_NO_EXPORTS
+#define CREATE_TRACE_POINTS
+#define CREATE_RUST_TRACE_POINTS
+#include "rslab_trace.h"
+#endif
 
 /*
  * The exported API (defined in src/api.rs; see include/rslab.h). Not in

@@ -200,6 +200,59 @@ impl Drop for IrqsOff {
     }
 }
 
+/// Interrupts off on this CPU the traced way (`local_irq_save()`, so that
+/// lockdep knows), which any context allows, NMI included (the kernel
+/// crate's `local_interrupt_disable()` keeps a per-CPU nesting count, and
+/// warns in NMI context). Out-of-line calls each way: for the `_nolock`
+/// slow paths, which take spinlocks with `try_lock_with()` under it
+/// ([`IrqsSaved::disabled`]). Not `Send`.
+pub(crate) struct IrqsSaved {
+    flags: kernel::ffi::c_ulong,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl IrqsSaved {
+    /// Turns interrupts off (restored as they were on drop).
+    ///
+    /// # Safety
+    ///
+    /// As for [`IrqsOff::new`]: sections nest.
+    pub(crate) unsafe fn new() -> Self {
+        // SAFETY: `local_irq_save()`; restored by the drop.
+        let flags = unsafe { ffi::rslab_local_irq_save() };
+        IrqsSaved {
+            flags,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The kernel crate's token that interrupts are off, for
+    /// `SpinLockIrq::try_lock_with()` (a plain `spin_trylock()`).
+    pub(crate) fn disabled(&self) -> &kernel::interrupt::LocalInterruptDisabled {
+        // SAFETY: interrupts are off, traced, while `self` lives, which
+        // outlives the reference.
+        unsafe { kernel::interrupt::LocalInterruptDisabled::assume_disabled() }
+    }
+}
+
+impl Drop for IrqsSaved {
+    fn drop(&mut self) {
+        // SAFETY: the flags `local_irq_save()` gave; sections nest (the
+        // contract of `new`).
+        unsafe { ffi::rslab_local_irq_restore(self.flags) };
+    }
+}
+
+// SAFETY: `IrqsSaved::new` turns interrupts off and only its drop restores
+// them (sections nest); it is neither `Send` nor `Sync`, so it stays on the
+// CPU it was made on, whose offset `this_cpu_offset` reads.
+unsafe impl IrqsAreOff for IrqsSaved {
+    #[inline(always)]
+    fn cpu_offset(&self) -> usize {
+        arch::this_cpu_offset()
+    }
+}
+
 /// Proof that interrupts are off on this CPU: [`IrqsOff`], or the kernel
 /// crate's traced `local_interrupt_disable()` guard.
 ///

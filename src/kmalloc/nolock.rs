@@ -18,8 +18,10 @@ use crate::{
     slab::{Owner, SlabPool},
 };
 
-/// The irq_work's frees: each item of the list (linked through its first
-/// word) is an object of a cache of the pool at `pool`, freed as `kfree()`
+/// The irq_work's frees: each item of the list is the free pointer word of
+/// an object of a cache of the pool at `pool` (the list links through it, as
+/// 7.3's `defer_free()` links `head + s->offset`: outside the object, or at
+/// least outside its red zones, where the cache has any), freed as `kfree()`
 /// frees it.
 ///
 /// # Safety
@@ -32,20 +34,24 @@ unsafe fn free_deferred(pool: usize, first: usize) {
     // SAFETY: the `Kmalloc` holds its pool, and syncs its `Deferred` (this
     // work) before it drops it (field order).
     let pool = unsafe { &*(pool as *const SlabPool) };
-    let mut o = first;
-    while o != 0 {
-        // SAFETY: `o` is an item of the list, its first word the link.
-        let next = unsafe { (o as *const usize).read() };
-        // SAFETY: `o` is an allocated object, so its slab stays.
-        if let Some(rec) = unsafe { pool.record_of_addr(o as *const u8) } {
+    let mut item = first;
+    while item != 0 {
+        // SAFETY: `item` is an item of the list, its word the link.
+        let next = unsafe { (item as *const usize).read() };
+        // SAFETY: `item` lies in an allocated object's slot, so its slab
+        // stays.
+        if let Some(rec) = unsafe { pool.record_of_addr(item as *const u8) } {
             let head = rec.head_page();
             if let Owner::Slab(cache) = head.owner() {
-                // SAFETY: a slab's owner is its live cache; `head` is the
-                // slab holding `o`, an object its owner gave up.
-                unsafe { cache.as_ref().free_in(head, o) };
+                // SAFETY: a slab's owner is its live cache.
+                let c = unsafe { cache.as_ref() };
+                let o = item.wrapping_sub(c.layout().offset as usize);
+                // SAFETY: `head` is the slab holding `o`, the object whose
+                // free pointer word `item` is, which its owner gave up.
+                unsafe { c.free_in(head, o) };
             }
         }
-        o = next;
+        item = next;
     }
 }
 
@@ -114,9 +120,12 @@ impl Kmalloc {
                 // SAFETY: dropped at the end of this block, inside every
                 // interrupts-off guard live now.
                 let irq = unsafe { IrqsOff::new() };
-                // SAFETY: `p`, an object of at least a word, is given up by
-                // the caller; the list's work frees it.
-                unsafe { self.deferred.push(&irq, p as usize) };
+                // SAFETY: the free pointer word of `p`, an object the
+                // caller gives up; the list's work frees it.
+                unsafe {
+                    self.deferred
+                        .push(&irq, (p as usize).wrapping_add(c.layout().offset as usize))
+                };
             }
             Owner::LargeKmalloc => {
                 bad_kfree(p, "a large kmalloc block: kfree_nolock() does not take it")

@@ -31,10 +31,9 @@
 
 use super::{Cache, SlabPage, SlabStat};
 use crate::{
-    glue::{atomic::Relaxed, cpu, dword, gfp::Gfp, percpu::IrqsOff},
+    glue::{atomic::Relaxed, cpu, dword, gfp::Gfp, percpu::IrqsSaved},
     logic::slab::slabstate::Counters,
 };
-use kernel::interrupt::LocalInterruptDisabled;
 
 /// Node partial slabs an allocation looks at before it makes a new slab:
 /// the walk is under `list_lock`, in any context, so it is bounded.
@@ -79,16 +78,13 @@ impl Cache {
     fn alloc_nolock_slow(&self, gfp: Gfp, node: Option<usize>) -> usize {
         let nid = node.unwrap_or_else(|| self.pool.cpu_node(cpu::current()));
         self.stat(SlabStat::AllocSlowpath);
-        // Interrupts off the raw way, which NMI context allows (the kernel
-        // crate's `local_interrupt_disable()`, under `SpinLockIrq::lock()`
-        // and `try_lock()`, counts them in a per-CPU count and warns there).
+        // Interrupts off as NMI context allows (the kernel crate's
+        // `local_interrupt_disable()`, under `SpinLockIrq::lock()` and
+        // `try_lock()`, keeps a per-CPU count and warns there).
         // SAFETY: dropped at the end of this function, inside every
         // interrupts-off guard live now; declared before `n`, dropped after.
-        let irq = unsafe { IrqsOff::new() };
-        // SAFETY: interrupts are off (`irq`) while `n`, declared after it,
-        // lives.
-        let off = unsafe { LocalInterruptDisabled::assume_disabled() };
-        let Some(mut n) = self.node(nid).list.try_lock_with(off) else {
+        let irq = unsafe { IrqsSaved::new() };
+        let Some(mut n) = self.node(nid).list.try_lock_with(irq.disabled()) else {
             return 0;
         };
         let mut cur = n.head;
