@@ -26,6 +26,9 @@
 static bool quick;
 module_param(quick, bool, 0444);
 MODULE_PARM_DESC(quick, "tiny counts: a smoke run, not a measurement");
+static char *tag = "";
+module_param(tag, charp, 0444);
+MODULE_PARM_DESC(tag, "a prefix for the case names (a run under another rslab setting, e.g. allocinfo_)");
 
 #define REPS 7
 #define MANY 1000
@@ -78,8 +81,8 @@ static void report(const char *c, const char *unit, u64 *r, u64 *k, u64 rc, u64 
 {
 	sort(r, REPS, sizeof(*r), cmp_u64, NULL);
 	sort(k, REPS, sizeof(*k), cmp_u64, NULL);
-	pr_info("rslab-bench: api_%s %s rslab %llu.%02llu %llu.%02llu %llu.%02llu kernel %llu.%02llu %llu.%02llu %llu.%02llu cycles %llu %llu\n",
-		c, unit, r[REPS / 2] / 100, r[REPS / 2] % 100, r[0] / 100, r[0] % 100,
+	pr_info("rslab-bench: %sapi_%s %s rslab %llu.%02llu %llu.%02llu %llu.%02llu kernel %llu.%02llu %llu.%02llu %llu.%02llu cycles %llu %llu\n",
+		tag, c, unit, r[REPS / 2] / 100, r[REPS / 2] % 100, r[0] / 100, r[0] % 100,
 		r[REPS - 1] / 100, r[REPS - 1] % 100, k[REPS / 2] / 100, k[REPS / 2] % 100,
 		k[0] / 100, k[0] % 100, k[REPS - 1] / 100, k[REPS - 1] % 100, rc, kc);
 }

@@ -63,6 +63,13 @@ def main():
             print(f"{r['case']:18} {r['unit']:7} {r['rslab']:10.2f} {r['rslab_min']:8.2f}..{r['rslab_max']:<9.2f}"
                   f" {r['kernel']:10.2f} {r['kernel_min']:8.2f}..{r['kernel_max']:<9.2f} {ratio(r):12.2f}")
         sc = {r["case"]: r for r in rows}
+        # rslab loaded with allocinfo=1 (allocinfo_<case>) against the same
+        # case without: what turning allocation profiling on costs.
+        for c, r in sc.items():
+            base = sc.get(c[len("allocinfo_"):]) if c.startswith("allocinfo_") else None
+            if base and base["rslab"]:
+                print(f"allocinfo=1 cost, {base['case']}: {base['rslab']:.1f} -> {r['rslab']:.1f} "
+                      f"{r['unit']} ({r['rslab'] / base['rslab']:.2f}x)")
         if mode != "icount" and "scale_1cpu" in sc and "scale_allcpus" in sc:
             for who in ("rslab", "kernel"):
                 one, all_ = sc["scale_1cpu"][who], sc["scale_allcpus"][who]

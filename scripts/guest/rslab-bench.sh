@@ -14,6 +14,12 @@ dmesg -c >/dev/null 2>&1 || true
 insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} || echo "RSLAB-BENCH-FAILED api $?"
 rmmod rslab_bench 2>/dev/null
 echo "bench${2:+ $2}" >/sys/kernel/debug/rslab/control || echo "RSLAB-BENCH-FAILED $?"
+# The API cases again with allocation profiling on (`allocinfo=1`: each
+# allocation and free walks the stack), as allocinfo_api_<case>: its cost.
+rmmod rslab
+insmod "$ko" allocinfo=1 || exit 1
+insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} tag=allocinfo_ || echo "RSLAB-BENCH-FAILED allocinfo $?"
+rmmod rslab_bench 2>/dev/null
 dmesg | grep 'rslab-bench:' | sed 's/^\[[^]]*\] //; s/^rslab: //; s/^rslab_bench: //'
 rmmod rslab
 echo "RSLAB-GUEST done"
