@@ -614,6 +614,7 @@ impl Cache {
     /// takes a per-CPU pseudo-random state there). Returns the first object
     /// and how many there are. The head record's `(freelist, counters)` is
     /// left to the caller.
+    #[inline(always)]
     pub(super) fn prepare_slab(&self, block: &RawBlock, nolock: bool) -> (usize, u32) {
         let order = block.order();
         let objects = layout::order_objects(order, self.layout.size, bindings::PAGE_SHIFT);
@@ -676,6 +677,7 @@ impl Cache {
     /// and holds `objects` objects prepared by [`Cache::prepare_slab`], its
     /// head record's `(freelist, counters)` set. `_n` is the locked partial
     /// list of the block's node.
+    #[inline(always)]
     pub(super) unsafe fn attach_slab(
         &self,
         _n: &Node,
