@@ -108,7 +108,9 @@ impl Kmalloc {
             .flatten()
             .fold(ZONE_GFP, |m, c| m | c.init_mask());
         Ok(Kmalloc {
-            deferred: nolock::new_deferred(pool)?,
+            // SAFETY: the `Arc` of `pool` is a field, dropped after
+            // `deferred` (field order), whose drop waits for its works.
+            deferred: unsafe { nolock::new_deferred(pool) }?,
             pool: pool.clone(),
             caches,
             dma,

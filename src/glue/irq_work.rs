@@ -78,7 +78,12 @@ pub(crate) struct Deferred(PerCpu<DeferCell>);
 
 impl Deferred {
     /// Cells whose work runs `f(ctx, list)`.
-    pub(crate) fn new(f: DeferFn, ctx: usize) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// `ctx` meets what `f` requires of it (an address `f` dereferences
+    /// stays valid) for as long as the result lives.
+    pub(crate) unsafe fn new(f: DeferFn, ctx: usize) -> Result<Self> {
         let cells = PerCpu::<DeferCell>::new_zeroed()?;
         for cpu in (0..super::cpu::nr_cpu_ids()).filter(|&c| super::percpu::possible(c)) {
             let c = &cells[cpu];

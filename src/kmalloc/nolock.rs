@@ -55,9 +55,16 @@ unsafe fn free_deferred(pool: usize, first: usize) {
     }
 }
 
-/// The per-CPU lists of deferred frees of a [`Kmalloc`].
-pub(super) fn new_deferred(pool: &SlabPool) -> kernel::error::Result<Deferred> {
-    Deferred::new(free_deferred, core::ptr::from_ref(pool) as usize)
+/// The per-CPU lists of deferred frees of a [`Kmalloc`] on `pool`.
+///
+/// # Safety
+///
+/// `pool` outlives the result (the [`Kmalloc`] holds both, and drops the
+/// result first).
+pub(super) unsafe fn new_deferred(pool: &SlabPool) -> kernel::error::Result<Deferred> {
+    // SAFETY: `free_deferred` dereferences its context as the pool, which
+    // outlives the result (our caller's guarantee).
+    unsafe { Deferred::new(free_deferred, core::ptr::from_ref(pool) as usize) }
 }
 
 impl Kmalloc {
