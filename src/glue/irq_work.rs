@@ -28,21 +28,20 @@ pub(crate) type DeferFn = unsafe fn(ctx: usize, first: usize);
 /// `work` is initialised (`init_irq_work()`) with [`run`] as its function,
 /// and lives, in place, until [`Deferred`]'s drop has synced it. `head` is
 /// 0 or the first item of a list of items linked through their first words,
-/// which the list owns until its work takes it.
+/// which the list owns until its work takes it. `run` and `ctx` are set
+/// when the cell is made, before its work can run, and never change.
 #[repr(C)]
 pub(crate) struct DeferCell {
     /// First, so that the work's address is the cell's.
     work: Opaque<bindings::irq_work>,
     head: Atomic<usize>,
-    run: Atomic<usize>,
-    ctx: Atomic<usize>,
+    run: DeferFn,
+    ctx: usize,
 }
 
-// SAFETY: every field is zeroable: an unqueued, uninitialised `irq_work`
-// (initialised in `Deferred::new` before any use) and atomics.
-unsafe impl pin_init::Zeroable for DeferCell {}
 // SAFETY: `work` is only reached through the kernel's irq_work functions,
-// which any CPU may call; the rest is atomic.
+// which any CPU may call; `head` is atomic; `run` and `ctx` are only read
+// after they were written (type invariant).
 unsafe impl Sync for DeferCell {}
 // SAFETY: as above.
 unsafe impl Send for DeferCell {}
@@ -64,13 +63,10 @@ unsafe extern "C" fn run(work: *mut bindings::irq_work) {
     if first == 0 {
         return;
     }
-    let f = cell.run.load(Relaxed);
-    // SAFETY: `run` holds the `DeferFn` given to `Deferred::new` (set before
-    // the cell could be queued), as a function pointer's address.
-    let f: DeferFn = unsafe { core::mem::transmute::<usize, DeferFn>(f) };
     // SAFETY: hard interrupt context (the irq_work core's), and `first` the
-    // list just taken off the cell: nobody else holds it.
-    unsafe { f(cell.ctx.load(Relaxed), first) };
+    // list just taken off the cell: nobody else holds it; `ctx` is what
+    // `run` requires (`Deferred::new`'s guarantee).
+    unsafe { (cell.run)(cell.ctx, first) };
 }
 
 /// A [`DeferCell`] per CPU, all running one [`DeferFn`].
@@ -84,15 +80,18 @@ impl Deferred {
     /// `ctx` meets what `f` requires of it (an address `f` dereferences
     /// stays valid) for as long as the result lives.
     pub(crate) unsafe fn new(f: DeferFn, ctx: usize) -> Result<Self> {
-        let cells = PerCpu::<DeferCell>::new_zeroed()?;
+        let cells = PerCpu::new(|_| DeferCell {
+            work: Opaque::uninit(),
+            head: Atomic::new(0),
+            run: f,
+            ctx,
+        })?;
         for cpu in (0..super::cpu::nr_cpu_ids()).filter(|&c| super::percpu::possible(c)) {
-            let c = &cells[cpu];
-            c.run.store(f as usize, Relaxed);
-            c.ctx.store(ctx, Relaxed);
-            // INVARIANT: initialised with `run`, before any push can queue it.
-            // SAFETY: `c.work` is a zeroed, unqueued `irq_work` in per-CPU
-            // memory that stays in place until `drop`.
-            unsafe { ffi::rslab_init_irq_work(c.work.get(), Some(run)) };
+            // INVARIANT: initialised with `run`, in place, before any push
+            // can queue it.
+            // SAFETY: `work` is an unqueued `irq_work` in per-CPU memory that
+            // stays in place until `drop`; `init_irq_work()` writes all of it.
+            unsafe { ffi::rslab_init_irq_work(cells[cpu].work.get(), Some(run)) };
         }
         Ok(Deferred(cells))
     }
