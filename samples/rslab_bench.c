@@ -10,9 +10,11 @@
  *   rslab-bench: api_<case> <unit> rslab <med> <min> <max> kernel <med> <min> <max> cycles <r> <k>
  *
  * Runs at load and stays loaded (rmmod it after); quick=1 runs tiny counts
- * (a smoke run). Nothing is asserted.
+ * (a smoke run). replay=<file> replays a recorded allocation trace instead
+ * (traces/README.md). Nothing is asserted.
  */
 #include <linux/delay.h>
+#include <linux/kernel_read_file.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -20,6 +22,8 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timex.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
 
 #include "../include/rslab.h"
 
@@ -29,6 +33,9 @@ MODULE_PARM_DESC(quick, "tiny counts: a smoke run, not a measurement");
 static char *tag = "";
 module_param(tag, charp, 0444);
 MODULE_PARM_DESC(tag, "a prefix for the case names (a run under another rslab setting, e.g. allocinfo_)");
+static char *replay;
+module_param(replay, charp, 0444);
+MODULE_PARM_DESC(replay, "a replay file (traces/*.replay): replay it instead of the other cases");
 
 #define REPS 7
 #define MANY 1000
@@ -412,10 +419,403 @@ static int bench_cross(void)
 	return 0;
 }
 
+
+/*
+ * The trace replay: a kmem trace of real work (scripts/trace-record.sh),
+ * reduced to its operations (scripts/trace-reduce.py has the format), each
+ * kmalloc a kmalloc and each kmem_cache_alloc an allocation from a cache of
+ * that size and alignment made for the replay on each side (the kernel's
+ * with SLAB_NO_MERGE), GFP_KERNEL plus the record's __GFP_ZERO, frees at
+ * their recorded distance, and at the end a free of each object the trace
+ * never frees, so that a run leaves nothing behind. Replayed on CPU 0.
+ */
+#define RP_WHAT(op)	((op) >> 30)
+#define RP_KMALLOC	0
+#define RP_CACHE	1
+#define RP_FREE		2
+#define RP_ZERO		BIT(29)
+#define RP_VALUE(op)	((op) & (BIT(26) - 1))
+#define RP_MAX_SIZE	(4u << 20)
+#define RP_SAMPLE	64
+
+struct rp_header {
+	char magic[8];
+	__le32 caches, ops, live, zero;
+};
+
+struct rp_cache {
+	__le32 size, align;
+	char name[24];
+};
+
+struct rp {
+	const char *name;
+	u32 ncaches, nops, nlive;
+	const struct rp_cache *caches;
+	const __le32 *ops;
+	void **ptr;			/* per operation: its object while live */
+	struct side *side[2];		/* per cache: [0] rslab's, [1] the kernel's */
+	long base, peak, sum, samples;	/* memory pass: pages taken */
+};
+
+/* Free pages in every zone, exact (the per-CPU counter deltas included). */
+static long free_pages_now(void)
+{
+	long n = 0;
+	int nid, z;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pg = NODE_DATA(nid);
+
+		for (z = 0; z < MAX_NR_ZONES; z++)
+			if (populated_zone(&pg->node_zones[z]))
+				n += zone_page_state_snapshot(&pg->node_zones[z], NR_FREE_PAGES);
+	}
+	return n;
+}
+
+/* Checks the file: every field in range, every free of a live allocation. */
+static int rp_parse(struct rp *r, const void *buf, size_t len)
+{
+	const struct rp_header *h = buf;
+	unsigned long *freed;
+	u32 i, live = 0;
+
+	if (len < sizeof(*h) || memcmp(h->magic, "RSLABRP1", 8))
+		return -EINVAL;
+	r->ncaches = le32_to_cpu(h->caches);
+	r->nops = le32_to_cpu(h->ops);
+	if (r->ncaches > 4096 || r->nops > (16u << 20) ||
+	    len != sizeof(*h) + (size_t)r->ncaches * sizeof(struct rp_cache) + (size_t)r->nops * 4)
+		return -EINVAL;
+	r->caches = (const void *)(h + 1);
+	r->ops = (const void *)(r->caches + r->ncaches);
+	for (i = 0; i < r->ncaches; i++) {
+		u32 size = le32_to_cpu(r->caches[i].size), align = le32_to_cpu(r->caches[i].align);
+
+		if (!size || size > KMALLOC_MAX_CACHE_SIZE || !is_power_of_2(align) || align > PAGE_SIZE)
+			return -EINVAL;
+	}
+	freed = bitmap_zalloc(r->nops, GFP_KERNEL);
+	if (!freed)
+		return -ENOMEM;
+	for (i = 0; i < r->nops; i++) {
+		u32 op = le32_to_cpu(r->ops[i]), v = RP_VALUE(op);
+
+		switch (RP_WHAT(op)) {
+		case RP_KMALLOC:
+			if (!v || v > RP_MAX_SIZE)
+				goto bad;
+			live++;
+			break;
+		case RP_CACHE:
+			if (v >= r->ncaches)
+				goto bad;
+			live++;
+			break;
+		case RP_FREE:
+			if (!v || v > i || RP_WHAT(le32_to_cpu(r->ops[i - v])) == RP_FREE ||
+			    test_and_set_bit(i - v, freed))
+				goto bad;
+			live--;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	bitmap_free(freed);
+	r->nlive = live;
+	return 0;
+bad:
+	bitmap_free(freed);
+	return -EINVAL;
+}
+
+static void rp_note(struct rp *r)
+{
+	long held = r->base - free_pages_now();
+
+	r->peak = max(r->peak, held);
+	r->sum += held;
+	r->samples++;
+}
+
+static void rp_free(struct rp *r, bool rslab, u32 j)
+{
+	u32 op = le32_to_cpu(r->ops[j]);
+	void *p = r->ptr[j];
+
+	r->ptr[j] = NULL;
+	if (RP_WHAT(op) == RP_KMALLOC)
+		k_free(rslab, p);
+	else if (p)
+		c_free(&r->side[rslab ? 0 : 1][RP_VALUE(op)], p);
+}
+
+static void rp_op(struct rp *r, bool rslab, u32 i)
+{
+	u32 op = le32_to_cpu(r->ops[i]), v = RP_VALUE(op);
+	gfp_t gfp = GFP_KERNEL | (op & RP_ZERO ? __GFP_ZERO : 0);
+
+	switch (RP_WHAT(op)) {
+	case RP_KMALLOC:
+		r->ptr[i] = rslab ? rslab_kmalloc(v, gfp) : kmalloc(v, gfp);
+		break;
+	case RP_CACHE:
+		r->ptr[i] = c_alloc(&r->side[rslab ? 0 : 1][v], gfp);
+		break;
+	default:
+		rp_free(r, rslab, i - v);
+	}
+}
+
+/* Frees what the trace left allocated. */
+static void rp_free_live(struct rp *r, bool rslab)
+{
+	u32 i;
+
+	for (i = 0; i < r->nops; i++)
+		if (RP_WHAT(le32_to_cpu(r->ops[i])) != RP_FREE && r->ptr[i])
+			rp_free(r, rslab, i);
+}
+
+/* One replay; with `mem`, the pages taken are sampled every RP_SAMPLE operations. */
+static void rp_run(struct rp *r, bool rslab, bool mem)
+{
+	u32 i;
+
+	for (i = 0; i < r->nops; i++) {
+		rp_op(r, rslab, i);
+		if (mem && !(i % RP_SAMPLE))
+			rp_note(r);
+	}
+	rp_free_live(r, rslab);
+}
+
+static void case_replay(void *arg, bool rslab, u64 ops)
+{
+	rp_run(arg, rslab, false);
+}
+
+/*
+ * The replay on the recorded CPUs (modulo those online, at most RP_CPUS):
+ * each operation on its CPU, in the recorded order (a thread waits for the
+ * sequence number of its next operation), so that objects are freed on
+ * other CPUs where the trace had them freed there.
+ */
+#define RP_CPUS 8
+#define RP_CPU(op)	(((op) >> 26) & 7)
+
+struct rp_thread {
+	struct rp *r;
+	bool rslab;
+	unsigned int me, n;
+	atomic_t *seq;
+	struct completion done;
+};
+
+static int rp_thread_fn(void *arg)
+{
+	struct rp_thread *t = arg;
+	struct rp *r = t->r;
+	u32 i;
+
+	for (i = 0; i < r->nops; i++) {
+		if (RP_CPU(le32_to_cpu(r->ops[i])) % t->n != t->me)
+			continue;
+		while (atomic_read_acquire(t->seq) != i)
+			cpu_relax();
+		rp_op(r, t->rslab, i);
+		atomic_set_release(t->seq, i + 1);
+	}
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+static void case_replay_cpus(void *arg, bool rslab, u64 ops)
+{
+	unsigned int n = min(num_online_cpus(), RP_CPUS), c;
+	struct task_struct *k[RP_CPUS];
+	struct rp_thread t[RP_CPUS];
+	atomic_t seq = ATOMIC_INIT(0);
+	struct rp *r = arg;
+
+	for (c = 0; c < n; c++) {
+		t[c] = (struct rp_thread){ .r = r, .rslab = rslab, .me = c, .n = n, .seq = &seq };
+		init_completion(&t[c].done);
+		k[c] = kthread_create_on_cpu(rp_thread_fn, &t[c], c, "rslab-replay/%u");
+		if (IS_ERR(k[c])) {
+			pr_err("rslab-bench: no replay thread on CPU %u\n", c);
+			while (c--)
+				kthread_stop(k[c]);
+			return;
+		}
+	}
+	for (c = 0; c < n; c++)
+		wake_up_process(k[c]);
+	for (c = 0; c < n; c++)
+		wait_for_completion(&t[c].done);
+	rp_free_live(r, rslab);
+}
+
+static void rp_drop_caches(struct rp *r)
+{
+	u32 i;
+
+	for (i = 0; i < r->ncaches; i++) {
+		if (r->side[0] && r->side[0][i].cache)
+			rslab_cache_destroy(r->side[0][i].cache);
+		if (r->side[1] && r->side[1][i].cache)
+			kmem_cache_destroy(r->side[1][i].cache);
+	}
+	kfree(r->side[0]);
+	kfree(r->side[1]);
+}
+
+static int rp_make_caches(struct rp *r)
+{
+	u32 i;
+
+	r->side[0] = kcalloc(r->ncaches, sizeof(struct side), GFP_KERNEL);
+	r->side[1] = kcalloc(r->ncaches, sizeof(struct side), GFP_KERNEL);
+	if (!r->side[0] || !r->side[1])
+		return -ENOMEM;
+	for (i = 0; i < r->ncaches; i++) {
+		struct kmem_cache_args args = { .align = le32_to_cpu(r->caches[i].align) };
+		unsigned int size = le32_to_cpu(r->caches[i].size);
+		char name[40];
+
+		r->side[0][i].rslab = true;
+		snprintf(name, sizeof(name), "rp-%u", i);
+		r->side[0][i].cache = rslab_kmem_cache_create(name, size, &args, 0);
+		snprintf(name, sizeof(name), "krp-%u", i);
+		r->side[1][i].cache = kmem_cache_create(name, size, args.align, SLAB_NO_MERGE, NULL);
+		if (!r->side[0][i].cache || !r->side[1][i].cache)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void rp_memory(struct rp *r, bool rslab, u64 *peak, u64 *avg)
+{
+	r->peak = r->sum = r->samples = 0;
+	r->base = free_pages_now();
+	rp_run(r, rslab, true);
+	*peak = r->peak * 100;
+	*avg = r->sum * 100 / max(r->samples, 1L);
+}
+
+/* Replays `r` on CPU 0: memory first (each side from its own start), then time. */
+static int bench_replay_cases(struct rp *r)
+{
+	u64 mr[REPS], mk[REPS], ar[REPS], ak[REPS];
+	char name[64];
+	int i, err;
+
+	err = rp_make_caches(r);
+	if (err)
+		goto out;
+	r->ptr = vcalloc(r->nops, sizeof(void *));
+	if (!r->ptr) {
+		err = -ENOMEM;
+		goto out;
+	}
+	rp_memory(r, true, &mr[0], &ar[0]);
+	rp_memory(r, false, &mk[0], &ak[0]);
+	for (i = 1; i < REPS; i++) {
+		mr[i] = mr[0];
+		mk[i] = mk[0];
+		ar[i] = ar[0];
+		ak[i] = ak[0];
+	}
+	snprintf(name, sizeof(name), "replay_%s", r->name);
+	compare(name, case_replay, r, (u64)r->nops + r->nlive);
+	if (num_online_cpus() >= 2) {
+		snprintf(name, sizeof(name), "replay_%s_cpus", r->name);
+		compare(name, case_replay_cpus, r, (u64)r->nops + r->nlive);
+	}
+	snprintf(name, sizeof(name), "replay_%s_peak", r->name);
+	report(name, "pages", mr, mk, 0, 0);
+	snprintf(name, sizeof(name), "replay_%s_avg", r->name);
+	report(name, "pages", ar, ak, 0, 0);
+	vfree(r->ptr);
+out:
+	rp_drop_caches(r);
+	return err;
+}
+
+static int replay_err;
+
+static int bench_replay(void *arg)
+{
+	replay_err = bench_replay_cases(arg);
+	kthread_complete_and_exit(&cpu0_done, 0);
+}
+
+/* Reads and checks the file (here, in insmod's context), replays it on CPU 0. */
+static int run_replay(void)
+{
+	struct rp r = { .name = kbasename(replay) };
+	struct task_struct *t;
+	char *dot, *name;
+	void *buf = NULL;
+	ssize_t len;
+	int err;
+
+	len = kernel_read_file_from_path(replay, 0, &buf, 64 << 20, NULL, READING_UNKNOWN);
+	if (len < 0) {
+		pr_err("rslab-bench: cannot read %s: %zd\n", replay, len);
+		return len;
+	}
+	err = rp_parse(&r, buf, len);
+	if (err) {
+		pr_err("rslab-bench: %s is not a replay file (%d)\n", replay, err);
+		goto out;
+	}
+	name = kstrdup(r.name, GFP_KERNEL);
+	if (!name) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (quick && r.nops > 4096) {
+		/* The first 4096 operations (their frees all refer back). */
+		u32 i;
+
+		r.nops = 4096;
+		r.nlive = 0;
+		for (i = 0; i < r.nops; i++)
+			r.nlive += RP_WHAT(le32_to_cpu(r.ops[i])) == RP_FREE ? -1 : 1;
+	}
+	dot = strchr(name, '.');
+	if (dot)
+		*dot = 0;
+	r.name = name;
+	pr_info("rslab-bench: replay %s: %u operations, %u caches, %u never freed\n", name, r.nops,
+		r.ncaches, r.nlive);
+	t = kthread_run_on_cpu(bench_replay, &r, 0, "rslab-bench");
+	if (IS_ERR(t)) {
+		err = PTR_ERR(t);
+	} else {
+		wait_for_completion(&cpu0_done);
+		err = replay_err;
+	}
+	kfree(name);
+out:
+	vfree(buf);
+	return err;
+}
+
 static int __init rslab_bench_init(void)
 {
 	struct task_struct *t;
 	int i;
+
+	if (replay) {
+		int err = run_replay();
+
+		if (!err)
+			pr_info("rslab-bench: api done\n");
+		return err;
+	}
 
 	for (i = 0; i < MANY; i++) {
 		order_perm[i] = i;

@@ -96,6 +96,12 @@ riscv64 | riscv64-nokunit)
 		mkdir -p "$ird/kernel-tests"
 		cp "$(dirname "$ko")"/kernel-tests/*.ko "$ird/kernel-tests/"
 	fi
+	# The recorded allocation traces, for the benchmark's replay (x86_64's
+	# guest reads them in the repository).
+	if [ -d "$RSLAB_TOP/traces" ]; then
+		mkdir -p "$ird/traces"
+		cp "$RSLAB_TOP"/traces/*.replay "$ird/traces/"
+	fi
 	# The script's folder comes along: guest scripts source their siblings.
 	cp -r "$(dirname "$script")" "$ird/guest"
 	cat >"$ird/init" <<-INIT

@@ -131,6 +131,18 @@ check sample_no_failure sh -c '! dmesg | grep -q "rslab_sample: FAIL"'
 check api_bench_quick sh -c "insmod $(dirname "$ko")/rslab_bench.ko quick=1 && rmmod rslab_bench &&
 	dmesg | grep -q 'rslab-bench: api done' &&
 	test \$(dmesg | grep -c 'rslab-bench: api_[a-z0-9_]* ns/op rslab [0-9.]* [0-9.]* [0-9.]* kernel ') = \$((22 + $([ "$(nproc)" -ge 2 ] && echo 2 || echo 0)))"
+# A recorded trace replayed (its first 4096 operations): its time and memory
+# lines; a damaged replay file is refused.
+tdir=/traces
+[ -d $tdir ] || tdir=$(dirname "$0")/../../traces
+check api_replay_quick sh -c "insmod $(dirname "$ko")/rslab_bench.ko quick=1 replay=$tdir/fs.replay && rmmod rslab_bench &&
+	dmesg | grep -q 'rslab-bench: replay fs: 4096 operations, [0-9]* caches' &&
+	dmesg | grep -q 'rslab-bench: api_replay_fs ns/op rslab [0-9.]* [0-9.]* [0-9.]* kernel ' &&
+	dmesg | grep -q 'rslab-bench: api_replay_fs_peak pages rslab [0-9.]* [0-9.]* [0-9.]* kernel ' &&
+	dmesg | grep -q 'rslab-bench: api_replay_fs_avg pages rslab [0-9.]* [0-9.]* [0-9.]* kernel '"
+head -c 1000 $tdir/fs.replay >/tmp/damaged.replay
+check api_replay_refuses_damaged_file sh -c "! insmod $(dirname "$ko")/rslab_bench.ko replay=/tmp/damaged.replay 2>/dev/null &&
+	dmesg | grep -q 'rslab-bench: /tmp/damaged.replay is not a replay file (-22)'"
 # The allocation contract through the exported API (its suite runs at load).
 check contract_kunit_insmod insmod "$(dirname "$ko")/rslab_contract_kunit.ko"
 dump_ktap
