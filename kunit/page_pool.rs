@@ -16,7 +16,7 @@ use crate::{
     logic::{page_pool::buddy, rand::XorShift64},
     page_pool::{
         self as pool, Config, Pool, RawBlock, Registration, Stat, Watermarks, CHUNK_PAGES,
-        MAX_ORDER,
+        FIRST_ORDER, MAX_ORDER,
     },
 };
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -305,6 +305,52 @@ mod tests {
             Ok(())
         })?;
         assert_eq!(census(&p)?.in_use, 0);
+        Ok(())
+    }
+
+    /// A zone's chunks double what it holds: its first is of the first
+    /// order (128 KiB), each later one as large as the zone already is, up
+    /// to `MAX_PAGE_ORDER`; then full-size chunks.
+    #[test]
+    fn chunks_double_what_the_zone_holds() -> Result {
+        let Some(node) = numa::memory_nodes().next() else {
+            return Ok(());
+        };
+        let p = Pool::<()>::new(Config {
+            first_order: FIRST_ORDER,
+            ..Config::keeping()
+        })?;
+        // Blocks of the first order, past the per-CPU lists: each one the
+        // zone cannot serve grows it.
+        let mut held = KVec::new();
+        let mut totals = KVec::new();
+        while p.total_pages() < 3 * CHUNK_PAGES {
+            let grown = p.stat(Stat::Grow);
+            held.push(
+                some!(p.alloc_node(FIRST_ORDER, Gfp::KERNEL, Some(node))),
+                GFP_KERNEL,
+            )?;
+            if p.stat(Stat::Grow) != grown {
+                totals.push(p.node_pages(node).0, GFP_KERNEL)?;
+            }
+        }
+        let fallback = p.stat(Stat::OrderFallback);
+        for b in held.drain_all() {
+            p.free(b);
+        }
+        assert_eq!(census(&p)?.in_use, 0);
+        if fallback == 0 {
+            // 32, 64, 128, ..., CHUNK_PAGES, 2 * CHUNK_PAGES, 3 * CHUNK_PAGES.
+            let mut want = KVec::new();
+            let mut t = 1usize << FIRST_ORDER;
+            while t <= CHUNK_PAGES {
+                want.push(t, GFP_KERNEL)?;
+                t *= 2;
+            }
+            want.push(2 * CHUNK_PAGES, GFP_KERNEL)?;
+            want.push(3 * CHUNK_PAGES, GFP_KERNEL)?;
+            assert_eq!(&totals[..], &want[..]);
+        }
         Ok(())
     }
 

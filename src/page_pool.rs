@@ -19,8 +19,10 @@
 //!   under `init_on_free` (then every free page is zero, and allocations
 //!   need not zero again).
 //! - Backing memory ([`chunk`]): the pool grows by taking naturally aligned
-//!   chunks from `alloc_pages_node()`, order `MAX_PAGE_ORDER` first and smaller
-//!   orders when the kernel cannot give that ("order fallback"). A chunk
+//!   chunks from `alloc_pages_node()`, each as large as what the zone holds
+//!   already (doubling it: 128 KiB first, `MAX_PAGE_ORDER` at most, so that
+//!   a pool that serves little holds little), smaller when the kernel
+//!   cannot give that ("order fallback"). A chunk
 //!   that becomes wholly free goes back (`__free_pages()`) while the pool
 //!   keeps more than its high watermark free, on shrink, and when the pool
 //!   is dropped.
@@ -95,6 +97,8 @@ pub(crate) const MAX_ORDER: u32 = bindings::MAX_PAGE_ORDER;
 pub(crate) const NR_ORDERS: usize = MAX_ORDER as usize + 1;
 /// Pages in a full-size chunk.
 pub(crate) const CHUNK_PAGES: usize = 1 << MAX_ORDER;
+/// The default order of a zone's first chunk ([`Config::first_order`]).
+pub(crate) const FIRST_ORDER: u32 = if MAX_ORDER < 5 { MAX_ORDER } else { 5 };
 /// A node's zones, as a shift: zone index `node << ZT_BITS | kind`.
 const ZT_BITS: u32 = 2;
 /// The `gfp_t` bits that ask for a zone other than the normal one, on this
@@ -149,8 +153,8 @@ pub(crate) enum Stat {
     Grow,
     /// A chunk given back to the kernel.
     Release,
-    /// A chunk smaller than `MAX_PAGE_ORDER` taken because the kernel could
-    /// not give a full one.
+    /// A chunk smaller than planned (see [`Config::first_order`]) taken
+    /// because the kernel could not give the planned one.
     OrderFallback,
     /// An allocation that failed.
     AllocFail,
@@ -233,12 +237,18 @@ pub(crate) struct Config {
     pub(crate) batch: u32,
     /// Initial watermarks.
     pub(crate) wmark: Watermarks,
+    /// The order of a zone's first chunk. Each later chunk is as large as
+    /// what the zone holds (it doubles it), up to `MAX_PAGE_ORDER`, so that
+    /// a pool that serves little holds little. `MAX_ORDER`: every chunk
+    /// full size from the start.
+    pub(crate) first_order: u32,
 }
 
 impl Config {
     /// A pool that keeps every chunk it takes (high watermark out of reach)
-    /// and grows only when it cannot serve a request (low 0): what it holds
-    /// is what its users hold, so tests and the benchmark can count it.
+    /// and grows only when it cannot serve a request (low 0), by full-size
+    /// chunks: what it holds is what its users hold, counted in chunks, so
+    /// tests and the benchmark can count it.
     pub(crate) fn keeping() -> Self {
         Config {
             wmark: Watermarks {
@@ -246,6 +256,7 @@ impl Config {
                 low: 0,
                 high: usize::MAX,
             },
+            first_order: MAX_ORDER,
             ..Config::default()
         }
     }
@@ -263,6 +274,8 @@ impl Default for Config {
                 low: 64,
                 high: CHUNK_PAGES,
             },
+            // 128 KiB: a per-CPU list's batch (31) fits.
+            first_order: FIRST_ORDER,
         }
     }
 }
@@ -308,6 +321,8 @@ pub(crate) struct Pool<R: PageRecord> {
     /// 32).
     zone_shift: u32,
     max_chunks: usize,
+    /// [`Config::first_order`] (at most `MAX_ORDER`).
+    first_order: u32,
     nr_chunks: Atomic<usize>,
     slots: KVVec<SlotInfo<R>>,
     map: PfnMap<R>,
@@ -420,6 +435,7 @@ impl<R: PageRecord> Pool<R> {
                 node_bits,
                 zone_shift,
                 max_chunks: cfg.max_chunks,
+                first_order: cfg.first_order.min(MAX_ORDER),
                 nr_chunks: Atomic::new(0),
                 slots,
                 map,

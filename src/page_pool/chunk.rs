@@ -164,8 +164,10 @@ impl<R> Released<R> {
 
 impl<R: PageRecord> Pool<R> {
     /// Takes a chunk for zone `zi` from the kernel (`alloc_pages_node()`
-    /// of its node with `__GFP_THISNODE` and its kind's zone flag): order
-    /// `MAX_ORDER` first, then smaller ones down to `min_order`. With
+    /// of its node with `__GFP_THISNODE` and its kind's zone flag): of the
+    /// order of what the zone holds ([`Config::first_order`](super::Config::first_order) when it holds
+    /// little, `MAX_ORDER` at most) first, then smaller ones down to
+    /// `min_order`. With
     /// `serve`, a block of `min_order` is allocated from the new chunk under
     /// the same zone lock that added it, for the caller (a user) to have:
     /// its page index comes back. Without, `Some(_)` only says the pool
@@ -187,7 +189,15 @@ impl<R: PageRecord> Pool<R> {
         let unreserve = || {
             self.nr_chunks.fetch_sub(1, Relaxed);
         };
-        let mut order = MAX_ORDER;
+        // As large as what the zone holds (doubling it), from the first
+        // chunk's order up to MAX_ORDER, and at least what is asked for.
+        let held = zone.lock().total;
+        let planned = held
+            .max(1)
+            .ilog2()
+            .clamp(self.first_order, MAX_ORDER)
+            .max(min_order);
+        let mut order = planned;
         let page = loop {
             // A caller that cannot sleep may use the kernel's reserves
             // (`GFP_ATOMIC`) for what it asked for, not for a whole chunk:
@@ -298,7 +308,7 @@ impl<R: PageRecord> Pool<R> {
         };
         drop(z);
         self.stats.add(Stat::Grow as usize, 1);
-        if order < MAX_ORDER {
+        if order < planned {
             self.stats.add(Stat::OrderFallback as usize, 1);
         }
         if serve {
