@@ -45,8 +45,8 @@ fn releasing_pool() -> Result<Arc<Pool<()>>> {
 }
 
 /// A pool that grows before it runs dry and gives chunks back as soon as
-/// more than 64 pages stay free without them; with a chunk in it, it is not
-/// "below its high watermark", so its lists tune freely.
+/// more than 64 pages stay free without them; with a chunk (full size) in
+/// it, it is not "below its high watermark", so its lists tune freely.
 fn eager_pool(batch: u32) -> Result<Arc<Pool<()>>> {
     Pool::new(Config {
         batch,
@@ -55,6 +55,7 @@ fn eager_pool(batch: u32) -> Result<Arc<Pool<()>>> {
             low: 64,
             high: 64,
         },
+        first_order: MAX_ORDER,
         ..Config::default()
     })
 }
