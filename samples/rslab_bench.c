@@ -552,7 +552,7 @@ static void rp_free(struct rp *r, bool rslab, u32 j)
 		c_free(&r->side[rslab ? 0 : 1][RP_VALUE(op)], p);
 }
 
-static void rp_op(struct rp *r, bool rslab, u32 i)
+static __always_inline void rp_op(struct rp *r, bool rslab, u32 i)
 {
 	u32 op = le32_to_cpu(r->ops[i]), v = RP_VALUE(op);
 	gfp_t gfp = GFP_KERNEL | (op & RP_ZERO ? __GFP_ZERO : 0);
