@@ -36,6 +36,9 @@ MODULE_PARM_DESC(tag, "a prefix for the case names (a run under another rslab se
 static char *replay;
 module_param(replay, charp, 0444);
 MODULE_PARM_DESC(replay, "a replay file (traces/*.replay): replay it instead of the other cases");
+static bool sheaves;
+module_param(sheaves, bool, 0444);
+MODULE_PARM_DESC(sheaves, "with replay: rslab's caches in the sheaves mode (cases named replay_<trace>_sheaves)");
 
 #define REPS 7
 #define MANY 1000
@@ -425,7 +428,8 @@ static int bench_cross(void)
  * reduced to its operations (scripts/trace-reduce.py has the format), each
  * kmalloc a kmalloc and each kmem_cache_alloc an allocation from a cache of
  * that size and alignment made for the replay on each side (the kernel's
- * with SLAB_NO_MERGE), GFP_KERNEL plus the record's __GFP_ZERO, frees at
+ * with SLAB_NO_MERGE; rslab's classic, or with sheaves=1 in the sheaves
+ * mode), GFP_KERNEL plus the record's __GFP_ZERO, frees at
  * their recorded distance, and at the end a free of each object the trace
  * never frees, so that a run leaves nothing behind. Replayed on CPU 0.
  */
@@ -680,7 +684,10 @@ static int rp_make_caches(struct rp *r)
 	if (!r->side[0] || !r->side[1])
 		return -ENOMEM;
 	for (i = 0; i < r->ncaches; i++) {
-		struct kmem_cache_args args = { .align = le32_to_cpu(r->caches[i].align) };
+		struct kmem_cache_args args = {
+			.align = le32_to_cpu(r->caches[i].align),
+			.sheaf_capacity = sheaves ? 1 : 0,
+		};
 		unsigned int size = le32_to_cpu(r->caches[i].size);
 		char name[40];
 
@@ -708,6 +715,7 @@ static void rp_memory(struct rp *r, bool rslab, u64 *peak, u64 *avg)
 static int bench_replay_cases(struct rp *r)
 {
 	u64 mr[REPS], mk[REPS], ar[REPS], ak[REPS];
+	const char *sfx = sheaves ? "_sheaves" : "";
 	char name[64];
 	int i, err;
 
@@ -727,15 +735,15 @@ static int bench_replay_cases(struct rp *r)
 		ar[i] = ar[0];
 		ak[i] = ak[0];
 	}
-	snprintf(name, sizeof(name), "replay_%s", r->name);
+	snprintf(name, sizeof(name), "replay_%s%s", r->name, sfx);
 	compare(name, case_replay, r, (u64)r->nops + r->nlive);
 	if (num_online_cpus() >= 2) {
-		snprintf(name, sizeof(name), "replay_%s_cpus", r->name);
+		snprintf(name, sizeof(name), "replay_%s%s_cpus", r->name, sfx);
 		compare(name, case_replay_cpus, r, (u64)r->nops + r->nlive);
 	}
-	snprintf(name, sizeof(name), "replay_%s_peak", r->name);
+	snprintf(name, sizeof(name), "replay_%s%s_peak", r->name, sfx);
 	report(name, "pages", mr, mk, 0, 0);
-	snprintf(name, sizeof(name), "replay_%s_avg", r->name);
+	snprintf(name, sizeof(name), "replay_%s%s_avg", r->name, sfx);
 	report(name, "pages", ar, ak, 0, 0);
 	vfree(r->ptr);
 out:

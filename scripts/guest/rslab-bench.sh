@@ -15,15 +15,19 @@ insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} || echo "RSLAB-BENCH-FAIL
 rmmod rslab_bench 2>/dev/null
 echo "bench${2:+ $2}" >/sys/kernel/debug/rslab/control || echo "RSLAB-BENCH-FAILED $?"
 # The recorded traces replayed (traces/README.md), each on a fresh rslab: its
-# memory is counted from an empty pool.
+# memory is counted from an empty pool. (The kernel's side runs twice.)
 tdir=/traces
 [ -d $tdir ] || tdir=$(dirname "$0")/../../traces
 for t in "$tdir"/*.replay; do
 	[ -f "$t" ] || continue
-	rmmod rslab
-	insmod "$ko" || exit 1
-	insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} replay="$t" || echo "RSLAB-BENCH-FAILED replay $t $?"
-	rmmod rslab_bench 2>/dev/null
+	# rslab's caches classic, then in the sheaves mode.
+	for sh in 0 1; do
+		rmmod rslab
+		insmod "$ko" || exit 1
+		insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} replay="$t" sheaves=$sh ||
+			echo "RSLAB-BENCH-FAILED replay $t $sh $?"
+		rmmod rslab_bench 2>/dev/null
+	done
 done
 # The API cases again with allocation profiling on (`allocinfo=1`: each
 # allocation and free walks the stack), as allocinfo_api_<case>: its cost.
