@@ -459,7 +459,7 @@ struct rp {
 	const __le32 *ops;
 	void **ptr;			/* per operation: its object while live */
 	struct side *side[2];		/* per cache: [0] rslab's, [1] the kernel's */
-	long base, peak, sum, samples;	/* memory pass: pages taken */
+	long base, peak, sum, samples;	/* memory pass: pages held (held_now()) */
 };
 
 /* Free pages in every zone, exact (the per-CPU counter deltas included). */
@@ -476,6 +476,41 @@ static long free_pages_now(void)
 				n += zone_page_state_snapshot(&pg->node_zones[z], NR_FREE_PAGES);
 	}
 	return n;
+}
+
+/*
+ * The kernel's slab pages (NR_SLAB_RECLAIMABLE_B and NR_SLAB_UNRECLAIMABLE_B,
+ * kept in pages; large kmallocs included), exact (the per-CPU deltas too).
+ */
+static long slab_pages_now(void)
+{
+	static const enum node_stat_item items[] = {
+		NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B
+	};
+	long n = 0;
+	int nid, cpu, i;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pg = NODE_DATA(nid);
+
+		for (i = 0; i < ARRAY_SIZE(items); i++) {
+			n += atomic_long_read(&pg->vm_stat[items[i]]);
+			for_each_online_cpu(cpu)
+				n += per_cpu_ptr(pg->per_cpu_nodestats, cpu)->vm_node_stat_diff[items[i]];
+		}
+	}
+	return n;
+}
+
+/*
+ * Pages a side holds for its objects: rslab's, the pages it took from the
+ * page allocator (its pool's chunks, free pages in them included: rslab
+ * keeps them); the kernel's, its slab pages (a freed slab page goes back to
+ * the page allocator, whose per-CPU lists are not SLUB's).
+ */
+static long held_now(bool rslab)
+{
+	return rslab ? -free_pages_now() : slab_pages_now();
 }
 
 /* Checks the file: every field in range, every free of a live allocation. */
@@ -535,9 +570,9 @@ bad:
 	return -EINVAL;
 }
 
-static void rp_note(struct rp *r)
+static void rp_note(struct rp *r, bool rslab)
 {
-	long held = r->base - free_pages_now();
+	long held = held_now(rslab) - r->base;
 
 	r->peak = max(r->peak, held);
 	r->sum += held;
@@ -583,7 +618,7 @@ static void rp_free_live(struct rp *r, bool rslab)
 			rp_free(r, rslab, i);
 }
 
-/* One replay; with `mem`, the pages taken are sampled every RP_SAMPLE operations. */
+/* One replay; with `mem`, the pages held are sampled every RP_SAMPLE operations. */
 static void rp_run(struct rp *r, bool rslab, bool mem)
 {
 	u32 i;
@@ -591,7 +626,7 @@ static void rp_run(struct rp *r, bool rslab, bool mem)
 	for (i = 0; i < r->nops; i++) {
 		rp_op(r, rslab, i);
 		if (mem && !(i % RP_SAMPLE))
-			rp_note(r);
+			rp_note(r, rslab);
 	}
 	rp_free_live(r, rslab);
 }
@@ -705,7 +740,7 @@ static int rp_make_caches(struct rp *r)
 static void rp_memory(struct rp *r, bool rslab, u64 *peak, u64 *avg)
 {
 	r->peak = r->sum = r->samples = 0;
-	r->base = free_pages_now();
+	r->base = held_now(rslab);
 	rp_run(r, rslab, true);
 	*peak = r->peak * 100;
 	*avg = r->sum * 100 / max(r->samples, 1L);
