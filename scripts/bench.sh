@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: boot each test kernel twice, load rslab, run `bench` (rslab
 # against the kernel's own SLUB, kmalloc and page allocator, same boot,
-# interleaved), and print a table; CSV and a PNG chart go to
+# interleaved; then the recorded traces of traces/ replayed), and print a
+# table; CSV and a PNG chart go to
 # results/bench-<date>/ (not committed). Not a test: nothing is asserted.
 #   1. TCG (x86_64 under KVM if the probe says it works): wall-clock ns/op.
 #   2. TCG with `-icount shift=0,sleep=off` and one CPU: the guest clock
