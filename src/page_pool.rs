@@ -71,6 +71,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
         cpu, ffi,
         gfp::Gfp,
+        kmemleak,
         mm::{self, Zone as ZoneKind},
         numa,
         percpu::{IrqsSaved, PerCpu},
@@ -390,6 +391,12 @@ impl<R: PageRecord> Pool<R> {
         for _ in 0..nr_zones * node_slots {
             slots.push(SlotInfo::new(), GFP_KERNEL)?;
         }
+        // A slot holds its chunk's address, which is that of the block at
+        // the chunk's start (a slab's first object, a large kmalloc block):
+        // kmemleak must not take it for a reference to that block, or a
+        // leak there goes unreported. (The records a slot points to are
+        // referenced by the zone's table of chunks too.)
+        kmemleak::no_scan(slots.as_ptr().cast());
         let mut zones = KVec::with_capacity(nr_zones, GFP_KERNEL)?;
         for z in 0..nr_zones {
             // A kind the kernel lacks gets no slots: it never grows.
