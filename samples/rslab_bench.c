@@ -75,6 +75,57 @@ static void k_free(bool rslab, void *p)
 		kfree(p);
 }
 
+/* Free pages in every zone, exact (the per-CPU counter deltas included). */
+static long free_pages_now(void)
+{
+	long n = 0;
+	int nid, z;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pg = NODE_DATA(nid);
+
+		for (z = 0; z < MAX_NR_ZONES; z++)
+			if (populated_zone(&pg->node_zones[z]))
+				n += zone_page_state_snapshot(&pg->node_zones[z], NR_FREE_PAGES);
+	}
+	return n;
+}
+
+/*
+ * The kernel's slab pages (NR_SLAB_RECLAIMABLE_B and NR_SLAB_UNRECLAIMABLE_B,
+ * kept in pages; large kmallocs included), exact (the per-CPU deltas too).
+ */
+static long slab_pages_now(void)
+{
+	static const enum node_stat_item items[] = {
+		NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B
+	};
+	long n = 0;
+	int nid, cpu, i;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pg = NODE_DATA(nid);
+
+		for (i = 0; i < ARRAY_SIZE(items); i++) {
+			n += atomic_long_read(&pg->vm_stat[items[i]]);
+			for_each_online_cpu(cpu)
+				n += per_cpu_ptr(pg->per_cpu_nodestats, cpu)->vm_node_stat_diff[items[i]];
+		}
+	}
+	return n;
+}
+
+/*
+ * Pages a side holds for its objects: rslab's, the pages it took from the
+ * page allocator (its pool's chunks, free pages in them included: rslab
+ * keeps them); the kernel's, its slab pages (a freed slab page goes back to
+ * the page allocator, whose per-CPU lists are not SLUB's).
+ */
+static long held_now(bool rslab)
+{
+	return rslab ? -free_pages_now() : slab_pages_now();
+}
+
 struct run {
 	u64 ns, cycles;
 };
@@ -341,6 +392,68 @@ static void drop_pair(struct pair *p)
 	kmem_cache_destroy(p->s[1].cache);
 }
 
+/*
+ * A burst, then idle: `n` objects of 256 bytes allocated and all freed, and
+ * the pages each side holds (held_now(), against before the burst) with
+ * everything allocated and 0, 1, 5 and 10 s after the frees (a hundredth of
+ * that in a quick run). Memory that comes back only when asked (a shrink)
+ * stays held here.
+ */
+static void burst_side(const struct side *s, u64 n, void **objs, u64 *held)
+{
+	static const unsigned int after_ms[] = { 0, 1000, 5000, 10000 };
+	long base = held_now(s->rslab);
+	u64 i, t0;
+	int j;
+
+	for (i = 0; i < n; i++)
+		objs[i] = c_alloc(s, GFP_KERNEL);
+	held[0] = max(held_now(s->rslab) - base, 0L) * 100;
+	for (i = 0; i < n; i++)
+		if (objs[i])
+			c_free(s, objs[i]);
+	t0 = ktime_get_ns();
+	for (j = 0; j < ARRAY_SIZE(after_ms); j++) {
+		u64 at = t0 + (u64)after_ms[j] * NSEC_PER_MSEC / (quick ? 100 : 1), now;
+
+		while ((now = ktime_get_ns()) < at)
+			msleep(max_t(u64, (at - now) / NSEC_PER_MSEC, 1));
+		held[1 + j] = max(held_now(s->rslab) - base, 0L) * 100;
+	}
+}
+
+static int bench_burst(void)
+{
+	static const char *const what[] = { "held", "after_0s", "after_1s", "after_5s",
+					    "after_10s" };
+	u64 n = quick ? 1000 : 1000000, r[5][REPS], k[5][REPS], hr[5], hk[5];
+	struct pair p;
+	void **objs;
+	char name[48];
+	int i, j;
+
+	objs = vcalloc(n, sizeof(*objs));
+	if (!objs)
+		return -ENOMEM;
+	if (make_pair(&p, "api-bench-burst", "kbench-burst", 256, false)) {
+		vfree(objs);
+		return -ENOMEM;
+	}
+	burst_side(&p.s[0], n, objs, hr);
+	burst_side(&p.s[1], n, objs, hk);
+	drop_pair(&p);
+	vfree(objs);
+	for (i = 0; i < ARRAY_SIZE(what); i++) {
+		for (j = 0; j < REPS; j++) {
+			r[i][j] = hr[i];
+			k[i][j] = hk[i];
+		}
+		snprintf(name, sizeof(name), "burst_256_%s", what[i]);
+		report(name, "pages", r[i], k[i], 0, 0);
+	}
+	return 0;
+}
+
 static DECLARE_COMPLETION(cpu0_done);
 
 /* The cases that run on CPU 0. */
@@ -399,7 +512,8 @@ static int bench_cpu0_cases(void)
 
 static int bench_cpu0(void *unused)
 {
-	bench_cpu0_cases();
+	if (!bench_cpu0_cases())
+		bench_burst();
 	/* Never back into this module's code, which may be unloaded next. */
 	kthread_complete_and_exit(&cpu0_done, 0);
 }
@@ -461,57 +575,6 @@ struct rp {
 	struct side *side[2];		/* per cache: [0] rslab's, [1] the kernel's */
 	long base, peak, sum, samples;	/* memory pass: pages held (held_now()) */
 };
-
-/* Free pages in every zone, exact (the per-CPU counter deltas included). */
-static long free_pages_now(void)
-{
-	long n = 0;
-	int nid, z;
-
-	for_each_online_node(nid) {
-		struct pglist_data *pg = NODE_DATA(nid);
-
-		for (z = 0; z < MAX_NR_ZONES; z++)
-			if (populated_zone(&pg->node_zones[z]))
-				n += zone_page_state_snapshot(&pg->node_zones[z], NR_FREE_PAGES);
-	}
-	return n;
-}
-
-/*
- * The kernel's slab pages (NR_SLAB_RECLAIMABLE_B and NR_SLAB_UNRECLAIMABLE_B,
- * kept in pages; large kmallocs included), exact (the per-CPU deltas too).
- */
-static long slab_pages_now(void)
-{
-	static const enum node_stat_item items[] = {
-		NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B
-	};
-	long n = 0;
-	int nid, cpu, i;
-
-	for_each_online_node(nid) {
-		struct pglist_data *pg = NODE_DATA(nid);
-
-		for (i = 0; i < ARRAY_SIZE(items); i++) {
-			n += atomic_long_read(&pg->vm_stat[items[i]]);
-			for_each_online_cpu(cpu)
-				n += per_cpu_ptr(pg->per_cpu_nodestats, cpu)->vm_node_stat_diff[items[i]];
-		}
-	}
-	return n;
-}
-
-/*
- * Pages a side holds for its objects: rslab's, the pages it took from the
- * page allocator (its pool's chunks, free pages in them included: rslab
- * keeps them); the kernel's, its slab pages (a freed slab page goes back to
- * the page allocator, whose per-CPU lists are not SLUB's).
- */
-static long held_now(bool rslab)
-{
-	return rslab ? -free_pages_now() : slab_pages_now();
-}
 
 /* Checks the file: every field in range, every free of a live allocation. */
 static int rp_parse(struct rp *r, const void *buf, size_t len)

@@ -133,6 +133,28 @@ def main():
     fig.tight_layout()
     fig.savefig(os.path.join(out, "bench.png"), dpi=100)
     print(f"\nchart: {os.path.join(out, 'bench.png')}")
+    # Memory held after a burst (api_burst_256_*), over time: one line per
+    # side, run and arch.
+    steps = [("held", None), ("after_0s", 0), ("after_1s", 1), ("after_5s", 5), ("after_10s", 10)]
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    drawn = False
+    for arch, mode, _, rows in runs:
+        by = {r["case"]: r for r in rows}
+        pts = [(t, by.get(f"api_burst_256_{s}")) for s, t in steps if t is not None]
+        if not all(r for _, r in pts):
+            continue
+        for who, style in (("rslab", "-o"), ("kernel", "--s")):
+            ax.plot([t for t, _ in pts], [r[who] for _, r in pts], style,
+                    label=f"{who}, {arch} {mode}")
+        drawn = True
+    if drawn:
+        ax.set_xlabel("seconds after freeing 1M objects of 256 bytes")
+        ax.set_ylabel("pages held above the start")
+        ax.set_title("After a burst")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "burst.png"), dpi=100)
+        print(f"chart: {os.path.join(out, 'burst.png')}")
 
 
 main()
