@@ -392,10 +392,10 @@ impl<R: PageRecord> Pool<R> {
             slots.push(SlotInfo::new(), GFP_KERNEL)?;
         }
         // A slot holds its chunk's address, which is that of the block at
-        // the chunk's start (a slab's first object, a large kmalloc block):
-        // kmemleak must not take it for a reference to that block, or a
-        // leak there goes unreported. (The records a slot points to are
-        // referenced by the zone's table of chunks too.)
+        // the chunk's start (or of what a user made of it): kmemleak must
+        // not take it for a reference to that block, or a leak there goes
+        // unreported. (The records a slot points to are referenced by the
+        // zone's table of chunks too.)
         kmemleak::no_scan(slots.as_ptr().cast());
         let mut zones = KVec::with_capacity(nr_zones, GFP_KERNEL)?;
         for z in 0..nr_zones {
