@@ -165,10 +165,10 @@ impl<R> Released<R> {
 impl<R: PageRecord> Pool<R> {
     /// Takes a chunk for zone `zi` from the kernel (`alloc_pages_node()`
     /// of its node with `__GFP_THISNODE` and its kind's zone flag): of the
-    /// order of what the zone holds ([`Config::first_order`](super::Config::first_order) when it holds
-    /// little, `MAX_ORDER` at most) first, then smaller ones down to
-    /// `min_order`. With
-    /// `serve`, a block of `min_order` is allocated from the new chunk under
+    /// order of what the zone holds (`first_order` when it holds little,
+    /// see [`Config::first_order`](super::Config::first_order);
+    /// `MAX_ORDER` at most) first, then smaller ones down to `min_order`.
+    /// With `serve`, a block of `min_order` is allocated from the new chunk under
     /// the same zone lock that added it, for the caller (a user) to have:
     /// its page index comes back. Without, `Some(_)` only says the pool
     /// grew. `None` if the kernel gave nothing on that node (or the node has
