@@ -191,12 +191,17 @@ impl<R: PageRecord> Pool<R> {
         };
         // As large as what the zone holds (doubling it), from the first
         // chunk's order up to MAX_ORDER, and at least what is asked for.
-        let held = zone.lock().total;
-        let planned = held
-            .max(1)
-            .ilog2()
-            .clamp(self.first_order, MAX_ORDER)
-            .max(min_order);
+        // Full-size from the start (the default) needs no look at the zone.
+        let planned = if self.first_order >= MAX_ORDER {
+            MAX_ORDER
+        } else {
+            zone.lock()
+                .total
+                .max(1)
+                .ilog2()
+                .clamp(self.first_order, MAX_ORDER)
+        }
+        .max(min_order);
         let mut order = planned;
         let page = loop {
             // A caller that cannot sleep may use the kernel's reserves
