@@ -17,6 +17,7 @@ use kernel::prelude::*;
 #[allow(unreachable_pub)]
 mod logic {
     pub(crate) mod admin;
+    pub(crate) mod decay;
     pub(crate) mod page_pool;
     pub(crate) mod rand;
     pub(crate) mod slab;
@@ -41,6 +42,7 @@ use rslab::{admin, api, glue, instance, kmalloc, page_pool, registry, slab};
 #[path = "."]
 mod kunit {
     mod admin;
+    mod decay;
     pub(crate) mod hooks;
     mod kmalloc;
     mod logic;

@@ -10,6 +10,7 @@ pub(crate) mod cpu;
 pub(crate) mod cpuhp;
 pub(crate) mod debug;
 pub(crate) mod debugfs;
+pub(crate) mod decay;
 pub(crate) mod dword;
 pub(crate) mod fault;
 pub(crate) mod ffi;

@@ -47,7 +47,13 @@ impl Instance {
         let fault = glue::fault::Knobs::new(names.fail);
         let flushwq = glue::cpu::FlushQueue::new()?;
         let hotplug = glue::cpuhp::State::register(names.hotplug)?;
-        let pool = page_pool::Pool::new(page_pool::Config::default())?;
+        // SAFETY: reads a module parameter, set before `init` runs.
+        let decay_ms = unsafe { glue::ffi::rslab_decay_ms_param() };
+        slab::set_default_decay_ms(decay_ms);
+        let pool = page_pool::Pool::new(page_pool::Config {
+            decay_ms,
+            ..page_pool::Config::default()
+        })?;
         let pool = page_pool::Registration::new(pool, names.shrinker)?;
         let caches = registry::Registry::new(pool.pool(), slub_debug)?;
         let interfaces = admin::Interfaces::new(module, names.root, pool.pool(), &caches)?;

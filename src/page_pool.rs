@@ -70,7 +70,9 @@ pub(crate) use register::Registration;
 use crate::{
     glue::{
         atomic::{Atomic, Relaxed},
-        cpu, ffi,
+        cpu,
+        decay::{Decay, Decays},
+        ffi,
         gfp::Gfp,
         kmemleak,
         mm::{self, Zone as ZoneKind},
@@ -247,6 +249,8 @@ pub(crate) struct Config {
     /// a pool that serves little holds little. `MAX_ORDER`: every chunk
     /// full size from the start.
     pub(crate) first_order: u32,
+    /// The decay period in ms (0: off): see [`crate::logic::decay`].
+    pub(crate) decay_ms: u32,
 }
 
 impl Config {
@@ -283,6 +287,7 @@ impl Default for Config {
             // check missed a leaked large kmalloc block in two runs of three
             // (what referred to it is not found yet).
             first_order: MAX_ORDER,
+            decay_ms: 0,
         }
     }
 }
@@ -374,6 +379,10 @@ pub(crate) struct Pool<R: PageRecord> {
     compound: SpinLockIrq<RBTree<usize, u32>>,
     /// Their pages.
     compound_pages: Atomic<usize>,
+    /// Time-based decay: free pages above the low watermark go back to the
+    /// kernel after an idle period.
+    #[pin]
+    decay: Decay,
 }
 
 impl<R: PageRecord> Pool<R> {
@@ -475,6 +484,8 @@ impl<R: PageRecord> Pool<R> {
                     },
                 compound <- new_spinlock_irq!(RBTree::new()),
                 compound_pages: Atomic::new(0),
+                // SAFETY: placed in this `Pool`, at its `DECAY_OFFSET`.
+                decay <- unsafe { Decay::new::<Self, core::convert::Infallible>(cfg.decay_ms) },
             }),
             GFP_KERNEL,
         )?;
@@ -1170,6 +1181,8 @@ impl<R: PageRecord> Pool<R> {
                 if self.zone_free(&mut z, b.idx, b.order, &mut out) {
                     z.user_pages -= 1 << b.order;
                 }
+                drop(z);
+                self.decay.arm();
             }
         }
         self.release(out);
@@ -1217,6 +1230,8 @@ impl<R: PageRecord> Pool<R> {
 #[pinned_drop]
 impl<R: PageRecord> PinnedDrop for Pool<R> {
     fn drop(self: Pin<&mut Self>) {
+        // No decay pass may run on a pool being torn down.
+        self.decay.stop();
         // Every wholly free chunk goes back to the kernel...
         self.shrink(0);
         // ...so what is left has pages in use: never free those.
@@ -1253,6 +1268,35 @@ impl<R: PageRecord> crate::glue::cpuhp::CpuDead for Pool<R> {
     /// As for [`crate::glue::cpuhp::CpuDead::cpu_dead`].
     unsafe fn cpu_dead(&self, cpu: usize) {
         self.drain_cpu(cpu);
+    }
+}
+
+// SAFETY: `decay` is made by `Decay::new::<Self>` at `DECAY_OFFSET` and
+// stopped first thing in `Pool`'s drop.
+unsafe impl<R: PageRecord> Decays for Pool<R> {
+    const DECAY_OFFSET: usize = core::mem::offset_of!(Pool<R>, decay);
+
+    /// Allocations (fast and slow), refills and drains of the lists.
+    fn decay_activity(&self) -> u64 {
+        [
+            Stat::AllocFastpath,
+            Stat::AllocSlowpath,
+            Stat::Refill,
+            Stat::Drain,
+        ]
+        .into_iter()
+        .map(|s| self.stats.sum(s as usize))
+        .fold(0u64, u64::wrapping_add)
+    }
+
+    /// Drains every CPU's lists and gives back wholly free chunks while
+    /// each zone keeps its low watermark free: pages given back.
+    fn decay_give_back(&self) -> usize {
+        self.shrink(self.wmark_low.load(Relaxed))
+    }
+
+    fn decay_state(&self) -> &Decay {
+        &self.decay
     }
 }
 

@@ -34,6 +34,7 @@ use kernel::prelude::*;
 )]
 mod logic {
     pub(crate) mod admin;
+    pub(crate) mod decay;
     pub(crate) mod page_pool;
     pub(crate) mod rand;
     pub(crate) mod slab;

@@ -122,6 +122,7 @@ use crate::{
     glue::{
         atomic::{Atomic, Relaxed},
         cpu,
+        decay::Decay,
         dword::DWord,
         gfp, kmemleak, mm,
         percpu::PerCpu,
@@ -417,6 +418,19 @@ pub(crate) struct Cache {
     allocflags: bindings::gfp_t,
     /// `useroffset` and `usersize`: the user-copyable part of an object.
     usercopy: (u32, u32),
+    /// Time-based decay: what the cache keeps free goes back to the pool
+    /// after an idle period (see [`teardown`]'s `Decays`).
+    #[pin]
+    decay: Decay,
+}
+
+/// The decay period new caches get (the `decay_ms=` parameter).
+static DEFAULT_DECAY_MS: Atomic<u32> = Atomic::new(0);
+
+/// Sets the decay period of caches made from now on (ms, 0: off; bounded
+/// by [`crate::logic::decay::MAX_DECAY_MS`]).
+pub(crate) fn set_default_decay_ms(ms: u32) {
+    DEFAULT_DECAY_MS.store(ms.min(crate::logic::decay::MAX_DECAY_MS), Relaxed);
 }
 
 /// Errors reported on every cache so far (see [`Cache::errors`]).
@@ -580,6 +594,8 @@ impl Cache {
                 free_sheaves: Atomic::new(free_sheaves),
                 allocflags,
                 usercopy: (useroffset, usersize),
+                // SAFETY: placed in this `Cache`, at its `DECAY_OFFSET`.
+                decay <- unsafe { Decay::new::<Cache, Error>(DEFAULT_DECAY_MS.load(Relaxed)) },
             }? Error),
             GFP_KERNEL,
         )

@@ -5,7 +5,9 @@
 
 use crate::{
     glue::{
-        cpu, kallsyms, numa,
+        cpu,
+        decay::Decays,
+        kallsyms, numa,
         sysfs::{self, Attr, Dir, Emitter, Parent},
     },
     logic::slab::{layout, name::NAME_LEN},
@@ -247,7 +249,7 @@ macro_rules! stat_attr {
     };
 }
 
-const NR_CACHE_ATTRS: usize = 32 + NR_SLAB_STATS;
+const NR_CACHE_ATTRS: usize = 35 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
@@ -321,6 +323,20 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
             d.cache.set_cpu_partial(v)
         },
     ),
+    // Time-based decay: once the cache has been idle this many ms (0:
+    // never), it does what `shrink` does.
+    Attr::rw(
+        c"decay_ms",
+        |d, e| e.emit(format_args!("{}\n", d.cache.decay_state().ms())),
+        |d, s| d.cache.decay_state().set_ms(sysfs::parse_ulong(s)?),
+    ),
+    // Decay passes made, and the slabs they gave back to the pool.
+    Attr::ro(c"decay_passes", |d, e| {
+        e.emit(format_args!("{}\n", d.cache.decay_state().passes().0))
+    }),
+    Attr::ro(c"decay_slabs", |d, e| {
+        e.emit(format_args!("{}\n", d.cache.decay_state().passes().1))
+    }),
     Attr::ro(c"ctor", |d, e| {
         // ctor_show(): the constructor as `%pS` prints it, if any.
         let Some(f) = d.cache.ctor() else {

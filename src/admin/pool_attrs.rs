@@ -4,6 +4,7 @@
 use crate::{
     glue::{
         cpu,
+        decay::Decays,
         mm::Zone,
         numa,
         sysfs::{self, Attr, Emitter},
@@ -92,7 +93,7 @@ macro_rules! stat_attr {
     };
 }
 
-pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 22] = [
+pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 25] = [
     Attr::ro(c"buddyinfo", show_buddyinfo),
     Attr::ro(c"zoneinfo", show_zoneinfo),
     // Pages of the compound blocks (`__GFP_COMP`) handed out, which the
@@ -122,6 +123,20 @@ pub(crate) static POOL_ATTRS: [Attr<PoolDir>; 22] = [
         |d, e| e.emit(format_args!("{}\n", d.pool.watermarks().high)),
         |d, s| store_wmark(d, s, |w, v| w.high = v),
     ),
+    // Time-based decay: free pages above the low watermark go back to the
+    // kernel once the pool has been idle this many ms (0: never).
+    Attr::rw(
+        c"decay_ms",
+        |d, e| e.emit(format_args!("{}\n", d.pool.decay_state().ms())),
+        |d, s| d.pool.decay_state().set_ms(sysfs::parse_ulong(s)?),
+    ),
+    // Decay passes made, and the pages they gave back.
+    Attr::ro(c"decay_passes", |d, e| {
+        e.emit(format_args!("{}\n", d.pool.decay_state().passes().0))
+    }),
+    Attr::ro(c"decay_pages", |d, e| {
+        e.emit(format_args!("{}\n", d.pool.decay_state().passes().1))
+    }),
     // As SLUB's `shrink`: write 1 to shrink now (down to the min watermark).
     Attr::wo(c"shrink", |d, s| {
         if sysfs::parse_ulong(s)? != 1 {

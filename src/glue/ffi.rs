@@ -43,6 +43,13 @@ unsafe extern "C" {
     pub(crate) fn rslab_alloc_percpu(size: usize, align: usize) -> *mut core::ffi::c_void;
     /// The `allocinfo=` module parameter.
     pub(crate) fn rslab_allocinfo_param() -> bool;
+    /// The `decay_ms=` module parameter (0 if not given).
+    pub(crate) fn rslab_decay_ms_param() -> u32;
+    /// `INIT_DEFERRABLE_WORK(work, func)`.
+    pub(crate) fn rslab_init_deferrable_work(
+        work: *mut bindings::delayed_work,
+        func: bindings::work_func_t,
+    );
     /// The `slub_debug=` module parameter (NULL if not given).
     pub(crate) fn rslab_slub_debug_param() -> *const kernel::ffi::c_char;
     /// `alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0)` (or null).

@@ -30,6 +30,11 @@ static bool rslab_allocinfo;
 module_param_named(allocinfo, rslab_allocinfo, bool, 0444);
 MODULE_PARM_DESC(allocinfo, "count allocations per call site in debugfs allocinfo (as CONFIG_MEM_ALLOC_PROFILING)");
 
+/* The decay_ms= module parameter: the pool's and new caches' decay period. */
+static unsigned int rslab_decay_ms;
+module_param_named(decay_ms, rslab_decay_ms, uint, 0444);
+MODULE_PARM_DESC(decay_ms, "give back memory kept free after this many ms idle (0: never, SLUB's behaviour); per cache and pool in sysfs");
+
 /* The fault attribute of rslab's backing allocations and new slabs. */
 static DECLARE_FAULT_ATTR(rslab_fail);
 
@@ -49,6 +54,8 @@ struct dentry *rslab_fail_debugfs(const char *name);
 void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 const char *rslab_slub_debug_param(void);
 bool rslab_allocinfo_param(void);
+unsigned int rslab_decay_ms_param(void);
+void rslab_init_deferrable_work(struct delayed_work *work, work_func_t func);
 struct workqueue_struct *rslab_alloc_flushwq(void);
 void rslab_destroy_work_on_stack(struct work_struct *work);
 int rslab_stack_depot_init(void);
@@ -74,6 +81,8 @@ void rslab_local_irq_restore(unsigned long flags);
 
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 bool rslab_allocinfo_param(void) { return rslab_allocinfo; }
+unsigned int rslab_decay_ms_param(void) { return rslab_decay_ms; }
+void rslab_init_deferrable_work(struct delayed_work *work, work_func_t func) { INIT_DEFERRABLE_WORK(work, func); }
 struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
 void rslab_destroy_work_on_stack(struct work_struct *work) { destroy_work_on_stack(work); }
 int rslab_stack_depot_init(void) { return stack_depot_init(); }

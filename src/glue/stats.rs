@@ -84,7 +84,6 @@ impl<const N: usize> Stats<N> {
     }
 
     /// The total of `item` over all possible CPUs.
-    #[cfg(rslab_kunit)]
     pub(crate) fn sum(&self, item: usize) -> u64 {
         (0..cpu::nr_cpu_ids())
             .map(|c| self.get(item, c))

@@ -313,6 +313,7 @@ impl<R: PageRecord> Pool<R> {
         };
         drop(z);
         self.stats.add(Stat::Grow as usize, 1);
+        self.decay.arm();
         if order < planned {
             self.stats.add(Stat::OrderFallback as usize, 1);
         }

@@ -356,12 +356,15 @@ impl<R: PageRecord> Pool<R> {
                 drop(z);
                 self.stats.add_on(cpu, Stat::Drain as usize, 1);
                 self.maybe_decay(&mut c, out);
+                self.decay.arm();
             }
             None => {
                 let mut z = zone.lock();
                 if self.zone_free(&mut z, idx, order, out) {
                     z.user_pages -= 1 << order;
                 }
+                drop(z);
+                self.decay.arm();
             }
         }
         true

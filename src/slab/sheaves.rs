@@ -599,6 +599,7 @@ impl Cache {
             match barn.full.push_within_capacity(sheaf) {
                 Ok(()) => {
                     self.stat(SlabStat::BarnPut);
+                    self.decay.arm();
                     None
                 }
                 Err(e) => {
@@ -687,6 +688,7 @@ impl Cache {
                         // Room checked above: cannot fail.
                         let _ = barn.full.push_within_capacity(full);
                         self.stat(SlabStat::BarnPut);
+                        self.decay.arm();
                     }
                     if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
                         self.stat(SlabStat::FreeFastpath);
@@ -781,6 +783,7 @@ impl Cache {
         // any other sheaf; cleared from it below, so freed once.
         unsafe { self.slab_free_bulk(&mut sheaf[..], false) };
         sheaf.clear();
+        self.decay.arm();
         self.stats.add(SlabStat::SheafFlush as usize, n as u64);
     }
 

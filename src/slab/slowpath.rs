@@ -510,6 +510,7 @@ impl Cache {
             return;
         }
         self.stat(SlabStat::FreeSlowpath);
+        self.decay.arm();
         let (new, action, n) = loop {
             let prior = slab.pair.first();
             let old = slab.counters();
@@ -588,6 +589,7 @@ impl Cache {
             }
         }
         let block = block?;
+        self.decay.arm();
         let (first, objects) = self.prepare_slab(&block, false);
         self.pool
             .record(&block, 0)

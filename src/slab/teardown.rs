@@ -2,9 +2,13 @@
 //! Flushing CPU slabs (`flush_all()`, CPU hotplug), shrink, destroy and the
 //! consistency walk (`validate_slab_cache()`).
 
-use super::{Cache, SlabPage};
+use super::{Cache, SlabPage, SlabStat};
 use crate::glue::atomic::Relaxed;
-use crate::glue::{cpu, numa};
+use crate::glue::{
+    cpu,
+    decay::{Decay, Decays},
+    numa,
+};
 use kernel::{interrupt::local_interrupt_disable, prelude::*};
 
 /// What a consistency walk found.
@@ -429,6 +433,8 @@ impl Cache {
 #[pinned_drop]
 impl PinnedDrop for Cache {
     fn drop(self: Pin<&mut Self>) {
+        // No decay pass may run on a cache being torn down.
+        self.decay.stop();
         // The last reference is gone: no CPU uses the cache any more, so its
         // CPU slabs can be flushed from here. Every sheaf first: their
         // objects go back to slabs through this CPU, which may freeze slabs
@@ -450,6 +456,36 @@ impl PinnedDrop for Cache {
         // The RCU callbacks of discarded slabs use the cache.
         self.rcu_barrier();
         let _ = self.report_leaks();
+    }
+}
+
+// SAFETY: `decay` is made by `Decay::new::<Cache, _>` at `DECAY_OFFSET` and
+// stopped first thing in `Cache`'s drop.
+unsafe impl Decays for Cache {
+    const DECAY_OFFSET: usize = core::mem::offset_of!(Cache, decay);
+
+    /// Allocations and frees, fast and slow.
+    fn decay_activity(&self) -> u64 {
+        [
+            SlabStat::AllocFastpath,
+            SlabStat::AllocSlowpath,
+            SlabStat::FreeFastpath,
+            SlabStat::FreeSlowpath,
+        ]
+        .into_iter()
+        .map(|s| self.stats.sum(s as usize))
+        .fold(0u64, u64::wrapping_add)
+    }
+
+    /// What `shrink` does: every CPU's slabs, partial slabs and sheaves
+    /// flushed, the barn emptied, every empty slab back to the pool. Slabs
+    /// given back.
+    fn decay_give_back(&self) -> usize {
+        self.shrink()
+    }
+
+    fn decay_state(&self) -> &Decay {
+        &self.decay
     }
 }
 

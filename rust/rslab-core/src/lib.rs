@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod decay;
 pub mod page_pool;
 pub mod rand;
 pub mod slab;
