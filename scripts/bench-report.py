@@ -147,6 +147,11 @@ def main():
             ax.plot([t for t, _ in pts], [r[who] for _, r in pts], style,
                     label=f"{who}, {arch} {mode}")
         drawn = True
+        # rslab again with its decay on (decay_ms=1000), if that run is there.
+        dpts = [(t, by.get(f"decay_api_burst_256_{s}")) for s, t in steps if t is not None]
+        if all(r for _, r in dpts):
+            ax.plot([t for t, _ in dpts], [r["rslab"] for _, r in dpts], "-^",
+                    label=f"rslab decay_ms=1000, {arch} {mode}")
     if drawn:
         ax.set_xlabel("seconds after freeing 1M objects of 256 bytes")
         ax.set_ylabel("pages held above the start")

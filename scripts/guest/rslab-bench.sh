@@ -35,6 +35,14 @@ rmmod rslab
 insmod "$ko" allocinfo=1 || exit 1
 insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} tag=allocinfo_ || echo "RSLAB-BENCH-FAILED allocinfo $?"
 rmmod rslab_bench 2>/dev/null
+# The burst again with rslab's decay on (`decay_ms=`, 1 s; 10 ms in a quick
+# run, whose waits are a hundredth): rows decay_api_burst_256_*.
+rmmod rslab
+decay=1000
+[ -n "$2" ] && decay=10
+insmod "$ko" decay_ms=$decay || exit 1
+insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} burst=1 tag=decay_ || echo "RSLAB-BENCH-FAILED decay $?"
+rmmod rslab_bench 2>/dev/null
 dmesg | grep 'rslab-bench:' | sed 's/^\[[^]]*\] //; s/^rslab: //; s/^rslab_bench: //'
 rmmod rslab
 echo "RSLAB-GUEST done"
