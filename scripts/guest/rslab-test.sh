@@ -371,6 +371,25 @@ fi
 # module's symbols went with it).
 check allocinfo_sites_emptied_by_frees test "$(grep -Ec '^ +0 +0 0x[0-9a-f]+$' $AI)" = 4
 check allocinfo_off_again sh -c "rmmod rslab && insmod $ko && test \"\$(wc -l <$AI)\" = 2"
+# Decay: `decay_ms=` at load reaches the pool and every cache (an hour here:
+# no pass within this part); a cache given a short period once idle makes
+# exactly one pass, which gives back every slab it kept.
+check decay_param_reaches_pool_and_caches sh -c "rmmod rslab && insmod $ko decay_ms=3600000 &&
+	test \$(cat /sys/kernel/rslab/pool/decay_ms) = 3600000 && test \$(cat $D/kmalloc-64/decay_ms) = 3600000"
+echo 'create guest-decay 200' >$C
+echo 'workload cache guest-decay 2000 16' >$C
+kept=$(cut -d' ' -f1 $D/guest-decay/slabs)
+echo 50 >$D/guest-decay/decay_ms
+for i in $(seq 100); do
+	[ "$(cat $D/guest-decay/decay_passes)" = 0 ] || break
+	sleep 0.1
+done
+sleep 0.5
+check decay_idle_cache_gives_back_every_slab_once sh -c "test $kept -gt 0 &&
+	test \$(cat $D/guest-decay/decay_passes) = 1 && test \$(cat $D/guest-decay/decay_slabs) = $kept &&
+	test \"\$(cut -d' ' -f1 $D/guest-decay/slabs)\" = 0"
+check decay_off_again sh -c "echo 'destroy guest-decay' >$C && rmmod rslab && insmod $ko &&
+	test \$(cat /sys/kernel/rslab/pool/decay_ms) = 0"
 hostile_unload
 if [ -n "$debug" ]; then
 	# kmemleak after the last unload: nothing may be left.
