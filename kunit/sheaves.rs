@@ -11,6 +11,7 @@ use crate::{
         slab::{alloc, census, free, held_list, pages_in_use, pool, two_cpu_stress},
         util::{ensure, on_cpu, some, with_cpu1_offline},
     },
+    logic::slab::sheafcap,
     slab::{Cache, CacheConfig, SlabPool, SlabStat},
 };
 use core::{
@@ -25,6 +26,47 @@ fn sheaves_cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>>
     cfg.randomize = false;
     cfg.sheaves = true;
     Cache::new(p, &cfg)
+}
+
+/// `rounds` rounds on CPU 0 of allocating `k` objects of `c` and freeing
+/// them all (an alternating workload).
+fn alternate(c: &Cache, k: usize, rounds: usize) -> Result {
+    on_cpu(0, || {
+        let mut held = KVec::with_capacity(k, GFP_KERNEL)?;
+        for _ in 0..rounds {
+            for _ in 0..k {
+                held.push(alloc(c)?, GFP_KERNEL)?;
+            }
+            for o in held.drain_all() {
+                free(c, o);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Trips to the barn so far (each takes its lock).
+fn barn_trips(c: &Cache) -> u64 {
+    [
+        SlabStat::BarnGet,
+        SlabStat::BarnGetFail,
+        SlabStat::BarnPut,
+        SlabStat::BarnPutFail,
+    ]
+    .into_iter()
+    .map(|x| c.stat_total(x))
+    .sum()
+}
+
+/// The growth steps from `base` to `cap` ([`sheafcap::grown`]), if `cap`
+/// is one of them.
+fn steps_to(base: usize, cap: usize, max: usize) -> Option<u64> {
+    let (mut c, mut n) = (base, 0);
+    while c < cap {
+        c = sheafcap::grown(c, max);
+        n += 1;
+    }
+    (c == cap).then_some(n)
 }
 
 #[kunit_tests(rslab_sheaves)]
@@ -585,6 +627,98 @@ mod tests {
         assert_eq!(inuse, 0);
         assert_eq!(destroyed, Ok(()));
         assert_eq!(pages?, 0);
+        Ok(())
+    }
+
+    /// Adaptive capacity: a CPU that allocates and frees more objects than
+    /// its sheaves hold, back and forth, grows them step by step (each step
+    /// one `sheaf_grow`) until it no longer trips to the barn, where a
+    /// cache of fixed capacity trips every round; a shrink puts it back
+    /// (`sheaf_shrink`), and the reservation with it.
+    #[test]
+    fn adaptive_capacity_grows_until_the_barn_trips_stop() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-sheaf-adapt", 64)?;
+        let fixed = sheaves_cache(&p, "kunit-sheaf-fixed", 64)?;
+        let sh = some!(c.sheaves());
+        let base = sh.capacity() as usize;
+        let k = 4 * base;
+        let min = sh.min_budget();
+        assert_eq!(sh.reserved(), min);
+        c.set_sheaf_adaptive(true)?;
+        alternate(&c, k, 20)?;
+        alternate(&fixed, k, 20)?;
+        let cap = sh.cpu_capacity(0);
+        let steps = steps_to(base, cap, sh.max_capacity());
+        ensure!(steps.is_some(), "capacity {cap} is a growth step of {base}");
+        assert_eq!(c.stat_total(SlabStat::SheafGrow), steps.unwrap_or(0));
+        assert_eq!(c.stat_total(SlabStat::SheafGrowFail), 0);
+        ensure!(2 * cap >= k, "capacity {cap} holds a round of {k}");
+        assert_eq!(sh.cpu_capacity(1), base);
+        assert_eq!(sh.reserved(), min + sheafcap::cached(cap - base, 1));
+        // Grown: a round makes no trip; the fixed cache's every round does,
+        // as many each time.
+        let (a, f) = (barn_trips(&c), barn_trips(&fixed));
+        alternate(&c, k, 1)?;
+        alternate(&fixed, k, 1)?;
+        let f1 = barn_trips(&fixed) - f;
+        alternate(&fixed, k, 1)?;
+        assert_eq!(barn_trips(&c), a);
+        ensure!(f1 > 0, "the fixed cache trips");
+        assert_eq!(barn_trips(&fixed) - f - f1, f1);
+        assert_eq!(fixed.stat_total(SlabStat::SheafGrow), 0);
+        assert_eq!(some!(fixed.sheaves()).cpu_capacity(0), base);
+        // A shrink puts CPU 0 back.
+        c.shrink();
+        assert_eq!(sh.cpu_capacity(0), base);
+        assert_eq!(c.stat_total(SlabStat::SheafShrink), 1);
+        assert_eq!(sh.reserved(), min);
+        assert_eq!(c.destroy(), Ok(()));
+        assert_eq!(fixed.destroy(), Ok(()));
+        Ok(())
+    }
+
+    /// The budget bounds what the CPUs may hold: room for one step, one
+    /// step is taken and the next refused (`sheaf_grow_fail`); a budget
+    /// below every CPU at the cache's capacity is EINVAL and changes
+    /// nothing; one below what they hold now puts them back. A classic cache
+    /// has neither knob.
+    #[test]
+    fn adaptive_capacity_keeps_to_its_budget() -> Result {
+        let p = pool()?;
+        let c = sheaves_cache(&p, "kunit-sheaf-budget", 64)?;
+        let sh = some!(c.sheaves());
+        let base = sh.capacity() as usize;
+        let min = sh.min_budget();
+        let one = sheafcap::grown(base, sh.max_capacity());
+        let budget = min + sheafcap::cached(one - base, 1);
+        c.set_sheaf_budget(budget)?;
+        assert_eq!(sh.budget(), budget);
+        c.set_sheaf_adaptive(true)?;
+        alternate(&c, 4 * base, 10)?;
+        assert_eq!(sh.cpu_capacity(0), one);
+        assert_eq!(c.stat_total(SlabStat::SheafGrow), 1);
+        ensure!(
+            c.stat_total(SlabStat::SheafGrowFail) > 0,
+            "the next step refused"
+        );
+        assert_eq!(sh.reserved(), budget);
+        assert_eq!(c.set_sheaf_budget(min - 1), Err(EINVAL));
+        assert_eq!(sh.budget(), budget);
+        c.set_sheaf_budget(min)?;
+        assert_eq!(sh.cpu_capacity(0), base);
+        assert_eq!(sh.reserved(), min);
+        assert_eq!(c.stat_total(SlabStat::SheafShrink), 1);
+        // Turned off: 7.3's fixed capacity, no growth.
+        c.set_sheaf_budget(budget)?;
+        c.set_sheaf_adaptive(false)?;
+        let grew = c.stat_total(SlabStat::SheafGrow);
+        alternate(&c, 4 * base, 5)?;
+        assert_eq!(c.stat_total(SlabStat::SheafGrow), grew);
+        assert_eq!(sh.cpu_capacity(0), base);
+        let classic = Cache::new(&p, &CacheConfig::new("kunit-classic-budget", 64))?;
+        assert_eq!(classic.set_sheaf_adaptive(true), Err(EINVAL));
+        assert_eq!(classic.set_sheaf_budget(1 << 20), Err(EINVAL));
         Ok(())
     }
 }

@@ -192,10 +192,15 @@ pub(crate) enum SlabStat {
     SheafPrefillOversize,
     SheafReturnFast,
     SheafReturnSlow,
+    // rslab's adaptive sheaf capacity (`sheafcap`): a CPU's capacity grown,
+    // a growth the budget refused, a grown CPU put back by a flush.
+    SheafGrow,
+    SheafGrowFail,
+    SheafShrink,
 }
 
 /// The number of [`SlabStat`] counters.
-pub(crate) const NR_SLAB_STATS: usize = SlabStat::SheafReturnSlow as usize + 1;
+pub(crate) const NR_SLAB_STATS: usize = SlabStat::SheafShrink as usize + 1;
 
 /// A constructor: runs on every object of a new slab (the C ABI, so that
 /// other modules' constructors can be used, as `kmem_cache_create()`'s).

@@ -249,7 +249,7 @@ macro_rules! stat_attr {
     };
 }
 
-const NR_CACHE_ATTRS: usize = 35 + NR_SLAB_STATS;
+const NR_CACHE_ATTRS: usize = 38 + NR_SLAB_STATS;
 
 pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"object_size", |d, e| {
@@ -352,6 +352,46 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     Attr::ro(c"sheaf_capacity", |d, e| {
         e.emit(format_args!("{}\n", d.cache.sheaf_capacity()))
     }),
+    // Adaptive sheaf capacity (rslab's): 1 on, 0 7.3's fixed capacity
+    // (the default); EINVAL for a cache without sheaves.
+    Attr::rw(
+        c"sheaf_adaptive",
+        |d, e| {
+            let on = d.cache.sheaves().is_some_and(|sh| sh.adaptive());
+            e.emit(format_args!("{}\n", u32::from(on)))
+        },
+        |d, s| match sysfs::parse_ulong(s)? {
+            v @ (0 | 1) => d.cache.set_sheaf_adaptive(v == 1),
+            _ => Err(EINVAL),
+        },
+    ),
+    // The objects the CPUs' sheaves may hold, all together (0 for a cache
+    // without sheaves); EINVAL below every CPU at `sheaf_capacity`.
+    Attr::rw(
+        c"sheaf_budget",
+        |d, e| {
+            let b = d.cache.sheaves().map_or(0, |sh| sh.budget());
+            e.emit(format_args!("{b}\n"))
+        },
+        |d, s| {
+            let v = usize::try_from(sysfs::parse_ulong(s)?).map_err(|_| EINVAL)?;
+            d.cache.set_sheaf_budget(v)
+        },
+    ),
+    // Each online CPU's sheaf capacity now, as a counter's line: their
+    // sum, then ` C<cpu>=<capacity>` (empty for a cache without sheaves).
+    Attr::ro(c"sheaf_capacity_cpu", |d, e| {
+        let Some(sh) = d.cache.sheaves() else {
+            return e.emit(format_args!("0\n"));
+        };
+        let caps = |c| sh.cpu_capacity(c);
+        let total: usize = cpu::online_cpus().map(caps).sum();
+        e.emit(format_args!("{total}"))?;
+        for c in cpu::online_cpus() {
+            e.emit(format_args!(" C{c}={}", caps(c)))?;
+        }
+        e.emit(format_args!("\n"))
+    }),
     // SLUB's: the size of the user-copyable region (`usersize`).
     Attr::ro(c"usersize", |d, e| {
         e.emit(format_args!("{}\n", d.cache.usercopy().1))
@@ -437,4 +477,7 @@ pub(crate) static CACHE_ATTRS: [Attr<CacheDir>; NR_CACHE_ATTRS] = [
     stat_attr!(c"sheaf_prefill_oversize", SlabStat::SheafPrefillOversize),
     stat_attr!(c"sheaf_return_fast", SlabStat::SheafReturnFast),
     stat_attr!(c"sheaf_return_slow", SlabStat::SheafReturnSlow),
+    stat_attr!(c"sheaf_grow", SlabStat::SheafGrow),
+    stat_attr!(c"sheaf_grow_fail", SlabStat::SheafGrowFail),
+    stat_attr!(c"sheaf_shrink", SlabStat::SheafShrink),
 ];

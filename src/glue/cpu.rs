@@ -20,6 +20,16 @@ pub(crate) fn in_nmi() -> bool {
     unsafe { ffi::rslab_in_nmi() }
 }
 
+/// `jiffies`, inline (for slow paths that time their own events; a stale
+/// value is harmless to them).
+#[inline]
+pub(crate) fn jiffies() -> usize {
+    // SAFETY: `jiffies` is a word the timer interrupt updates; a volatile
+    // read of it is what the kernel's `READ_ONCE(jiffies)` is.
+    let j = unsafe { core::ptr::read_volatile(&raw const bindings::jiffies) };
+    j as usize
+}
+
 /// `nr_cpu_ids`: the bound of CPU numbers.
 pub(crate) fn nr_cpu_ids() -> usize {
     kernel::cpu::nr_cpu_ids() as usize

@@ -16,7 +16,7 @@ use core::{
     cell::UnsafeCell,
     ops::{Deref, DerefMut},
 };
-use kernel::{bindings, interrupt::local_interrupt_disable};
+use kernel::interrupt::local_interrupt_disable;
 
 // SAFETY: every field of `Pcp` is an integer or an array of integers, for
 // which all-zero bytes are valid: a `Pcp` with empty lists and zero tuning.
@@ -374,8 +374,7 @@ impl<R: PageRecord> Pool<R> {
     /// kernel runs it from the per-CPU vmstat work; a CPU that stops
     /// allocating is decayed by [`Pool::shrink`] instead).
     fn maybe_decay(&self, c: &mut CpuPcp, out: &mut Released<R>) {
-        // SAFETY: `jiffies` is always readable; a stale value is harmless.
-        let now = unsafe { core::ptr::read_volatile(&raw const bindings::jiffies) } as usize;
+        let now = cpu::jiffies();
         let hz = kernel::time::msecs_to_jiffies(1000) as usize;
         if now.wrapping_sub(c.last_decay) < hz {
             return;

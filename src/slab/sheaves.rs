@@ -41,9 +41,11 @@
 
 use super::{Cache, SlabPage, SlabStat};
 use crate::glue::{
+    atomic::{Atomic, Relaxed},
     gfp::Gfp,
     percpu::{IrqsAreOff, IrqsOff, PerCpu},
 };
+use crate::logic::slab::sheafcap::{self, Trip};
 use core::cell::UnsafeCell;
 use kernel::{interrupt::local_interrupt_disable, new_spinlock_irq, prelude::*, sync::SpinLockIrq};
 
@@ -65,6 +67,10 @@ pub(crate) struct CpuSheaves {
     spare: Sheaf,
     /// The CPU's node (`numa_mem_id()`), whose barn it uses.
     node: usize,
+    /// Its last slow-path trip ([`Trip`] as a number) and when (jiffies),
+    /// for adaptive capacity.
+    last_trip: u32,
+    last_trip_at: usize,
 }
 
 /// The cache's barn (`struct node_barn`): full and empty sheaves, with room
@@ -89,7 +95,22 @@ pub(crate) struct Barn {
 pub(crate) struct Sheaves {
     pcs: PerCpu<UnsafeCell<CpuSheaves>>,
     barns: KVec<Pin<KBox<SpinLockIrq<Barn>>>>,
+    /// The cache's capacity (`sheaf_capacity`): every CPU's, unless
+    /// adaptive capacity is on.
     capacity: usize,
+    /// Adaptive capacity ([`sheafcap`]) on (1) or 7.3's fixed (0).
+    adaptive: Atomic<u32>,
+    /// Each CPU's capacity now: the sheaves it takes from here on hold this
+    /// many (`capacity` .. `max`). Written by its CPU with interrupts off,
+    /// or by a flush of it; read by anyone.
+    caps: PerCpu<Atomic<usize>>,
+    /// The most a CPU grows to.
+    max: usize,
+    /// `sheafcap::cached()` of every CPU's capacity, summed: what the CPUs'
+    /// sheaves may hold. Never above `budget` when it grows.
+    reserved: Atomic<usize>,
+    /// The objects the CPUs' sheaves may hold, all together.
+    budget: Atomic<usize>,
 }
 
 // SAFETY: the per-CPU sheaves are only touched by their CPU with interrupts
@@ -107,6 +128,7 @@ impl Sheaves {
         cpu_node: impl Fn(usize) -> usize,
     ) -> impl PinInit<Self, Error> {
         let nodes = nodes.max(1);
+        let (base, cpus) = (capacity as usize, crate::glue::cpu::nr_cpu_ids());
         try_pin_init!(Sheaves {
             pcs: PerCpu::new(|c| {
                 UnsafeCell::new(CpuSheaves {
@@ -114,8 +136,11 @@ impl Sheaves {
                     spare: Sheaf::new(),
                     // INVARIANT: a node with a barn.
                     node: cpu_node(c).min(nodes - 1),
+                    last_trip: Trip::None.to_u32(),
+                    last_trip_at: 0,
                 })
             })?,
+            caps: PerCpu::new(|_| Atomic::new(base))?,
             barns: {
                 let mut v = KVec::with_capacity(nodes, GFP_KERNEL)?;
                 for _ in 0..nodes {
@@ -132,7 +157,11 @@ impl Sheaves {
                 }
                 v
             },
-            capacity: capacity as usize,
+            capacity: base,
+            adaptive: Atomic::new(0),
+            max: sheafcap::max_capacity(base, super::MAX_SHEAF_CAPACITY as usize),
+            reserved: Atomic::new(sheafcap::cached(base, cpus)),
+            budget: Atomic::new(sheafcap::default_budget(base, cpus)),
         }? Error)
     }
 
@@ -157,6 +186,54 @@ impl Sheaves {
     /// Objects per sheaf (`sheaf_capacity`).
     pub(crate) fn capacity(&self) -> u32 {
         self.capacity as u32
+    }
+
+    /// Whether adaptive capacity is on.
+    pub(crate) fn adaptive(&self) -> bool {
+        self.adaptive.load(Relaxed) != 0
+    }
+
+    /// CPU `cpu`'s capacity now.
+    pub(crate) fn cpu_capacity(&self, cpu: usize) -> usize {
+        self.caps
+            .get(cpu)
+            .map_or(self.capacity, |c| c.load(Relaxed))
+    }
+
+    /// The budget: objects the CPUs' sheaves may hold, all together.
+    pub(crate) fn budget(&self) -> usize {
+        self.budget.load(Relaxed)
+    }
+
+    /// What the CPUs' capacities let their sheaves hold now, all together.
+    pub(crate) fn reserved(&self) -> usize {
+        self.reserved.load(Relaxed)
+    }
+
+    /// The most a CPU grows to.
+    #[cfg(rslab_kunit)]
+    pub(crate) fn max_capacity(&self) -> usize {
+        self.max
+    }
+
+    /// The fewest the budget may be: every CPU at the cache's capacity.
+    pub(crate) fn min_budget(&self) -> usize {
+        sheafcap::cached(self.capacity, crate::glue::cpu::nr_cpu_ids())
+    }
+
+    /// Puts CPU `cpu` back to the cache's capacity; whether it was above.
+    /// Called where nothing else touches its sheaves (a flush of it).
+    fn reset_capacity(&self, cpu: usize) -> bool {
+        let Some(c) = self.caps.get(cpu) else {
+            return false;
+        };
+        let cap = c.xchg(self.capacity, Relaxed);
+        if cap <= self.capacity {
+            return false;
+        }
+        let give = sheafcap::cached(cap - self.capacity, 1);
+        self.reserved.fetch_sub(give, Relaxed);
+        true
     }
 
     /// This CPU's sheaves.
@@ -195,6 +272,34 @@ fn push_within(v: &mut KVec<*mut u8>, o: *mut u8) -> bool {
 }
 
 impl Cache {
+    /// Turns adaptive sheaf capacity on or off (`EINVAL` for a cache
+    /// without sheaves). Turned off, every CPU is flushed back to the
+    /// cache's capacity (7.3's fixed behaviour). May sleep.
+    pub(crate) fn set_sheaf_adaptive(&self, on: bool) -> Result {
+        let sh = self.sheaves().ok_or(EINVAL)?;
+        sh.adaptive.store(u32::from(on), Relaxed);
+        if !on {
+            self.flush_all();
+        }
+        Ok(())
+    }
+
+    /// Sets the budget of objects the CPUs' sheaves may hold: `EINVAL` for
+    /// a cache without sheaves or below every CPU at the cache's capacity
+    /// (and nothing changes). A budget below what the CPUs hold now flushes
+    /// them back to the cache's capacity. May sleep.
+    pub(crate) fn set_sheaf_budget(&self, budget: usize) -> Result {
+        let sh = self.sheaves().ok_or(EINVAL)?;
+        if budget < sh.min_budget() {
+            return Err(EINVAL);
+        }
+        sh.budget.store(budget, Relaxed);
+        if sh.reserved() > budget {
+            self.flush_all();
+        }
+        Ok(())
+    }
+
     /// The sheaves, if the cache has them.
     #[inline(always)]
     pub(crate) fn sheaves(&self) -> Option<&Sheaves> {
@@ -491,6 +596,63 @@ impl Cache {
         }
     }
 
+    /// A slow-path trip of this CPU's sheaves (`pcs`, interrupts off) in
+    /// direction `d`: under adaptive capacity, one that alternates with the
+    /// CPU's last trip within a second grows its capacity by half if the
+    /// budget has room (`sheaf_grow`; `sheaf_grow_fail` if not). Returns the
+    /// capacity of the sheaves the CPU takes from now on.
+    fn sheaf_trip(
+        &self,
+        sh: &Sheaves,
+        pcs: &mut CpuSheaves,
+        irq: &impl IrqsAreOff,
+        d: Trip,
+    ) -> usize {
+        let cap = sh.caps.this(irq);
+        if !sh.adaptive() {
+            return cap.load(Relaxed);
+        }
+        let now = crate::glue::cpu::jiffies();
+        let window = kernel::time::msecs_to_jiffies(1000) as usize;
+        let c = cap.load(Relaxed);
+        let last = Trip::from_u32(pcs.last_trip);
+        if sheafcap::alternates(last, pcs.last_trip_at, d, now, window) {
+            let new = sheafcap::grown(c, sh.max);
+            if new > c {
+                let add = sheafcap::cached(new - c, 1);
+                let r = sh.reserved.fetch_add(add, Relaxed).wrapping_add(add);
+                if r <= sh.budget() {
+                    cap.store(new, Relaxed);
+                    self.stat(SlabStat::SheafGrow);
+                } else {
+                    sh.reserved.fetch_sub(add, Relaxed);
+                    self.stat(SlabStat::SheafGrowFail);
+                }
+            }
+        }
+        pcs.last_trip = d.to_u32();
+        pcs.last_trip_at = now;
+        cap.load(Relaxed)
+    }
+
+    /// An empty sheaf of `want` objects: `e` (the barn's) if it has that
+    /// capacity (else it is freed), or a new one allocated without
+    /// sleeping.
+    fn empty_sheaf(&self, e: Option<Sheaf>, want: usize) -> Option<Sheaf> {
+        match e {
+            Some(e) if e.capacity() == want => Some(e),
+            other => {
+                if other.is_some() {
+                    self.stat(SlabStat::SheafFree);
+                }
+                drop(other);
+                KVec::with_capacity(want, Gfp::NOWAIT.for_metadata())
+                    .ok()
+                    .inspect(|_| self.stat(SlabStat::SheafAlloc))
+            }
+        }
+    }
+
     /// Pops an object off `pcs.main`, counting it.
     fn pop_main(&self, pcs: &mut CpuSheaves) -> Option<usize> {
         let o = pcs.main.pop()?;
@@ -514,6 +676,7 @@ impl Cache {
             return self.slab_alloc_slow(gfp, self.layout.object_size, None, false);
         };
         let mut sheaf;
+        let want;
         {
             let irq = local_interrupt_disable();
             // SAFETY: interrupts are off; no other reference is made.
@@ -527,6 +690,7 @@ impl Cache {
                     return o;
                 }
             }
+            want = self.sheaf_trip(sh, pcs, &irq, Trip::Underflow);
             let mut barn = sh.barn(pcs.node).lock();
             if let Some(full) = barn.full.pop() {
                 self.stat(SlabStat::BarnGet);
@@ -553,9 +717,12 @@ impl Cache {
                 barn.empty.pop().unwrap_or_default()
             };
         }
-        if sheaf.capacity() < sh.capacity {
-            match KVec::with_capacity(sh.capacity, gfp.for_metadata()) {
+        if sheaf.capacity() != want {
+            match KVec::with_capacity(want, gfp.for_metadata()) {
                 Ok(s) => {
+                    if sheaf.capacity() > 0 {
+                        self.stat(SlabStat::SheafFree);
+                    }
                     sheaf = s;
                     self.stat(SlabStat::SheafAlloc);
                 }
@@ -564,7 +731,7 @@ impl Cache {
             }
         }
         if sheaf
-            .resize(sh.capacity, core::ptr::null_mut(), gfp.for_metadata())
+            .resize(want, core::ptr::null_mut(), gfp.for_metadata())
             .is_err()
         {
             return self.slab_alloc(gfp, self.layout.object_size);
@@ -574,8 +741,7 @@ impl Cache {
             self.give_back_sheaf(sheaf);
             return self.slab_alloc(gfp, self.layout.object_size);
         }
-        self.stats
-            .add(SlabStat::SheafRefill as usize, sh.capacity as u64);
+        self.stats.add(SlabStat::SheafRefill as usize, want as u64);
         // Install it on whatever CPU this is now.
         // INVARIANT: `sheaf` holds objects just allocated from this cache,
         // handed to nobody else.
@@ -632,6 +798,7 @@ impl Cache {
     #[inline(never)]
     unsafe fn sheaf_free_slow(&self, sh: &Sheaves, obj: usize) {
         let mut sheaf;
+        let want;
         {
             let irq = local_interrupt_disable();
             // SAFETY: interrupts are off; no other reference is made.
@@ -650,6 +817,7 @@ impl Cache {
                     return;
                 }
             }
+            want = self.sheaf_trip(sh, pcs, &irq, Trip::Overflow);
             // Without a spare (`__pcs_replace_full_main()`'s `!pcs->spare`):
             // the full main sheaf becomes the spare, an empty one (the
             // barn's, else a new one, allocated without sleeping) main; the
@@ -657,13 +825,7 @@ impl Cache {
             // no trip to the barn.
             if pcs.spare.capacity() == 0 && pcs.main.capacity() > 0 {
                 let empty = sh.barn(pcs.node).lock().empty.pop();
-                let empty = match empty {
-                    Some(e) => Some(e),
-                    None => KVec::with_capacity(sh.capacity, Gfp::NOWAIT.for_metadata())
-                        .ok()
-                        .inspect(|_| self.stat(SlabStat::SheafAlloc)),
-                };
-                if let Some(empty) = empty {
+                if let Some(empty) = self.empty_sheaf(empty, want) {
                     pcs.spare = core::mem::replace(&mut pcs.main, empty);
                     if pcs.main.push_within_capacity(obj as *mut u8).is_ok() {
                         self.stat(SlabStat::FreeFastpath);
@@ -676,13 +838,8 @@ impl Cache {
             // without sleeping) as main.
             let mut barn = sh.barn(pcs.node).lock();
             if barn.full.len() < MAX_FULL_SHEAVES {
-                let empty = match barn.empty.pop() {
-                    Some(e) => Some(e),
-                    None => KVec::with_capacity(sh.capacity, Gfp::NOWAIT.for_metadata())
-                        .ok()
-                        .inspect(|_| self.stat(SlabStat::SheafAlloc)),
-                };
-                if let Some(empty) = empty {
+                let empty = barn.empty.pop();
+                if let Some(empty) = self.empty_sheaf(empty, want) {
                     let full = core::mem::replace(&mut pcs.main, empty);
                     if full.capacity() > 0 {
                         // Room checked above: cannot fail.
@@ -704,7 +861,7 @@ impl Cache {
         }
         if sheaf.capacity() == 0 {
             // A CPU without any sheaf yet: get one.
-            match KVec::with_capacity(sh.capacity, Gfp::ATOMIC.for_metadata()) {
+            match KVec::with_capacity(want, Gfp::ATOMIC.for_metadata()) {
                 Ok(s) => {
                     sheaf = s;
                     self.stat(SlabStat::SheafAlloc);
@@ -723,6 +880,15 @@ impl Cache {
             // cache that it owns (type invariant of `Sheaves`), held by
             // nothing else now.
             unsafe { self.flush_objects(&mut sheaf) };
+            // Of another capacity than the CPU's now: a new one if one can
+            // be had.
+            if sheaf.capacity() != want {
+                if let Ok(s) = KVec::with_capacity(want, Gfp::ATOMIC.for_metadata()) {
+                    sheaf = s;
+                    self.stat(SlabStat::SheafFree);
+                    self.stat(SlabStat::SheafAlloc);
+                }
+            }
         }
         let irq = local_interrupt_disable();
         // SAFETY: interrupts are off; no other reference is made.
@@ -855,6 +1021,12 @@ impl Cache {
                 unsafe { self.flush_objects(s) };
                 self.stat(SlabStat::SheafFree);
             }
+        }
+        // Flushed: back to the cache's capacity (a shrink, or a decay pass,
+        // is where an adaptive CPU's capacity goes down).
+        pcs.last_trip = Trip::None.to_u32();
+        if sh.reset_capacity(cpu) {
+            self.stats.add_on(cpu, SlabStat::SheafShrink as usize, 1);
         }
     }
 

@@ -9,4 +9,5 @@ pub mod debugopt;
 pub mod init;
 pub mod layout;
 pub mod name;
+pub mod sheafcap;
 pub mod slabstate;
