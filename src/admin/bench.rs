@@ -20,7 +20,7 @@ use crate::{
     glue::{cpu, ffi, fmtbuf, gfp::Gfp, kthread, vfs},
     kmalloc::Kmalloc,
     page_pool::{Config, Pool},
-    slab::{Cache, CacheConfig, SlabPool},
+    slab::{Cache, CacheConfig, SlabPool, SlabStat},
 };
 use core::{fmt, ptr::NonNull};
 use kernel::{
@@ -126,13 +126,26 @@ fn report(
     k: (u64, u64, u64),
     cyc: (u64, u64),
 ) {
+    if r.0 == 0 || k.0 == 0 {
+        t.empty.add(1, Relaxed);
+    }
+    report_count(t, case, unit, r, k, cyc);
+}
+
+/// As [`report`], for a count that may well be 0 (it is still a
+/// measurement).
+fn report_count(
+    t: &Tally,
+    case: &str,
+    unit: &str,
+    r: (u64, u64, u64),
+    k: (u64, u64, u64),
+    cyc: (u64, u64),
+) {
     let f = |x: u64| (x / 100, x % 100);
     let (rm, rl, rh) = (f(r.0), f(r.1), f(r.2));
     let (km, kl, kh) = (f(k.0), f(k.1), f(k.2));
     t.rows.add(1, Relaxed);
-    if r.0 == 0 || k.0 == 0 {
-        t.empty.add(1, Relaxed);
-    }
     pr_info!(
         "rslab-bench: {} {} rslab {}.{:02} {}.{:02} {}.{:02} kernel {}.{:02} {}.{:02} {}.{:02} cycles {} {}\n",
         case, unit, rm.0, rm.1, rl.0, rl.1, rh.0, rh.1, km.0, km.1, kl.0, kl.1, kh.0, kh.1, cyc.0, cyc.1
@@ -628,6 +641,146 @@ fn scaling(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
     Ok(())
 }
 
+/// The barn trips of a 7.3 cache so far, from its `SLUB_STATS` files (0
+/// without them).
+fn kernel_barn_trips() -> u64 {
+    [
+        c"/sys/kernel/slab/rslab_bench_alt/barn_get",
+        c"/sys/kernel/slab/rslab_bench_alt/barn_get_fail",
+        c"/sys/kernel/slab/rslab_bench_alt/barn_put",
+        c"/sys/kernel/slab/rslab_bench_alt/barn_put_fail",
+    ]
+    .into_iter()
+    .map(|f| vfs::read_number(f).unwrap_or(0))
+    .sum()
+}
+
+/// rslab's barn trips of `c` so far (each takes a barn's lock).
+fn barn_trips(c: &Cache) -> u64 {
+    [
+        SlabStat::BarnGet,
+        SlabStat::BarnGetFail,
+        SlabStat::BarnPut,
+        SlabStat::BarnPutFail,
+    ]
+    .into_iter()
+    .map(|x| c.stats().sum(x as usize))
+    .sum()
+}
+
+/// Alternating workloads: on every online CPU at once, rounds of allocating
+/// `k` objects of 256 bytes and freeing them all, `k` cycling through 24,
+/// 100 and 240 (each CPU starting at another), with rslab's sheaves at
+/// 7.3's fixed capacity, with rslab's adaptive capacity, and on the
+/// kernel's cache (7.3's sheaves, fixed). Rows: ns per allocation and free,
+/// barn trips per 1000 of them (rslab's counters; the kernel's
+/// `SLUB_STATS`), and the pages each cache holds at the end. One warm-up
+/// run each, not counted (adaptive capacity grows there).
+fn alternating(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
+    const KS: [usize; 3] = [24, 100, 240];
+    let mut cfg = CacheConfig::new("bench-alt-fixed", 256);
+    cfg.sheaves = true;
+    let fixed = Cache::new(pool, &cfg)?;
+    cfg.name = "bench-alt-adaptive";
+    let adaptive = Cache::new(pool, &cfg)?;
+    adaptive.set_sheaf_adaptive(true)?;
+    let k = KernelCache::new(c"rslab_bench_alt", 256)?;
+    let all = cpu::online_list()?;
+    // Whole cycles of KS; FULL: 3,000 rounds, 364,000 pairs per CPU.
+    let cycles = (sz.ops as usize / 200).max(1);
+    let pairs = (cycles * KS.iter().sum::<usize>()) as u64;
+    // 0: rslab fixed, 1: rslab adaptive, 2: the kernel.
+    let run = |which: usize| -> Result<(u64, u64)> {
+        let trips = |w: usize| match w {
+            0 => barn_trips(&fixed),
+            1 => barn_trips(&adaptive),
+            _ => kernel_barn_trips(),
+        };
+        let before = trips(which);
+        let t0 = Instant::<Monotonic>::now();
+        kthread::run_on_cpus(&all, &|c| {
+            let Ok(mut held) = KVec::<usize>::with_capacity(KS[2], GFP_KERNEL) else {
+                return;
+            };
+            for r in 0..cycles * KS.len() {
+                let n = KS[(c + r) % KS.len()];
+                for _ in 0..n {
+                    let p = match which {
+                        0 => fixed.alloc(Gfp::KERNEL).map_or(0, obj),
+                        1 => adaptive.alloc(Gfp::KERNEL).map_or(0, obj),
+                        _ => k.alloc() as usize,
+                    };
+                    if p != 0 {
+                        // Room for KS[2]: cannot fail.
+                        let _ = held.push_within_capacity(p);
+                    }
+                }
+                for p in held.drain_all() {
+                    match which {
+                        // SAFETY: `p` (not 0) came from this cache above and
+                        // is freed once, here.
+                        0 => unsafe { rfree(&fixed, p) },
+                        // SAFETY: as above.
+                        1 => unsafe { rfree(&adaptive, p) },
+                        // SAFETY: allocated from `k` above.
+                        _ => unsafe { k.free(p as *mut u8) },
+                    }
+                }
+            }
+        })?;
+        let ns = t0.elapsed().as_nanos() as u64;
+        let trips = trips(which) - before;
+        let total = pairs * all.len() as u64;
+        Ok((ns * 100 / pairs.max(1), trips * 1000 * 100 / total.max(1)))
+    };
+    let mut v = [[0u64; REPS]; 6];
+    for w in 0..3 {
+        run(w)?;
+    }
+    for i in 0..REPS {
+        for w in 0..3 {
+            let (ns, trips) = run(w)?;
+            v[w][i] = ns;
+            v[3 + w][i] = trips;
+        }
+    }
+    let [f, a, kn, ft, at, kt] = &mut v;
+    let kn = stats(kn);
+    let kt = stats(kt);
+    report(t, "alternating_256_fixed", "ns/op", stats(f), kn, (0, 0));
+    report(t, "alternating_256_adaptive", "ns/op", stats(a), kn, (0, 0));
+    report_count(
+        t,
+        "alternating_256_fixed_trips",
+        "trips/kop",
+        stats(ft),
+        kt,
+        (0, 0),
+    );
+    report_count(
+        t,
+        "alternating_256_adaptive_trips",
+        "trips/kop",
+        stats(at),
+        kt,
+        (0, 0),
+    );
+    // Pages held at the end, every object freed (the kernel's from its
+    // `slabs` and `order` files).
+    let pages = |c: &Cache| (c.counts().slabs << c.layout().order) as u64 * 100;
+    let kpages = vfs::read_number(c"/sys/kernel/slab/rslab_bench_alt/slabs")?
+        << vfs::read_number(c"/sys/kernel/slab/rslab_bench_alt/order")?;
+    let kp = (kpages * 100, kpages * 100, kpages * 100);
+    for (name, c) in [
+        ("alternating_256_fixed_pages", &fixed),
+        ("alternating_256_adaptive_pages", &adaptive),
+    ] {
+        let p = pages(c);
+        report(t, name, "pages", (p, p, p), kp, (0, 0));
+    }
+    Ok(())
+}
+
 /// Pages held after allocating `mem_objects` objects of 64 and 700 bytes:
 /// rslab's slabs (from a pool of its own) against SLUB's
 /// `/sys/kernel/slab/<cache>/slabs << order`.
@@ -718,6 +871,7 @@ pub(crate) fn run(pool: &Arc<SlabPool>, kmalloc: &Kmalloc, sz: Size) -> Result<S
         cross_cpu(&t, pool, sz, true)?;
     }
     scaling(&t, pool, sz)?;
+    alternating(&t, pool, sz)?;
     memory(&t, sz)?;
     Ok(Summary {
         rows: t.rows.load(Relaxed),
