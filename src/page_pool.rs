@@ -1276,17 +1276,14 @@ impl<R: PageRecord> crate::glue::cpuhp::CpuDead for Pool<R> {
 unsafe impl<R: PageRecord> Decays for Pool<R> {
     const DECAY_OFFSET: usize = core::mem::offset_of!(Pool<R>, decay);
 
-    /// Allocations (fast and slow), refills and drains of the lists.
+    /// Allocations, fast and slow. Frees are not use here: pages freed to
+    /// an idle pool (its user's own decay pass giving back what it kept)
+    /// are what the pool's pass gives back, without waiting a period more.
     fn decay_activity(&self) -> u64 {
-        [
-            Stat::AllocFastpath,
-            Stat::AllocSlowpath,
-            Stat::Refill,
-            Stat::Drain,
-        ]
-        .into_iter()
-        .map(|s| self.stats.sum(s as usize))
-        .fold(0u64, u64::wrapping_add)
+        [Stat::AllocFastpath, Stat::AllocSlowpath]
+            .into_iter()
+            .map(|s| self.stats.sum(s as usize))
+            .fold(0u64, u64::wrapping_add)
     }
 
     /// Drains every CPU's lists and gives back wholly free chunks while

@@ -379,12 +379,26 @@ check decay_param_reaches_pool_and_caches sh -c "rmmod rslab && insmod $ko decay
 echo 'create guest-decay 200' >$C
 echo 'workload cache guest-decay 2000 16' >$C
 kept=$(cut -d' ' -f1 $D/guest-decay/slabs)
+# With event tracing: the decay's work is queued exactly twice (a look that
+# notes the activity, then the pass), and never again while the cache idles.
+wq=$T/events/workqueue/workqueue_queue_work
+if [ -n "$tracing" ] && [ -d $wq ]; then
+	echo >$T/trace
+	echo 1 >$wq/enable
+fi
 echo 50 >$D/guest-decay/decay_ms
 for i in $(seq 100); do
 	[ "$(cat $D/guest-decay/decay_passes)" = 0 ] || break
 	sleep 0.1
 done
 sleep 0.5
+if [ -n "$tracing" ] && [ -d $wq ]; then
+	looks=$(grep -c 'function=.*decay' $T/trace)
+	sleep 1
+	check decay_work_queued_twice_then_never_while_idle sh -c "test $looks = 2 &&
+		test \$(grep -c 'function=.*decay' $T/trace) = 2"
+	echo 0 >$wq/enable
+fi
 check decay_idle_cache_gives_back_every_slab_once sh -c "test $kept -gt 0 &&
 	test \$(cat $D/guest-decay/decay_passes) = 1 && test \$(cat $D/guest-decay/decay_slabs) = $kept &&
 	test \"\$(cut -d' ' -f1 $D/guest-decay/slabs)\" = 0"
