@@ -192,6 +192,39 @@ mod tests {
         Ok(())
     }
 
+    /// Pages freed to a disarmed pool arm it as idle from then on: its
+    /// first look gives them back, unless it allocated meanwhile.
+    #[test]
+    fn pages_freed_to_an_idle_pool_go_back_at_its_first_look() -> Result {
+        let p: Arc<Pool<()>> = Pool::new(Config {
+            decay_ms: LONG as u32,
+            ..Config::keeping()
+        })?;
+        let d = p.decay_state();
+        let a = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
+        assert_eq!(d.look(&*p), Step::Wait);
+        // In use: the pass gives nothing back, and disarms.
+        assert_eq!(d.look(&*p), Step::Decay);
+        assert_eq!(d.passes(), (1, 0));
+        assert!(!d.armed());
+        p.free(a);
+        assert!(d.armed());
+        assert_eq!(d.look(&*p), Step::Decay);
+        assert_eq!(d.passes(), (2, CHUNK_PAGES as u64));
+        assert_eq!(p.total_pages(), 0);
+        // Freed, then an allocation before the look: it waits a period.
+        let a = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
+        assert_eq!(d.look(&*p), Step::Wait);
+        assert_eq!(d.look(&*p), Step::Decay);
+        let b = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
+        p.free(a);
+        let c = some!(p.alloc(0, Gfp::KERNEL));
+        assert_eq!(d.look(&*p), Step::Wait);
+        p.free(b);
+        p.free(c);
+        Ok(())
+    }
+
     /// `decay_ms` in sysfs: a number up to an hour; anything else is
     /// EINVAL and changes nothing.
     #[test]

@@ -1182,7 +1182,7 @@ impl<R: PageRecord> Pool<R> {
                     z.user_pages -= 1 << b.order;
                 }
                 drop(z);
-                self.decay.arm();
+                self.decay.arm_idle(|| self.decay_activity());
             }
         }
         self.release(out);

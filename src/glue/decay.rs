@@ -155,6 +155,25 @@ impl Decay {
         }
     }
 
+    /// [`Decay::arm`] for a slow path that frees: the owner's activity
+    /// now (`activity()`, read only if this arms) is noted as seen, so
+    /// that the first look gives back unless the owner was used meanwhile
+    /// (what a free made, an idle owner need not keep a period more).
+    #[inline]
+    pub(crate) fn arm_idle(&self, activity: impl FnOnce() -> u64) {
+        if self.ms.load(Relaxed) != 0 && self.armed.load(Relaxed) == 0 {
+            self.arm_idle_slow(activity());
+        }
+    }
+
+    #[inline(never)]
+    fn arm_idle_slow(&self, now: u64) {
+        if self.armed.xchg(1, Relaxed) == 0 {
+            self.seen.store(now, Relaxed);
+            self.queue(false);
+        }
+    }
+
     /// Queues the work a period from now (`again`: whether queued or not,
     /// `mod_delayed_work()`).
     fn queue(&self, again: bool) {

@@ -8,6 +8,7 @@ use crate::{
     glue::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         cpu,
+        decay::Decays,
         percpu::{IrqsAreOff, IrqsOff},
     },
     logic::page_pool::pcp::{self, Pcp},
@@ -356,7 +357,7 @@ impl<R: PageRecord> Pool<R> {
                 drop(z);
                 self.stats.add_on(cpu, Stat::Drain as usize, 1);
                 self.maybe_decay(&mut c, out);
-                self.decay.arm();
+                self.decay.arm_idle(|| self.decay_activity());
             }
             None => {
                 let mut z = zone.lock();
@@ -364,7 +365,7 @@ impl<R: PageRecord> Pool<R> {
                     z.user_pages -= 1 << order;
                 }
                 drop(z);
-                self.decay.arm();
+                self.decay.arm_idle(|| self.decay_activity());
             }
         }
         true
