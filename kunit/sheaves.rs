@@ -45,19 +45,6 @@ fn alternate(c: &Cache, k: usize, rounds: usize) -> Result {
     })
 }
 
-/// Trips to the barn so far (each takes its lock).
-fn barn_trips(c: &Cache) -> u64 {
-    [
-        SlabStat::BarnGet,
-        SlabStat::BarnGetFail,
-        SlabStat::BarnPut,
-        SlabStat::BarnPutFail,
-    ]
-    .into_iter()
-    .map(|x| c.stat_total(x))
-    .sum()
-}
-
 /// The growth steps from `base` to `cap` ([`sheafcap::grown`]), if `cap`
 /// is one of them.
 fn steps_to(base: usize, cap: usize, max: usize) -> Option<u64> {
@@ -658,14 +645,14 @@ mod tests {
         assert_eq!(sh.reserved(), min + sheafcap::cached(cap - base, 1));
         // Grown: a round makes no trip; the fixed cache's every round does,
         // as many each time.
-        let (a, f) = (barn_trips(&c), barn_trips(&fixed));
+        let (a, f) = (c.barn_trips(), fixed.barn_trips());
         alternate(&c, k, 1)?;
         alternate(&fixed, k, 1)?;
-        let f1 = barn_trips(&fixed) - f;
+        let f1 = fixed.barn_trips() - f;
         alternate(&fixed, k, 1)?;
-        assert_eq!(barn_trips(&c), a);
+        assert_eq!(c.barn_trips(), a);
         ensure!(f1 > 0, "the fixed cache trips");
-        assert_eq!(barn_trips(&fixed) - f - f1, f1);
+        assert_eq!(fixed.barn_trips() - f - f1, f1);
         assert_eq!(fixed.stat_total(SlabStat::SheafGrow), 0);
         assert_eq!(some!(fixed.sheaves()).cpu_capacity(0), base);
         // A shrink puts CPU 0 back.

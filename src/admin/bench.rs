@@ -20,7 +20,7 @@ use crate::{
     glue::{cpu, ffi, fmtbuf, gfp::Gfp, kthread, vfs},
     kmalloc::Kmalloc,
     page_pool::{Config, Pool},
-    slab::{Cache, CacheConfig, SlabPool, SlabStat},
+    slab::{Cache, CacheConfig, SlabPool},
 };
 use core::{fmt, ptr::NonNull};
 use kernel::{
@@ -655,19 +655,6 @@ fn kernel_barn_trips() -> u64 {
     .sum()
 }
 
-/// rslab's barn trips of `c` so far (each takes a barn's lock).
-fn barn_trips(c: &Cache) -> u64 {
-    [
-        SlabStat::BarnGet,
-        SlabStat::BarnGetFail,
-        SlabStat::BarnPut,
-        SlabStat::BarnPutFail,
-    ]
-    .into_iter()
-    .map(|x| c.stats().sum(x as usize))
-    .sum()
-}
-
 /// Alternating workloads: on every online CPU at once, rounds of allocating
 /// `k` objects of 256 bytes and freeing them all, `k` cycling through 24,
 /// 100 and 240 (each CPU starting at another), with rslab's sheaves at
@@ -692,8 +679,8 @@ fn alternating(t: &Tally, pool: &Arc<SlabPool>, sz: Size) -> Result {
     // 0: rslab fixed, 1: rslab adaptive, 2: the kernel.
     let run = |which: usize| -> Result<(u64, u64)> {
         let trips = |w: usize| match w {
-            0 => barn_trips(&fixed),
-            1 => barn_trips(&adaptive),
+            0 => fixed.barn_trips(),
+            1 => adaptive.barn_trips(),
             _ => kernel_barn_trips(),
         };
         let before = trips(which);

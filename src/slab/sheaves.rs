@@ -300,6 +300,20 @@ impl Cache {
         Ok(())
     }
 
+    /// Trips to the barn so far (`barn_get`, `barn_get_fail`, `barn_put`,
+    /// `barn_put_fail`: each took a barn's lock).
+    pub(crate) fn barn_trips(&self) -> u64 {
+        [
+            SlabStat::BarnGet,
+            SlabStat::BarnGetFail,
+            SlabStat::BarnPut,
+            SlabStat::BarnPutFail,
+        ]
+        .into_iter()
+        .map(|x| self.stats.sum(x as usize))
+        .fold(0u64, u64::wrapping_add)
+    }
+
     /// The sheaves, if the cache has them.
     #[inline(always)]
     pub(crate) fn sheaves(&self) -> Option<&Sheaves> {
