@@ -1280,10 +1280,8 @@ unsafe impl<R: PageRecord> Decays for Pool<R> {
     /// an idle pool (its user's own decay pass giving back what it kept)
     /// are what the pool's pass gives back, without waiting a period more.
     fn decay_activity(&self) -> u64 {
-        [Stat::AllocFastpath, Stat::AllocSlowpath]
-            .into_iter()
-            .map(|s| self.stats.sum(s as usize))
-            .fold(0u64, u64::wrapping_add)
+        self.stats
+            .sum_of([Stat::AllocFastpath as usize, Stat::AllocSlowpath as usize])
     }
 
     /// Drains every CPU's lists and gives back wholly free chunks while

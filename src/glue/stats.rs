@@ -83,6 +83,14 @@ impl<const N: usize> Stats<N> {
             .map_or(0, |a| a.load(Relaxed))
     }
 
+    /// The totals of `items`, summed (wrapping, as the counters do).
+    pub(crate) fn sum_of(&self, items: impl IntoIterator<Item = usize>) -> u64 {
+        items
+            .into_iter()
+            .map(|i| self.sum(i))
+            .fold(0, u64::wrapping_add)
+    }
+
     /// The total of `item` over all possible CPUs.
     pub(crate) fn sum(&self, item: usize) -> u64 {
         (0..cpu::nr_cpu_ids())

@@ -67,9 +67,9 @@ pub(crate) struct CpuSheaves {
     spare: Sheaf,
     /// The CPU's node (`numa_mem_id()`), whose barn it uses.
     node: usize,
-    /// Its last slow-path trip ([`Trip`] as a number) and when (jiffies),
+    /// Its last slow-path trip and when (jiffies),
     /// for adaptive capacity.
-    last_trip: u32,
+    last_trip: Trip,
     last_trip_at: usize,
 }
 
@@ -136,7 +136,7 @@ impl Sheaves {
                     spare: Sheaf::new(),
                     // INVARIANT: a node with a barn.
                     node: cpu_node(c).min(nodes - 1),
-                    last_trip: Trip::None.to_u32(),
+                    last_trip: Trip::None,
                     last_trip_at: 0,
                 })
             })?,
@@ -303,15 +303,15 @@ impl Cache {
     /// Trips to the barn so far (`barn_get`, `barn_get_fail`, `barn_put`,
     /// `barn_put_fail`: each took a barn's lock).
     pub(crate) fn barn_trips(&self) -> u64 {
-        [
-            SlabStat::BarnGet,
-            SlabStat::BarnGetFail,
-            SlabStat::BarnPut,
-            SlabStat::BarnPutFail,
-        ]
-        .into_iter()
-        .map(|x| self.stats.sum(x as usize))
-        .fold(0u64, u64::wrapping_add)
+        self.stats.sum_of(
+            [
+                SlabStat::BarnGet,
+                SlabStat::BarnGetFail,
+                SlabStat::BarnPut,
+                SlabStat::BarnPutFail,
+            ]
+            .map(|s| s as usize),
+        )
     }
 
     /// The sheaves, if the cache has them.
@@ -629,8 +629,7 @@ impl Cache {
         let now = crate::glue::cpu::jiffies();
         let window = kernel::time::msecs_to_jiffies(1000) as usize;
         let c = cap.load(Relaxed);
-        let last = Trip::from_u32(pcs.last_trip);
-        if sheafcap::alternates(last, pcs.last_trip_at, d, now, window) {
+        if sheafcap::alternates(pcs.last_trip, pcs.last_trip_at, d, now, window) {
             let new = sheafcap::grown(c, sh.max);
             if new > c {
                 let add = sheafcap::cached(new - c, 1);
@@ -644,7 +643,7 @@ impl Cache {
                 }
             }
         }
-        pcs.last_trip = d.to_u32();
+        pcs.last_trip = d;
         pcs.last_trip_at = now;
         cap.load(Relaxed)
     }
@@ -1038,7 +1037,7 @@ impl Cache {
         }
         // Flushed: back to the cache's capacity (a shrink, or a decay pass,
         // is where an adaptive CPU's capacity goes down).
-        pcs.last_trip = Trip::None.to_u32();
+        pcs.last_trip = Trip::None;
         if sh.reset_capacity(cpu) {
             self.stats.add_on(cpu, SlabStat::SheafShrink as usize, 1);
         }

@@ -466,15 +466,15 @@ unsafe impl Decays for Cache {
 
     /// Allocations and frees, fast and slow.
     fn decay_activity(&self) -> u64 {
-        [
-            SlabStat::AllocFastpath,
-            SlabStat::AllocSlowpath,
-            SlabStat::FreeFastpath,
-            SlabStat::FreeSlowpath,
-        ]
-        .into_iter()
-        .map(|s| self.stats.sum(s as usize))
-        .fold(0u64, u64::wrapping_add)
+        self.stats.sum_of(
+            [
+                SlabStat::AllocFastpath,
+                SlabStat::AllocSlowpath,
+                SlabStat::FreeFastpath,
+                SlabStat::FreeSlowpath,
+            ]
+            .map(|s| s as usize),
+        )
     }
 
     /// What `shrink` does: every CPU's slabs, partial slabs and sheaves

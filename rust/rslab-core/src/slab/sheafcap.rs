@@ -23,26 +23,6 @@ pub enum Trip {
     Overflow,
 }
 
-impl Trip {
-    /// As a small number (for an atomic field).
-    pub fn to_u32(self) -> u32 {
-        match self {
-            Trip::None => 0,
-            Trip::Underflow => 1,
-            Trip::Overflow => 2,
-        }
-    }
-
-    /// From [`Trip::to_u32`] (anything else is `None`).
-    pub fn from_u32(v: u32) -> Self {
-        match v {
-            1 => Trip::Underflow,
-            2 => Trip::Overflow,
-            _ => Trip::None,
-        }
-    }
-}
-
 /// Whether a trip `now` in direction `d`, after the trip `last` at
 /// `last_at`, alternates soon enough (within `window`, in the same clock;
 /// it wraps) to call for more capacity.
@@ -115,13 +95,5 @@ mod tests {
         assert_eq!(cached(28, 2), 112);
         assert_eq!(default_budget(28, 2), 448);
         assert_eq!(cached(usize::MAX, 2), usize::MAX);
-    }
-
-    #[test]
-    fn trip_round_trips() {
-        for t in [Trip::None, Trip::Underflow, Trip::Overflow] {
-            assert_eq!(Trip::from_u32(t.to_u32()), t);
-        }
-        assert_eq!(Trip::from_u32(7), Trip::None);
     }
 }
