@@ -402,6 +402,44 @@ impl<T> PerCpu<T> {
         v
     }
 
+    /// `this_cpu_read()` of the words `A`, `B` and `C` bytes into this
+    /// CPU's `T`, in that order, in one block: one base register for the
+    /// three. The compiler moves nothing in between, and x86 keeps loads
+    /// in order, so the first is read before the others (SLUB's
+    /// `barrier()` after reading the transaction id). Each read is one
+    /// instruction on this CPU's copy; the task may move between two of
+    /// them, as between two [`PerCpu::this_cpu_read`]s.
+    ///
+    /// # Safety
+    ///
+    /// `A`, `B` and `C` are the offsets of aligned word-sized atomic fields
+    /// of `T`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn this_cpu_read3<const A: usize, const B: usize, const C: usize>(
+        &self,
+    ) -> [usize; 3] {
+        let (a, b, c): (usize, usize, usize);
+        // SAFETY: as in `this_cpu_read`, for each of the three fields (the
+        // caller's guarantee).
+        unsafe {
+            core::arch::asm!(
+                "mov {a}, qword ptr gs:[{p} + {oa}]",
+                "mov {b}, qword ptr gs:[{p} + {ob}]",
+                "mov {c}, qword ptr gs:[{p} + {oc}]",
+                p = in(reg) self.ptr.as_ptr(),
+                oa = const A,
+                ob = const B,
+                oc = const C,
+                a = out(reg) a,
+                b = out(reg) b,
+                c = out(reg) c,
+                options(nostack, readonly, preserves_flags),
+            )
+        };
+        [a, b, c]
+    }
+
     /// `this_cpu_inc()` of the `u64` `off` bytes into this CPU's `T`: one
     /// instruction, so an interrupt cannot split it.
     ///

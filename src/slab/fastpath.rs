@@ -13,8 +13,38 @@ use crate::{
     logic::slab::layout,
 };
 use core::ptr::NonNull;
-#[cfg(target_arch = "x86_64")]
-use core::sync::atomic::{compiler_fence, Ordering::SeqCst};
+
+/// Whether `off`, an offset below the size of `slab`'s pages (at most
+/// `MAX_ORDER` of them), is that of one of its object slots (of `size`
+/// bytes, `recip` their [`layout::obj_reciprocal`]).
+#[inline(always)]
+fn is_slot(slab: &SlabPage, off: usize, recip: u64, size: usize) -> bool {
+    let idx = layout::obj_index(off, recip);
+    idx.wrapping_mul(size) == off && idx < slab.counters().objects() as usize
+}
+
+/// A cache's object geometry ([`Cache::geometry`]), copied out of it for a
+/// loop over many objects whose calls (reports, hooks) would otherwise have
+/// the compiler read the cache's fields again for each.
+#[derive(Clone, Copy)]
+pub(super) struct Geometry {
+    recip: u64,
+    size: usize,
+    /// The size of a slab of the cache's order.
+    slab_bytes: usize,
+}
+
+impl Geometry {
+    /// Whether `obj` is an object slot of `slab` (a slab of the cache, its
+    /// first object at `base`): within the pages of the cache's order from
+    /// `base` (a slab of a lower order has fewer objects, which the last
+    /// test counts), at an object's offset.
+    #[inline(always)]
+    pub(super) fn is_object_of(&self, slab: &SlabPage, base: usize, obj: usize) -> bool {
+        let off = obj.wrapping_sub(base);
+        off < self.slab_bytes && is_slot(slab, off, self.recip, self.size)
+    }
+}
 
 impl Cache {
     /// This cache as a page owner.
@@ -38,7 +68,7 @@ impl Cache {
         // A plain read suffices: the caller got `obj` after the slab was
         // claimed for this cache (through the freelists' exchanges and
         // locks, which order the claim's stores before it).
-        if slab.owner_here() != self.as_owner() {
+        if !slab.is_owned_here_by(self.as_owner()) {
             return None;
         }
         self.is_object_of(slab, obj).then_some(slab)
@@ -51,9 +81,17 @@ impl Cache {
         // `obj` lies in the slab's pages (its page has the slab's record),
         // so `off` is below the slab's size (at most `MAX_ORDER` pages).
         let off = obj.wrapping_sub(slab.base() as usize);
-        let idx = layout::obj_index(off, self.recip);
-        idx.wrapping_mul(self.layout.size as usize) == off
-            && idx < slab.counters().objects() as usize
+        is_slot(slab, off, self.recip, self.layout.size as usize)
+    }
+
+    /// The geometry of this cache's objects, read once for a loop over many.
+    #[inline(always)]
+    pub(super) fn geometry(&self) -> Geometry {
+        Geometry {
+            recip: self.recip,
+            size: self.layout.size as usize,
+            slab_bytes: (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32),
+        }
     }
 
     /// The object of `slab` (a slab of this cache) that contains `addr`
@@ -197,14 +235,15 @@ impl Cache {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
-                let tid = self.this_cpu_word(Word::Tid);
                 // `barrier()`: the tid is read before the freelist, so that
                 // a change in between shows as a changed tid. The task may
                 // move to another CPU between any two of these reads: then
                 // the tid, which encodes its CPU, fails the exchange.
-                compiler_fence(SeqCst);
-                let object = self.this_cpu_word(Word::Freelist);
-                let slab = self.this_cpu_word(Word::Slab);
+                let [tid, object, slab] = self.this_cpu_words::<
+                    { Word::Tid as usize },
+                    { Word::Freelist as usize },
+                    { Word::Slab as usize },
+                >();
                 // `node_match()`: the CPU slab's node is kept beside it (a
                 // stale pair of reads fails the exchange, as the slab's
                 // change came with a new tid).
@@ -346,12 +385,15 @@ impl Cache {
         #[cfg(target_arch = "x86_64")]
         if dword::lock_free() {
             loop {
-                let tid = self.this_cpu_word(Word::Tid);
-                compiler_fence(SeqCst);
-                if self.this_cpu_word(Word::Slab) != slab.as_link() as usize {
+                // The tid first (`barrier()`), as above.
+                let [tid, cpu_slab, freelist] = self.this_cpu_words::<
+                    { Word::Tid as usize },
+                    { Word::Slab as usize },
+                    { Word::Freelist as usize },
+                >();
+                if cpu_slab != slab.as_link() as usize {
                     return slow();
                 }
-                let freelist = self.this_cpu_word(Word::Freelist);
                 if freelist == head {
                     return self.double_free(head);
                 }
@@ -401,6 +443,15 @@ impl Cache {
         // SAFETY: a `Word` is the offset of an atomic word field of
         // `CpuSlab`.
         unsafe { self.cpus.this_cpu_read(w as usize) }
+    }
+
+    /// [`this_cpu_read3`](crate::glue::percpu::PerCpu::this_cpu_read3) of three [`Word`]s of this CPU's
+    /// `CpuSlab`, read in the order given.
+    #[inline(always)]
+    fn this_cpu_words<const A: usize, const B: usize, const C: usize>(&self) -> [usize; 3] {
+        // SAFETY: each is a `Word`: the offset of an atomic word field of
+        // `CpuSlab`.
+        unsafe { self.cpus.this_cpu_read3::<A, B, C>() }
     }
 
     /// `this_cpu_cmpxchg_double()` of this CPU's `(freelist, tid)`.

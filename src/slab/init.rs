@@ -161,7 +161,7 @@ impl Cache {
     ///
     /// As for [`Cache::pre_free`].
     #[inline(never)]
-    unsafe fn free_hooks(&self, o: usize) {
+    pub(super) unsafe fn free_hooks(&self, o: usize) {
         if self.init.track {
             kmemleak::free(o as *const u8);
         }

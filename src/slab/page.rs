@@ -35,6 +35,7 @@ const LARGE: usize = 1;
 const PAGES: usize = 2;
 
 impl Owner {
+    #[inline(always)]
     fn encode(self) -> usize {
         match self {
             Owner::Nobody => 0,
@@ -186,6 +187,13 @@ impl SlabPage {
     /// What owns the page, if this is a head (a plain read for walks).
     pub(super) fn owner_here(&self) -> Owner {
         Owner::decode(self.owner.load(Relaxed))
+    }
+
+    /// Whether `owner_here()` is `owner`, by one compare of the owner word
+    /// (a free's check, without decoding it).
+    #[inline(always)]
+    pub(super) fn is_owned_here_by(&self, owner: Owner) -> bool {
+        self.owner.load(Relaxed) == owner.encode()
     }
 
     /// Makes `block` (just allocated from `pool`) a slab or large block

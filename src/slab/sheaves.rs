@@ -484,19 +484,23 @@ impl Cache {
                 let irq = unsafe { IrqsOff::new() };
                 // SAFETY: interrupts are off; no other reference is made.
                 let pcs = unsafe { sh.this(&irq) };
-                let start = i;
-                for slot in out.iter_mut().skip(i) {
-                    let Some(o) = pcs.main.pop() else {
-                        break;
-                    };
+                // `alloc_from_pcs_bulk()`: a run off the top of the main
+                // sheaf in one go, the last freed first.
+                let len = pcs.main.len();
+                let rest = out.get_mut(i..).unwrap_or_default();
+                let n = rest.len().min(len);
+                let left = len.wrapping_sub(n);
+                for (slot, &o) in rest
+                    .iter_mut()
+                    .zip(pcs.main.get(left..).unwrap_or_default().iter().rev())
+                {
                     *slot = o;
-                    i = i.wrapping_add(1);
                 }
-                self.stats.add_irqs_off(
-                    &irq,
-                    SlabStat::AllocFastpath as usize,
-                    i.wrapping_sub(start) as u64,
-                );
+                pcs.main.truncate(left);
+                // `i + n <= out.len()`: no overflow.
+                i = i.wrapping_add(n);
+                self.stats
+                    .add_irqs_off(&irq, SlabStat::AllocFastpath as usize, n as u64);
             }
             if let Some(slot) = out.get_mut(i) {
                 let o = self.sheaf_alloc_slow(gfp, false);
@@ -515,29 +519,36 @@ impl Cache {
     }
 
     /// `free_to_pcs_bulk()`: checks every object (as a free does; a bad one
-    /// is reported and dropped), then pushes them onto this CPU's main
-    /// sheaf, a run per interrupts-off section, through the slow path when
-    /// it is full. Objects of the slab of the previous one are recognised
-    /// by their address, without the pfn map.
+    /// is reported and dropped) and gathers the local ones at the front of
+    /// `objs`, then copies them onto this CPU's main sheaf, a run per
+    /// interrupts-off section, through the slow path when it is full. Objects
+    /// of the slab of the previous one are recognised by their address,
+    /// without the pfn map. Leaves `objs` null.
     ///
     /// # Safety
     ///
     /// As for [`Cache::free_bulk`]; `sh` is this cache's sheaves.
     #[inline(always)]
     pub(super) unsafe fn sheaf_free_bulk(&self, sh: &Sheaves, objs: &mut [*mut u8]) {
-        let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
+        // Read once: the loop's calls (reports, hooks, remote frees) would
+        // have the compiler read them again for every object.
+        let geo = self.geometry();
+        let hook = self.init.free_hook;
         let (mut base, mut slab): (usize, Option<&SlabPage>) = (0, None);
         // Another node's objects go to their slabs (`can_free_to_pcs()`),
         // checked once per slab run.
         let node = sh.this_node();
         let mut remote = false;
-        for p in objs.iter_mut() {
-            let o = *p as usize;
+        // `objs[..local]`: the checked objects of this node, in order.
+        let mut local = 0usize;
+        let p = objs.as_mut_ptr();
+        for r in 0..objs.len() {
+            // SAFETY: `r < objs.len()`.
+            let o = unsafe { p.add(r).replace(core::ptr::null_mut()) } as usize;
             if o == 0 {
                 continue;
             }
-            let same =
-                slab.is_some_and(|s| o.wrapping_sub(base) < slab_bytes && self.is_object_of(s, o));
+            let same = slab.is_some_and(|s| geo.is_object_of(s, base, o));
             if !same {
                 // SAFETY: the caller is freeing `o`, so it holds it.
                 match unsafe { self.slab_of(o) } {
@@ -547,18 +558,18 @@ impl Cache {
                         remote = s.node() != node;
                     }
                     None => {
-                        *p = core::ptr::null_mut();
                         // SAFETY: the caller is freeing `o`, so it holds it.
                         unsafe { self.bad_free(o) };
                         continue;
                     }
                 }
             }
-            // SAFETY: `o` is an object of this cache (checked), being freed.
-            unsafe { self.pre_free(o) };
+            if hook {
+                // SAFETY: `o` is an object of this cache (checked), being freed.
+                unsafe { self.free_hooks(o) };
+            }
             if remote {
                 if let Some(s) = slab.take() {
-                    *p = core::ptr::null_mut();
                     // The free may discard the slab: the next object looks
                     // its own up (`slab` taken above).
                     // SAFETY: `o` alone is a detached list of one object of
@@ -567,45 +578,66 @@ impl Cache {
                     // below frees it again.
                     unsafe { self.do_slab_free(s, o, o, 1) };
                 }
+                continue;
             }
+            // SAFETY: `local <= r < objs.len()`.
+            unsafe { *p.add(local) = o as *mut u8 };
+            // `local <= r`: no overflow.
+            local = local.wrapping_add(1);
         }
-        let mut rest = &mut objs[..];
-        while !rest.is_empty() {
-            let mut k = 0usize;
+        let mut done = 0usize;
+        while done < local {
             {
                 // SAFETY: dropped by the end of this block, inside every interrupts-off
                 // guard live now (sections nest).
                 let irq = unsafe { IrqsOff::new() };
                 // SAFETY: interrupts are off; no other reference is made.
                 let pcs = unsafe { sh.this(&irq) };
-                let mut n = 0u64;
-                for p in rest.iter_mut() {
-                    if !p.is_null() {
-                        // INVARIANT: `*p` is an allocated object of this
-                        // cache (checked above) that the caller gives up;
-                        // its slot is cleared once the sheaf has it.
-                        if !push_within(&mut pcs.main, *p) {
-                            break;
-                        }
-                        *p = core::ptr::null_mut();
-                        n = n.wrapping_add(1);
+                // `__free_to_pcs_batch()`: as many as the main sheaf has
+                // room for, in one go.
+                let len = pcs.main.len();
+                let n = pcs
+                    .main
+                    .capacity()
+                    .wrapping_sub(len)
+                    .min(local.wrapping_sub(done));
+                let dst = pcs.main.as_mut_ptr();
+                for k in 0..n {
+                    // SAFETY: `done + k < local <= objs.len()`, and
+                    // `len + k < capacity`: a slot of the sheaf's buffer,
+                    // covered by its length below.
+                    // INVARIANT: `objs[done + k]` is an allocated object of
+                    // this cache (checked above) that the caller gives up;
+                    // its slot is cleared as the sheaf takes it.
+                    unsafe {
+                        let q = p.add(done.wrapping_add(k));
+                        dst.add(len.wrapping_add(k))
+                            .write(q.replace(core::ptr::null_mut()));
                     }
-                    k = k.wrapping_add(1);
                 }
+                // SAFETY: the `n` slots past the length were written above;
+                // `len + n <= capacity` does not overflow (said so the
+                // compiler need not check it, which is a call out).
+                unsafe {
+                    core::hint::assert_unchecked(
+                        pcs.main.len() == len && len.checked_add(n).is_some(),
+                    );
+                    pcs.main.inc_len(n);
+                }
+                // `done + n <= local`: no overflow.
+                done = done.wrapping_add(n);
                 self.stats
-                    .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, n);
+                    .add_irqs_off(&irq, SlabStat::FreeFastpath as usize, n as u64);
             }
-            rest = rest.get_mut(k..).unwrap_or_default();
-            if let Some(p) = rest.first_mut() {
+            if done < local {
                 // The main sheaf is full: the slow path makes room.
-                let o = core::mem::replace(p, core::ptr::null_mut()) as usize;
+                // SAFETY: `done < local <= objs.len()`.
+                let o = unsafe { p.add(done).replace(core::ptr::null_mut()) } as usize;
+                done = done.wrapping_add(1);
                 // SAFETY: `sh` is this cache's sheaves (the caller's
-                // guarantee). `o` is the non-null pointer the push stopped
-                // at: every non-null one left in `objs` passed the checks
-                // above (an object of this cache) and is one the caller
-                // gives up; its slot is cleared, so it is freed once.
+                // guarantee). `o` is a checked object of this cache, one the
+                // caller gives up; its slot is cleared, so it is freed once.
                 unsafe { self.sheaf_free_slow(sh, o) };
-                rest = rest.get_mut(1..).unwrap_or_default();
             }
         }
     }
