@@ -148,7 +148,7 @@ impl Cache {
         // An object of the same slab is recognised by its address, without
         // the pfn map: inside the slab's pages, at an object's offset.
         let base = slab.base() as usize;
-        let slab_bytes = (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32);
+        let slab_bytes = self.order_bytes();
         while size > 0 {
             size -= 1;
             // SAFETY: `size < p.len()`.

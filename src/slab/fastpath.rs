@@ -90,8 +90,15 @@ impl Cache {
         Geometry {
             recip: self.recip,
             size: self.layout.size as usize,
-            slab_bytes: (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32),
+            slab_bytes: self.order_bytes(),
         }
+    }
+
+    /// The bytes of a slab of the cache's order (a slab of a lower order,
+    /// made when memory was short, has fewer).
+    #[inline(always)]
+    pub(super) fn order_bytes(&self) -> usize {
+        (1usize << kernel::bindings::PAGE_SHIFT) << (self.layout.order % 32)
     }
 
     /// The object of `slab` (a slab of this cache) that contains `addr`
