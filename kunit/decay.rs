@@ -30,6 +30,15 @@ fn cache(p: &Arc<SlabPool>, name: &str) -> Result<Arc<Cache>> {
     Cache::new(p, &cfg)
 }
 
+/// A pool that keeps its free pages (`Config::keeping()`) and decays after
+/// [`LONG`]: only forced looks pass within a test.
+fn idle_pool() -> Result<Arc<Pool<()>>> {
+    Pool::new(Config {
+        decay_ms: LONG as u32,
+        ..Config::keeping()
+    })
+}
+
 /// Allocates `n` objects of `c` and frees them all: the cache keeps their
 /// slabs (its CPU slab, partial and empty slabs).
 fn churn(c: &Cache, n: usize) -> Result {
@@ -158,10 +167,7 @@ mod tests {
     /// free chunks while each zone keeps its low watermark free.
     #[test]
     fn idle_pool_gives_back_free_chunks_above_low() -> Result {
-        let p: Arc<Pool<()>> = Pool::new(Config {
-            decay_ms: LONG as u32,
-            ..Config::keeping()
-        })?;
+        let p = idle_pool()?;
         let d = p.decay_state();
         assert!(!d.armed());
         let a = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
@@ -196,10 +202,7 @@ mod tests {
     /// first look gives them back, unless it allocated meanwhile.
     #[test]
     fn pages_freed_to_an_idle_pool_go_back_at_its_first_look() -> Result {
-        let p: Arc<Pool<()>> = Pool::new(Config {
-            decay_ms: LONG as u32,
-            ..Config::keeping()
-        })?;
+        let p = idle_pool()?;
         let d = p.decay_state();
         let a = some!(p.alloc(MAX_ORDER, Gfp::KERNEL));
         assert_eq!(d.look(&*p), Step::Wait);
