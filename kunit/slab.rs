@@ -33,10 +33,13 @@ pub(super) fn pool() -> Result<Arc<SlabPool>> {
     Pool::new(Config::keeping())
 }
 
-/// A cache of `size`-byte objects with sequential freelists.
+/// A cache of `size`-byte objects with sequential freelists and hardened
+/// free pointers (whatever the kernel's `CONFIG_SLAB_FREELIST_HARDENED`, so
+/// that the suite covers them on every test kernel).
 fn cache(p: &Arc<SlabPool>, name: &str, size: u32) -> Result<Arc<Cache>> {
     let mut cfg = CacheConfig::new(name, size);
     cfg.randomize = false;
+    cfg.harden = true;
     Cache::new(p, &cfg)
 }
 
@@ -296,7 +299,8 @@ mod tests {
     }
 
     /// 120k random allocations and frees over three geometries (randomised
-    /// freelists): every object handed out is aligned as asked, is a slot
+    /// freelists and hardened free pointers, whatever the kernel's config):
+    /// every object handed out is aligned as asked, is a slot
     /// of one of the cache's slabs, and is not already held.
     #[test]
     fn random_ops_never_hand_out_an_object_twice() -> Result {
@@ -310,6 +314,8 @@ mod tests {
             let mut cfg = CacheConfig::new("kunit-random", size);
             cfg.align = align;
             cfg.flags = flags;
+            cfg.randomize = true;
+            cfg.harden = true;
             let c = Cache::new(&p, &cfg)?;
             let want = c.layout().align as usize;
             assert!(want >= align as usize);

@@ -230,9 +230,11 @@ pub(crate) struct CacheConfig<'a> {
     /// A constructor, if any.
     pub(crate) ctor: Option<Ctor>,
     /// Free pointers stored XOR-ed with a per-cache secret and their address
-    /// (`CONFIG_SLAB_FREELIST_HARDENED`).
+    /// (`CONFIG_SLAB_FREELIST_HARDENED`; by default as the kernel is
+    /// configured, as SLUB's).
     pub(crate) harden: bool,
-    /// New slabs get a shuffled freelist (`CONFIG_SLAB_FREELIST_RANDOM`).
+    /// New slabs get a shuffled freelist (`CONFIG_SLAB_FREELIST_RANDOM`; by
+    /// default as the kernel is configured, as SLUB's).
     pub(crate) randomize: bool,
     /// Per-CPU sheaves in front of the slabs (7.x's design), see
     /// [`sheaves`]; the classic per-CPU slab serves alone otherwise. Debug
@@ -261,8 +263,8 @@ pub(crate) struct CacheConfig<'a> {
 }
 
 impl<'a> CacheConfig<'a> {
-    /// A cache of `size`-byte objects with the defaults (hardened,
-    /// randomised, word-aligned, no ctor).
+    /// A cache of `size`-byte objects with the defaults (hardened and
+    /// randomised as the kernel's SLUB is, word-aligned, no ctor).
     pub(crate) const fn new(name: &'a str, size: u32) -> Self {
         CacheConfig {
             name,
@@ -270,8 +272,8 @@ impl<'a> CacheConfig<'a> {
             align: 0,
             flags: 0,
             ctor: None,
-            harden: true,
-            randomize: true,
+            harden: cfg!(CONFIG_SLAB_FREELIST_HARDENED),
+            randomize: cfg!(CONFIG_SLAB_FREELIST_RANDOM),
             sheaves: false,
             slub_debug: SlubDebug::NONE,
             no_user_flags: false,

@@ -59,8 +59,9 @@ impl Control {
         if flags & control::FLAG_CTOR != 0 {
             cfg.ctor = Some(stamp_ctor);
         }
-        cfg.harden = flags & control::FLAG_NOHARDEN == 0;
-        cfg.randomize = flags & control::FLAG_NORANDOM == 0;
+        // Hardened and randomised as the kernel's SLUB is, unless asked not.
+        cfg.harden &= flags & control::FLAG_NOHARDEN == 0;
+        cfg.randomize &= flags & control::FLAG_NORANDOM == 0;
         cfg.sheaves = flags & control::FLAG_SHEAVES != 0;
         self.caches.create(&cfg).map(|_| ())
     }
