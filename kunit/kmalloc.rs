@@ -26,7 +26,7 @@ mod tests {
     #[test]
     fn kmalloc_sizes_follow_kmalloc_index() -> Result {
         let p = pool()?;
-        let k = Kmalloc::new(&p, SlubDebug::NONE)?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE, true)?;
         for size in 1..=8192usize {
             let idx = some!(layout::kmalloc_index(size));
             let c = some!(k.cache_for(size));
@@ -66,7 +66,7 @@ mod tests {
     #[test]
     fn krealloc_kzalloc_and_kmalloc_array() -> Result {
         let p = pool()?;
-        let k = Kmalloc::new(&p, SlubDebug::NONE)?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE, true)?;
         let o = k.kmalloc(100, Gfp::KERNEL);
         assert!(!o.is_null());
         // SAFETY: `o` holds 100 bytes; each krealloc result is live and at
@@ -106,7 +106,8 @@ mod tests {
         Ok(())
     }
 
-    /// `kmalloc_nolock()` takes what needs no waiting, with exact moves:
+    /// `kmalloc_nolock()` on classic classes (`kmalloc_sheaves=0`) takes
+    /// what needs no waiting, with exact moves:
     /// a new slab of pages the pool has at hand (it never grows the pool)
     /// left on the node partial list, the next object of that partial slab,
     /// the next class when the class's `list_lock` is held (as by code a
@@ -117,7 +118,7 @@ mod tests {
     #[test]
     fn kmalloc_nolock_never_waits_for_a_lock() -> Result {
         let p = pool()?;
-        let k = Kmalloc::new(&p, SlubDebug::NONE)?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE, false)?;
         let c64 = some!(k.cache_for(64));
         let c96 = some!(k.cache_for(96));
         ensure!(
@@ -198,6 +199,75 @@ mod tests {
             ensure!(census(c64)?.inuse == 0, "all freed");
             Ok(())
         })
+    }
+
+    /// With sheaves (`kmalloc_sheaves=1`, the default, as 7.3's kmalloc
+    /// caches), exact moves: a class's first kmalloc refills a sheaf
+    /// (`sheaf_refill`, the class's capacity, from one new slab) and takes
+    /// its object, as every kmalloc after it, and kfree puts it back;
+    /// `kmalloc_nolock()` leaves the sheaves alone: a new slab (the CPU
+    /// slab the refill used is not on the node list), left partial, then
+    /// that partial slab's next object; `kfree_nolock()` defers its frees
+    /// to the irq_work, which puts them on the sheaf.
+    #[test]
+    fn kmalloc_with_sheaves_takes_the_sheaf() -> Result {
+        let p = pool()?;
+        let k = Kmalloc::new(&p, SlubDebug::NONE, true)?;
+        let c = some!(k.cache_for(64));
+        let cap = u64::from(c.sheaf_capacity());
+        ensure!(cap == 60, "capacity 60 for kmalloc-64");
+        on_cpu(0, || {
+            // Grow the pool of this CPU's node first (nolock never does).
+            let warm = k.kmalloc(16384, Gfp::KERNEL);
+            ensure!(!warm.is_null(), "pool grown");
+            // SAFETY: live, freed once.
+            unsafe { k.kfree(warm) };
+            let s = |x| c.stat_total(x);
+            let a = k.kmalloc(64, Gfp::KERNEL);
+            ensure!(!a.is_null(), "an object");
+            ensure!(s(SlabStat::BarnGetFail) == 1, "no full sheaf in the barn");
+            ensure!(s(SlabStat::SheafRefill) == cap, "one sheaf refilled");
+            ensure!(s(SlabStat::AllocSlab) == 1, "from one new slab");
+            ensure!(s(SlabStat::AllocFastpath) == 1, "off the sheaf");
+            let b = k.kmalloc(64, Gfp::KERNEL);
+            ensure!(s(SlabStat::AllocFastpath) == 2, "off the sheaf again");
+            ensure!(s(SlabStat::SheafRefill) == cap, "no refill");
+            let slow = s(SlabStat::AllocSlowpath);
+            let n1 = k.kmalloc_nolock(64, Gfp::KERNEL, None);
+            ensure!(!n1.is_null(), "a new slab");
+            ensure!(s(SlabStat::AllocSlab) == 2, "one slab more");
+            let n2 = k.kmalloc_nolock(64, Gfp::KERNEL.zeroed(), None);
+            ensure!(!n2.is_null(), "from the partial slab");
+            // SAFETY: `n2` holds 64 bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(n2, 64) };
+            ensure!(bytes.iter().all(|&x| x == 0), "zeroed");
+            ensure!(s(SlabStat::AllocFromPartial) == 1, "its partial slab");
+            ensure!(s(SlabStat::AllocSlab) == 2, "no new slab");
+            ensure!(
+                s(SlabStat::AllocSlowpath) == slow + 2,
+                "both past the sheaves"
+            );
+            ensure!(s(SlabStat::AllocFastpath) == 2, "the sheaf untouched");
+            let freed = s(SlabStat::FreeFastpath);
+            for o in [n1, n2] {
+                // SAFETY: each is live and freed once.
+                unsafe { k.kfree_nolock(o) };
+            }
+            // (The irq_work may run at once, on this CPU, as it is queued.)
+            k.sync_deferred();
+            ensure!(s(SlabStat::FreeFastpath) == freed + 2, "onto the sheaf");
+            for o in [a, b] {
+                // SAFETY: each is live and freed once.
+                unsafe { k.kfree(o) };
+            }
+            ensure!(s(SlabStat::FreeFastpath) == freed + 4, "onto the sheaf");
+            ensure!(s(SlabStat::FreeSlowpath) == 0, "none to a slab");
+            Ok(())
+        })?;
+        for c in k.caches() {
+            assert_eq!(census(c)?.inuse, 0);
+        }
+        Ok(())
     }
 
     /// `KBox`/`KVec` with [`RslabAlloc`] allocate from the module's kmalloc.

@@ -30,6 +30,8 @@ POOL = "Pool<rslab::slab::page::SlabPage>>"
 # The exported entries' traced variants, jumped to when the event's static
 # key is on (a no-op instruction until then, on kernels with tracepoints).
 TRACE = ["api::traced::"]
+KMALLOC_SLOW = ["Cache>::slab_alloc_slow", "Cache>::slab_alloc_node::{closure", "Cache>::sheaf_alloc_slow",
+                "Kmalloc>::alloc_large", "Kmalloc>::kmalloc_slow"]
 FAST = {
     "<rslab::slab::Cache>::alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC,
     # (node_match() on the fast path; the sheaves' node check likewise.)
@@ -41,16 +43,17 @@ FAST = {
 # profiling's (taken only with one of them: one test on the fast path).
     "<rslab::slab::Cache>::alloc_bulk": ["Cache>::slab_alloc_slow"] + SLAB_SLOW + SHEAF_SLOW + INIT_ALLOC + INIT_FREE,
     "<rslab::slab::Cache>::free_bulk": SLAB_SLOW + SHEAF_SLOW + INIT_FREE,
-    # (kmalloc_slow: the zones, and zeroing.)
-    "<rslab::kmalloc::Kmalloc>::kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large",
-                                           "Kmalloc>::kmalloc_slow"],
+    # (kmalloc_slow: the zones, and zeroing. A class has sheaves or not
+    # (kmalloc_sheaves=): beside the sheaves' path, the compiler may keep the
+    # classic slow path's closure out of line, a call on that slow path.)
+    "<rslab::kmalloc::Kmalloc>::kmalloc": KMALLOC_SLOW,
     "<rslab::kmalloc::Kmalloc>::kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
                                                      "kmalloc::bad_kfree"] + INIT_FREE,
     # The exported entries, each the fast path itself (inline) or one jump
     # to it.
     "rslab_cache_alloc": ["Cache>::slab_alloc_slow", "Cache>::sheaf_alloc_slow"] + INIT_ALLOC + TRACE,
     "rslab_cache_free": SLAB_SLOW + ["Cache>::sheaf_free_slow"] + INIT_FREE + TRACE,
-    "rslab_kmalloc": ["Cache>::slab_alloc_slow", "Kmalloc>::alloc_large", "Kmalloc>::kmalloc_slow"] + TRACE,
+    "rslab_kmalloc": KMALLOC_SLOW + TRACE,
     "rslab_kfree": SLAB_SLOW + ["Cache>::sheaf_free_slow", "Kmalloc>::free_large",
                                 "kmalloc::bad_kfree"] + INIT_FREE + TRACE,
     "rslab_cache_alloc_bulk": ["Cache>::alloc_bulk"],

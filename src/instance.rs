@@ -55,7 +55,9 @@ impl Instance {
             ..page_pool::Config::default()
         })?;
         let pool = page_pool::Registration::new(pool, names.shrinker)?;
-        let caches = registry::Registry::new(pool.pool(), slub_debug)?;
+        // SAFETY: reads a module parameter, set before `init` runs.
+        let kmalloc_sheaves = unsafe { glue::ffi::rslab_kmalloc_sheaves_param() };
+        let caches = registry::Registry::new(pool.pool(), slub_debug, kmalloc_sheaves)?;
         let interfaces = admin::Interfaces::new(module, names.root, pool.pool(), &caches)?;
         // SAFETY: the registry (and so its kmalloc) lives in an `Arc` held
         // until `Instance::drop`, which clears the global first.

@@ -80,8 +80,13 @@ fn bad_kfree(p: *mut u8, why: &str) {
 impl Kmalloc {
     /// `create_kmalloc_caches()`: every class, on `pool` (and the
     /// `ZONE_DMA` ones, if the kernel has that zone), with the debug flags
-    /// `slub_debug` gives their names.
-    pub(crate) fn new(pool: &Arc<SlabPool>, slub_debug: SlubDebug<'static>) -> Result<Self> {
+    /// `slub_debug` gives their names, and with `sheaves` per-CPU sheaves
+    /// (7.3's `bootstrap_kmalloc_sheaves()`; a debug class has none).
+    pub(crate) fn new(
+        pool: &Arc<SlabPool>,
+        slub_debug: SlubDebug<'static>,
+        sheaves: bool,
+    ) -> Result<Self> {
         let make = |prefix: &str, flags: u32| -> Result<Classes> {
             let mut caches: Classes = Default::default();
             for idx in KMALLOC_INDICES {
@@ -91,6 +96,7 @@ impl Kmalloc {
                 let mut cfg = CacheConfig::new(name, size as u32);
                 cfg.flags = flags;
                 cfg.slub_debug = slub_debug;
+                cfg.sheaves = sheaves;
                 caches[idx as usize] = Some(Cache::new(pool, &cfg)?);
             }
             Ok(caches)
@@ -163,9 +169,9 @@ impl Kmalloc {
             return self.kmalloc_slow(size, gfp, None);
         }
         if let Some(c) = self.cache_for(size) {
-            // The classes have no sheaves, and want no initialisation for
-            // these flags (tested above).
-            return c.alloc_classic_uninit(gfp, size as u32) as *mut u8;
+            // The classes want no initialisation for these flags (tested
+            // above).
+            return c.alloc_uninit(gfp, size as u32) as *mut u8;
         }
         // kmalloc_large(): get_order(size) pages.
         let order = layout::get_order(size as u64, PAGE_SHIFT);

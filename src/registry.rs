@@ -63,9 +63,14 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// The registry of `pool`, with its kmalloc classes made under
-    /// `slub_debug` (not yet shown: see [`Registry::attach`]).
-    pub(crate) fn new(pool: &Arc<SlabPool>, slub_debug: SlubDebug<'static>) -> Result<Arc<Self>> {
-        let kmalloc = Kmalloc::new(pool, slub_debug)?;
+    /// `slub_debug`, with sheaves if `kmalloc_sheaves` (not yet shown: see
+    /// [`Registry::attach`]).
+    pub(crate) fn new(
+        pool: &Arc<SlabPool>,
+        slub_debug: SlubDebug<'static>,
+        kmalloc_sheaves: bool,
+    ) -> Result<Arc<Self>> {
+        let kmalloc = Kmalloc::new(pool, slub_debug, kmalloc_sheaves)?;
         let mut entries = KVec::new();
         for c in kmalloc.caches() {
             entries.push(Self::entry(c.clone(), None, true)?, GFP_KERNEL)?;

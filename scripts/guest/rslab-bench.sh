@@ -20,10 +20,11 @@ tdir=/traces
 [ -d $tdir ] || tdir=$(dirname "$0")/../../traces
 for t in "$tdir"/*.replay; do
 	[ -f "$t" ] || continue
-	# rslab's caches classic, then in the sheaves mode.
+	# rslab's caches classic (its kmalloc classes too), then in the
+	# sheaves mode (as its kmalloc classes are by default).
 	for sh in 0 1; do
 		rmmod rslab
-		insmod "$ko" || exit 1
+		insmod "$ko" kmalloc_sheaves=$sh || exit 1
 		insmod "$(dirname "$ko")/rslab_bench.ko" ${2:+quick=1} replay="$t" sheaves=$sh ||
 			echo "RSLAB-BENCH-FAILED replay $t $sh $?"
 		rmmod rslab_bench 2>/dev/null

@@ -408,10 +408,12 @@ check decay_off_again sh -c "echo 'destroy guest-decay' >$C && rmmod rslab && in
 # anything else, and on a classic cache), a budget no lower than every CPU
 # at sheaf_capacity; a workload with it on leaves the cache consistent.
 echo 'create guest-adapt 256 0 sheaves' >$C
+echo 'create guest-adapt-classic 256' >$C
 A=$D/guest-adapt
 check sheaf_adaptive_files sh -c "test \$(cat $A/sheaf_adaptive) = 0 &&
 	! echo 2 >$A/sheaf_adaptive 2>/dev/null && echo 1 >$A/sheaf_adaptive && test \$(cat $A/sheaf_adaptive) = 1 &&
-	! echo 1 >$D/kmalloc-64/sheaf_adaptive 2>/dev/null && test \$(cat $D/kmalloc-64/sheaf_budget) = 0 &&
+	! echo 1 >$D/guest-adapt-classic/sheaf_adaptive 2>/dev/null &&
+	test \$(cat $D/guest-adapt-classic/sheaf_budget) = 0 && echo 'destroy guest-adapt-classic' >$C &&
 	b=\$(cat $A/sheaf_budget) && ! echo 1 >$A/sheaf_budget 2>/dev/null && test \$(cat $A/sheaf_budget) = \$b &&
 	grep -Eq '^[0-9]+ C0=[0-9]+ C1=[0-9]+$' $A/sheaf_capacity_cpu"
 check sheaf_adaptive_workload sh -c "echo 'workload cache guest-adapt 20000 64' >$C && echo 1 >$A/validate &&

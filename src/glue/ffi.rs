@@ -45,6 +45,8 @@ unsafe extern "C" {
     pub(crate) fn rslab_allocinfo_param() -> bool;
     /// The `decay_ms=` module parameter (0 if not given).
     pub(crate) fn rslab_decay_ms_param() -> u32;
+    /// The `kmalloc_sheaves=` module parameter (true if not given).
+    pub(crate) fn rslab_kmalloc_sheaves_param() -> bool;
     /// `INIT_DEFERRABLE_WORK(work, func)`.
     pub(crate) fn rslab_init_deferrable_work(
         work: *mut bindings::delayed_work,

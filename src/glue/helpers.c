@@ -35,6 +35,11 @@ static unsigned int rslab_decay_ms;
 module_param_named(decay_ms, rslab_decay_ms, uint, 0444);
 MODULE_PARM_DESC(decay_ms, "give back memory kept free after this many ms idle (0: never, SLUB's behaviour); per cache and pool in sysfs");
 
+/* The kmalloc_sheaves= module parameter: the kmalloc classes' mode. */
+static bool rslab_kmalloc_sheaves = true;
+module_param_named(kmalloc_sheaves, rslab_kmalloc_sheaves, bool, 0444);
+MODULE_PARM_DESC(kmalloc_sheaves, "kmalloc classes with per-CPU sheaves, as 7.3's (default); 0: the classic per-CPU slab");
+
 /* The fault attribute of rslab's backing allocations and new slabs. */
 static DECLARE_FAULT_ATTR(rslab_fail);
 
@@ -55,6 +60,7 @@ void __percpu *rslab_alloc_percpu(size_t size, size_t align);
 const char *rslab_slub_debug_param(void);
 bool rslab_allocinfo_param(void);
 unsigned int rslab_decay_ms_param(void);
+bool rslab_kmalloc_sheaves_param(void);
 void rslab_init_deferrable_work(struct delayed_work *work, work_func_t func);
 struct workqueue_struct *rslab_alloc_flushwq(void);
 void rslab_destroy_work_on_stack(struct work_struct *work);
@@ -82,6 +88,7 @@ void rslab_local_irq_restore(unsigned long flags);
 const char *rslab_slub_debug_param(void) { return rslab_slub_debug; }
 bool rslab_allocinfo_param(void) { return rslab_allocinfo; }
 unsigned int rslab_decay_ms_param(void) { return rslab_decay_ms; }
+bool rslab_kmalloc_sheaves_param(void) { return rslab_kmalloc_sheaves; }
 void rslab_init_deferrable_work(struct delayed_work *work, work_func_t func) { INIT_DEFERRABLE_WORK(work, func); }
 struct workqueue_struct *rslab_alloc_flushwq(void) { return alloc_workqueue("rslab_flushwq", WQ_MEM_RECLAIM | WQ_PERCPU, 0); }
 void rslab_destroy_work_on_stack(struct work_struct *work) { destroy_work_on_stack(work); }

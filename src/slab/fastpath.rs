@@ -164,14 +164,16 @@ impl Cache {
         }
     }
 
-    /// [`Cache::alloc_sized`] of a cache without sheaves (a kmalloc class),
-    /// for flags its initialisation policy does nothing for
-    /// (`gfp.bits() & self.init_mask() == 0`, which the caller tested): the
-    /// kmalloc fast path, without a sheaves test or a second init test.
+    /// [`Cache::alloc_sized`] for flags the cache's initialisation policy
+    /// does nothing for (`gfp.bits() & self.init_mask() == 0`, which the
+    /// caller tested): the kmalloc fast path, without a second init test.
     #[inline(always)]
-    pub(crate) fn alloc_classic_uninit(&self, gfp: Gfp, orig_size: u32) -> usize {
-        debug_assert!(self.sheaves().is_none() && !self.init.wants_init(gfp.bits()));
-        self.slab_alloc_node(gfp, orig_size, None, false)
+    pub(crate) fn alloc_uninit(&self, gfp: Gfp, orig_size: u32) -> usize {
+        debug_assert!(!self.init.wants_init(gfp.bits()));
+        match self.sheaves() {
+            Some(_) => self.sheaf_alloc(gfp, false),
+            None => self.slab_alloc_node(gfp, orig_size, None, false),
+        }
     }
 
     /// `kmem_cache_alloc_node()`: an object on node `nid` (`None`: any, as

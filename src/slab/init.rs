@@ -39,7 +39,7 @@ impl Cache {
 
     /// The request flags ([`Gfp::bits`]) for which an allocation inits its
     /// object: a caller that tested them itself may take the uninitialised
-    /// path ([`Cache::alloc_classic_uninit`]).
+    /// path ([`Cache::alloc_uninit`]).
     pub(crate) fn init_mask(&self) -> u32 {
         self.init.alloc_mask
     }

@@ -12,6 +12,10 @@
 //!   interrupted may be any interrupts-off section of this CPU, halfway
 //!   through changing its `kmem_cache_cpu`: the allocation leaves the CPU's
 //!   slabs alone and the free is deferred.
+//! - A cache with sheaves (the kmalloc classes, as in 7.3) serves the
+//!   allocation past its sheaves, as below: its sheaves are guarded by
+//!   interrupts off alone, which an NMI does not respect, and rslab's
+//!   sheaves have no trylock (7.3's `local_trylock_t`).
 //! - Past the fast path the allocation takes an object of a node partial
 //!   slab, or a new slab of pages from the pool, under a *tried*
 //!   `list_lock` (and tried pool locks, [`Pool::alloc_nolock`]); it takes a
@@ -43,13 +47,11 @@ impl Cache {
     /// `kmalloc_nolock()`'s allocation from this cache, of node `node`
     /// (`None`: any, the CPU's first), zeroed as `gfp` and the cache's
     /// policy say: 0 if it would have to wait for a lock, or there is no
-    /// free object or block, or this is a debug or sheaves cache (whose
-    /// paths take locks), or a node past the cache's.
+    /// free object or block, or this is a debug cache (whose paths take
+    /// locks), or a node past the cache's. A cache with sheaves serves it
+    /// from its slabs, never its sheaves.
     pub(crate) fn alloc_nolock(&self, gfp: Gfp, orig_size: u32, node: Option<usize>) -> usize {
-        if self.is_debug()
-            || self.sheaves().is_some()
-            || node.is_some_and(|n| n >= self.nodes.len())
-        {
+        if self.is_debug() || node.is_some_and(|n| n >= self.nodes.len()) {
             return 0;
         }
         let o = if cpu::in_nmi() {
@@ -59,6 +61,8 @@ impl Cache {
             if !dword::lock_free() {
                 return 0;
             }
+            self.alloc_nolock_slow(gfp, node)
+        } else if self.sheaves().is_some() {
             self.alloc_nolock_slow(gfp, node)
         } else {
             self.alloc_fast_or(gfp, orig_size, node, false, || {
