@@ -97,7 +97,15 @@ impl Kmalloc {
                 cfg.flags = flags;
                 cfg.slub_debug = slub_debug;
                 cfg.sheaves = sheaves;
-                caches[idx as usize] = Some(Cache::new(pool, &cfg)?);
+                let c = Cache::new(pool, &cfg)?;
+                if c.sheaves().is_some() {
+                    // Adaptive capacity (rslab's, beyond 7.3): a class
+                    // serves callers of every kind, whose bursts it follows
+                    // (tcmalloc's per-CPU size classes grow so), within its
+                    // budget.
+                    c.set_sheaf_adaptive(true)?;
+                }
+                caches[idx as usize] = Some(c);
             }
             Ok(caches)
         };

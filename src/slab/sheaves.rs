@@ -43,6 +43,7 @@ use super::{Cache, SlabPage, SlabStat};
 use crate::glue::{
     atomic::{Atomic, Relaxed},
     gfp::Gfp,
+    kmemleak,
     percpu::{IrqsAreOff, IrqsOff, PerCpu},
 };
 use crate::logic::slab::sheafcap::{self, Trip};
@@ -60,6 +61,18 @@ pub(crate) const MAX_EMPTY_SHEAVES: usize = 10;
 /// A sheaf: up to `capacity` objects (`struct slab_sheaf`). A sheaf without
 /// a buffer (capacity 0) stands for "none".
 type Sheaf = KVec<*mut u8>;
+
+/// A new empty sheaf of `cap` objects (`__alloc_empty_sheaf()`), which
+/// kmemleak does not read: past its length a sheaf keeps the addresses of
+/// the objects it handed out, which would hide their leaks, and below it
+/// only free objects, which kmemleak does not track.
+fn new_sheaf(cap: usize, gfp: Gfp) -> Result<Sheaf, kernel::alloc::AllocError> {
+    let s: Sheaf = KVec::with_capacity(cap, gfp.for_metadata())?;
+    if s.capacity() > 0 {
+        kmemleak::no_scan(s.as_ptr().cast());
+    }
+    Ok(s)
+}
 
 /// One CPU's sheaves (`struct slub_percpu_sheaves`).
 pub(crate) struct CpuSheaves {
@@ -691,7 +704,7 @@ impl Cache {
                     self.stat(SlabStat::SheafFree);
                 }
                 drop(other);
-                KVec::with_capacity(want, Gfp::NOWAIT.for_metadata())
+                new_sheaf(want, Gfp::NOWAIT)
                     .ok()
                     .inspect(|_| self.stat(SlabStat::SheafAlloc))
             }
@@ -763,7 +776,7 @@ impl Cache {
             };
         }
         if sheaf.capacity() != want {
-            match KVec::with_capacity(want, gfp.for_metadata()) {
+            match new_sheaf(want, gfp) {
                 Ok(s) => {
                     if sheaf.capacity() > 0 {
                         self.stat(SlabStat::SheafFree);
@@ -906,7 +919,7 @@ impl Cache {
         }
         if sheaf.capacity() == 0 {
             // A CPU without any sheaf yet: get one.
-            match KVec::with_capacity(want, Gfp::ATOMIC.for_metadata()) {
+            match new_sheaf(want, Gfp::ATOMIC) {
                 Ok(s) => {
                     sheaf = s;
                     self.stat(SlabStat::SheafAlloc);
@@ -928,7 +941,7 @@ impl Cache {
             // Of another capacity than the CPU's now: a new one if one can
             // be had.
             if sheaf.capacity() != want {
-                if let Ok(s) = KVec::with_capacity(want, Gfp::ATOMIC.for_metadata()) {
+                if let Ok(s) = new_sheaf(want, Gfp::ATOMIC) {
                     sheaf = s;
                     self.stat(SlabStat::SheafFree);
                     self.stat(SlabStat::SheafAlloc);

@@ -26,7 +26,7 @@
 //! allocation is. A sheaf handed to another cache's call is reported on that
 //! cache and not touched.
 
-use super::{Sheaf, MAX_FULL_SHEAVES};
+use super::{new_sheaf, Sheaf, MAX_FULL_SHEAVES};
 use crate::{
     glue::gfp::Gfp,
     slab::{Cache, SlabStat},
@@ -93,7 +93,7 @@ impl Cache {
             Some(sh) => {
                 let mut objects = self.take_sheaf();
                 if objects.capacity() == 0 {
-                    objects = KVec::with_capacity(sh.capacity, gfp.for_metadata()).ok()?;
+                    objects = new_sheaf(sh.capacity, gfp).ok()?;
                     self.stat(SlabStat::SheafAlloc);
                 }
                 if objects.len() < size && !self.refill_objects(gfp, &mut objects, true) {
@@ -110,7 +110,7 @@ impl Cache {
                 ps.objects = objects;
             }
             None => {
-                let mut objects = KVec::with_capacity(size, gfp.for_metadata()).ok()?;
+                let mut objects = new_sheaf(size, gfp).ok()?;
                 self.stat(SlabStat::SheafAlloc);
                 self.stat(SlabStat::SheafPrefillOversize);
                 if !self.refill_objects(gfp, &mut objects, false) {
