@@ -6,8 +6,9 @@ Reads a console log written by scripts/vm.sh running scripts/guest/rslab-test.sh
 each KUnit suite's KTAP results sit between "RSLAB-KTAP-BEGIN <suite>" and
 "RSLAB-KTAP-END <suite>" ("<suite>@<tag>" for a later run of it, as after a
 reload) and are parsed by the kernel's own
-`tools/testing/kunit/kunit.py parse`; each "RSLAB-CHECK ok|fail <name>" line is
-one more test. A suite that is expected but absent (crash, timeout, not
+`tools/testing/kunit/kunit.py parse`; each "RSLAB-CHECK ok|fail <name>;" at the
+start of a line is one more test (what follows the ";" is ignored: a kernel
+report printed meanwhile on the shared console may land there). A suite that is expected but absent (crash, timeout, not
 registered) counts as a failure, and so does a run that never finished.
 
 Prints one line per failure and, last, "<label>: N passed, N failed, N skipped".
@@ -77,7 +78,7 @@ def main():
                 failed += 1
                 failures.append(f"{name}{' (' + tag + ')' if tag else ''}: {status}")
 
-    for status, name in re.findall(r"^RSLAB-CHECK (ok|fail) (\S+)$", text, re.M):
+    for status, name in re.findall(r"^RSLAB-CHECK (ok|fail) ([^;\s]+);", text, re.M):
         if status == "ok":
             passed += 1
         else:

@@ -3,7 +3,9 @@
 # Loads rslab, then rslab_kunit (rslab's KUnit suites, on an instance of their
 # own: they run at its load), prints each suite's KTAP results between markers
 # for the host to parse, and checks load/unload behaviour.
-# Every check prints "RSLAB-CHECK ok|fail <name>"; the host counts them.
+# Every check prints "RSLAB-CHECK ok|fail <name>;"; the host counts them (the
+# ";" ends the name: a kernel report printed meanwhile on the shared console
+# may land right after it, on the same line).
 #
 # Usage: rslab-test.sh /path/to/rslab.ko [--debug] SUITE...
 #   --debug: the debug tier (a KASAN/lockdep/kmemleak kernel): also the long
@@ -16,7 +18,7 @@ debug=
 check() {
 	name=$1
 	shift
-	if "$@"; then echo "RSLAB-CHECK ok $name"; else echo "RSLAB-CHECK fail $name"; fi
+	if "$@"; then echo "RSLAB-CHECK ok $name;"; else echo "RSLAB-CHECK fail $name;"; fi
 }
 
 grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
@@ -458,8 +460,8 @@ if dmesg | awk '/TRACE [^ ]+ (alloc|free) |rslab_cache_create failed with error/
 	grep -E 'BUG:|WARNING:|Oops|Call Trace|list_(add|del) corruption|ODEBUG:|rslab(_kunit)?: .*(still in use|bad free|double free|validate:)' |
 	grep -vE 'rslab(_kunit)?: cache (kunit|hostile|TestSlub|contract)' >/tmp/rslab-complaints; then
 	cat /tmp/rslab-complaints
-	echo "RSLAB-CHECK fail kernel_log_clean"
+	echo "RSLAB-CHECK fail kernel_log_clean;"
 else
-	echo "RSLAB-CHECK ok kernel_log_clean"
+	echo "RSLAB-CHECK ok kernel_log_clean;"
 fi
 echo "RSLAB-GUEST done"

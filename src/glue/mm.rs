@@ -72,6 +72,27 @@ pub(crate) unsafe fn set_page_count(page: *mut bindings::page, v: i32) {
     unsafe { refcount(page) }.store(v, Relaxed);
 }
 
+/// Clears `page`'s index and private words (`post_alloc_hook()`'s
+/// `set_page_private(page, 0)`, and the index): a block's first page that
+/// gets a reference is read by kmemleak's scan of `struct page`s, where a
+/// word left from the page's last owner (a kernel slab's `freelist`, at the
+/// index) could point into the block and hide its leak.
+///
+/// # Safety
+///
+/// `page` is a valid `struct page` of a block the caller owns, which no
+/// mapping, page cache or other user of those words holds.
+#[inline(always)]
+pub(crate) unsafe fn clear_stale(page: *mut bindings::page) {
+    // SAFETY: the caller's guarantee: `page` is valid, and the words are
+    // its owner's, the caller's (plain stores, as `set_page_private()`).
+    unsafe {
+        let w = core::ptr::addr_of_mut!((*page).__bindgen_anon_1.__bindgen_anon_1);
+        core::ptr::addr_of_mut!((*w).__bindgen_anon_2.__folio_index).write(0);
+        core::ptr::addr_of_mut!((*w).private).write(0);
+    }
+}
+
 /// `put_page_testzero()`: drops a reference; true if it was the last.
 ///
 /// # Safety

@@ -112,8 +112,12 @@ impl Kmalloc {
         // SAFETY: `b` was just allocated from the pool.
         let (addr, page, _) = unsafe { self.pool.parts_of_own(&b) };
         // SAFETY: the block is ours alone, its first page's count 0 in the
-        // pool; the reference is the caller's now.
-        unsafe { mm::set_page_count(page, 1) };
+        // pool; the reference is the caller's now. Nobody else uses its
+        // index and private words.
+        unsafe {
+            mm::clear_stale(page);
+            mm::set_page_count(page, 1);
+        }
         // SAFETY: `b` was just allocated from the pool and is ours alone.
         unsafe { SlabPage::claim(&self.pool, b, owner, 0) };
         (addr, page)
@@ -153,8 +157,12 @@ impl Kmalloc {
             // SAFETY: `b` was just allocated from the pool.
             let (_, page, _) = unsafe { self.pool.parts_of_own(&b) };
             // SAFETY: the page is ours alone, its count 0 in the pool; the
-            // reference is the caller's now.
-            unsafe { mm::set_page_count(page, 1) };
+            // reference is the caller's now; nobody else uses its index and
+            // private words.
+            unsafe {
+                mm::clear_stale(page);
+                mm::set_page_count(page, 1);
+            }
             // SAFETY: `b` was just allocated from the pool and is ours alone.
             unsafe { SlabPage::claim(&self.pool, b, Owner::Pages, 0) };
             // `alloc_bulk` gives at most `holes` blocks: a slot is left.
