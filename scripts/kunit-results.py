@@ -8,8 +8,9 @@ each KUnit suite's KTAP results sit between "RSLAB-KTAP-BEGIN <suite>" and
 reload) and are parsed by the kernel's own
 `tools/testing/kunit/kunit.py parse`; each "RSLAB-CHECK ok|fail <name>;" at the
 start of a line is one more test (what follows the ";" is ignored: a kernel
-report printed meanwhile on the shared console may land there). A suite that is expected but absent (crash, timeout, not
-registered) counts as a failure, and so does a run that never finished.
+report printed meanwhile on the shared console may land there). A suite that
+is expected but absent (crash, timeout, not registered) counts as a failure,
+and so does a run that never finished.
 
 Prints one line per failure and, last, "<label>: N passed, N failed, N skipped".
 Exit status: 0 if nothing failed.
