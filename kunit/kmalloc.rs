@@ -16,6 +16,17 @@ use kernel::{page::PAGE_SIZE, prelude::*};
 
 use crate::kunit::slab::pool;
 
+/// `kmalloc_nolock(64, __GFP_ZERO)`: an object (of a partial slab, in the
+/// tests below), checked to be zero.
+fn nolock_zeroed_64(k: &Kmalloc) -> Result<*mut u8> {
+    let o = k.kmalloc_nolock(64, Gfp::KERNEL.zeroed(), None);
+    ensure!(!o.is_null(), "from the partial slab");
+    // SAFETY: `o` holds 64 bytes, ours.
+    let bytes = unsafe { core::slice::from_raw_parts(o, 64) };
+    ensure!(bytes.iter().all(|&x| x == 0), "zeroed");
+    Ok(o)
+}
+
 #[kunit_tests(rslab_kmalloc)]
 mod tests {
     use super::*;
@@ -150,11 +161,7 @@ mod tests {
             let cn = census(c64)?;
             ensure!(cn.slabs == 1 && cn.inuse == 1, "one object of one slab");
             ensure!(cn.partial == 1 && cn.frozen == 0, "left partial, unfrozen");
-            let b = k.kmalloc_nolock(64, Gfp::KERNEL.zeroed(), None);
-            ensure!(!b.is_null(), "from the partial slab");
-            // SAFETY: `b` holds 64 bytes.
-            let bytes = unsafe { core::slice::from_raw_parts(b, 64) };
-            ensure!(bytes.iter().all(|&x| x == 0), "zeroed");
+            let b = nolock_zeroed_64(&k)?;
             ensure!(s(SlabStat::AllocFromPartial) == 1, "from partial");
             ensure!(s(SlabStat::AllocSlab) == 1, "no new slab");
             ensure!(census(c64)?.inuse == 2, "two in use");
@@ -236,11 +243,7 @@ mod tests {
             let n1 = k.kmalloc_nolock(64, Gfp::KERNEL, None);
             ensure!(!n1.is_null(), "a new slab");
             ensure!(s(SlabStat::AllocSlab) == 2, "one slab more");
-            let n2 = k.kmalloc_nolock(64, Gfp::KERNEL.zeroed(), None);
-            ensure!(!n2.is_null(), "from the partial slab");
-            // SAFETY: `n2` holds 64 bytes.
-            let bytes = unsafe { core::slice::from_raw_parts(n2, 64) };
-            ensure!(bytes.iter().all(|&x| x == 0), "zeroed");
+            let n2 = nolock_zeroed_64(&k)?;
             ensure!(s(SlabStat::AllocFromPartial) == 1, "its partial slab");
             ensure!(s(SlabStat::AllocSlab) == 2, "no new slab");
             ensure!(
