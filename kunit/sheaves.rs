@@ -56,6 +56,42 @@ fn steps_to(base: usize, cap: usize, max: usize) -> Option<u64> {
     (c == cap).then_some(n)
 }
 
+/// [`tests::bulk_goes_through_the_sheaves`] on a cache of 64-byte objects
+/// (hardened or not), on CPU 0.
+fn bulk_through_the_sheaves(p: &Arc<SlabPool>, harden: bool) -> Result {
+    let mut cfg = CacheConfig::new("kunit-sheaf-bulk", 64);
+    cfg.randomize = false;
+    cfg.sheaves = true;
+    cfg.harden = harden;
+    let c = Cache::new(p, &cfg)?;
+    let cap = u64::from(c.sheaf_capacity());
+    ensure!(cap == 60, "capacity 60 for 64-byte objects");
+    on_cpu(0, || {
+        let s = |x| c.stat_total(x);
+        let mut objs = KVec::from_elem(core::ptr::null_mut::<u8>(), 100, GFP_KERNEL)?;
+        ensure!(c.alloc_bulk(Gfp::KERNEL, &mut objs) == 100, "all 100");
+        ensure!(objs.iter().all(|o| !o.is_null()), "none null");
+        // Refilled twice (60 + 60), 100 handed out, all from sheaves.
+        ensure!(s(SlabStat::AllocFastpath) == 100, "100 sheaf hits");
+        ensure!(s(SlabStat::SheafRefill) == 2 * cap, "two refills");
+        ensure!(s(SlabStat::SheafAlloc) == 1, "one sheaf");
+        ensure!(s(SlabStat::BarnGetFail) == 2, "the barn had none");
+        // SAFETY: all allocated from `c` above, each once.
+        unsafe { c.free_bulk(&mut objs) };
+        ensure!(objs.iter().all(|o| o.is_null()), "all taken");
+        // 20 left in main: 40 fill it; then a new empty sheaf takes the
+        // full one's place (which becomes the spare) for the other 60.
+        ensure!(s(SlabStat::FreeFastpath) == 100, "100 onto sheaves");
+        ensure!(s(SlabStat::BarnPut) == 0, "the full sheaf is the spare");
+        ensure!(s(SlabStat::SheafAlloc) == 2, "one new empty sheaf");
+        ensure!(s(SlabStat::FreeSlowpath) == 0, "none to a slab");
+        Ok(())
+    })?;
+    ensure!(census(&c)?.inuse == 0, "all free");
+    ensure!(c.destroy() == Ok(()), "destroyed");
+    Ok(())
+}
+
 #[kunit_tests(rslab_sheaves)]
 mod tests {
     use super::*;
@@ -456,36 +492,14 @@ mod tests {
 
     /// Bulk allocation and free go through the sheaves: every object is
     /// counted as a sheaf hit, and the sheaves refill, and go to the barn,
-    /// exactly where a run crosses a sheaf's end.
+    /// exactly where a run crosses a sheaf's end; alike on a cache whose
+    /// bulk free checks every object (hardened) and one whose does not.
     #[test]
     fn bulk_goes_through_the_sheaves() -> Result {
         let p = pool()?;
-        let c = sheaves_cache(&p, "kunit-sheaf-bulk", 64)?;
-        let cap = u64::from(c.sheaf_capacity());
-        ensure!(cap == 60, "capacity 60 for 64-byte objects");
-        on_cpu(0, || {
-            let s = |x| c.stat_total(x);
-            let mut objs = KVec::from_elem(core::ptr::null_mut::<u8>(), 100, GFP_KERNEL)?;
-            ensure!(c.alloc_bulk(Gfp::KERNEL, &mut objs) == 100, "all 100");
-            ensure!(objs.iter().all(|o| !o.is_null()), "none null");
-            // Refilled twice (60 + 60), 100 handed out, all from sheaves.
-            ensure!(s(SlabStat::AllocFastpath) == 100, "100 sheaf hits");
-            ensure!(s(SlabStat::SheafRefill) == 2 * cap, "two refills");
-            ensure!(s(SlabStat::SheafAlloc) == 1, "one sheaf");
-            ensure!(s(SlabStat::BarnGetFail) == 2, "the barn had none");
-            // SAFETY: all allocated from `c` above, each once.
-            unsafe { c.free_bulk(&mut objs) };
-            ensure!(objs.iter().all(|o| o.is_null()), "all taken");
-            // 20 left in main: 40 fill it; then a new empty sheaf takes the
-            // full one's place (which becomes the spare) for the other 60.
-            ensure!(s(SlabStat::FreeFastpath) == 100, "100 onto sheaves");
-            ensure!(s(SlabStat::BarnPut) == 0, "the full sheaf is the spare");
-            ensure!(s(SlabStat::SheafAlloc) == 2, "one new empty sheaf");
-            ensure!(s(SlabStat::FreeSlowpath) == 0, "none to a slab");
-            Ok(())
-        })?;
-        assert_eq!(census(&c)?.inuse, 0);
-        assert_eq!(c.destroy(), Ok(()));
+        for harden in [false, true] {
+            bulk_through_the_sheaves(&p, harden)?;
+        }
         Ok(())
     }
 
