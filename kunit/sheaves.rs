@@ -503,16 +503,29 @@ mod tests {
         Ok(())
     }
 
-    /// A bad free on a sheaves cache is reported and never reaches a sheaf.
+    /// A bad free on a sheaves cache is reported and never reaches a sheaf:
+    /// an address inside an object on a hardened cache (an unhardened one
+    /// trusts a free to start an object, as SLUB), and an object of another
+    /// cache on any.
     #[test]
     fn bad_free_never_reaches_a_sheaf() -> Result {
         let p = pool()?;
-        let c = sheaves_cache(&p, "kunit-sheaf-bad", 64)?;
+        let mut cfg = CacheConfig::new("kunit-sheaf-bad", 64);
+        cfg.sheaves = true;
+        cfg.harden = true;
+        let c = Cache::new(&p, &cfg)?;
         let a = alloc(&c)?;
         free(&c, a + 8);
         assert_eq!(c.errors(), 1);
+        cfg.name = "kunit-sheaf-bad2";
+        cfg.harden = false;
+        let d = Cache::new(&p, &cfg)?;
+        free(&d, a);
+        assert_eq!(d.errors(), 1);
+        assert_eq!(census(&d)?.inuse, 0);
         free(&c, a);
         assert_eq!(census(&c)?.inuse, 0);
+        assert_eq!(c.errors(), 1);
         Ok(())
     }
 

@@ -393,6 +393,10 @@ pub(crate) struct Cache {
     flags: u32,
     ctor: Option<Ctor>,
     harden: bool,
+    /// A free checks that the object starts a slot of its slab (SLUB's
+    /// `cache_from_obj()` under `CONFIG_SLAB_FREELIST_HARDENED`, and its
+    /// consistency checks): `harden`, or a debug cache.
+    check_slot: bool,
     random: usize,
     seq: KVec<u32>,
     pool: Arc<SlabPool>,
@@ -582,6 +586,7 @@ impl Cache {
                 flags,
                 ctor: cfg.ctor,
                 harden: cfg.harden,
+                check_slot: cfg.harden || l.debug(),
                 random,
                 seq,
                 pool: pool.clone(),

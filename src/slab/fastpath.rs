@@ -74,6 +74,29 @@ impl Cache {
         self.is_object_of(slab, obj).then_some(slab)
     }
 
+    /// The slab of `obj`, an object a user frees, if it is a slab of this
+    /// cache. Whether `obj` starts one of its slots is checked only where
+    /// [`Cache::slab_of`] is wanted (`check_slot`: a hardened or debug
+    /// cache); elsewhere it is trusted, as 7.3's `cache_from_obj()` trusts
+    /// the whole object without `CONFIG_SLAB_FREELIST_HARDENED`. An address
+    /// outside the slabs of this cache is always found out.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cache::slab_of`].
+    #[inline(always)]
+    pub(super) unsafe fn slab_of_freed(&self, obj: usize) -> Option<&SlabPage> {
+        if self.check_slot {
+            // SAFETY: the caller's guarantee.
+            return unsafe { self.slab_of(obj) };
+        }
+        // SAFETY: the caller holds `obj`, so its slab (and page) stays.
+        let page = unsafe { self.pool.record_of_addr(obj as *const u8) }?;
+        let slab = page.head_page();
+        // A plain read suffices, as in `slab_of`.
+        slab.is_owned_here_by(self.as_owner()).then_some(slab)
+    }
+
     /// Whether `obj`, an address in the pages of `slab` (a slab of this
     /// cache), is the start of one of its object slots.
     #[inline(always)]
@@ -319,9 +342,9 @@ impl Cache {
     pub(crate) unsafe fn free_inline(&self, obj: NonNull<u8>) {
         let o = obj.as_ptr() as usize;
         // SAFETY: the caller is freeing `obj`, so it holds it.
-        match unsafe { self.slab_of(o) } {
-            // SAFETY: `o` is an object of `slab` of this cache (checked),
-            // being freed.
+        match unsafe { self.slab_of_freed(o) } {
+            // SAFETY: `o` is an object of `slab` of this cache (checked, or
+            // the caller's guarantee), being freed.
             Some(slab) => unsafe { self.free_checked(slab, o) },
             // SAFETY: the caller is freeing `o`, so it holds it.
             None => unsafe { self.bad_free(o) },
