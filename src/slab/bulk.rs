@@ -49,11 +49,27 @@ impl Cache {
     /// slow path when the freelist runs out. All or nothing.
     #[inline(always)]
     pub(super) fn slab_alloc_bulk(&self, gfp: Gfp, out: &mut [*mut u8]) -> usize {
+        // SAFETY: `out` is `out.len()` pointers we may write.
+        unsafe { self.slab_alloc_bulk_raw(gfp, out.as_mut_ptr(), out.len()) }
+    }
+
+    /// [`Cache::slab_alloc_bulk`] into the `n` slots at `out`, which need
+    /// not be initialised (a sheaf's spare capacity): returns `n` with each
+    /// written once, or 0 with none allocated.
+    ///
+    /// # Safety
+    ///
+    /// `out` is valid for writes of `n` pointers, which nothing reads
+    /// meanwhile.
+    #[inline(always)]
+    pub(super) unsafe fn slab_alloc_bulk_raw(
+        &self,
+        gfp: Gfp,
+        out: *mut *mut u8,
+        n: usize,
+    ) -> usize {
         let mut i = 0;
-        while let Some(rest) = out.get_mut(i..) {
-            if rest.is_empty() {
-                break;
-            }
+        while i < n {
             {
                 // SAFETY: dropped by the end of this block, inside every interrupts-off
                 // guard live now (sections nest).
@@ -61,34 +77,37 @@ impl Cache {
                 let c = self.cpus.this(&irq);
                 let mut fl = c.pair.first_local();
                 let start = i;
-                for slot in rest.iter_mut() {
-                    if fl == 0 {
-                        break;
-                    }
-                    *slot = fl as *mut u8;
+                while i < n && fl != 0 {
+                    // SAFETY: `i < n`: a slot the caller lets us write.
+                    unsafe { out.add(i).write(fl as *mut u8) };
                     // SAFETY: `fl` is on this CPU's freelist, which we hold
                     // with interrupts off.
                     fl = unsafe { self.get_fp(fl) };
-                    // `i < out.len()`: no overflow.
+                    // `i < n`: no overflow.
                     i = i.wrapping_add(1);
                 }
                 if i > start {
                     c.pair.set_this_cpu(fl, self.next_tid(c.pair.second()));
                 }
             }
-            if let Some(slot) = out.get_mut(i) {
+            if i < n {
                 let o = self.slab_alloc_slow(gfp, self.layout.object_size, None, false);
                 if o == 0 {
-                    // SAFETY: `out[..i]` are objects just allocated from
-                    // the slabs, not handed to anyone.
-                    unsafe { self.slab_free_bulk(out.get_mut(..i).unwrap_or_default(), false) };
+                    // SAFETY: `out[..i]` were written above (`i < n`), with
+                    // objects just allocated from the slabs, not handed to
+                    // anyone.
+                    unsafe {
+                        let done = core::slice::from_raw_parts_mut(out, i);
+                        self.slab_free_bulk(done, false);
+                    }
                     return 0;
                 }
-                *slot = o as *mut u8;
+                // SAFETY: `i < n`: a slot the caller lets us write.
+                unsafe { out.add(i).write(o as *mut u8) };
                 i = i.wrapping_add(1);
             }
         }
-        out.len()
+        n
     }
 
     /// The slabs' `kmem_cache_free_bulk()`: frees every non-null pointer of

@@ -866,14 +866,9 @@ impl Cache {
                 Err(_) => return self.slab_alloc(gfp, self.layout.object_size),
             }
         }
-        if sheaf
-            .resize(want, core::ptr::null_mut(), gfp.for_metadata())
-            .is_err()
-        {
-            return self.slab_alloc(gfp, self.layout.object_size);
-        }
-        if self.slab_alloc_bulk(gfp, &mut sheaf) == 0 {
-            sheaf.clear();
+        // The sheaf is empty, of capacity `want`: filled to it, or left
+        // empty.
+        if !self.refill_objects(gfp, &mut sheaf, false) {
             self.give_back_sheaf(sheaf);
             return self.slab_alloc(gfp, self.layout.object_size);
         }

@@ -161,23 +161,24 @@ impl Cache {
     /// `refill_sheaf()`: fills `objects` to its capacity from the slabs,
     /// all or nothing (counted as `sheaf_refill` if `count`: a regular
     /// sheaf). False, with `objects` as it was, without memory.
-    fn refill_objects(&self, gfp: Gfp, objects: &mut Sheaf, count: bool) -> bool {
+    pub(super) fn refill_objects(&self, gfp: Gfp, objects: &mut Sheaf, count: bool) -> bool {
         let (len, cap) = (objects.len(), objects.capacity());
         if len >= cap {
             return true;
         }
-        // Within its capacity: allocates nothing, cannot fail.
-        if objects
-            .resize(cap, core::ptr::null_mut(), gfp.for_metadata())
-            .is_err()
-        {
-            return false;
-        }
-        let filled = self.slab_alloc_bulk(gfp, objects.get_mut(len..).unwrap_or_default());
+        // `len < cap`: no overflow.
+        let add = cap.wrapping_sub(len);
+        // SAFETY: the `add` slots past the length are the sheaf's spare
+        // capacity, ours to write.
+        let filled = unsafe { self.slab_alloc_bulk_raw(gfp, objects.as_mut_ptr().add(len), add) };
         if filled == 0 {
-            objects.truncate(len);
             return false;
         }
+        // SAFETY: all `add` slots past the length were written (all or
+        // nothing), and `len + add = cap` does not overflow.
+        // INVARIANT: with objects just allocated from this cache's slabs,
+        // handed to nobody but the sheaf.
+        unsafe { objects.inc_len(add) };
         if count {
             self.stats
                 .add(SlabStat::SheafRefill as usize, filled as u64);
