@@ -20,7 +20,7 @@ use super::{bad_kfree, Kmalloc};
 use crate::{
     glue::{atomic::Relaxed, gfp::Gfp, kmemleak, mm},
     logic::slab::layout,
-    page_pool::MAX_ORDER,
+    page_pool::{RawBlock, MAX_ORDER},
     slab::{allocinfo, Owner, SlabPage},
 };
 use kernel::{bindings, page::PAGE_SIZE};
@@ -109,7 +109,20 @@ impl Kmalloc {
         let Some(b) = self.pool.alloc_node(order, gfp, nid) else {
             return (core::ptr::null_mut(), core::ptr::null_mut());
         };
-        // SAFETY: `b` was just allocated from the pool.
+        // SAFETY: `b` was just allocated from the pool and is ours alone.
+        unsafe { self.hand_out(b, owner) }
+    }
+
+    /// Hands `b` out as pages of `owner`: its first page gets the caller's
+    /// reference (a count of 1, its index and private words cleared), and
+    /// the block is claimed. Returns its address and first page.
+    ///
+    /// # Safety
+    ///
+    /// `b` was just allocated from the pool and is ours alone.
+    #[inline(always)]
+    unsafe fn hand_out(&self, b: RawBlock, owner: Owner) -> (*mut u8, *mut bindings::page) {
+        // SAFETY: the caller's guarantee.
         let (addr, page, _) = unsafe { self.pool.parts_of_own(&b) };
         // SAFETY: the block is ours alone, its first page's count 0 in the
         // pool; the reference is the caller's now. Nobody else uses its
@@ -118,7 +131,7 @@ impl Kmalloc {
             mm::clear_stale(page);
             mm::set_page_count(page, 1);
         }
-        // SAFETY: `b` was just allocated from the pool and is ours alone.
+        // SAFETY: the caller's guarantee.
         unsafe { SlabPage::claim(&self.pool, b, owner, 0) };
         (addr, page)
     }
@@ -154,17 +167,8 @@ impl Kmalloc {
         let holes = array[start..].iter().filter(|p| p.is_null()).count();
         let mut slots = array[start..].iter_mut().filter(|p| p.is_null());
         self.pool.alloc_bulk(gfp, holes, |b| {
-            // SAFETY: `b` was just allocated from the pool.
-            let (_, page, _) = unsafe { self.pool.parts_of_own(&b) };
-            // SAFETY: the page is ours alone, its count 0 in the pool; the
-            // reference is the caller's now; nobody else uses its index and
-            // private words.
-            unsafe {
-                mm::clear_stale(page);
-                mm::set_page_count(page, 1);
-            }
             // SAFETY: `b` was just allocated from the pool and is ours alone.
-            unsafe { SlabPage::claim(&self.pool, b, Owner::Pages, 0) };
+            let (_, page) = unsafe { self.hand_out(b, Owner::Pages) };
             // `alloc_bulk` gives at most `holes` blocks: a slot is left.
             if let Some(slot) = slots.next() {
                 *slot = page;
