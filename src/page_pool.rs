@@ -857,6 +857,14 @@ impl<R: PageRecord> Pool<R> {
         Some(idx)
     }
 
+    /// [`Pool::zone_alloc`] of a block for a user (not for a per-CPU
+    /// list): counted in the zone's `user_pages`.
+    fn zone_alloc_user(&self, z: &mut Zone<R>, order: u32) -> Option<u32> {
+        let idx = self.zone_alloc(z, order)?;
+        z.user_pages += 1 << order;
+        Some(idx)
+    }
+
     /// Under the zone lock: frees `idx` to the free areas, and takes its
     /// chunk off if that made it wholly free and the pool keeps more than
     /// its high watermark without it. A block that is not an allocated block
@@ -911,12 +919,7 @@ impl<R: PageRecord> Pool<R> {
                 Some(r) => r,
                 None => {
                     self.stats.add_on(cpu, Stat::AllocSlowpath as usize, 1);
-                    let mut z = zone.lock();
-                    let idx = self.zone_alloc(&mut z, order);
-                    if idx.is_some() {
-                        z.user_pages += 1 << order;
-                    }
-                    idx
+                    self.zone_alloc_user(&mut zone.lock(), order)
                 }
             }
         };
@@ -950,11 +953,7 @@ impl<R: PageRecord> Pool<R> {
                 // (`SpinLockIrq::try_lock()` counts interrupt disabling per
                 // CPU, and warns there).
                 let mut z = self.zones.get(zi)?.try_lock_with(irq.disabled())?;
-                let idx = self.zone_alloc(&mut z, order);
-                if idx.is_some() {
-                    z.user_pages += 1 << order;
-                }
-                idx
+                self.zone_alloc_user(&mut z, order)
             }
         };
         let b = self.block(idx?, order);

@@ -303,11 +303,7 @@ impl<R: PageRecord> Pool<R> {
         let served = if serve {
             // The chunk is at least `min_order` and wholly free: this cannot
             // fail.
-            let idx = self.zone_alloc(&mut z, min_order);
-            if idx.is_some() {
-                z.user_pages += 1 << min_order;
-            }
-            idx
+            self.zone_alloc_user(&mut z, min_order)
         } else {
             Some(slot as u32)
         };
