@@ -35,6 +35,12 @@ pub(super) struct Geometry {
 }
 
 impl Geometry {
+    /// The bytes of `slab`'s object slots, from its base.
+    #[inline(always)]
+    pub(super) fn span(&self, slab: &SlabPage) -> usize {
+        (slab.counters().objects() as usize).wrapping_mul(self.size)
+    }
+
     /// Whether `obj` is an object slot of `slab` (a slab of the cache, its
     /// first object at `base`): within the pages of the cache's order from
     /// `base` (a slab of a lower order has fewer objects, which the last

@@ -532,12 +532,13 @@ impl Cache {
     }
 
     /// `free_to_pcs_bulk()`: on a hardened cache, or one with free hooks or
-    /// of more than one node, checks every object (as a free does; a bad one
-    /// is reported and dropped) and gathers the local ones at the front of
-    /// `objs`, then copies them onto this CPU's main sheaf, a run per
-    /// interrupts-off section, through the slow path when it is full. Objects
-    /// of the slab of the previous one are recognised by their address,
-    /// without the pfn map. Leaves `objs` null.
+    /// of more than one node, looks up every object's slab and checks it as
+    /// a single free does (a bad one is reported and dropped), runs the
+    /// hooks, and gathers the local ones at the front of `objs`, then copies
+    /// them onto this CPU's main sheaf, a run per interrupts-off section,
+    /// through the slow path when it is full. Objects of the slab of the
+    /// previous one are recognised by their address, without the pfn map.
+    /// Leaves `objs` null.
     ///
     /// # Safety
     ///
@@ -552,8 +553,10 @@ impl Cache {
         // Read once: the loop's calls (reports, hooks, remote frees) would
         // have the compiler read them again for every object.
         let geo = self.geometry();
-        let hook = self.init.free_hook;
-        let (mut base, mut slab): (usize, Option<&SlabPage>) = (0, None);
+        let (hook, check) = (self.init.free_hook, self.check_slot);
+        // The slab of the last object looked up, its address and the bytes
+        // of its objects.
+        let (mut base, mut span, mut slab): (usize, usize, Option<&SlabPage>) = (0, 0, None);
         // Another node's objects go to their slabs (`can_free_to_pcs()`),
         // checked once per slab run.
         let node = sh.this_node();
@@ -567,12 +570,18 @@ impl Cache {
             if o == 0 {
                 continue;
             }
-            let same = slab.is_some_and(|s| geo.is_object_of(s, base, o));
+            // An object of the same slab is recognised by its address,
+            // without the pfn map (and, as `slab_of_freed()`, checked to
+            // start a slot only with `check_slot`).
+            let same = slab.is_some_and(|s| {
+                o.wrapping_sub(base) < span && (!check || geo.is_object_of(s, base, o))
+            });
             if !same {
                 // SAFETY: the caller is freeing `o`, so it holds it.
-                match unsafe { self.slab_of(o) } {
+                match unsafe { self.slab_of_freed(o) } {
                     Some(s) => {
                         base = s.base() as usize;
+                        span = geo.span(s);
                         slab = Some(s);
                         remote = s.node() != node;
                     }
