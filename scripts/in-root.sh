@@ -36,5 +36,6 @@ exec unshare --mount --propagation private -- bash -euc '
 		RSLAB_KVM="${RSLAB_KVM:-}" RSLAB_TIMEOUT="${RSLAB_TIMEOUT:-}" RSLAB_QUIET="${RSLAB_QUIET:-}" \
 		RSLAB_MEM="${RSLAB_MEM:-}" RSLAB_CPUS="${RSLAB_CPUS:-}" RSLAB_NODES="${RSLAB_NODES:-}" \
 		RSLAB_ICOUNT="${RSLAB_ICOUNT:-}" RSLAB_APPEND="${RSLAB_APPEND:-}" KDIR="${KDIR:-}" \
+		RSLAB_PLUGIN="${RSLAB_PLUGIN:-}" \
 		bash -c "cd \"\$0\" 2>/dev/null || cd /; exec \"\$@\"" "$cwd" "$@"
 ' rslab-in-root "$@"

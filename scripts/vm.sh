@@ -17,6 +17,8 @@
 # RSLAB_ICOUNT=1 adds QEMU's `-icount shift=0,sleep=off` (TCG only): the
 # guest clock advances 1 ns per guest instruction, so times measured in the
 # guest are instruction counts (single-threaded TCG: not for scaling).
+# RSLAB_PLUGIN (with RSLAB_ICOUNT) loads a TCG plugin: QEMU's `-plugin`
+# argument (scripts/profile.sh).
 #
 # Usage: scripts/vm.sh ARCH LOG KO GUEST_SCRIPT [ARGS...]
 . "$(dirname "$0")/lib.sh"
@@ -120,6 +122,7 @@ riscv64 | riscv64-nokunit)
 	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$RSLAB_OUT/$arch/initramfs.cpio.gz"
 	icount=()
 	[ -n "${RSLAB_ICOUNT:-}" ] && icount=(-icount shift=0,sleep=off)
+	[ -n "${RSLAB_ICOUNT:-}" ] && [ -n "${RSLAB_PLUGIN:-}" ] && icount+=(-plugin "$RSLAB_PLUGIN")
 	echo "[rslab] vm: $arch TCG${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem, $nodes nodes" >>"$log"
 	timeout "$timeout" qemu-system-riscv64 -M virt -cpu rv64 -smp "$cpus" -m "$mem" "${icount[@]}" "${qemu_numa[@]}" \
 		-bios /usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin \
@@ -132,7 +135,7 @@ x86_64 | x86_64-debug)
 	opts=(--disable-kvm)
 	[ "$accel" = kvm ] && opts=()
 	if [ -n "${RSLAB_ICOUNT:-}" ]; then
-		accel=tcg opts=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off")
+		accel=tcg opts=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off${RSLAB_PLUGIN:+ -plugin $RSLAB_PLUGIN}")
 	fi
 	echo "[rslab] vm: $arch $(echo "$accel" | tr a-z A-Z)${RSLAB_ICOUNT:+ icount}, $cpus CPUs, $mem, $nodes nodes" >>"$log"
 	opts+=("${vng_numa[@]}")
