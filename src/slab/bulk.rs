@@ -23,11 +23,12 @@ impl Cache {
 
     /// `kmem_cache_free_bulk()`: frees every non-null pointer of `objs`
     /// (leaving them null). An address that is not an object of this cache
-    /// is reported and skipped; in the sheaves mode only on a hardened
-    /// cache, or one with free hooks or of more than one node: otherwise,
-    /// as 7.3's `cache_from_obj()` without hardening, the objects are
-    /// trusted to be the cache's. Onto this CPU's sheaves in the sheaves
-    /// mode, else to the slabs.
+    /// is reported and skipped, but in the sheaves mode: there, only where
+    /// the objects' slabs are looked up (a hardened cache, free hooks, more
+    /// than one node), as a single free checks them; otherwise, as 7.3's
+    /// `free_to_pcs_bulk()` without hardening, the objects are trusted to be
+    /// the cache's. Onto this CPU's sheaves in the sheaves mode, else to the
+    /// slabs.
     ///
     /// # Safety
     ///

@@ -327,8 +327,9 @@ impl Cache {
         unsafe { self.post_alloc_if(init, object, gfp, orig_size) }
     }
 
-    /// `kmem_cache_free()`. An address that is not an object of this cache
-    /// is reported and ignored.
+    /// `kmem_cache_free()`. An address outside this cache's slabs is
+    /// reported and ignored; one inside an object, on a hardened or debug
+    /// cache (see [`Cache::slab_of_freed`]).
     ///
     /// # Safety
     ///
