@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A profile of rslab against the kernel, in guest instructions: boots
-# ARCH's test kernel on one CPU under TCG with -icount and a plugin that
+# ARCH's test kernel (one CPU) under TCG with -icount and a plugin that
 # counts the instructions every translated block runs
 # (scripts/tb-profile.c), runs rslab_bench.ko with PARAMS
 # (scripts/guest/rslab-profile.sh), and prints the 40 functions of rslab's
@@ -12,6 +12,8 @@
 #
 # Usage: scripts/profile.sh ARCH [PARAMS...]
 #   e.g. scripts/profile.sh x86_64 replay=/traces/find.replay sheaves=1
+# Env:   RSLAB_CPUS (default 1; 2 boots two nodes: under -icount QEMU runs
+#        the vCPUs in turn on one thread, so the counts stay exact).
 # Out:   out/ARCH/profile.log (console), .tb (raw counts), .txt (the table).
 . "$(dirname "$0")/lib.sh"
 
@@ -29,7 +31,7 @@ so="$RSLAB_OUT/tb-profile.so"
 clang-19 -O2 -Wall -shared -fPIC -fvisibility=hidden -o "$so" "$RSLAB_TOP/scripts/tb-profile.c"
 base="$RSLAB_OUT/$arch/profile"
 rm -f "$base.tb"
-RSLAB_APPEND="kunit.enable=0" RSLAB_CPUS=1 RSLAB_ICOUNT=1 RSLAB_QUIET=1 RSLAB_MEM=${RSLAB_MEM:-3G} \
+RSLAB_APPEND="kunit.enable=0" RSLAB_CPUS=${RSLAB_CPUS:-1} RSLAB_ICOUNT=1 RSLAB_QUIET=1 RSLAB_MEM=${RSLAB_MEM:-3G} \
 	RSLAB_PLUGIN="$so,out=$base.tb" \
 	"$RSLAB_TOP/scripts/vm.sh" "$arch" "$base.log" "$ko" "$RSLAB_TOP/scripts/guest/rslab-profile.sh" "$@" ||
 	true
