@@ -545,7 +545,7 @@ impl Cache {
     /// As for [`Cache::free_bulk`]; `sh` is this cache's sheaves.
     #[inline(always)]
     pub(super) unsafe fn sheaf_free_bulk(&self, sh: &Sheaves, objs: &mut [*mut u8]) {
-        if !(self.harden || self.init.free_hook) && sh.barns.len() == 1 {
+        if !(self.check_slot || self.init.free_hook) && sh.barns.len() == 1 {
             // SAFETY: the caller's guarantee; `sh` is this cache's sheaves,
             // which has one node.
             return unsafe { self.sheaf_free_bulk_trusted(sh, objs) };
